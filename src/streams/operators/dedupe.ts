@@ -1,0 +1,122 @@
+import { catchError, defer, filter, map, mergeMap, of, type OperatorFunction } from 'rxjs'
+import type { Envelope } from '../envelope.js'
+import { CONFLICT, DUPLICATE, failed, followerOutcome, type Outcome } from '../outcome.js'
+import type { Claim, ClaimStatus, DedupeStore } from '../ports.js'
+import type { PipelineTelemetry } from '../telemetry.js'
+
+export interface DedupeOptions {
+  readonly store: DedupeStore
+  /** batches whose claims may be in flight at once */
+  readonly concurrency: number
+  /** what to do when the store cannot be reached: let events through (the table engine still collapses replays) or fail them */
+  readonly onStoreError?: 'open' | 'reject'
+  readonly telemetry?: PipelineTelemetry
+}
+
+/**
+ * Drops duplicates from each batch in two steps:
+ *
+ * 1. in-process: a later copy of an id that is already on its way (in this batch, or in one still
+ *    being committed) does not go on; it follows the first copy and settles from its outcome —
+ *    `duplicate` if it was stored, `failed` if it failed (API.md §2);
+ * 2. across processes and time: the rest are claimed in the store in ONE round trip per batch.
+ *    Ids seen before settle `duplicate` (with `conflict` when the content differs); ids reserved
+ *    by a commit still in progress elsewhere settle `failed`, so the client sends them again.
+ *
+ * ```
+ * store knows b
+ * source: --[a,b,a]--------[a,c]--|
+ * dedupe: ----[a]------------[c]--|   b settled duplicate; both later a's follow the first a
+ * ```
+ *
+ * @example
+ * batches$.pipe(dedupe({ store, concurrency: 4 }))
+ */
+export function dedupe(options: DedupeOptions): OperatorFunction<Envelope[], Envelope[]> {
+  const { store, concurrency, onStoreError = 'open', telemetry = {} } = options
+  const onTheirWay = new Map<string, Leader>()
+
+  function track(batch: Envelope[]): Envelope[] {
+    const leaders: Envelope[] = []
+    for (const envelope of batch) {
+      const leader = onTheirWay.get(envelope.event.id)
+      if (leader) leader.followers.push(envelope)
+      else {
+        const tracked = new Leader(envelope, onTheirWay)
+        onTheirWay.set(envelope.event.id, tracked)
+        leaders.push(tracked)
+      }
+    }
+    return leaders
+  }
+
+  function claimed(leaders: Envelope[], statuses: readonly ClaimStatus[]): Envelope[] {
+    const fresh: Envelope[] = []
+    let duplicates = 0
+    for (let i = 0; i < leaders.length; i++) {
+      const envelope = leaders[i]!
+      const status = statuses[i]
+      if (status === 'new') fresh.push(envelope)
+      else {
+        if (status !== 'pending') duplicates++
+        envelope.settle(OUTCOME_OF[status ?? 'pending'])
+      }
+    }
+    if (duplicates > 0) telemetry.duplicatesFound?.(duplicates)
+    return fresh
+  }
+
+  return (source) =>
+    source.pipe(
+      map(track),
+      filter((leaders) => leaders.length > 0),
+      mergeMap(
+        (leaders) =>
+          defer(() => store.claim(leaders.map(toClaim))).pipe(
+            map((statuses) => claimed(leaders, statuses)),
+            catchError((error: unknown) => {
+              telemetry.dedupeStoreFailed?.('claim', error, onStoreError)
+              if (onStoreError === 'open') return of(leaders)
+              for (const envelope of leaders) envelope.settle(failed('the dedupe store is unavailable'))
+              return of([])
+            }),
+          ),
+        concurrency,
+      ),
+      filter((fresh) => fresh.length > 0),
+    )
+}
+
+export function toClaim(envelope: Envelope): Claim {
+  return { id: envelope.event.id, fingerprint: envelope.fingerprint }
+}
+
+const OUTCOME_OF: Record<Exclude<ClaimStatus, 'new'>, Outcome> = {
+  duplicate: DUPLICATE,
+  conflict: CONFLICT,
+  pending: failed('this id is being committed by another request; send it again later'),
+}
+
+/** The first copy of an id on its way: when it settles, its followers settle from its outcome. */
+class Leader implements Envelope {
+  readonly followers: Envelope[] = []
+
+  constructor(
+    private readonly first: Envelope,
+    private readonly onTheirWay: Map<string, Leader>,
+  ) {}
+
+  get event() {
+    return this.first.event
+  }
+
+  get fingerprint() {
+    return this.first.fingerprint
+  }
+
+  settle(outcome: Outcome): void {
+    this.onTheirWay.delete(this.first.event.id)
+    this.first.settle(outcome)
+    for (const follower of this.followers) follower.settle(followerOutcome(outcome, follower.fingerprint === this.first.fingerprint))
+  }
+}

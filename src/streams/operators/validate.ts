@@ -1,0 +1,54 @@
+import { filter, map, type OperatorFunction } from 'rxjs'
+import type { Envelope } from '../envelope.js'
+import type { AcceptedEvent } from '../event.js'
+import { normalize } from '../normalize.js'
+import { rejected, type Outcome } from '../outcome.js'
+import type { RawEnvelope } from '../submission.js'
+
+export interface ValidateOptions {
+  /** Assigns ids to events sent without one; UUIDv7 by default. Inject a counter in tests. */
+  readonly newId?: () => string
+}
+
+/**
+ * Checks each raw event against API.md §1. An invalid one is settled `rejected` at once, with
+ * per-field error paths, and goes no further; a valid one goes on, normalized, as an Envelope.
+ *
+ * ```
+ * raw:      --a--x--b--|      (x is invalid)
+ * validate: --A-----B--|      (x settled rejected)
+ * ```
+ *
+ * @example
+ * submissions$.pipe(explode(), validate({ newId: () => `id-${n++}` }))
+ */
+export function validate(options: ValidateOptions = {}): OperatorFunction<RawEnvelope, Envelope> {
+  return (source) =>
+    source.pipe(
+      map(function validateOne(raw): Envelope | undefined {
+        const { submission } = raw
+        const result = normalize(raw.raw, { transport: submission.transport, receivedAt: submission.receivedAt, newId: options.newId })
+        if (result.ok) return new ValidEnvelope(result.event, result.fingerprint, raw)
+        raw.settle(rejected(result.errors), sentId(raw.raw))
+        return undefined
+      }),
+      filter((envelope): envelope is Envelope => envelope !== undefined),
+    )
+}
+
+class ValidEnvelope implements Envelope {
+  constructor(
+    readonly event: AcceptedEvent,
+    readonly fingerprint: string,
+    private readonly raw: RawEnvelope,
+  ) {}
+
+  settle(outcome: Outcome): void {
+    this.raw.settle(outcome, this.event.id)
+  }
+}
+
+function sentId(raw: unknown): string | undefined {
+  const id = raw !== null && typeof raw === 'object' ? (raw as { id?: unknown }).id : undefined
+  return typeof id === 'string' && id.length > 0 && id.length <= 128 ? id : undefined
+}

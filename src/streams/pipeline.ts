@@ -1,0 +1,104 @@
+import { asyncScheduler, retry, Subject, type Observable, type SchedulerLike } from 'rxjs'
+import { createAdmission, type Admission } from './admission.js'
+import type { AcceptedEvent, Transport } from './event.js'
+import { batch } from './operators/batch.js'
+import { commit } from './operators/commit.js'
+import { dedupe } from './operators/dedupe.js'
+import { explode } from './operators/explode.js'
+import { validate } from './operators/validate.js'
+import type { EventResult } from './outcome.js'
+import type { DedupeStore, EventSink } from './ports.js'
+import { Submission } from './submission.js'
+import type { PipelineTelemetry } from './telemetry.js'
+
+export interface PipelineConfig {
+  readonly insertBatchMaxRows: number
+  readonly insertBatchMaxWaitMs: number
+  readonly insertConcurrency: number
+  readonly maxInflightEvents: number
+  readonly highWater?: number
+  readonly lowWater?: number
+  /** backoff of inserts: first ceiling, largest ceiling, and the whole budget before a batch fails */
+  readonly retry: { readonly initialMs: number; readonly maxMs: number; readonly budgetMs: number }
+  readonly dedupeOnError?: 'open' | 'reject'
+}
+
+export interface PipelineDeps {
+  readonly sink: EventSink
+  readonly store: DedupeStore
+  readonly scheduler?: SchedulerLike
+  readonly newId?: () => string
+  readonly random?: () => number
+  readonly telemetry?: PipelineTelemetry
+}
+
+export interface Pipeline {
+  readonly admission: Admission
+  /** every event once it is committed, whatever transport it came by */
+  readonly accepted$: Observable<AcceptedEvent>
+  /**
+   * Submits the events of one request or frame; `onSettled` gets one result per event, in order,
+   * once all have settled. Returns false, taking nothing, when admission refuses them (overload).
+   */
+  offer(events: readonly unknown[], transport: Transport, onSettled: (results: EventResult[]) => void): boolean
+  /** Promise form of `offer`: undefined when refused. */
+  submit(events: readonly unknown[], transport: Transport): Promise<EventResult[]> | undefined
+  /** Takes no more; resolves once every event taken so far has settled. */
+  drain(): Promise<void>
+}
+
+/**
+ * The one operator chain of API.md and ARCHITECTURE.md:
+ * ingress Subject → explode → validate → batch → dedupe → commit → accepted events.
+ */
+export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipeline {
+  const scheduler = deps.scheduler ?? asyncScheduler
+  const telemetry = deps.telemetry ?? {}
+  const admission = createAdmission({ maxInflight: config.maxInflightEvents, highWater: config.highWater, lowWater: config.lowWater })
+  const ingress = new Subject<Submission>()
+  const release = () => admission.release(1)
+
+  const committed$ = ingress.pipe(
+    explode(),
+    validate({ newId: deps.newId }),
+    batch({ maxRows: config.insertBatchMaxRows, maxWaitMs: config.insertBatchMaxWaitMs, scheduler }),
+    dedupe({ store: deps.store, concurrency: config.insertConcurrency, onStoreError: config.dedupeOnError, telemetry }),
+    commit({ sink: deps.sink, store: deps.store, concurrency: config.insertConcurrency, retry: { ...config.retry, random: deps.random }, scheduler, telemetry }),
+    // Supervisor: a stage that throws in a way the chain does not expect is reported and resubscribed;
+    // the ingress Subject is hot, so later submissions flow again.
+    retry({ delay: (error: unknown) => (telemetry.pipelineRestarted?.(error), [0]) }),
+  )
+  const accepted = new Subject<AcceptedEvent>()
+  const done = new Promise<void>((resolve) =>
+    committed$.subscribe({
+      next(events) {
+        for (const event of events) accepted.next(event)
+      },
+      complete: resolve,
+    }),
+  )
+
+  let open = true
+  function offer(events: readonly unknown[], transport: Transport, onSettled: (results: EventResult[]) => void): boolean {
+    if (!open || !admission.tryAcquire(events.length)) return false
+    ingress.next(new Submission(events, transport, scheduler.now(), onSettled, release))
+    return true
+  }
+
+  return {
+    admission,
+    accepted$: accepted.asObservable(),
+    offer,
+    submit(events, transport) {
+      let resolve!: (results: EventResult[]) => void
+      const settled = new Promise<EventResult[]>((r) => (resolve = r))
+      return offer(events, transport, resolve) ? settled : undefined
+    },
+    async drain() {
+      open = false
+      ingress.complete()
+      await done
+      accepted.complete()
+    },
+  }
+}

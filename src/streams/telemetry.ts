@@ -1,0 +1,16 @@
+/**
+ * What the pipeline reports about itself, as a catalogue of typed events rather than loggers.
+ * The composition root turns them into log lines and metrics; tests can record them.
+ */
+export interface PipelineTelemetry {
+  batchCommitted?(rows: number, durationMs: number, events: readonly { receivedAt: number }[]): void
+  insertRetried?(error: unknown, attempt: number, delayMs: number): void
+  batchFailed?(rows: number, error: unknown): void
+  duplicatesFound?(count: number): void
+  /** the dedupe store could not be reached: `action` says whether events went on (open) or failed (reject) */
+  dedupeStoreFailed?(operation: 'claim' | 'confirm' | 'release', error: unknown, action: 'open' | 'reject' | 'ignored'): void
+  /** a stage threw in a way the chain does not expect; the supervisor resubscribes */
+  pipelineRestarted?(error: unknown): void
+}
+
+export const silentTelemetry: PipelineTelemetry = {}
