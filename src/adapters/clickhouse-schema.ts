@@ -1,0 +1,145 @@
+import type { AcceptedEvent, Transport } from '../streams/event.js'
+
+/*
+ * The two SQL dialects Sluice speaks (API.md §5): the ClickHouse that Debian packages (18.16) has no
+ * DateTime64, no LowCardinality (without an experimental setting), no codecs and no query
+ * parameters; current ClickHouse (server images, chDB) has all of them. Times are therefore
+ * `DateTime64(3, 'UTC')` where it exists and plain epoch milliseconds (`UInt64`) before.
+ */
+export type Dialect = 'datetime64' | 'epoch-ms'
+
+/** DateTime64 arrived in ClickHouse 20.1. */
+export function dialectForVersion(version: string): Dialect {
+  const [major = 0] = version.split('.').map(Number)
+  return major >= 20 ? 'datetime64' : 'epoch-ms'
+}
+
+/** The dialect an existing table was created in, told by the type of its `received_at` column. */
+export function dialectForColumnType(type: string): Dialect {
+  return type.startsWith('DateTime64') ? 'datetime64' : 'epoch-ms'
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/** A database or table name from configuration, back-quoted; anything but a plain name is refused. */
+export function quoteIdentifier(name: string): string {
+  if (!IDENTIFIER.test(name)) throw new Error(`not a valid ClickHouse identifier: ${JSON.stringify(name)}`)
+  return `\`${name}\``
+}
+
+/**
+ * THE one place a value becomes SQL text. 18.16 has no query parameters, so values are quoted
+ * here: backslash first (so the escapes we add are not escaped again), then the quote, then the
+ * bytes that would end or confuse a literal. Callers validate their values too; this does not rely on it.
+ */
+export function quoteString(value: string): string {
+  const escaped = value
+    .replace(/\\/g, '\\\\')
+    .replace(/'/g, "\\'")
+    .replace(/\0/g, '\\0')
+    .replace(/\n/g, '\\n')
+    .replace(/\r/g, '\\r')
+  return `'${escaped}'`
+}
+
+/** An integer for SQL text; anything else (NaN, 1e400, 1.5, '1 OR 1') is refused. */
+export function sqlInteger(value: number): string {
+  if (!Number.isSafeInteger(value)) throw new Error(`not a safe integer: ${String(value)}`)
+  return String(value)
+}
+
+/** A time as a SQL expression of the column's type. */
+export function sqlTime(ms: number, dialect: Dialect): string {
+  return dialect === 'datetime64' ? `toDateTime64(${quoteString(toClickHouseTime(ms))}, 3, 'UTC')` : sqlInteger(ms)
+}
+
+/*
+ * ReplacingMergeTree collapses rows with the same sorting key, but only inside one partition, so
+ * there is NO partition key by time: a replayed id whose re-send got a different default timestamp
+ * (or arrived on another day) must still collapse. The sorting key is the id alone for the same reason.
+ */
+export function rawEventsDdl(database: string, table: string, dialect: Dialect): string {
+  const time = dialect === 'datetime64' ? "DateTime64(3, 'UTC')" : 'UInt64'
+  const label = dialect === 'datetime64' ? 'LowCardinality(String)' : 'String'
+  return `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(database)}.${quoteIdentifier(table)} (
+  id String,
+  type ${label},
+  timestamp ${time},
+  received_at ${time},
+  source ${label},
+  user_id String,
+  session_id String,
+  properties String,
+  transport ${label}
+) ENGINE = ReplacingMergeTree ORDER BY (id)`
+}
+
+/** Batches that routing gave up on (API.md §5): append-only, read by operators. */
+export function deadLettersDdl(database: string, dialect: Dialect): string {
+  const time = dialect === 'datetime64' ? "DateTime64(3, 'UTC')" : 'UInt64'
+  return `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(database)}.${quoteIdentifier('dead_letters')} (
+  route String,
+  event String,
+  error String,
+  attempts UInt32,
+  time ${time}
+) ENGINE = MergeTree ORDER BY (route, time)`
+}
+
+/** The row of one event, for JSONEachRow. */
+export interface RawEventRow {
+  id: string
+  type: string
+  timestamp: number | string
+  received_at: number | string
+  source: string
+  user_id: string
+  session_id: string
+  properties: string
+  transport: string
+}
+
+/*
+ * DateTime64 is sent as text ('2026-11-26 10:00:00.123', read in the column's UTC): how an integer
+ * is read into DateTime64 has changed between versions (seconds or ticks), text has not.
+ */
+function toClickHouseTime(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
+}
+
+function fromClickHouseTime(value: number | string): number {
+  // 18.16 quotes 64-bit integers in JSON ("1795687200123"); DateTime64 comes as '2026-11-26 10:00:00.123'.
+  if (typeof value === 'number' || /^\d+$/.test(value)) return Number(value)
+  return Date.parse(`${value.replace(' ', 'T')}Z`)
+}
+
+export function toRow(event: AcceptedEvent, dialect: Dialect): RawEventRow {
+  const time = dialect === 'datetime64' ? toClickHouseTime : (ms: number) => ms
+  return {
+    id: event.id,
+    type: event.type,
+    timestamp: time(event.timestamp),
+    received_at: time(event.receivedAt),
+    // Absent optional fields are stored as '' (no Nullable: cheaper, and 18.16-friendly) ...
+    source: event.source ?? '',
+    user_id: event.userId ?? '',
+    session_id: event.sessionId ?? '',
+    properties: event.properties === undefined ? '' : JSON.stringify(event.properties),
+    transport: event.transport,
+  }
+}
+
+/** ... and '' reads back as absent. */
+export function fromRow(row: RawEventRow): AcceptedEvent {
+  return {
+    id: row.id,
+    type: row.type,
+    timestamp: fromClickHouseTime(row.timestamp),
+    receivedAt: fromClickHouseTime(row.received_at),
+    ...(row.source !== '' && { source: row.source }),
+    ...(row.user_id !== '' && { userId: row.user_id }),
+    ...(row.session_id !== '' && { sessionId: row.session_id }),
+    ...(row.properties !== '' && { properties: JSON.parse(row.properties) as Record<string, unknown> }),
+    transport: row.transport as Transport,
+  }
+}
