@@ -108,6 +108,13 @@ export function eventSinkContract(name: string, setup: () => Promise<EventSinkHa
       expect(await harness.sink.count({ type, final: true })).toBe(10_000)
     })
 
+    it('takes batches written concurrently (INSERT_CONCURRENCY)', { timeout: TIMEOUT_MS }, async () => {
+      const type = uniqueType('concurrent')
+      const batches = Array.from({ length: 8 }, () => Array.from({ length: 250 }, () => event({ type })))
+      await Promise.all(batches.map((batch) => write(harness.sink, batch)))
+      expect(await harness.sink.count({ type })).toBe(2000)
+    })
+
     it('completes an empty batch without writing', async () => {
       await expect(write(harness.sink, [])).resolves.toBeUndefined()
     })
