@@ -1,0 +1,79 @@
+import { map } from 'rxjs'
+import { describe, expect, it } from 'vitest'
+import { createMemoryDedupeStore } from '../../src/adapters/memory-dedupe-store.js'
+import { commit, type CommitOptions } from '../../src/streams/operators/commit.js'
+import { createFakeSink } from '../../src/testing/fake-sink.js'
+import { claimNow, envelopes, ids, testScheduler } from './helpers.js'
+
+const retry = { initialMs: 10, maxMs: 1000, budgetMs: 100, random: () => 1 }
+
+function setup(scheduler: ReturnType<typeof testScheduler>, sinkOptions: Parameters<typeof createFakeSink>[0] = {}, options: Partial<CommitOptions> = {}) {
+  const store = createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds: 60, maxEntries: 100, now: () => scheduler.now() })
+  const sink = createFakeSink({ scheduler, ...sinkOptions })
+  const operator = commit({ sink, store, concurrency: 2, retry, scheduler, ...options })
+  return { store, sink, operator, ...envelopes(() => scheduler.now()) }
+}
+
+describe('commit', () => {
+  it('writes a batch in one insert, then confirms its claims and settles it accepted', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, expectObservable, flush }) => {
+      const { store, sink, operator, make, settled } = setup(scheduler, { latencyMs: 3 })
+      store.claim([{ id: 'a', fingerprint: 'fp-a' }, { id: 'b', fingerprint: 'fp-b' }])
+      expectObservable(hot('-x-|', { x: [make('a'), make('b')] }).pipe(operator, map(ids))).toBe('----(x|)', { x: 'a,b' })
+      flush()
+      expect(sink.batches.map((b) => [b.at, ids(b.events)])).toEqual([[4, 'a,b']])
+      expect(settled.map((s) => `${s.id}:${s.status}@${s.at}`)).toEqual(['a:accepted@4', 'b:accepted@4'])
+      expect(claimNow(store, [{ id: 'a', fingerprint: 'fp-a' }])).toEqual(['duplicate'])
+    })
+  })
+
+  it('retries a failing insert with backoff and settles only after the commit', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, expectObservable, flush }) => {
+      // The first two writes fail after 1 ms; waits are 10 then 20 ms.
+      const { operator, make, settled } = setup(scheduler, { latencyMs: 1, fail: (_e, attempt) => (attempt <= 2 ? new Error('ECONNRESET') : undefined) })
+      expectObservable(hot('-x', { x: [make('a')] }).pipe(operator, map(ids))).toBe('- 1ms 10ms 1ms 20ms 1ms x', { x: 'a' })
+      flush()
+      expect(settled).toEqual([{ id: 'a', status: 'accepted', at: 34 }])
+    })
+  })
+
+  it('releases the claims and settles failed when the budget runs out, and goes on with the next batch', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, expectObservable, flush }) => {
+      const down = (events: readonly { id: string }[]) => (events[0]!.id === 'a' ? new Error('ECONNREFUSED') : undefined)
+      const { store, operator, make, settled } = setup(scheduler, { latencyMs: 1, fail: down })
+      store.claim([{ id: 'a', fingerprint: 'fp-a' }])
+      expectObservable(hot('-x----y', { x: [make('a')], y: [make('b')] }).pipe(operator, map(ids))).toBe('-------y', { y: 'b' })
+      flush()
+      // attempts end at 2, 13, 34, 75; the next wait (80 ms) would pass the 100 ms budget.
+      expect(settled).toEqual([
+        { id: 'b', status: 'accepted', at: 7 },
+        { id: 'a', status: 'failed', at: 75 },
+      ])
+      expect(claimNow(store, [{ id: 'a', fingerprint: 'fp-a' }])).toEqual(['new'])
+    })
+  })
+
+  it('fails a batch at once when the sink calls the error final', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, flush }) => {
+      const { operator, make, settled, sink } = setup(scheduler, { latencyMs: 1, fail: () => new Error('Code: 60'), isRetriable: () => false })
+      hot('-x', { x: [make('a')] }).pipe(operator).subscribe()
+      flush()
+      expect(sink.attempts).toBe(1)
+      expect(settled).toEqual([{ id: 'a', status: 'failed', at: 2 }])
+    })
+  })
+
+  it('keeps at most `concurrency` inserts in flight', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, expectObservable }) => {
+      const { operator, make } = setup(scheduler, { latencyMs: 5 }, {})
+      const source = hot('-xyz', { x: [make('a')], y: [make('b')], z: [make('c')] })
+      // concurrency 2: a and b together, c once a is done
+      expectObservable(source.pipe(operator, map(ids))).toBe('------ab---c', { a: 'a', b: 'b', c: 'c' })
+    })
+  })
+})

@@ -1,0 +1,53 @@
+import { from, Observable } from 'rxjs'
+import { TestScheduler } from 'rxjs/testing'
+import { expect } from 'vitest'
+import type { Envelope } from '../../src/streams/envelope.js'
+import type { AcceptedEvent, Transport } from '../../src/streams/event.js'
+import type { Pipeline } from '../../src/streams/pipeline.js'
+import type { Claim, ClaimStatus, DedupeStore } from '../../src/streams/ports.js'
+import type { Outcome } from '../../src/streams/outcome.js'
+
+export function testScheduler(): TestScheduler {
+  return new TestScheduler((actual, expected) => expect(actual).toEqual(expected))
+}
+
+export function event(id: string, overrides: Partial<AcceptedEvent> = {}): AcceptedEvent {
+  return { id, type: 'page_view', timestamp: 1_764_151_200_123, receivedAt: 1_764_151_200_200, transport: 'ws', ...overrides }
+}
+
+/** Envelopes that record how and when they settle. */
+export function envelopes(now: () => number) {
+  const settled: Array<{ id: string; status: string; conflict?: boolean; at: number }> = []
+  const make = (id: string, fingerprint = `fp-${id}`): Envelope => ({
+    event: event(id),
+    fingerprint,
+    settle(outcome: Outcome) {
+      settled.push({ id, status: outcome.status, ...(outcome.status === 'duplicate' && outcome.conflict && { conflict: true }), at: now() })
+    },
+  })
+  return { make, settled }
+}
+
+export const ids = (batch: readonly { event: { id: string } }[] | readonly AcceptedEvent[]) =>
+  batch.map((item) => ('event' in item ? item.event.id : item.id)).join(',')
+
+/** The statuses a store answers for a claim, read synchronously (the memory store answers at once). */
+export function claimNow(store: DedupeStore, claims: Claim[]): readonly ClaimStatus[] | undefined {
+  let statuses: readonly ClaimStatus[] | undefined
+  from(store.claim(claims)).subscribe((s) => (statuses = s))
+  return statuses
+}
+
+/** Results of one submission as an observable: emits a summary once the submission settles. */
+export function submitted(pipeline: Pipeline, events: unknown[], transport: Transport = 'ws'): Observable<string> {
+  return new Observable<string>((subscriber) => {
+    const taken = pipeline.offer(events, transport, (results) => {
+      subscriber.next(results.map((r) => `${r.id ?? '?'}:${r.status}${r.conflict ? '!' : ''}`).join(','))
+      subscriber.complete()
+    })
+    if (!taken) {
+      subscriber.next('overloaded')
+      subscriber.complete()
+    }
+  })
+}

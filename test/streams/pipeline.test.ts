@@ -1,0 +1,94 @@
+import { mergeMap, toArray } from 'rxjs'
+import { describe, expect, it } from 'vitest'
+import { createMemoryDedupeStore } from '../../src/adapters/memory-dedupe-store.js'
+import { createPipeline, type PipelineConfig } from '../../src/streams/pipeline.js'
+import { createFakeSink, type FakeSinkOptions } from '../../src/testing/fake-sink.js'
+import { ids, submitted, testScheduler } from './helpers.js'
+
+const config: PipelineConfig = {
+  insertBatchMaxRows: 3,
+  insertBatchMaxWaitMs: 5,
+  insertConcurrency: 1,
+  maxInflightEvents: 6,
+  highWater: 5,
+  lowWater: 2,
+  retry: { initialMs: 10, maxMs: 40, budgetMs: 100 },
+}
+
+function setup(scheduler: ReturnType<typeof testScheduler>, sink: FakeSinkOptions = { latencyMs: 4 }) {
+  let n = 0
+  const store = createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds: 60, maxEntries: 1000, now: () => scheduler.now() })
+  const fake = createFakeSink({ scheduler, ...sink })
+  const pipeline = createPipeline(config, { sink: fake, store, scheduler, random: () => 1, newId: () => `gen-${++n}` })
+  // bufferTime keeps a timer running while its source is open, so a flush would never end:
+  // drain the pipeline (which completes the ingress) once the test's story is over.
+  scheduler.schedule(() => void pipeline.drain(), 300)
+  return { pipeline, sink: fake, store }
+}
+
+const ev = (id: string | undefined, type = 'page_view') => (id === undefined ? { type } : { id, type })
+
+describe('the whole pipeline under TestScheduler', () => {
+  it('answers every event once, in order, after its batch commits', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, expectObservable, flush }) => {
+      const { pipeline, sink } = setup(scheduler)
+      const requests = hot('-r-s', { r: [ev('a'), { type: 'bad type!' }, ev('a'), ev(undefined)], s: [ev('a'), ev('b')] })
+      const answers = requests.pipe(mergeMap((events) => submitted(pipeline, events), 10))
+      // [a, a, gen-1] fills a batch at once (3 rows) and commits at 1 + 4; [a, b] waits for the
+      // batch timer (frame 6) and commits at 10; the second a is a duplicate of the first.
+      expectObservable(answers).toBe('-----r----s', {
+        r: 'a:accepted,?:rejected,a:duplicate,gen-1:accepted',
+        s: 'a:duplicate,b:accepted',
+      })
+      flush()
+      expect(sink.batches.map((b) => `${b.at}:${ids(b.events)}`)).toEqual(['5:a,gen-1', '10:b'])
+    })
+  })
+
+  it('settles a batch failed after the retry budget, and accepts the same ids when sent again', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, expectObservable }) => {
+      // Storage is down until frame 100.
+      const { pipeline } = setup(scheduler, { latencyMs: 1, fail: () => (scheduler.now() < 100 ? new Error('ECONNREFUSED') : undefined) })
+      const answers = hot('-r 150ms s', { r: [ev('a'), ev('a')], s: [ev('a')] }).pipe(mergeMap((events) => submitted(pipeline, events), 10))
+      // batch at 5: attempts end 6, 17, 38, 79 (next wait 40 passes the budget) → failed at 79;
+      // the re-send at 152 is batched at 155 and committed at 156.
+      expectObservable(answers).toBe('- 78ms r 76ms s', { r: 'a:failed,a:failed', s: 'a:accepted' })
+    })
+  })
+
+  it('tells adapters to pause at the high-water mark, refuses past the bound, and resumes at the low-water mark', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, expectObservable }) => {
+      const { pipeline } = setup(scheduler, { latencyMs: 4 })
+      const three = [ev('a'), ev('b'), ev('c')]
+      const more = [ev('d'), ev('e'), ev('f')]
+      const answers = hot('-xyz', { x: three, y: more, z: [ev('g')] }).pipe(mergeMap((events) => submitted(pipeline, events), 10))
+      expectObservable(pipeline.admission.paused$).toBe('p-q------r', { p: false, q: true, r: false })
+      // x commits at 1 + 4 = 5 (3 left in flight: still above the low-water mark 2), y at 9; z (one past 6) is refused.
+      expectObservable(answers).toBe('---z-x---y', { z: 'overloaded', x: 'a:accepted,b:accepted,c:accepted', y: 'd:accepted,e:accepted,f:accepted' })
+    })
+  })
+
+  it('publishes accepted events, and only those, on accepted$', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, expectObservable }) => {
+      const { pipeline } = setup(scheduler)
+      hot('-r', { r: [ev('a'), { type: '' }, ev('a'), ev('b')] }).subscribe((events) => pipeline.offer(events, 'rest', () => {}))
+      expectObservable(pipeline.accepted$.pipe(mergeMap((e) => [e.id], 1))).toBe('-----(ab)', { a: 'a', b: 'b' })
+    })
+  })
+
+  it('drains: takes nothing more and resolves once every event has settled', async () => {
+    const store = createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds: 60, maxEntries: 1000 })
+    const sink = createFakeSink({ latencyMs: 20 })
+    const pipeline = createPipeline({ ...config, insertBatchMaxWaitMs: 1000, maxInflightEvents: 100, highWater: undefined, lowWater: undefined }, { sink, store })
+    const settled = pipeline.submit([ev('a'), ev('b')], 'rest')!
+    const accepted = pipeline.accepted$.pipe(toArray()).toPromise()
+    await pipeline.drain()
+    expect((await settled).map((r) => r.status)).toEqual(['accepted', 'accepted'])
+    expect((await accepted)?.map((e) => e.id)).toEqual(['a', 'b'])
+    expect(pipeline.submit([ev('c')], 'rest')).toBeUndefined()
+  })
+})
