@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import type { z } from 'zod'
 import { v7 as uuidv7 } from 'uuid'
 import { EventSchema, forbiddenKeyPaths, parseRfc3339, type AcceptedEvent, type Transport } from './event.js'
 import type { Issue } from './outcome.js'
@@ -19,7 +20,7 @@ export function normalize(raw: unknown, context: NormalizeContext): Normalized {
   const parsed = EventSchema.safeParse(raw)
   const forbidden = isObject(raw) && isObject(raw.properties) ? forbiddenKeyPaths(raw.properties) : []
   if (!parsed.success || forbidden.length > 0) {
-    const errors: Issue[] = parsed.success ? [] : parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }))
+    const errors: Issue[] = parsed.success ? [] : parsed.error.issues.flatMap(toIssues)
     for (const path of forbidden) errors.push({ path, message: 'key is not allowed (__proto__, constructor, prototype)' })
     return { ok: false, errors }
   }
@@ -54,6 +55,15 @@ export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
   const keys = Object.keys(value).sort()
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`
+}
+
+/** Zod's issues as API.md's: dotted paths, and one issue per unknown key with the key as its path. */
+function toIssues(issue: z.core.$ZodIssue): Issue[] {
+  const path = issue.path.join('.')
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => ({ path: path === '' ? key : `${path}.${key}`, message: `unknown key ${JSON.stringify(key)}` }))
+  }
+  return [{ path, message: issue.message }]
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -1,0 +1,79 @@
+import { z } from 'zod'
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .refine((value) => URL.canParse(value) && protocols.includes(new URL(value).protocol), `must be a URL (${protocols.join(' or ')})`)
+const list = z
+  .string()
+  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  .pipe(z.array(z.string()).min(1, 'must name at least one value'))
+
+/** The environment of API.md §6 (and the knobs its issues add). Every variable is optional. */
+const EnvSchema = z.object({
+  PORT: int(1, 65535).default(3001),
+  WS_PORT: int(1, 65535).default(8080),
+  HOST: z.string().trim().min(1).default('0.0.0.0'),
+  REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  CLICKHOUSE_URL: url(['http:', 'https:']).optional(),
+  CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a plain identifier').default('default'),
+  DATA_DIR: z.string().trim().min(1).default('./data'),
+  BATCH_MAX_EVENTS: int(1, 100_000).default(1000),
+  INSERT_BATCH_MAX_ROWS: int(1, 1_000_000).default(10_000),
+  INSERT_BATCH_MAX_WAIT_MS: int(1, 60_000).default(20),
+  INSERT_CONCURRENCY: int(1, 64).default(4),
+  INSERT_RETRY_INITIAL_MS: int(1).default(100),
+  INSERT_RETRY_MAX_MS: int(1).default(5000),
+  INSERT_RETRY_BUDGET_MS: int(0).default(20_000),
+  MAX_INFLIGHT_EVENTS: int(10).default(100_000),
+  MAX_BODY_BYTES: int(1024).default(5 * 1024 * 1024),
+  DEDUPE_TTL_SECONDS: int(1).default(3600),
+  DEDUPE_RESERVATION_SECONDS: int(1).optional(),
+  DEDUPE_MAX_ENTRIES: int(1).default(1_000_000),
+  DEDUPE_ON_ERROR: z.enum(['open', 'reject']).default('open'),
+  ROUTES_FILE: z.string().trim().min(1).optional(),
+  API_KEYS: list.optional(),
+  CORS_ORIGINS: list.optional(),
+  METRICS_REQUIRE_KEY: bool.default(false),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SHUTDOWN_TIMEOUT_MS: int(0).default(10_000),
+})
+
+export type Env = z.infer<typeof EnvSchema>
+
+export interface Config extends Env {
+  /** how long a claim stays reserved without a commit: longer than any commit can take (the retry budget) */
+  readonly dedupeReservationSeconds: number
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: ReadonlyArray<{ variable: string; message: string }>) {
+    super(problems.map((p) => `${p.variable}: ${p.message}`).join('; '))
+  }
+}
+
+/** Parses the environment; throws ConfigError naming each bad variable. Empty values count as unset. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''))
+  const parsed = EnvSchema.safeParse(present)
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => ({ variable: String(issue.path[0] ?? '?'), message: issue.message })))
+  }
+  const config = parsed.data
+  const problems: Array<{ variable: string; message: string }> = []
+  if (config.INSERT_RETRY_MAX_MS < config.INSERT_RETRY_INITIAL_MS) problems.push({ variable: 'INSERT_RETRY_MAX_MS', message: 'must be at least INSERT_RETRY_INITIAL_MS' })
+  const minimumReservation = Math.ceil(config.INSERT_RETRY_BUDGET_MS / 1000) + 30
+  const reservation = config.DEDUPE_RESERVATION_SECONDS ?? minimumReservation
+  if (reservation * 1000 <= config.INSERT_RETRY_BUDGET_MS) problems.push({ variable: 'DEDUPE_RESERVATION_SECONDS', message: 'must be longer than INSERT_RETRY_BUDGET_MS' })
+  if (problems.length > 0) throw new ConfigError(problems)
+  return { ...config, dedupeReservationSeconds: reservation }
+}

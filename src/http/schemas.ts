@@ -1,0 +1,60 @@
+import { z } from '@hono/zod-openapi'
+import { EventSchema } from '../streams/event.js'
+
+/** Wire schemas of API.md §2–3 for the OpenAPI document; the event schema is the pipeline's own. */
+
+export const IssueSchema = z.object({ path: z.string().meta({ example: 'properties.items.0.sku' }), message: z.string() }).meta({ id: 'Issue' })
+
+export const EventResultSchema = z
+  .object({
+    index: z.number().int().meta({ example: 0 }),
+    id: z.string().optional().meta({ example: 'evt-0001' }),
+    status: z.enum(['accepted', 'duplicate', 'rejected', 'failed']),
+    conflict: z.literal(true).optional().meta({ description: 'on a duplicate: the stored event with this id had other content' }),
+    errors: z.array(IssueSchema).optional().meta({ description: 'on a rejected event: why' }),
+  })
+  .meta({ id: 'EventResult', description: 'One result per event sent, in the order sent (API.md §2)' })
+
+export const BatchRequestSchema = z
+  .strictObject({ events: z.array(EventSchema).min(1) })
+  .meta({
+    id: 'BatchRequest',
+    description: 'One to BATCH_MAX_EVENTS events. Each event is validated on its own: an invalid one is rejected in its result and never sinks the others.',
+  })
+
+export const BatchResponseSchema = z
+  .object({
+    accepted: z.number().int(),
+    duplicates: z.number().int(),
+    rejected: z.number().int(),
+    failed: z.number().int(),
+    results: z.array(EventResultSchema),
+  })
+  .meta({ id: 'BatchResponse' })
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.enum([
+        'invalid_json',
+        'invalid_event',
+        'invalid_batch',
+        'batch_too_large',
+        'invalid_query',
+        'payload_too_large',
+        'unsupported_media_type',
+        'unauthorized',
+        'not_found',
+        'method_not_allowed',
+        'overloaded',
+        'storage_unavailable',
+        'internal',
+      ]),
+      message: z.string(),
+      requestId: z.string(),
+      issues: z.array(IssueSchema).optional(),
+    }),
+  })
+  .meta({ id: 'Error' })
+
+export const HealthSchema = z.object({ status: z.literal('ok'), requestId: z.string(), uptimeSeconds: z.number() }).meta({ id: 'Health' })

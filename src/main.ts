@@ -1,0 +1,48 @@
+import pino from 'pino'
+import { ConfigError, loadConfig, type Config } from './config.js'
+import { createSluice } from './sluice.js'
+
+/** The process: configuration → composition root → servers; signals settle what is in flight and exit 0. */
+async function main(): Promise<void> {
+  let config: Config
+  try {
+    config = loadConfig()
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    for (const problem of error.problems) process.stderr.write(`sluice: invalid configuration: ${problem.variable}: ${problem.message}\n`)
+    process.exit(2)
+  }
+  const logger = pino({ level: config.LOG_LEVEL })
+  const sluice = await createSluice(config, { logger })
+  const { port } = await sluice.listen()
+  logger.info({ http: port, dedupe: sluice.backends.dedupe, storage: sluice.backends.storage }, `sluice listening on :${port}; dedupe: ${sluice.backends.dedupe}; storage: ${sluice.backends.storage}`)
+
+  let stopping = false
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) return
+    stopping = true
+    logger.info({ signal }, 'shutting down: settling events in flight')
+    const timer = setTimeout(() => {
+      logger.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS, inflight: sluice.pipeline.admission.inflight }, 'shutdown timed out')
+      process.exit(1)
+    }, config.SHUTDOWN_TIMEOUT_MS)
+    timer.unref()
+    sluice.stop().then(
+      () => {
+        logger.info('stopped cleanly')
+        process.exit(0)
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGTERM', shutdown)
+  process.on('SIGINT', shutdown)
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`sluice: failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+  process.exit(1)
+})

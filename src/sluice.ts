@@ -1,0 +1,107 @@
+import { resolve } from 'node:path'
+import { serve, type ServerType } from '@hono/node-server'
+import { Redis } from 'ioredis'
+import pino, { type Logger } from 'pino'
+import { createClickHouseClient, createClickHouseSink, type ClickHouseSink } from './adapters/clickhouse-sink.js'
+import { createMemoryDedupeStore } from './adapters/memory-dedupe-store.js'
+import { createRedisDedupeStore } from './adapters/redis-dedupe-store.js'
+import type { Config } from './config.js'
+import { createHttpApp } from './http/app.js'
+import { createPipeline, type Pipeline } from './streams/pipeline.js'
+import type { DedupeStore } from './streams/ports.js'
+import type { PipelineTelemetry } from './streams/telemetry.js'
+import { loggingTelemetry } from './telemetry.js'
+
+export interface SluiceDeps {
+  readonly logger?: Logger
+  readonly telemetry?: PipelineTelemetry
+}
+
+export interface Backends {
+  readonly dedupe: string
+  readonly storage: string
+}
+
+export interface Sluice {
+  readonly pipeline: Pipeline
+  readonly sink: ClickHouseSink
+  readonly store: DedupeStore
+  readonly app: ReturnType<typeof createHttpApp>
+  readonly backends: Backends
+  /** Starts the HTTP server; resolves with its port once it listens. */
+  listen(): Promise<{ port: number }>
+  /** Stops taking work, settles everything in flight, closes the servers and clients. */
+  stop(): Promise<void>
+}
+
+/** The composition root: every client and adapter is built here, once, and passed in. */
+export async function createSluice(config: Config, deps: SluiceDeps = {}): Promise<Sluice> {
+  const logger = deps.logger ?? pino({ level: config.LOG_LEVEL })
+
+  const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, commandTimeout: 2000 }) : undefined
+  redis?.on('error', (error) => logger.warn({ err: error, component: 'redis' }, 'redis connection error'))
+  const store: DedupeStore = redis
+    ? createRedisDedupeStore({ redis, ttlSeconds: config.DEDUPE_TTL_SECONDS, reservationSeconds: config.dedupeReservationSeconds })
+    : createMemoryDedupeStore({ ttlSeconds: config.DEDUPE_TTL_SECONDS, reservationSeconds: config.dedupeReservationSeconds, maxEntries: config.DEDUPE_MAX_ENTRIES })
+
+  const dataDir = resolve(config.DATA_DIR)
+  const client = await createClickHouseClient(config.CLICKHOUSE_URL ? { url: config.CLICKHOUSE_URL } : { dataDir })
+  const sink = createClickHouseSink({ client, database: config.CLICKHOUSE_DATABASE })
+  let started: Awaited<ReturnType<ClickHouseSink['start']>>
+  try {
+    started = await sink.start()
+  } catch (error) {
+    await Promise.allSettled([sink.close(), redis?.quit()])
+    throw error
+  }
+
+  const backends: Backends = {
+    dedupe: redis ? `redis ${redacted(config.REDIS_URL!)}` : `in-process (max ${config.DEDUPE_MAX_ENTRIES} ids)`,
+    storage: config.CLICKHOUSE_URL
+      ? `clickhouse server ${redacted(config.CLICKHOUSE_URL)} (version ${started.version}, ${started.dialect} timestamps)`
+      : `embedded chDB in ${dataDir} (version ${started.version})`,
+  }
+
+  const pipeline = createPipeline(
+    {
+      insertBatchMaxRows: config.INSERT_BATCH_MAX_ROWS,
+      insertBatchMaxWaitMs: config.INSERT_BATCH_MAX_WAIT_MS,
+      insertConcurrency: config.INSERT_CONCURRENCY,
+      maxInflightEvents: config.MAX_INFLIGHT_EVENTS,
+      retry: { initialMs: config.INSERT_RETRY_INITIAL_MS, maxMs: config.INSERT_RETRY_MAX_MS, budgetMs: config.INSERT_RETRY_BUDGET_MS },
+      dedupeOnError: config.DEDUPE_ON_ERROR,
+    },
+    { sink, store, telemetry: deps.telemetry ?? loggingTelemetry(logger) },
+  )
+  const app = createHttpApp({ batchMaxEvents: config.BATCH_MAX_EVENTS, maxBodyBytes: config.MAX_BODY_BYTES }, { pipeline, logger: logger.child({ component: 'http' }) })
+
+  let server: ServerType | undefined
+  return {
+    pipeline,
+    sink,
+    store,
+    app,
+    backends,
+    listen() {
+      return new Promise((resolveListen, reject) => {
+        server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => resolveListen({ port: info.port }))
+        server.once('error', reject)
+      })
+    },
+    async stop() {
+      // Stop accepting first; requests already in flight still get their answers while we drain.
+      const closed = server ? new Promise<void>((done) => server!.close(() => done())) : Promise.resolve()
+      await pipeline.drain()
+      if (server && 'closeIdleConnections' in server) server.closeIdleConnections()
+      await closed
+      await Promise.allSettled([sink.close(), redis?.quit()])
+    },
+  }
+}
+
+/** A URL without its password, for logs. */
+function redacted(url: string): string {
+  const parsed = new URL(url)
+  if (parsed.password) parsed.password = '***'
+  return parsed.toString().replace(/\/$/, '')
+}
