@@ -1,0 +1,35 @@
+import { randomUUID } from 'node:crypto'
+import pino from 'pino'
+import { createClickHouseClient } from '../../src/adapters/clickhouse-sink.js'
+import { loadConfig } from '../../src/config.js'
+import { createSluice, type Sluice } from '../../src/sluice.js'
+
+/** Real servers, as scripts/services.sh brings them up (or as the environment points to). */
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+export const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123'
+
+/** A prefix that keeps this run's ids apart from every other run's (dedupe keys in Redis are global). */
+export const uniqueId = (label = 't') => `${label}-${randomUUID()}`
+
+export const silent = pino({ level: 'silent' })
+
+/** A Sluice on a real Redis and a real ClickHouse server, in a database of its own. */
+export async function serverSluice(env: Record<string, string> = {}): Promise<Sluice & { database: string; dispose(): Promise<void> }> {
+  const database = `sluice_test_${randomUUID().replace(/-/g, '').slice(0, 12)}`
+  const config = loadConfig({ REDIS_URL, CLICKHOUSE_URL, CLICKHOUSE_DATABASE: database, INSERT_BATCH_MAX_WAIT_MS: '5', LOG_LEVEL: 'silent', ...env })
+  const sluice = await createSluice(config, { logger: silent })
+  return {
+    ...sluice,
+    database,
+    async dispose() {
+      await sluice.stop()
+      await dropDatabase(database)
+    },
+  }
+}
+
+export async function dropDatabase(database: string): Promise<void> {
+  const admin = await createClickHouseClient({ url: CLICKHOUSE_URL })
+  await admin.command({ query: `DROP DATABASE IF EXISTS \`${database}\`` })
+  await admin.close()
+}
