@@ -20,8 +20,9 @@ const list = z
 
 /** The environment of API.md §6 (and the knobs its issues add). Every variable is optional. */
 const EnvSchema = z.object({
-  PORT: int(1, 65535).default(3001),
-  WS_PORT: int(1, 65535).default(8080),
+  // 0 asks the OS for a free port (tests); the start-up log says which one.
+  PORT: int(0, 65535).default(3001),
+  WS_PORT: int(0, 65535).default(8080),
   HOST: z.string().trim().min(1).default('0.0.0.0'),
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
   CLICKHOUSE_URL: url(['http:', 'https:']).optional(),

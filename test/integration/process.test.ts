@@ -1,0 +1,62 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { createClickHouseClient, createClickHouseSink } from '../../src/adapters/clickhouse-sink.js'
+import { runToExit, startProcess, type RunningSluice } from '../support/process.js'
+import { uniqueId } from '../support/services.js'
+
+const running: RunningSluice[] = []
+afterAll(async () => {
+  await Promise.all(running.map((p) => p.stop('SIGKILL')))
+})
+
+const postBatch = async (url: string, events: unknown[]) => {
+  const response = await fetch(`${url}/v1/events/batch`, { method: 'POST', body: JSON.stringify({ events }), headers: { 'content-type': 'application/json' } })
+  return (await response.json()) as { accepted: number; duplicates: number; results: Array<{ status: string }> }
+}
+
+describe('the sluice process', () => {
+  it.each([
+    ['INSERT_CONCURRENCY', 'many'],
+    ['PORT', '70000'],
+    ['REDIS_URL', 'http://not-redis'],
+    ['DEDUPE_ON_ERROR', 'maybe'],
+  ])('exits 2 naming %s when it is %s', async (variable, value) => {
+    const { code, output } = await runToExit({ [variable]: value })
+    expect(code).toBe(2)
+    expect(output).toContain(`invalid configuration: ${variable}`)
+  }, 30_000)
+
+  it('runs on the embedded defaults, says so at start, settles in flight work on SIGTERM and exits 0, and keeps its data across a restart', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'sluice-restart-'))
+    try {
+      const type = `restart.${uniqueId().slice(2, 10)}`
+      const events = Array.from({ length: 500 }, (_, i) => ({ id: `${type}-${i}`, type }))
+
+      const first = await startProcess({ DATA_DIR: dataDir })
+      running.push(first)
+      expect(first.logs()).toMatch(/dedupe: in-process.*storage: embedded chDB/)
+      // SIGTERM right after sending: the answer still comes, and only then does the process exit.
+      const answered = postBatch(first.url, events)
+      await new Promise((resolve) => setTimeout(resolve, 25))
+      const exited = first.stop('SIGTERM')
+      expect((await answered).accepted).toBe(500)
+      expect(await exited).toBe(0)
+
+      const second = await startProcess({ DATA_DIR: dataDir })
+      running.push(second)
+      const more = await postBatch(second.url, [{ id: `${type}-new`, type }])
+      expect(more.accepted).toBe(1)
+      expect(await second.stop('SIGINT')).toBe(0)
+
+      // Read the directory the way a third run would: every event of both runs is there.
+      const sink = createClickHouseSink({ client: await createClickHouseClient({ dataDir }) })
+      await sink.start()
+      expect(await sink.count({ type, final: true })).toBe(501)
+      await sink.close()
+    } finally {
+      await rm(dataDir, { recursive: true, force: true })
+    }
+  }, 90_000)
+})
