@@ -1,0 +1,6 @@
+/**
+ * In-memory fakes of the ports, for marble tests under TestScheduler: `import { … } from 'sluice/testing'`.
+ * The in-process dedupe store is the real adapter; give it `now: () => scheduler.now()`.
+ */
+export { createFakeSink, type FakeSink, type FakeSinkOptions } from './testing/fake-sink.js'
+export { createMemoryDedupeStore, type MemoryDedupeStoreOptions } from './adapters/memory-dedupe-store.js'
