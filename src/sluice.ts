@@ -40,23 +40,33 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
 
   const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, commandTimeout: 2000 }) : undefined
   redis?.on('error', (error) => logger.warn({ err: error, component: 'redis' }, 'redis connection error'))
-  const store: DedupeStore = redis
-    ? createRedisDedupeStore({ redis, ttlSeconds: config.DEDUPE_TTL_SECONDS, reservationSeconds: config.dedupeReservationSeconds })
+  const memory = redis
+    ? undefined
     : createMemoryDedupeStore({ ttlSeconds: config.DEDUPE_TTL_SECONDS, reservationSeconds: config.dedupeReservationSeconds, maxEntries: config.DEDUPE_MAX_ENTRIES })
+  const store: DedupeStore = memory ?? createRedisDedupeStore({ redis: redis!, ttlSeconds: config.DEDUPE_TTL_SECONDS, reservationSeconds: config.dedupeReservationSeconds })
 
   const dataDir = resolve(config.DATA_DIR)
   const client = await createClickHouseClient(config.CLICKHOUSE_URL ? { url: config.CLICKHOUSE_URL } : { dataDir })
   const sink = createClickHouseSink({ client, database: config.CLICKHOUSE_DATABASE })
+
+  // The in-process store starts empty; without this a restart would forget the dedupe window and
+  // accept re-sent ids again (the table engine would collapse them, but the answer would be wrong).
   let started: Awaited<ReturnType<ClickHouseSink['start']>>
+  let remembered = 0
   try {
     started = await sink.start()
+    if (memory) {
+      const ids = await sink.recentIds({ sinceMs: Date.now() - config.DEDUPE_TTL_SECONDS * 1000, limit: config.DEDUPE_MAX_ENTRIES })
+      memory.remember(ids.reverse())
+      remembered = ids.length
+    }
   } catch (error) {
     await Promise.allSettled([sink.close(), redis?.quit()])
     throw error
   }
 
   const backends: Backends = {
-    dedupe: redis ? `redis ${redacted(config.REDIS_URL!)}` : `in-process (max ${config.DEDUPE_MAX_ENTRIES} ids)`,
+    dedupe: redis ? `redis ${redacted(config.REDIS_URL!)}` : `in-process (max ${config.DEDUPE_MAX_ENTRIES} ids, ${remembered} re-learned from storage)`,
     storage: config.CLICKHOUSE_URL
       ? `clickhouse server ${redacted(config.CLICKHOUSE_URL)} (version ${started.version}, ${started.dialect} timestamps)`
       : `embedded chDB in ${dataDir} (version ${started.version})`,
@@ -92,8 +102,13 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       // Stop accepting first; requests already in flight still get their answers while we drain.
       const closed = server ? new Promise<void>((done) => server!.close(() => done())) : Promise.resolve()
       await pipeline.drain()
-      if (server && 'closeIdleConnections' in server) server.closeIdleConnections()
+      // Every answer is now written or being written; keep-alive connections that are idle would
+      // hold close() open until their timeout, so end them, and after a grace period end the rest.
+      const http = server && 'closeAllConnections' in server ? server : undefined
+      http?.closeIdleConnections()
+      const grace = setTimeout(() => http?.closeAllConnections(), 1000)
       await closed
+      clearTimeout(grace)
       await Promise.allSettled([sink.close(), redis?.quit()])
     },
   }

@@ -81,10 +81,14 @@ export interface ClickHouseSink extends EventSink {
   ping(): Promise<boolean>
   /** The newest stored events (by received_at, then timestamp), each id once. */
   recent(query: RecentQuery): Promise<AcceptedEvent[]>
+  /** Ids received at or after `sinceMs`, newest first: what an in-process dedupe store re-learns at start. */
+  recentIds(query: { readonly sinceMs: number; readonly limit: number }): Promise<Array<{ id: string; receivedAt: number }>>
   /** Rows stored, all or of some ids or of one type; `final: true` counts what a merge leaves (replayed ids once). */
   count(options?: CountQuery): Promise<number>
   close(): Promise<void>
 }
+
+const EMPTY_ROW: RawEventRow = { id: '', type: '', timestamp: 0, received_at: 0, source: '', user_id: '', session_id: '', properties: '', transport: 'rest' }
 
 const COLUMNS = 'id, type, timestamp, received_at, source, user_id, session_id, properties, transport'
 
@@ -157,6 +161,13 @@ export function createClickHouseSink(options: ClickHouseSinkOptions): ClickHouse
 ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
 ORDER BY received_at DESC, timestamp DESC, id DESC LIMIT ${sqlInteger(Math.max(0, limit))}`
       return (await rows<RawEventRow>(query)).map(fromRow)
+    },
+
+    async recentIds({ sinceMs, limit }) {
+      const inUse = await dialectOf()
+      const query = `SELECT id, received_at FROM ${qualified} WHERE received_at >= ${sqlTime(sinceMs, inUse)}
+ORDER BY received_at DESC LIMIT ${sqlInteger(Math.max(0, limit))}`
+      return (await rows<Pick<RawEventRow, 'id' | 'received_at'>>(query)).map((row) => ({ id: row.id, receivedAt: fromRow({ ...EMPTY_ROW, ...row }).receivedAt }))
     },
 
     async count({ ids, type, final = false }: CountQuery = {}) {

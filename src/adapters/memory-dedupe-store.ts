@@ -13,7 +13,8 @@ export interface MemoryDedupeStoreOptions {
 }
 
 interface Entry {
-  readonly fingerprint: string
+  /** undefined: re-learned from storage at start, content unknown (any fingerprint is a plain duplicate) */
+  readonly fingerprint: string | undefined
   readonly committed: boolean
   readonly expiresAt: number
 }
@@ -22,7 +23,16 @@ interface Entry {
  * The in-process dedupe store: the same two-phase claims as the Redis store, for one process.
  * Bounded by entry count (oldest evicted first) and by time (entries expire).
  */
-export function createMemoryDedupeStore(options: MemoryDedupeStoreOptions): DedupeStore & { readonly size: number } {
+export interface MemoryDedupeStore extends DedupeStore {
+  readonly size: number
+  /**
+   * Marks ids committed before this process started (read back from storage), oldest first, each
+   * until its own receive time + the TTL; their content is unknown, so a re-send is a plain duplicate.
+   */
+  remember(committed: Iterable<{ readonly id: string; readonly receivedAt: number }>): void
+}
+
+export function createMemoryDedupeStore(options: MemoryDedupeStoreOptions): MemoryDedupeStore {
   const { ttlSeconds, reservationSeconds, maxEntries, now = Date.now } = options
   // A Map iterates in insertion order, and every write re-inserts, so the first key is the oldest.
   const entries = new Map<string, Entry>()
@@ -61,7 +71,7 @@ export function createMemoryDedupeStore(options: MemoryDedupeStoreOptions): Dedu
           return 'new'
         }
         if (!entry.committed) return 'pending'
-        return entry.fingerprint === fingerprint ? 'duplicate' : 'conflict'
+        return entry.fingerprint === undefined || entry.fingerprint === fingerprint ? 'duplicate' : 'conflict'
       })
       return of(statuses)
     },
@@ -77,6 +87,13 @@ export function createMemoryDedupeStore(options: MemoryDedupeStoreOptions): Dedu
         if (entry && !entry.committed && entry.fingerprint === fingerprint) entries.delete(id)
       }
       return of(undefined)
+    },
+    remember(committed) {
+      const at = now()
+      for (const { id, receivedAt } of committed) {
+        const expiresAt = receivedAt + ttlSeconds * 1000
+        if (expiresAt > at) put(id, { fingerprint: undefined, committed: true, expiresAt })
+      }
     },
     get size() {
       return entries.size

@@ -1,3 +1,5 @@
+import { from } from 'rxjs'
+import { describe, expect, it } from 'vitest'
 import { createMemoryDedupeStore } from '../../src/adapters/memory-dedupe-store.js'
 import { dedupeStoreContract } from '../contracts/dedupe-store.contract.js'
 
@@ -11,4 +13,35 @@ dedupeStoreContract('memory dedupe store', ({ ttlSeconds, reservationSeconds }) 
       now += ms
     },
   }
+})
+
+describe('memory dedupe store, beyond the contract', () => {
+  const statuses = (store: ReturnType<typeof createMemoryDedupeStore>, ids: string[]) => {
+    let out: readonly string[] = []
+    from(store.claim(ids.map((id) => ({ id, fingerprint: `fp-${id}` })))).subscribe((s) => (out = s))
+    return out
+  }
+
+  it('keeps at most maxEntries ids, forgetting the oldest first', () => {
+    const store = createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds: 60, maxEntries: 3 })
+    store.confirm(['a', 'b', 'c'].map((id) => ({ id, fingerprint: `fp-${id}` })))
+    store.confirm([{ id: 'd', fingerprint: 'fp-d' }])
+    expect(store.size).toBe(3)
+    // a was the oldest: it is new again; claiming it evicted b, the next oldest.
+    expect(statuses(store, ['a'])).toEqual(['new'])
+    expect(statuses(store, ['c', 'd', 'b'])).toEqual(['duplicate', 'duplicate', 'new'])
+  })
+
+  it('remembers ids committed before it started, until their receive time plus the TTL, as plain duplicates', () => {
+    let now = 1_000_000
+    const store = createMemoryDedupeStore({ ttlSeconds: 10, reservationSeconds: 5, maxEntries: 100, now: () => now })
+    store.remember([
+      { id: 'old', receivedAt: now - 11_000 }, // already out of the window
+      { id: 'recent', receivedAt: now - 2_000 },
+    ])
+    expect(store.size).toBe(1)
+    expect(statuses(store, ['recent', 'old'])).toEqual(['duplicate', 'new'])
+    now += 8_001
+    expect(statuses(store, ['recent'])).toEqual(['new'])
+  })
 })
