@@ -11,9 +11,13 @@ import { createPipeline, type Pipeline } from './streams/pipeline.js'
 import type { DedupeStore } from './streams/ports.js'
 import type { PipelineTelemetry } from './streams/telemetry.js'
 import { loggingTelemetry } from './telemetry.js'
+import { combineTelemetry, createMetrics, type Metrics } from './metrics.js'
+import type { ReadinessCheck } from './http/ports.js'
 
 export interface SluiceDeps {
   readonly logger?: Logger
+  /** one registry per process: prom-client's default metrics cannot be registered twice on one registry */
+  readonly metrics?: Metrics
   readonly telemetry?: PipelineTelemetry
 }
 
@@ -27,6 +31,7 @@ export interface Sluice {
   readonly sink: ClickHouseSink
   readonly store: DedupeStore
   readonly app: ReturnType<typeof createHttpApp>
+  readonly metrics: Metrics
   readonly backends: Backends
   /** Starts the HTTP server; resolves with its port once it listens. */
   listen(): Promise<{ port: number }>
@@ -37,6 +42,7 @@ export interface Sluice {
 /** The composition root: every client and adapter is built here, once, and passed in. */
 export async function createSluice(config: Config, deps: SluiceDeps = {}): Promise<Sluice> {
   const logger = deps.logger ?? pino({ level: config.LOG_LEVEL })
+  const metrics = deps.metrics ?? createMetrics()
 
   const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, commandTimeout: 2000 }) : undefined
   redis?.on('error', (error) => logger.warn({ err: error, component: 'redis' }, 'redis connection error'))
@@ -81,13 +87,46 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       retry: { initialMs: config.INSERT_RETRY_INITIAL_MS, maxMs: config.INSERT_RETRY_MAX_MS, budgetMs: config.INSERT_RETRY_BUDGET_MS },
       dedupeOnError: config.DEDUPE_ON_ERROR,
     },
-    { sink, store, telemetry: deps.telemetry ?? loggingTelemetry(logger) },
+    { sink, store, telemetry: combineTelemetry(loggingTelemetry(logger), metrics.pipeline, ...(deps.telemetry ? [deps.telemetry] : [])) },
   )
-  const app = createHttpApp({ batchMaxEvents: config.BATCH_MAX_EVENTS, maxBodyBytes: config.MAX_BODY_BYTES }, { pipeline, logger: logger.child({ component: 'http' }) })
+  metrics.watchAdmission(pipeline.admission)
+
+  let stopping = false
+  const checks: ReadinessCheck[] = [
+    redis
+      ? { name: 'redis', backend: 'redis', check: async () => void (await redis.ping()) }
+      : { name: 'redis', backend: 'in-process', check: async () => {} },
+    {
+      name: 'clickhouse',
+      backend: config.CLICKHOUSE_URL ? 'clickhouse server' : 'embedded chDB',
+      async check() {
+        if (!(await sink.ping())) throw new Error('ClickHouse does not answer its ping')
+      },
+    },
+  ]
+  const app = createHttpApp(
+    {
+      batchMaxEvents: config.BATCH_MAX_EVENTS,
+      maxBodyBytes: config.MAX_BODY_BYTES,
+      apiKeys: config.API_KEYS,
+      corsOrigins: config.CORS_ORIGINS,
+      metricsRequireKey: config.METRICS_REQUIRE_KEY,
+    },
+    {
+      pipeline,
+      logger: logger.child({ component: 'http' }),
+      reader: sink,
+      checks,
+      metrics: metrics.registry,
+      telemetry: { requestAnswered: (route, status) => metrics.httpRequests.inc({ route, status }) },
+      stopping: () => stopping,
+    },
+  )
 
   let server: ServerType | undefined
   return {
     pipeline,
+    metrics,
     sink,
     store,
     app,
@@ -99,6 +138,7 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       })
     },
     async stop() {
+      stopping = true
       // Stop accepting first; requests already in flight still get their answers while we drain.
       const closed = server ? new Promise<void>((done) => server!.close(() => done())) : Promise.resolve()
       await pipeline.drain()

@@ -1,44 +1,106 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
+import { cors } from 'hono/cors'
 import type { Logger } from 'pino'
+import { createApiKeyCheck } from '../auth/api-keys.js'
 import type { Pipeline } from '../streams/pipeline.js'
+import { requireApiKey } from './auth.js'
 import { ApiError, errorResponse } from './errors.js'
 import type { HttpEnv } from './http-env.js'
+import type { EventReader, HttpTelemetry, MetricsSource, ReadinessCheck } from './ports.js'
 import { requestId } from './request-id.js'
+import { docsRoutes } from './routes/docs.js'
 import { eventRoutes } from './routes/events.js'
 import { healthRoutes } from './routes/health.js'
+import { operationsRoutes } from './routes/operations.js'
+import { readEventsRoutes } from './routes/read-events.js'
 
 export interface HttpAppOptions {
   readonly batchMaxEvents: number
   readonly maxBodyBytes: number
   readonly storageRetryAfterSeconds?: number
+  readonly apiKeys?: readonly string[]
+  /** `['*']` for any origin */
+  readonly corsOrigins?: readonly string[]
+  readonly metricsRequireKey?: boolean
+  readonly readyTimeoutMs?: number
+  readonly version?: string
 }
 
 export interface HttpAppDeps {
   readonly pipeline: Pipeline
   readonly logger: Logger
+  readonly reader?: EventReader
+  readonly checks?: readonly ReadinessCheck[]
+  readonly metrics?: MetricsSource
+  readonly telemetry?: HttpTelemetry
+  readonly stopping?: () => boolean
   readonly startedAt?: number
+}
+
+/** Allowed methods of each known path: another method is 405, not 404. */
+const METHODS: Record<string, string> = {
+  '/v1/events': 'GET, POST',
+  '/v1/events/batch': 'POST',
+  '/health': 'GET',
+  '/ready': 'GET',
+  '/metrics': 'GET',
+  '/openapi.json': 'GET',
+  '/docs': 'GET',
 }
 
 /** The REST surface of API.md §3 as one Hono app; tests drive it with `app.request(…)`, no socket. */
 export function createHttpApp(options: HttpAppOptions, deps: HttpAppDeps): OpenAPIHono<HttpEnv> {
-  const { logger } = deps
-  const app = new OpenAPIHono<HttpEnv>()
+  const { logger, telemetry = {} } = deps
+  const app = new OpenAPIHono<HttpEnv>({
+    defaultHook(result) {
+      if (!result.success) {
+        const issues = result.error.issues.flatMap((issue) =>
+          issue.code === 'unrecognized_keys' ? issue.keys.map((key) => ({ path: key, message: 'unknown parameter' })) : [{ path: issue.path.join('.'), message: issue.message }],
+        )
+        throw new ApiError(400, 'invalid_query', 'the query is invalid', { issues })
+      }
+    },
+  })
 
   app.use(requestId())
   app.use(async function requestLog(c, next) {
     const started = performance.now()
     await next()
+    telemetry.requestAnswered?.(c.req.routePath === '/*' ? 'unmatched' : c.req.routePath, c.res.status)
     if (logger.isLevelEnabled('debug')) {
       logger.debug({ requestId: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) }, 'request')
     }
   })
+  if (options.corsOrigins && options.corsOrigins.length > 0) {
+    const origins = options.corsOrigins
+    app.use(
+      cors({
+        origin: origins.includes('*') ? '*' : [...origins],
+        allowMethods: ['GET', 'POST', 'OPTIONS'],
+        allowHeaders: ['Content-Type', 'Content-Encoding', 'Authorization', 'X-API-Key', 'X-Request-Id'],
+        exposeHeaders: ['X-Request-Id', 'Retry-After'],
+        maxAge: 600,
+      }),
+    )
+  }
+  const keys = createApiKeyCheck(options.apiKeys)
+  app.use('/v1/*', requireApiKey(keys))
+  if (options.metricsRequireKey) app.use('/metrics', requireApiKey(keys))
 
   eventRoutes(app, { pipeline: deps.pipeline, ...options, storageRetryAfterSeconds: options.storageRetryAfterSeconds ?? 5 })
+  if (deps.reader) readEventsRoutes(app, deps.reader)
   healthRoutes(app, deps.startedAt ?? Date.now())
+  operationsRoutes(app, { checks: deps.checks ?? [], readyTimeoutMs: options.readyTimeoutMs ?? 1000, stopping: deps.stopping ?? (() => false), metrics: deps.metrics })
+  docsRoutes(app, {
+    title: 'Sluice',
+    version: options.version ?? '0.1.0',
+    description:
+      'Event ingestion: send events over REST (or WebSocket), get one result per event once it is committed to ClickHouse. ' +
+      'Every event is validated, de-duplicated by its `id` inside the dedupe window, and stored once. Errors have one shape: ' +
+      '`{"error":{"code","message","requestId","issues"?}}`; every response carries `X-Request-Id`.',
+  })
 
-  // A known path with another method is 405, not 404.
-  const methods: Record<string, string> = { '/v1/events': 'POST', '/v1/events/batch': 'POST', '/health': 'GET' }
-  for (const [path, allow] of Object.entries(methods)) {
+  for (const [path, allow] of Object.entries(METHODS)) {
     app.all(path, (c) => {
       c.header('Allow', allow)
       throw new ApiError(405, 'method_not_allowed', `${c.req.method} is not allowed on ${path}; use ${allow}`)
@@ -47,7 +109,10 @@ export function createHttpApp(options: HttpAppOptions, deps: HttpAppDeps): OpenA
 
   app.notFound((c) => errorResponse(c, new ApiError(404, 'not_found', `no route for ${c.req.method} ${c.req.path}`)))
   app.onError((error, c) => {
-    if (error instanceof ApiError) return errorResponse(c, error)
+    if (error instanceof ApiError) {
+      if (error.status >= 500 && error.options.cause !== undefined) logger.warn({ requestId: c.get('requestId'), err: error.options.cause, code: error.code }, error.message)
+      return errorResponse(c, error)
+    }
     // Logged once, here, with the request id; the client gets the error shape without a stack trace.
     logger.error({ requestId: c.get('requestId'), err: error, method: c.req.method, path: c.req.path }, 'request failed')
     return errorResponse(c, new ApiError(500, 'internal', 'internal error'))

@@ -24,9 +24,9 @@ export class ApiError extends Error {
     readonly status: ContentfulStatusCode,
     readonly code: ErrorCode,
     message: string,
-    readonly options: { readonly issues?: readonly Issue[]; readonly retryAfterSeconds?: number } = {},
+    readonly options: { readonly issues?: readonly Issue[]; readonly retryAfterSeconds?: number; readonly cause?: unknown } = {},
   ) {
-    super(message)
+    super(message, { cause: options.cause })
   }
 }
 

@@ -58,3 +58,28 @@ export const ErrorSchema = z
   .meta({ id: 'Error' })
 
 export const HealthSchema = z.object({ status: z.literal('ok'), requestId: z.string(), uptimeSeconds: z.number() }).meta({ id: 'Health' })
+
+export const StoredEventSchema = z
+  .object({
+    id: z.string(),
+    type: z.string(),
+    timestamp: z.string().meta({ description: 'RFC 3339 with milliseconds', example: '2026-11-26T10:00:00.123Z' }),
+    receivedAt: z.string().meta({ description: 'when Sluice received it: RFC 3339 with milliseconds', example: '2026-11-26T10:00:00.200Z' }),
+    source: z.string().optional(),
+    userId: z.string().optional(),
+    sessionId: z.string().optional(),
+    properties: z.record(z.string(), z.unknown()).optional(),
+    transport: z.enum(['ws', 'rest']),
+  })
+  .meta({ id: 'StoredEvent', description: 'An event as accepted and stored' })
+
+const CheckSchema = z.object({
+  status: z.enum(['ok', 'fail']),
+  backend: z.string().meta({ example: 'clickhouse server' }),
+  latencyMs: z.number().optional(),
+  error: z.string().optional(),
+})
+
+export const ReadySchema = z
+  .object({ status: z.enum(['ready', 'unavailable', 'stopping']), requestId: z.string(), checks: z.record(z.string(), CheckSchema) })
+  .meta({ id: 'Readiness' })

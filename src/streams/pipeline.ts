@@ -6,7 +6,7 @@ import { commit } from './operators/commit.js'
 import { dedupe } from './operators/dedupe.js'
 import { explode } from './operators/explode.js'
 import { validate } from './operators/validate.js'
-import type { EventResult } from './outcome.js'
+import { countResults, type EventResult } from './outcome.js'
 import type { DedupeStore, EventSink } from './ports.js'
 import { Submission } from './submission.js'
 import type { PipelineTelemetry } from './telemetry.js'
@@ -81,7 +81,9 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
   let open = true
   function offer(events: readonly unknown[], transport: Transport, onSettled: (results: EventResult[]) => void): boolean {
     if (!open || !admission.tryAcquire(events.length)) return false
-    ingress.next(new Submission(events, transport, scheduler.now(), onSettled, release))
+    const report = telemetry.submissionSettled
+    const settled = report ? (results: EventResult[]) => (report(transport, countResults(results)), onSettled(results)) : onSettled
+    ingress.next(new Submission(events, transport, scheduler.now(), settled, release))
     return true
   }
 

@@ -1,8 +1,13 @@
+import type { Transport } from './event.js'
+import type { ResultCounts } from './outcome.js'
+
 /**
  * What the pipeline reports about itself, as a catalogue of typed events rather than loggers.
  * The composition root turns them into log lines and metrics; tests can record them.
  */
 export interface PipelineTelemetry {
+  /** a request or frame has every result: counts by status */
+  submissionSettled?(transport: Transport, counts: ResultCounts): void
   batchCommitted?(rows: number, durationMs: number, events: readonly { receivedAt: number }[]): void
   insertRetried?(error: unknown, attempt: number, delayMs: number): void
   batchFailed?(rows: number, error: unknown): void

@@ -6,7 +6,9 @@ import type { Pipeline } from '../../streams/pipeline.js'
 import { ApiError } from '../errors.js'
 import type { HttpEnv } from '../http-env.js'
 import { readJsonBody } from '../json-body.js'
-import { BatchRequestSchema, BatchResponseSchema, ErrorSchema, EventResultSchema } from '../schemas.js'
+import { mixedBatch, mixedBatchResponse, validEvent } from '../examples.js'
+import { errorResponses, jsonResponse, SECURITY } from '../openapi-responses.js'
+import { BatchRequestSchema, BatchResponseSchema, EventResultSchema } from '../schemas.js'
 
 export interface EventRoutesOptions {
   readonly pipeline: Pipeline
@@ -16,23 +18,23 @@ export interface EventRoutesOptions {
   readonly storageRetryAfterSeconds: number
 }
 
-const json = <T>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } })
-const errors = {
-  400: json(ErrorSchema, 'invalid_json, invalid_event / invalid_batch, batch_too_large'),
-  401: json(ErrorSchema, 'unauthorized (when API_KEYS is set)'),
-  413: json(ErrorSchema, 'payload_too_large: the body is over MAX_BODY_BYTES (inflated size for gzip)'),
-  415: json(ErrorSchema, 'unsupported_media_type: a content type other than JSON'),
-  503: json(ErrorSchema, 'overloaded, or storage_unavailable; both with Retry-After'),
-}
-
 export const postEventRoute = createRoute({
   method: 'post',
   path: '/v1/events',
   tags: ['events'],
   summary: 'Send one event',
-  description: 'Answers once the event is committed to ClickHouse (accepted) or found to be a duplicate. Sending the same id again is safe.',
-  request: { body: { required: true, content: { 'application/json': { schema: EventSchema } } } },
-  responses: { 202: json(EventResultSchema, 'accepted or duplicate'), ...errors },
+  description:
+    'Validates the event, drops it if its id was already accepted inside the dedupe window, otherwise commits it to ClickHouse — and only then answers. ' +
+    'Sending the same event again is always safe: it answers `duplicate`. An event without an `id` gets a UUIDv7.',
+  security: SECURITY,
+  request: { body: { required: true, content: { 'application/json': { schema: EventSchema, examples: { 'a valid event': { value: validEvent } } } } } },
+  responses: {
+    202: jsonResponse(EventResultSchema, 'Accepted (committed) or duplicate (already stored; `conflict: true` when the stored content differs)', {
+      accepted: { value: { index: 0, id: 'evt-0001', status: 'accepted' } },
+      duplicate: { value: { index: 0, id: 'evt-0001', status: 'duplicate' } },
+    }),
+    ...errorResponses({ 400: ['invalid_json', 'invalid_event'], 401: ['unauthorized'], 413: ['payload_too_large'], 415: ['unsupported_media_type'], 503: ['overloaded', 'storage_unavailable'] }),
+  },
 })
 
 export const postBatchRoute = createRoute({
@@ -41,9 +43,15 @@ export const postBatchRoute = createRoute({
   tags: ['events'],
   summary: 'Send a batch of events',
   description:
-    'One result per event, in the order sent, once every event is settled. An invalid event is rejected on its own; a storage outage gives `failed` results (send those again later).',
-  request: { body: { required: true, content: { 'application/json': { schema: BatchRequestSchema } } } },
-  responses: { 200: json(BatchResponseSchema, 'every event settled'), ...errors },
+    'Up to BATCH_MAX_EVENTS (default 1000) events. Answers once every event is settled, with one result per event in the order sent. ' +
+    'An invalid event is rejected on its own and never sinks the others; the same id twice in one batch is stored once; ' +
+    'a storage outage answers 200 with `failed` results — send those again later.',
+  security: SECURITY,
+  request: { body: { required: true, content: { 'application/json': { schema: BatchRequestSchema, examples: { 'a mixed batch': { value: mixedBatch } } } } } },
+  responses: {
+    200: jsonResponse(BatchResponseSchema, 'Every event settled', { 'a mixed batch': { value: mixedBatchResponse } }),
+    ...errorResponses({ 400: ['invalid_json', 'invalid_batch', 'batch_too_large'], 401: ['unauthorized'], 413: ['payload_too_large'], 415: ['unsupported_media_type'], 503: ['overloaded'] }),
+  },
 })
 
 /**

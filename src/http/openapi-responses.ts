@@ -1,0 +1,33 @@
+import type { ZodType } from 'zod'
+import type { ErrorCode } from './errors.js'
+import { errorExamples } from './examples.js'
+import { ErrorSchema } from './schemas.js'
+
+type Example = { readonly value: unknown; readonly summary?: string }
+
+/** A JSON response for a route definition, with named examples for Swagger UI. */
+export function jsonResponse(schema: ZodType, description: string, examples?: Record<string, Example>) {
+  return { description, content: { 'application/json': { schema, ...(examples && { examples }) } } }
+}
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: 'The request is malformed (the error code says how)',
+  401: 'A valid API key is needed (only when API_KEYS is set)',
+  413: 'The body is over MAX_BODY_BYTES (the inflated size, for gzip)',
+  415: 'The body is not JSON',
+  503: 'Try again after Retry-After seconds',
+}
+
+/** Error responses of a route, each with one example per error code it can answer. */
+export function errorResponses(byStatus: Partial<Record<400 | 401 | 413 | 415 | 503, ErrorCode[]>>) {
+  const responses: Record<string, ReturnType<typeof jsonResponse>> = {}
+  for (const [status, codes] of Object.entries(byStatus)) {
+    const examples = Object.fromEntries(codes.map((code) => [code, errorExamples[code as keyof typeof errorExamples]]).filter(([, example]) => example))
+    const description = `${DESCRIPTIONS[Number(status)]}: ${codes.join(', ')}`
+    responses[status] = jsonResponse(ErrorSchema, description, examples)
+  }
+  return responses
+}
+
+/** Either scheme will do; both are open when API_KEYS is unset. */
+export const SECURITY: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { apiKeyHeader: [] }]

@@ -1,0 +1,56 @@
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
+import { parseRfc3339, toWire, TYPE_PATTERN } from '../../streams/event.js'
+import { ApiError } from '../errors.js'
+import { storedEvents } from '../examples.js'
+import type { HttpEnv } from '../http-env.js'
+import { errorResponses, jsonResponse, SECURITY } from '../openapi-responses.js'
+import type { EventReader } from '../ports.js'
+import { StoredEventSchema } from '../schemas.js'
+
+/** `since`: RFC 3339, or integer epoch milliseconds. */
+const since = z
+  .string()
+  .transform((value, ctx) => {
+    const ms = /^\d{1,15}$/.test(value) ? Number(value) : parseRfc3339(value)
+    if (ms === undefined || ms >= Date.UTC(2100, 0, 1)) {
+      ctx.addIssue({ code: 'custom', message: 'must be an RFC 3339 date-time or integer epoch milliseconds' })
+      return z.NEVER
+    }
+    return ms
+  })
+  .meta({ description: 'Only events received at or after this instant: RFC 3339 or epoch milliseconds', example: '2026-11-26T00:00:00.000Z' })
+
+export const ReadQuerySchema = z.strictObject({
+  type: z.string().min(1).max(128).regex(TYPE_PATTERN, 'must match ^[A-Za-z0-9][A-Za-z0-9_.:/-]*$').optional().meta({ description: 'Only events of this exact type', example: 'page_view' }),
+  since: since.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100).meta({ description: 'How many events, 1 to 1000', example: 100 }),
+})
+
+export const readEventsRoute = createRoute({
+  method: 'get',
+  path: '/v1/events',
+  tags: ['events'],
+  summary: 'Read back stored events',
+  description:
+    'The newest stored events first (by receive time), each as accepted plus `receivedAt`, with timestamps as RFC 3339 with milliseconds. ' +
+    'Reads what is committed in ClickHouse (embedded or server), each id once.',
+  security: SECURITY,
+  request: { query: ReadQuerySchema },
+  responses: {
+    200: jsonResponse(z.object({ events: z.array(StoredEventSchema) }).meta({ id: 'StoredEvents' }), 'The newest stored events', { 'stored events': { value: storedEvents } }),
+    ...errorResponses({ 400: ['invalid_query'], 401: ['unauthorized'], 503: ['storage_unavailable'] }),
+  },
+})
+
+export function readEventsRoutes(app: OpenAPIHono<HttpEnv>, reader: EventReader): void {
+  app.openapi(readEventsRoute, async function readEvents(c) {
+    const { type, since: sinceMs, limit } = c.req.valid('query')
+    let events
+    try {
+      events = await reader.recent({ ...(type !== undefined && { type }), ...(sinceMs !== undefined && { sinceMs }), limit })
+    } catch (cause) {
+      throw new ApiError(503, 'storage_unavailable', 'storage cannot be read now; try again later', { retryAfterSeconds: 5, cause })
+    }
+    return c.json({ events: events.map(toWire) as z.infer<typeof StoredEventSchema>[] }, 200)
+  })
+}

@@ -1,0 +1,104 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { Admission } from './streams/admission.js'
+import type { PipelineTelemetry } from './streams/telemetry.js'
+
+/**
+ * Every metric Sluice exports, on one registry built by the composition root. The pipeline and the
+ * adapters report typed telemetry events; this module is the only place that turns them into series.
+ */
+export interface Metrics {
+  readonly registry: Registry
+  readonly pipeline: PipelineTelemetry
+  readonly httpRequests: Counter<'route' | 'status'>
+  readonly wsConnections: Gauge
+  readonly routeDeliveries: Counter<'route' | 'outcome'>
+  /** counts pauses and reports events in flight from the pipeline's admission */
+  watchAdmission(admission: Admission): void
+}
+
+export function createMetrics(registry = new Registry()): Metrics {
+  collectDefaultMetrics({ register: registry })
+  const registers = [registry]
+  const events = new Counter({ name: 'sluice_events_total', help: 'Events answered, by transport and result status', labelNames: ['transport', 'status'] as const, registers })
+  const batches = new Counter({ name: 'sluice_batches_committed_total', help: 'Insert batches committed to ClickHouse', registers })
+  const rows = new Counter({ name: 'sluice_rows_committed_total', help: 'Rows committed to ClickHouse', registers })
+  const failedBatches = new Counter({ name: 'sluice_batches_failed_total', help: 'Insert batches given up after the retry budget (their events settled failed)', registers })
+  const insertDuration = new Histogram({
+    name: 'sluice_insert_duration_seconds',
+    help: 'Time from the first insert attempt of a batch to its commit, retries included',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  })
+  const retries = new Counter({ name: 'sluice_insert_retries_total', help: 'Insert attempts retried after a retriable error', registers })
+  const duplicates = new Counter({ name: 'sluice_duplicates_total', help: 'Events found already stored by the dedupe store', registers })
+  const dedupeErrors = new Counter({ name: 'sluice_dedupe_store_errors_total', help: 'Dedupe store calls that failed, and what was done (open, reject, ignored)', labelNames: ['operation', 'action'] as const, registers })
+  const restarts = new Counter({ name: 'sluice_pipeline_restarts_total', help: 'Times the pipeline supervisor resubscribed after an unexpected error', registers })
+  const lag = new Histogram({
+    name: 'sluice_ingest_lag_seconds',
+    help: 'Time from receiving an event to committing it',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  })
+  const pauses = new Counter({ name: 'sluice_admission_pauses_total', help: 'Times admission crossed the high-water mark and told readers to pause', registers })
+  let watched: Admission | undefined
+  new Gauge({
+    name: 'sluice_events_in_flight',
+    help: 'Events taken and not yet answered',
+    registers,
+    collect() {
+      this.set(watched?.inflight ?? 0)
+    },
+  })
+  const paused = new Gauge({ name: 'sluice_admission_paused', help: '1 while readers are paused (over the high-water mark)', registers })
+
+  const pipeline: PipelineTelemetry = {
+    submissionSettled(transport, counts) {
+      if (counts.accepted > 0) events.inc({ transport, status: 'accepted' }, counts.accepted)
+      if (counts.duplicates > 0) events.inc({ transport, status: 'duplicate' }, counts.duplicates)
+      if (counts.rejected > 0) events.inc({ transport, status: 'rejected' }, counts.rejected)
+      if (counts.failed > 0) events.inc({ transport, status: 'failed' }, counts.failed)
+    },
+    batchCommitted(count, durationMs, committed) {
+      batches.inc()
+      rows.inc(count)
+      insertDuration.observe(durationMs / 1000)
+      const now = Date.now()
+      for (const event of committed) lag.observe((now - event.receivedAt) / 1000)
+    },
+    insertRetried: () => retries.inc(),
+    batchFailed: () => failedBatches.inc(),
+    duplicatesFound: (count) => duplicates.inc(count),
+    dedupeStoreFailed: (operation, _error, action) => dedupeErrors.inc({ operation, action }),
+    pipelineRestarted: () => restarts.inc(),
+  }
+
+  return {
+    registry,
+    pipeline,
+    httpRequests: new Counter({ name: 'sluice_http_requests_total', help: 'HTTP requests answered, by route and status', labelNames: ['route', 'status'] as const, registers }),
+    wsConnections: new Gauge({ name: 'sluice_ws_connections', help: 'Open WebSocket connections', registers }),
+    routeDeliveries: new Counter({ name: 'sluice_route_deliveries_total', help: 'Batches delivered to downstream routes, by route and outcome', labelNames: ['route', 'outcome'] as const, registers }),
+    watchAdmission(admission) {
+      watched = admission
+      let first = true
+      admission.paused$.subscribe((isPaused) => {
+        paused.set(isPaused ? 1 : 0)
+        if (isPaused && !first) pauses.inc()
+        first = false
+      })
+    },
+  }
+}
+
+/** Several telemetry sinks as one: each hook calls every sink that has it. */
+export function combineTelemetry(...sinks: PipelineTelemetry[]): PipelineTelemetry {
+  const keys = new Set(sinks.flatMap((sink) => Object.keys(sink))) as Set<keyof PipelineTelemetry>
+  const combined: Record<string, (...args: unknown[]) => void> = {}
+  for (const key of keys) {
+    const hooks = sinks.map((sink) => sink[key] as ((...args: unknown[]) => void) | undefined).filter((hook) => hook !== undefined)
+    combined[key] = (...args) => {
+      for (const hook of hooks) hook(...args)
+    }
+  }
+  return combined as PipelineTelemetry
+}
