@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { serverSluice } from '../support/services.js'
+
+let open: Awaited<ReturnType<typeof serverSluice>>
+let locked: Awaited<ReturnType<typeof serverSluice>>
+
+beforeAll(async () => {
+  ;[open, locked] = await Promise.all([
+    serverSluice({ CORS_ORIGINS: 'https://app.example, https://admin.example' }),
+    serverSluice({ API_KEYS: 'key-one,key-two', METRICS_REQUIRE_KEY: 'true', CORS_ORIGINS: '*' }),
+  ])
+})
+afterAll(() => Promise.all([open.dispose(), locked.dispose()]))
+
+const v1Requests: Array<[string, string, RequestInit?]> = [
+  ['POST', '/v1/events', { body: JSON.stringify({ type: 'x' }) }],
+  ['POST', '/v1/events/batch', { body: JSON.stringify({ events: [{ type: 'x' }] }) }],
+  ['GET', '/v1/events', undefined],
+  ['GET', '/v1/anything-else', undefined],
+]
+
+describe('API keys', () => {
+  it.each(v1Requests)('answers %s %s with 401 and the error shape without a key, and with a wrong one', async (method, path, init) => {
+    for (const headers of [{}, { authorization: 'Bearer wrong' }, { 'x-api-key': 'key-one-but-longer' }, { authorization: 'Basic a2V5LW9uZQ==' }]) {
+      const response = await locked.app.request(path, { method, ...init, headers: { 'content-type': 'application/json', ...headers } })
+      expect(response.status).toBe(401)
+      const body = (await response.json()) as { error: { code: string; requestId: string } }
+      expect(body.error.code).toBe('unauthorized')
+      expect(body.error.requestId).toBe(response.headers.get('x-request-id'))
+    }
+  })
+
+  it.each(v1Requests.slice(0, 3))('lets %s %s through with a Bearer key or an X-API-Key', async (method, path, init) => {
+    for (const headers of [{ authorization: 'Bearer key-one' }, { 'x-api-key': 'key-two' }]) {
+      const response = await locked.app.request(path, { method, ...init, headers: { 'content-type': 'application/json', ...headers } })
+      expect(response.status).toBeLessThan(300)
+    }
+  })
+
+  it('keeps /health, /ready, /docs and /openapi.json open, and /metrics behind the key when METRICS_REQUIRE_KEY is set', async () => {
+    for (const path of ['/health', '/ready', '/docs', '/openapi.json']) expect((await locked.app.request(path)).status).toBe(200)
+    expect((await locked.app.request('/metrics')).status).toBe(401)
+    expect((await locked.app.request('/metrics', { headers: { authorization: 'Bearer key-two' } })).status).toBe(200)
+    expect((await open.app.request('/metrics')).status).toBe(200)
+  })
+})
+
+describe('CORS', () => {
+  const preflight = (app: typeof open.app, origin: string) =>
+    app.request('/v1/events/batch', { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-api-key' } })
+
+  it('answers a preflight from a listed origin and names it in Access-Control-Allow-Origin', async () => {
+    const response = await preflight(open.app, 'https://admin.example')
+    expect(response.status).toBe(204)
+    expect(response.headers.get('access-control-allow-origin')).toBe('https://admin.example')
+    expect(response.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('x-api-key')
+    const actual = await open.app.request('/v1/events', { method: 'POST', body: JSON.stringify({ type: 'cors' }), headers: { origin: 'https://app.example', 'content-type': 'application/json' } })
+    expect(actual.headers.get('access-control-allow-origin')).toBe('https://app.example')
+    expect(actual.headers.get('access-control-expose-headers')?.toLowerCase()).toContain('x-request-id')
+  })
+
+  it('does not allow an origin that is not listed', async () => {
+    const response = await preflight(open.app, 'https://evil.example')
+    expect(response.headers.get('access-control-allow-origin')).toBeNull()
+  })
+
+  it('answers preflights without a key when API_KEYS is set, for any origin with *', async () => {
+    const response = await preflight(locked.app, 'https://anywhere.example')
+    expect(response.status).toBe(204)
+    expect(response.headers.get('access-control-allow-origin')).toBe('*')
+  })
+})

@@ -1,0 +1,92 @@
+import { request } from 'node:http'
+import { connect } from 'node:net'
+import { gzipSync } from 'node:zlib'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { serverSluice } from '../support/services.js'
+
+// Over a real socket: the limits are about what the server reads, which app.request cannot show.
+let sluice: Awaited<ReturnType<typeof serverSluice>>
+let port: number
+beforeAll(async () => {
+  sluice = await serverSluice({ PORT: '0', HOST: '127.0.0.1', MAX_BODY_BYTES: String(1024 * 1024) })
+  ;({ port } = await sluice.listen())
+})
+afterAll(() => sluice.dispose())
+
+const MiB = 1024 * 1024
+
+/**
+ * Streams `total` bytes of a JSON-ish body at the server, as fast as it reads them, and resolves
+ * with the status it answers and how many bytes it took before answering.
+ */
+function flood(total: number, headers: Record<string, string>): Promise<{ status: number; sentBeforeAnswer: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const chunk = Buffer.alloc(64 * 1024, 0x20) // spaces: valid JSON whitespace, never a parse error
+    let sent = 0
+    let answered = false
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/events/batch', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+      answered = true
+      let body = ''
+      res.on('data', (d: Buffer) => (body += d.toString()))
+      res.on('end', () => resolve({ status: res.statusCode!, sentBeforeAnswer: sent, body }))
+    })
+    req.on('error', (error) => (answered ? undefined : reject(error)))
+    const pump = () => {
+      while (!answered && sent < total) {
+        sent += chunk.length
+        if (!req.write(chunk)) return void req.once('drain', pump)
+      }
+      if (!answered) req.end()
+    }
+    pump()
+  })
+}
+
+describe('body limits on a real socket', () => {
+  it('refuses a 100 MiB body with 413 from its Content-Length, before reading it', async () => {
+    const before = process.memoryUsage().rss
+    const result = await flood(100 * MiB, { 'content-length': String(100 * MiB) })
+    expect(result.status).toBe(413)
+    expect(JSON.parse(result.body).error.code).toBe('payload_too_large')
+    // The answer came while the client had pushed little more than the limit and the socket buffers (~4 MiB here).
+    expect(result.sentBeforeAnswer).toBeLessThan(16 * MiB)
+    expect(process.memoryUsage().rss - before).toBeLessThan(64 * MiB)
+  })
+
+  it('refuses a chunked 100 MiB body with 413 once it passes the limit while streaming', async () => {
+    const before = process.memoryUsage().rss
+    const result = await flood(100 * MiB, {})
+    expect(result.status).toBe(413)
+    expect(result.sentBeforeAnswer).toBeLessThan(16 * MiB)
+    expect(process.memoryUsage().rss - before).toBeLessThan(64 * MiB)
+  })
+
+  it('refuses a gzip bomb: a small compressed body whose inflated size passes the limit', async () => {
+    const bomb = gzipSync(Buffer.alloc(200 * MiB, 0x20))
+    expect(bomb.length).toBeLessThan(MiB)
+    const before = process.memoryUsage().rss
+    const response = await fetch(`http://127.0.0.1:${port}/v1/events/batch`, { method: 'POST', body: bomb, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } })
+    expect(response.status).toBe(413)
+    expect(process.memoryUsage().rss - before).toBeLessThan(64 * MiB)
+  })
+
+  it('answers a truncated gzip body with 400 invalid_json, not a crash', async () => {
+    const whole = gzipSync(JSON.stringify({ events: [{ type: 'x' }] }))
+    const response = await fetch(`http://127.0.0.1:${port}/v1/events/batch`, { method: 'POST', body: whole.subarray(0, whole.length - 8), headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } })
+    expect(response.status).toBe(400)
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('invalid_json')
+  })
+
+  it('keeps serving after all of that', async () => {
+    const response = await fetch(`http://127.0.0.1:${port}/health`)
+    expect(response.status).toBe(200)
+    // And a raw socket still gets a well-formed answer to a well-formed request.
+    const reply = await new Promise<string>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => socket.end('GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'))
+      let text = ''
+      socket.on('data', (d) => (text += d.toString()))
+      socket.on('end', () => resolve(text))
+    })
+    expect(reply).toMatch(/^HTTP\/1\.1 200 OK/)
+  })
+})
