@@ -21,7 +21,8 @@ const v1Requests: Array<[string, string, RequestInit?]> = [
 
 describe('API keys', () => {
   it.each(v1Requests)('answers %s %s with 401 and the error shape without a key, and with a wrong one', async (method, path, init) => {
-    for (const headers of [{}, { authorization: 'Bearer wrong' }, { 'x-api-key': 'key-one-but-longer' }, { authorization: 'Basic a2V5LW9uZQ==' }]) {
+    const attempts: Array<Record<string, string>> = [{}, { authorization: 'Bearer wrong' }, { 'x-api-key': 'key-one-but-longer' }, { authorization: 'Basic a2V5LW9uZQ==' }]
+    for (const headers of attempts) {
       const response = await locked.app.request(path, { method, ...init, headers: { 'content-type': 'application/json', ...headers } })
       expect(response.status).toBe(401)
       const body = (await response.json()) as { error: { code: string; requestId: string } }
@@ -31,7 +32,8 @@ describe('API keys', () => {
   })
 
   it.each(v1Requests.slice(0, 3))('lets %s %s through with a Bearer key or an X-API-Key', async (method, path, init) => {
-    for (const headers of [{ authorization: 'Bearer key-one' }, { 'x-api-key': 'key-two' }]) {
+    const keys: Array<Record<string, string>> = [{ authorization: 'Bearer key-one' }, { 'x-api-key': 'key-two' }]
+    for (const headers of keys) {
       const response = await locked.app.request(path, { method, ...init, headers: { 'content-type': 'application/json', ...headers } })
       expect(response.status).toBeLessThan(300)
     }

@@ -1,32 +1,105 @@
-import pino from 'pino'
-import { describe, expect, it } from 'vitest'
-import { createMemoryDedupeStore } from '../../src/adapters/memory-dedupe-store.js'
-import { createHttpApp } from '../../src/http/app.js'
-import { createPipeline } from '../../src/streams/pipeline.js'
-import type { EventSink } from '../../src/streams/ports.js'
+import { Validator } from '@seriousme/openapi-schema-validator'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { serverSluice, uniqueId } from '../support/services.js'
 
-// The document is generated from the route definitions and the pipeline's own zod schemas; no
-// request is made, so this sink is never written to.
-const unused: EventSink = { write: () => Promise.reject(new Error('not used')), isRetriable: () => false }
+type Operation = {
+  summary?: string
+  description?: string
+  requestBody?: { content: Record<string, { examples?: Record<string, { value: unknown }> }> }
+  responses: Record<string, { content?: Record<string, { examples?: Record<string, { value: unknown }> }> }>
+}
+type Document = { openapi: string; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, { properties: Record<string, unknown>; required?: string[]; additionalProperties?: boolean }> } }
 
-describe('the OpenAPI document', () => {
-  const pipeline = createPipeline(
-    { insertBatchMaxRows: 10, insertBatchMaxWaitMs: 10, insertConcurrency: 1, maxInflightEvents: 100, retry: { initialMs: 1, maxMs: 1, budgetMs: 0 } },
-    { sink: unused, store: createMemoryDedupeStore({ ttlSeconds: 1, reservationSeconds: 1, maxEntries: 1 }) },
-  )
-  const app = createHttpApp({ batchMaxEvents: 1000, maxBodyBytes: 1 << 20 }, { pipeline, logger: pino({ level: 'silent' }) })
-  const document = app.getOpenAPI31Document({ openapi: '3.1.0', info: { title: 'Sluice', version: 'test' } })
+let sluice: Awaited<ReturnType<typeof serverSluice>>
+let document: Document
+beforeAll(async () => {
+  sluice = await serverSluice()
+  document = (await (await sluice.app.request('/openapi.json')).json()) as Document
+})
+afterAll(() => sluice.dispose())
 
-  it('lists the event routes and /health with their responses', () => {
-    expect(Object.keys(document.paths ?? {}).sort()).toEqual(['/health', '/v1/events', '/v1/events/batch'])
-    expect(Object.keys(document.paths!['/v1/events']!.post!.responses!)).toEqual(['202', '400', '401', '413', '415', '503'])
+const operations = () => Object.entries(document.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, operation]) => ({ path, method, operation })))
+const requestExample = (path: string, method: string) => Object.values(document.paths[path]![method]!.requestBody!.content['application/json']!.examples!)[0]!.value
+
+/** The same example with ids of its own, so runs against a shared Redis do not see each other's ids. */
+function freshIds<T>(example: T): T {
+  const ids = new Map<string, string>()
+  return JSON.parse(JSON.stringify(example), (key, value) => (key === 'id' && typeof value === 'string' ? (ids.get(value) ?? ids.set(value, uniqueId(value)).get(value)) : value)) as T
+}
+
+const send = (path: string, body: unknown) => sluice.app.request(path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } })
+
+describe('GET /openapi.json', () => {
+  it('is a valid OpenAPI 3 document', async () => {
+    const result = await new Validator().validate(document as never)
+    expect(result.errors ?? []).toEqual([])
+    expect(result.valid).toBe(true)
+    expect(document.openapi).toMatch(/^3\./)
   })
 
-  it('describes the event with the pipeline schema: every field of API.md §1 and no other', () => {
-    const event = document.components!.schemas!.Event as { properties: Record<string, unknown>; required: string[]; additionalProperties: boolean }
+  it('lists every path of API.md §3 with its methods', () => {
+    expect(Object.fromEntries(Object.entries(document.paths).map(([path, methods]) => [path, Object.keys(methods).sort()]))).toEqual({
+      '/v1/events': ['get', 'post'],
+      '/v1/events/batch': ['post'],
+      '/health': ['get'],
+      '/ready': ['get'],
+      '/metrics': ['get'],
+    })
+  })
+
+  it('gives every operation a summary and a description, and every JSON request and response an example', () => {
+    for (const { path, method, operation } of operations()) {
+      expect(operation.summary, `${method} ${path}`).toBeTruthy()
+      expect(operation.description, `${method} ${path}`).toBeTruthy()
+      for (const media of Object.values(operation.requestBody?.content ?? {})) expect(Object.keys(media.examples ?? {}).length, `${method} ${path} request`).toBeGreaterThan(0)
+      for (const [status, response] of Object.entries(operation.responses)) {
+        const json = response.content?.['application/json']
+        if (json) expect(Object.keys(json.examples ?? {}).length, `${method} ${path} ${status}`).toBeGreaterThan(0)
+      }
+    }
+  })
+
+  it('documents an error example for every error code a route can answer', () => {
+    const codes = operations().flatMap(({ operation }) =>
+      Object.values(operation.responses).flatMap((r) => Object.values(r.content?.['application/json']?.examples ?? {}).map((e) => (e.value as { error?: { code: string } }).error?.code)),
+    )
+    for (const code of ['invalid_json', 'invalid_event', 'invalid_batch', 'batch_too_large', 'invalid_query', 'unauthorized', 'payload_too_large', 'unsupported_media_type', 'overloaded', 'storage_unavailable']) {
+      expect(codes).toContain(code)
+    }
+  })
+
+  it('describes the event with the schema the pipeline validates with: every field of API.md §1 and no other', () => {
+    const event = document.components.schemas.Event!
     expect(Object.keys(event.properties).sort()).toEqual(['id', 'properties', 'sessionId', 'source', 'timestamp', 'type', 'userId'])
     expect(event.required).toEqual(['type'])
     expect(event.additionalProperties).toBe(false)
     expect(event.properties.type).toMatchObject({ type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9_.:/-]*$' })
+  })
+})
+
+describe('the examples in the document against the server', () => {
+  it('accepts the single-event example with 202', async () => {
+    const response = await send('/v1/events', freshIds(requestExample('/v1/events', 'post')))
+    expect(response.status).toBe(202)
+    expect(((await response.json()) as { status: string }).status).toBe('accepted')
+  })
+
+  it('answers the mixed-batch example with the statuses the documented response shows', async () => {
+    const documented = Object.values(document.paths['/v1/events/batch']!.post!.responses['200']!.content!['application/json']!.examples!)[0]!.value as { results: Array<{ status: string }> }
+    const response = await send('/v1/events/batch', freshIds(requestExample('/v1/events/batch', 'post')))
+    expect(response.status).toBe(200)
+    const body = (await response.json()) as { results: Array<{ status: string }> }
+    expect(body.results.map((r) => r.status)).toEqual(documented.results.map((r) => r.status))
+  })
+
+  it.each([
+    ['an unknown key added', (e: Record<string, unknown>) => ({ ...e, colour: 'red' })],
+    ['the type made invalid', (e: Record<string, unknown>) => ({ ...e, type: 'page view' })],
+    ['the timestamp made invalid', (e: Record<string, unknown>) => ({ ...e, timestamp: '2026-13-01T00:00:00Z' })],
+    ['properties made an array', (e: Record<string, unknown>) => ({ ...e, properties: [] })],
+  ])('rejects the single-event example with %s', async (_name, mutate) => {
+    const response = await send('/v1/events', mutate(freshIds(requestExample('/v1/events', 'post')) as Record<string, unknown>))
+    expect(response.status).toBe(400)
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('invalid_event')
   })
 })
