@@ -1,5 +1,5 @@
-import pino from 'pino'
 import { ConfigError, loadConfig, type Config } from './config.js'
+import { createLogger } from './logger.js'
 import { createSluice } from './sluice.js'
 
 /** The process: configuration → composition root → servers; signals settle what is in flight and exit 0. */
@@ -12,7 +12,7 @@ async function main(): Promise<void> {
     for (const problem of error.problems) process.stderr.write(`sluice: invalid configuration: ${problem.variable}: ${problem.message}\n`)
     process.exit(2)
   }
-  const logger = pino({ level: config.LOG_LEVEL })
+  const logger = createLogger(config.LOG_LEVEL)
   const sluice = await createSluice(config, { logger })
   const { port } = await sluice.listen()
   logger.info({ http: port, dedupe: sluice.backends.dedupe, storage: sluice.backends.storage }, `sluice listening on :${port}; dedupe: ${sluice.backends.dedupe}; storage: ${sluice.backends.storage}`)

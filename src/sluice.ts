@@ -1,7 +1,8 @@
 import { resolve } from 'node:path'
 import { serve, type ServerType } from '@hono/node-server'
 import { Redis } from 'ioredis'
-import pino, { type Logger } from 'pino'
+import type { Logger } from 'pino'
+import { createLogger } from './logger.js'
 import { createClickHouseClient, createClickHouseSink, type ClickHouseSink } from './adapters/clickhouse-sink.js'
 import { createMemoryDedupeStore } from './adapters/memory-dedupe-store.js'
 import { createRedisDedupeStore } from './adapters/redis-dedupe-store.js'
@@ -12,7 +13,7 @@ import type { DedupeStore } from './streams/ports.js'
 import type { PipelineTelemetry } from './streams/telemetry.js'
 import { loggingTelemetry } from './telemetry.js'
 import { combineTelemetry, createMetrics, type Metrics } from './metrics.js'
-import type { ReadinessCheck } from './http/ports.js'
+import { clickHouseCheck, dedupeCheck } from './readiness.js'
 
 export interface SluiceDeps {
   readonly logger?: Logger
@@ -41,7 +42,7 @@ export interface Sluice {
 
 /** The composition root: every client and adapter is built here, once, and passed in. */
 export async function createSluice(config: Config, deps: SluiceDeps = {}): Promise<Sluice> {
-  const logger = deps.logger ?? pino({ level: config.LOG_LEVEL })
+  const logger = deps.logger ?? createLogger(config.LOG_LEVEL)
   const metrics = deps.metrics ?? createMetrics()
 
   const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, commandTimeout: 2000 }) : undefined
@@ -92,18 +93,7 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
   metrics.watchAdmission(pipeline.admission)
 
   let stopping = false
-  const checks: ReadinessCheck[] = [
-    redis
-      ? { name: 'redis', backend: 'redis', check: async () => void (await redis.ping()) }
-      : { name: 'redis', backend: 'in-process', check: async () => {} },
-    {
-      name: 'clickhouse',
-      backend: config.CLICKHOUSE_URL ? 'clickhouse server' : 'embedded chDB',
-      async check() {
-        if (!(await sink.ping())) throw new Error('ClickHouse does not answer its ping')
-      },
-    },
-  ]
+  const checks = [dedupeCheck(redis), clickHouseCheck(sink, config.CLICKHOUSE_URL ? 'clickhouse server' : 'embedded chDB')]
   const app = createHttpApp(
     {
       batchMaxEvents: config.BATCH_MAX_EVENTS,

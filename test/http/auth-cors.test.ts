@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createLogger } from '../../src/logger.js'
 import { serverSluice } from '../support/services.js'
 
 let open: Awaited<ReturnType<typeof serverSluice>>
@@ -70,5 +71,23 @@ describe('CORS', () => {
     const response = await preflight(locked.app, 'https://anywhere.example')
     expect(response.status).toBe(204)
     expect(response.headers.get('access-control-allow-origin')).toBe('*')
+  })
+})
+
+describe('logs', () => {
+  it('never contain an API key, even at debug level with a failing request', async () => {
+    const lines: string[] = []
+    const logger = createLogger('trace', { write: (line: string) => void lines.push(line) })
+    const sluice = await serverSluice({ API_KEYS: 'secret-key-123,other-secret-456' }, logger)
+    try {
+      await sluice.app.request('/v1/events', { method: 'POST', body: '{"type":"x"}', headers: { 'content-type': 'application/json', authorization: 'Bearer secret-key-123' } })
+      await sluice.app.request('/v1/events', { method: 'POST', body: '{"type":"x"}', headers: { 'content-type': 'application/json', 'x-api-key': 'other-secret-456x' } })
+      await sluice.app.request('/v1/events?limit=0', { headers: { authorization: 'Bearer secret-key-123' } })
+    } finally {
+      await sluice.dispose()
+    }
+    expect(lines.length).toBeGreaterThan(2)
+    expect(lines.join('\n')).not.toMatch(/secret-key-123|other-secret-456/)
+    expect(lines.join('\n')).toContain('"requestId"')
   })
 })

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createClickHouseClient, createClickHouseSink } from '../../src/adapters/clickhouse-sink.js'
 import { createMemoryDedupeStore } from '../../src/adapters/memory-dedupe-store.js'
 import { createHttpApp } from '../../src/http/app.js'
+import { clickHouseCheck } from '../../src/readiness.js'
 import { createPipeline } from '../../src/streams/pipeline.js'
 import { serverSluice, silent, uniqueId } from '../support/services.js'
 
@@ -33,13 +34,7 @@ describe('GET /ready', () => {
     )
     const checks = [
       { name: 'redis', backend: 'in-process', check: async () => {} },
-      {
-        name: 'clickhouse',
-        backend: 'clickhouse server',
-        async check() {
-          if (!(await unreachable.ping())) throw new Error('ClickHouse does not answer its ping')
-        },
-      },
+      clickHouseCheck(unreachable, 'clickhouse server'),
       { name: 'slow', backend: 'test', check: () => new Promise<void>(() => {}) },
     ]
     const app = createHttpApp({ batchMaxEvents: 10, maxBodyBytes: 1024, readyTimeoutMs: 200 }, { pipeline, logger: silent, checks })

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import pino from 'pino'
+import pino, { type Logger } from 'pino'
 import { createClickHouseClient } from '../../src/adapters/clickhouse-sink.js'
 import { loadConfig } from '../../src/config.js'
 import { createSluice, type Sluice } from '../../src/sluice.js'
@@ -14,10 +14,10 @@ export const uniqueId = (label = 't') => `${label}-${randomUUID()}`
 export const silent = pino({ level: 'silent' })
 
 /** A Sluice on a real Redis and a real ClickHouse server, in a database of its own. */
-export async function serverSluice(env: Record<string, string> = {}): Promise<Sluice & { database: string; dispose(): Promise<void> }> {
+export async function serverSluice(env: Record<string, string> = {}, logger: Logger = silent): Promise<Sluice & { database: string; dispose(): Promise<void> }> {
   const database = `sluice_test_${randomUUID().replace(/-/g, '').slice(0, 12)}`
   const config = loadConfig({ REDIS_URL, CLICKHOUSE_URL, CLICKHOUSE_DATABASE: database, INSERT_BATCH_MAX_WAIT_MS: '5', LOG_LEVEL: 'silent', ...env })
-  const sluice = await createSluice(config, { logger: silent })
+  const sluice = await createSluice(config, { logger })
   return {
     ...sluice,
     database,
