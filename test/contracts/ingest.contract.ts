@@ -57,6 +57,18 @@ export function ingestContract(name: string, setup: () => Promise<IngestHarness>
       expect(byId.get(full.id)!.receivedAt).toBeGreaterThanOrEqual(before)
     })
 
+    it('reads back what it stored through GET /v1/events, newest first', async () => {
+      const type = `readback.${uniqueId().slice(2, 10)}`
+      await batch([{ id: uniqueId(), type, timestamp: '2026-11-26T10:00:00.001Z' }])
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      const last = { id: uniqueId(), type, timestamp: '2026-11-26T10:00:00.002Z', properties: { n: 2 } }
+      await batch([last])
+      const response = await harness.sluice.app.request(`/v1/events?type=${type}&limit=1`)
+      expect(response.status).toBe(200)
+      const body = (await response.json()) as { events: Array<Record<string, unknown>> }
+      expect(body.events).toEqual([{ ...last, receivedAt: expect.stringMatching(/Z$/), transport: 'rest' }])
+    })
+
     it('stores an id once whether it repeats in one batch, in another batch, or in another request', async () => {
       const id = uniqueId()
       const first = await batch([{ id, type: 'once' }, { id, type: 'once' }])
