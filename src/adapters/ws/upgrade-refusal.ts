@@ -1,0 +1,43 @@
+import { randomUUID } from 'node:crypto'
+import { STATUS_CODES, type IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { presentedKey } from '../../auth/api-keys.js'
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/
+
+/**
+ * The API key an upgrade presents: `Authorization: Bearer <key>` or `X-API-Key: <key>` like REST,
+ * or `?api_key=<key>` in the URL, because a browser's WebSocket cannot set headers (API.md §4).
+ */
+export function upgradeKey(request: IncomingMessage): string | undefined {
+  const fromHeader = presentedKey((name) => single(request.headers[name]))
+  if (fromHeader !== undefined && fromHeader !== '') return fromHeader
+  const query = (request.url ?? '').split('?', 2)[1]
+  return query === undefined ? undefined : (new URLSearchParams(query).get('api_key') ?? undefined)
+}
+
+/**
+ * Answers an upgrade with an HTTP error instead of a connection, in the error shape of the REST
+ * surface (API.md §3), and ends the socket once the answer is written.
+ */
+export function refuseUpgrade(request: IncomingMessage, socket: Duplex, status: 401 | 426 | 503, code: string, message: string, headers: Record<string, string> = {}): void {
+  const sent = single(request.headers['x-request-id'])
+  const requestId = sent !== undefined && REQUEST_ID.test(sent) ? sent : randomUUID()
+  const body = JSON.stringify({ error: { code, message, requestId } })
+  const head = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
+    'Connection: close',
+    'Content-Type: application/json',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    `X-Request-Id: ${requestId}`,
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+  ]
+  // A peer that resets while we answer must not crash the process: there is nobody left to tell.
+  socket.on('error', () => socket.destroy())
+  socket.once('finish', () => socket.destroy())
+  socket.end(`${head.join('\r\n')}\r\n\r\n${body}`)
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value
+}

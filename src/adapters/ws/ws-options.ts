@@ -1,0 +1,80 @@
+/**
+ * The WebSocket gateway's options (API.md §4), with the contract's defaults. The composition root
+ * maps the environment onto them; the suggested variable is named next to each option.
+ */
+export interface WsGatewayOptions {
+  /** WS_PORT (default 8080); 0 takes any free port */
+  readonly port?: number
+  /** HOST; default: every interface */
+  readonly host?: string
+  /** MAX_WS_CONNECTIONS (default 10000): upgrades over it are refused with 503 */
+  readonly maxConnections?: number
+  /** WS_MAX_FRAME_BYTES (default 1 MiB): a bigger frame closes the connection with 1009 */
+  readonly maxFrameBytes?: number
+  /** WS_MAX_EVENTS_PER_FRAME (default 1000): more is a `too_many_events` error frame; told in the welcome */
+  readonly maxEventsPerFrame?: number
+  /** WS_MAX_INFLIGHT_PER_CONNECTION (default 10000): events one connection may have in the pipeline at once */
+  readonly maxInflightPerConnection?: number
+  /** WS_PING_INTERVAL_MS (default 30000): a peer silent for two intervals is terminated */
+  readonly pingIntervalMs?: number
+  /** WS_PER_MESSAGE_DEFLATE (default false) */
+  readonly perMessageDeflate?: boolean
+  /** API_KEYS: when set, the upgrade needs one (Authorization: Bearer, X-API-Key, or ?api_key=) */
+  readonly apiKeys?: readonly string[]
+  /** WS_SUBSCRIBER_MAX_BUFFERED_BYTES (default 4 MiB): a subscriber with more unsent output is dropped from its subscription */
+  readonly subscriberMaxBufferedBytes?: number
+  /** WS_SEND_HIGH_WATER_BYTES (default 1 MiB): a connection with more unsent output is not read until it drains */
+  readonly sendHighWaterBytes?: number
+  /** WS_MAX_SUBSCRIPTION_TYPES (default 100): patterns in one subscribe frame */
+  readonly maxSubscriptionTypes?: number
+  /**
+   * WS_CLOSE_TIMEOUT_MS (default 10000): how long a closing connection may take to settle its frames,
+   * send their acks and finish the close handshake before it is terminated; also bounds `close()`.
+   */
+  readonly closeTimeoutMs?: number
+}
+
+export type ResolvedWsOptions = Required<Omit<WsGatewayOptions, 'host' | 'apiKeys'>> & Pick<WsGatewayOptions, 'host' | 'apiKeys'>
+
+export const WS_DEFAULTS = {
+  port: 8080,
+  maxConnections: 10_000,
+  maxFrameBytes: 1024 * 1024,
+  maxEventsPerFrame: 1000,
+  maxInflightPerConnection: 10_000,
+  pingIntervalMs: 30_000,
+  perMessageDeflate: false,
+  subscriberMaxBufferedBytes: 4 * 1024 * 1024,
+  sendHighWaterBytes: 1024 * 1024,
+  maxSubscriptionTypes: 100,
+  closeTimeoutMs: 10_000,
+} as const satisfies Omit<ResolvedWsOptions, 'host' | 'apiKeys'>
+
+/** Fills in the defaults and refuses combinations that could never work (a RangeError naming the option). */
+export function resolveWsOptions(options: WsGatewayOptions): ResolvedWsOptions {
+  const resolved: ResolvedWsOptions = { ...WS_DEFAULTS, ...withoutUndefined(options) }
+  const positive = [
+    'maxConnections',
+    'maxFrameBytes',
+    'maxEventsPerFrame',
+    'maxInflightPerConnection',
+    'pingIntervalMs',
+    'subscriberMaxBufferedBytes',
+    'sendHighWaterBytes',
+    'maxSubscriptionTypes',
+    'closeTimeoutMs',
+  ] as const
+  for (const name of positive) {
+    if (!Number.isInteger(resolved[name]) || resolved[name] <= 0) throw new RangeError(`ws option ${name} must be a positive integer (got ${resolved[name]})`)
+  }
+  if (!Number.isInteger(resolved.port) || resolved.port < 0 || resolved.port > 65_535) throw new RangeError(`ws option port must be 0..65535 (got ${resolved.port})`)
+  // A frame is submitted whole; one that could never fit under the connection's cap would wait forever.
+  if (resolved.maxEventsPerFrame > resolved.maxInflightPerConnection) {
+    throw new RangeError(`ws option maxEventsPerFrame (${resolved.maxEventsPerFrame}) must not exceed maxInflightPerConnection (${resolved.maxInflightPerConnection})`)
+  }
+  return resolved
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
+}
