@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL)
   const sluice = await createSluice(config, { logger })
   const { port } = await sluice.listen()
-  logger.info({ http: port, dedupe: sluice.backends.dedupe, storage: sluice.backends.storage }, `sluice listening on :${port}; dedupe: ${sluice.backends.dedupe}; storage: ${sluice.backends.storage}`)
+  logger.info({ http: port, dedupe: sluice.backends.dedupe, storage: sluice.backends.storage }, `sluice listening: http :${port}; dedupe: ${sluice.backends.dedupe}; storage: ${sluice.backends.storage}`)
 
   let stopping = false
   const shutdown = (signal: NodeJS.Signals) => {

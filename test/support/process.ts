@@ -21,7 +21,7 @@ export async function startProcess(env: Record<string, string>): Promise<Running
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no listening line within 30 s:\n${output}`)), 30_000)
     const look = () => {
-      const match = /sluice listening on :(\d+)/.exec(output)
+      const match = /sluice listening: http :(\d+)/.exec(output)
       if (match) {
         clearTimeout(timer)
         resolve(Number(match[1]))

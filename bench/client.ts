@@ -1,0 +1,140 @@
+/**
+ * One load-generating process of the bench: drives Sluice (or the baseline) over real sockets and
+ * reports what it sent, what came back, and the ack latency of every frame or request.
+ *
+ * Closed loop (no `rate`): each connection keeps `window` frames in flight — full load.
+ * Open loop (`rate` events/s): frames go out on a schedule whatever the answers — a fixed load.
+ */
+import { Agent, request } from 'node:http'
+import WebSocket from 'ws'
+import { eventSource } from './events.js'
+
+export interface ClientJob {
+  readonly transport: 'rest' | 'ws'
+  /** http://host:port for REST, ws://host:port for WS */
+  readonly url: string
+  readonly runId: string
+  readonly client: number
+  readonly connections: number
+  readonly eventsPerFrame: number
+  readonly totalEvents: number
+  /** frames in flight per WS connection (REST: always one request per connection) */
+  readonly window: number
+  readonly rate?: number
+  readonly duplicateRate?: number
+}
+
+export interface ClientReport {
+  readonly sent: number
+  readonly statuses: Record<string, number>
+  /** per frame or request, ms */
+  readonly latencies: number[]
+  readonly startedAt: number
+  readonly endedAt: number
+  readonly errors: string[]
+  /** performance.timeOrigin, so that reports of several processes share one clock */
+  readonly timeOrigin: number
+}
+
+type Send = (frame: unknown[], done: (statuses: string[] | Error) => void) => void
+
+async function run(job: ClientJob): Promise<ClientReport> {
+  const source = eventSource(job.runId, job.client, job.duplicateRate)
+  const statuses: Record<string, number> = {}
+  const latencies: number[] = []
+  const errors: string[] = []
+  const senders = await Promise.all(Array.from({ length: job.connections }, () => (job.transport === 'ws' ? wsSender(job.url) : restSender(job.url, job.connections))))
+  const frames = Math.ceil(job.totalEvents / job.eventsPerFrame)
+  let next = 0
+  let answered = 0
+  const startedAt = performance.now()
+
+  await new Promise<void>((resolve) => {
+    const sendOne = (sender: Send, onDone?: () => void) => {
+      if (next >= frames) return false
+      const first = next++ * job.eventsPerFrame
+      const frame = Array.from({ length: Math.min(job.eventsPerFrame, job.totalEvents - first) }, (_, i) => source.event(first + i))
+      const sentAt = performance.now()
+      sender(frame, (result) => {
+        latencies.push(performance.now() - sentAt)
+        if (result instanceof Error) errors.length < 20 && errors.push(result.message)
+        else for (const status of result) statuses[status] = (statuses[status] ?? 0) + 1
+        if (++answered === frames) resolve()
+        onDone?.()
+      })
+      return true
+    }
+    if (job.rate === undefined) {
+      // Full load: refill each connection's window as answers come back.
+      const perConnection = job.transport === 'ws' ? job.window : 1
+      senders.forEach((sender) => {
+        const refill = () => void sendOne(sender, refill)
+        for (let i = 0; i < perConnection; i++) refill()
+      })
+    } else {
+      // Fixed load: frames due by now go out, round robin over the connections.
+      const framesPerMs = job.rate / job.eventsPerFrame / 1000
+      let round = 0
+      const timer = setInterval(() => {
+        const due = Math.floor((performance.now() - startedAt) * framesPerMs) - next
+        for (let i = 0; i < due; i++) if (!sendOne(senders[round++ % senders.length]!)) return clearInterval(timer)
+      }, 5)
+    }
+  })
+  const endedAt = performance.now()
+  await Promise.all(senders.map((sender) => (sender as Send & { close?: () => Promise<void> }).close?.()))
+  return { sent: job.totalEvents, statuses, latencies, startedAt, endedAt, errors, timeOrigin: performance.timeOrigin }
+}
+
+function restSender(base: string, connections: number): Send {
+  const url = new URL('/v1/events/batch', base)
+  const agent = new Agent({ keepAlive: true, maxSockets: connections })
+  return (frame, done) => {
+    const body = JSON.stringify({ events: frame })
+    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('end', () => {
+        if (res.statusCode !== 200) return done(new Error(`HTTP ${res.statusCode}: ${Buffer.concat(chunks).toString().slice(0, 200)}`))
+        const { results } = JSON.parse(Buffer.concat(chunks).toString()) as { results: Array<{ status: string }> }
+        done(results.map((r) => r.status))
+      })
+    })
+    req.on('error', (error) => done(error))
+    req.end(body)
+  }
+}
+
+async function wsSender(url: string): Promise<Send> {
+  const socket = new WebSocket(url, { perMessageDeflate: false })
+  const pending = new Map<number, (statuses: string[] | Error) => void>()
+  let seq = 0
+  await new Promise<void>((resolve, reject) => {
+    socket.once('message', () => resolve()) // the welcome
+    socket.once('error', reject)
+  })
+  socket.on('message', (data) => {
+    const message = JSON.parse(data.toString()) as { op: string; seq: number; results?: Array<{ status: string }>; message?: string }
+    const done = pending.get(message.seq)
+    if (!done) return
+    pending.delete(message.seq)
+    done(message.op === 'ack' ? message.results!.map((r) => r.status) : new Error(`${message.op}: ${message.message}`))
+  })
+  socket.on('close', () => {
+    for (const done of pending.values()) done(new Error('connection closed'))
+    pending.clear()
+  })
+  const send: Send & { close?: () => Promise<void> } = (frame, done) => {
+    pending.set(++seq, done)
+    socket.send(JSON.stringify(frame))
+  }
+  send.close = () => new Promise((resolve) => (socket.once('close', () => resolve()), socket.close()))
+  return send
+}
+
+process.once('message', (job: ClientJob) => {
+  run(job).then(
+    (report) => process.send!(report, () => process.exit(0)),
+    (error: unknown) => process.send!({ error: String(error) }, () => process.exit(1)),
+  )
+})

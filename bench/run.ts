@@ -1,0 +1,165 @@
+/**
+ * npm run bench: Sluice against a real Redis and a real ClickHouse server (brought up as npm test
+ * does), driven from separate client processes over real sockets; the per-event design it replaces
+ * and the bare-insert floor measured in the same run; every accepted event checked in ClickHouse.
+ *
+ * BENCH_SCALE (default 1) scales the number of events of every scenario; BENCH_ONLY=<regex> runs a subset.
+ */
+import { execFileSync } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { createClickHouseClient } from '../src/adapters/clickhouse-sink.js'
+import { drive, type Load, type LoadResult } from './drive.js'
+import { floor } from './floor.js'
+import { writeReport, type Row } from './report.js'
+import { startServer, type ServerProcess } from './sluice-process.js'
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123'
+const SCALE = Number(process.env.BENCH_SCALE ?? 1)
+const ONLY = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined
+const database = `sluice_bench_${randomUUID().replace(/-/g, '').slice(0, 8)}`
+
+interface Scenario {
+  readonly name: string
+  readonly mode: 'sluice' | 'embedded' | 'baseline'
+  readonly transport: 'rest' | 'ws'
+  readonly eventsPerFrame: number
+  readonly connections: number
+  readonly events: number
+  readonly duplicateRate?: number
+  /** measure latency at half of the full-load rate too */
+  readonly halfLoad?: boolean
+}
+
+const ws = (eventsPerFrame: number, connections: number, events: number, extra: Partial<Scenario> = {}): Scenario => ({
+  name: `WS ${eventsPerFrame}/frame × ${connections} conn`,
+  mode: 'sluice',
+  transport: 'ws',
+  eventsPerFrame,
+  connections,
+  events,
+  halfLoad: true,
+  ...extra,
+})
+
+const SCENARIOS: Scenario[] = [
+  ws(1, 1, 60_000),
+  ws(1, 16, 150_000),
+  ws(10, 1, 200_000),
+  ws(10, 16, 400_000),
+  ws(100, 1, 600_000),
+  ws(100, 16, 1_500_000),
+  ws(1000, 1, 600_000),
+  ws(1000, 16, 1_500_000),
+  { name: 'REST 100/batch × 16 conn', mode: 'sluice', transport: 'rest', eventsPerFrame: 100, connections: 16, events: 400_000, halfLoad: true },
+  { name: 'REST 1000/batch × 16 conn', mode: 'sluice', transport: 'rest', eventsPerFrame: 1000, connections: 16, events: 1_000_000, halfLoad: true },
+  ws(100, 16, 1_000_000, { name: 'WS 100/frame × 16 conn, 10% duplicates', duplicateRate: 0.1 }),
+  ws(100, 16, 600_000, { name: 'WS 100/frame × 16 conn, embedded chDB', mode: 'embedded' }),
+  // The per-event design: a few hundred events a second, so a few thousand events make the point.
+  { ...ws(1, 1, 1_500), name: 'baseline: WS 1/frame × 1 conn', mode: 'baseline', halfLoad: false },
+  { ...ws(100, 16, 3_200), name: 'baseline: WS 100/frame × 16 conn', mode: 'baseline', halfLoad: false },
+  { name: 'baseline: REST 1000/batch × 16 conn', mode: 'baseline', transport: 'rest', eventsPerFrame: 1000, connections: 16, events: 16_000, halfLoad: false },
+]
+
+/** Frames a WS connection keeps in flight: about 2,000 events per connection, at least 2 frames. */
+const windowFor = (eventsPerFrame: number) => Math.max(2, Math.ceil(2000 / eventsPerFrame))
+
+async function main(): Promise<void> {
+  execFileSync('bash', ['scripts/services.sh'], { stdio: 'inherit' })
+  const admin = await createClickHouseClient({ url: CLICKHOUSE_URL })
+  const version = (await (await admin.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' })).json<{ v: string }>())[0]!.v
+  const rows: Row[] = []
+  const servers = new Map<Scenario['mode'], ServerProcess>()
+  const dataDir = mkdtempSync(join(tmpdir(), 'sluice-bench-'))
+  try {
+    for (const scenario of SCENARIOS.filter((s) => !ONLY || ONLY.test(s.name))) {
+      const server = servers.get(scenario.mode) ?? (await startFor(scenario.mode, dataDir))
+      servers.set(scenario.mode, server)
+      rows.push(await measure(scenario, server))
+      console.log(formatRow(rows.at(-1)!))
+    }
+    const floorRun = await floor({ url: CLICKHOUSE_URL, database: `${database}_floor`, runId: randomUUID().slice(0, 8), totalEvents: Math.round(1_000_000 * SCALE), batchRows: 10_000, concurrency: 4 })
+    console.log(`floor: ${Math.round(floorRun.eventsPerSecond)} events/s (${floorRun.stored} rows)`)
+    const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; ClickHouse server ${version}; Redis ${redisVersion()}`
+    writeReport({ rows, floorEventsPerSecond: floorRun.eventsPerSecond, machine, scale: SCALE, date: new Date().toISOString() })
+  } finally {
+    for (const server of servers.values()) await server.stop()
+    for (const db of [database, `${database}_floor`, `${database}_baseline`]) await admin.command({ query: `DROP DATABASE IF EXISTS ${db}` })
+    await admin.close()
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+function startFor(mode: Scenario['mode'], dataDir: string): Promise<ServerProcess> {
+  if (mode === 'baseline') return startServer('bench/baseline-server.ts', { REDIS_URL, CLICKHOUSE_URL, CLICKHOUSE_DATABASE: `${database}_baseline` })
+  if (mode === 'embedded') return startServer('src/main.ts', { DATA_DIR: dataDir })
+  return startServer('src/main.ts', { REDIS_URL, CLICKHOUSE_URL, CLICKHOUSE_DATABASE: database })
+}
+
+async function measure(scenario: Scenario, server: ServerProcess): Promise<Row> {
+  const events = Math.max(1000, Math.round(scenario.events * (scenario.mode === 'baseline' ? 1 : SCALE)))
+  const processes = scenario.connections >= 16 ? 2 : 1
+  const load = (runId: string, totalEvents: number, rate?: number): Load => ({
+    transport: scenario.transport,
+    url: scenario.transport === 'ws' ? server.wsUrl! : server.httpUrl,
+    runId,
+    processes,
+    connectionsPerProcess: scenario.connections / processes,
+    eventsPerFrame: scenario.eventsPerFrame,
+    totalEvents,
+    window: windowFor(scenario.eventsPerFrame),
+    ...(rate !== undefined && { rate }),
+    ...(scenario.duplicateRate !== undefined && { duplicateRate: scenario.duplicateRate }),
+  })
+  server.resetPeak()
+  const before = server.stats()
+  const runId = randomUUID().slice(0, 8)
+  const full = await drive(load(runId, events))
+  const after = server.stats()
+  const stored = await storedOnce(scenario.mode, runId)
+  let half: LoadResult | undefined
+  if (scenario.halfLoad) half = await drive(load(randomUUID().slice(0, 8), Math.round(events / 2), full.eventsPerSecond / 2))
+  return {
+    name: scenario.name,
+    mode: scenario.mode,
+    transport: scenario.transport,
+    eventsPerFrame: scenario.eventsPerFrame,
+    connections: scenario.connections,
+    events,
+    full,
+    ...(half && { half }),
+    peakRssMb: Math.round(after.peakRssBytes / 2 ** 20),
+    cpuSecondsPerMillion: Math.round(((after.cpuSeconds - before.cpuSeconds) / events) * 1e6 * 10) / 10,
+    stored,
+  }
+}
+
+/** What ClickHouse holds of a run: rows, distinct ids; `exact` when every accepted event is there once. */
+async function storedOnce(mode: Scenario['mode'], runId: string): Promise<Row['stored']> {
+  if (mode === 'embedded') return { checked: false, rows: 0, unique: 0 }
+  const client = await createClickHouseClient({ url: CLICKHOUSE_URL })
+  const db = mode === 'baseline' ? `${database}_baseline` : database
+  const [row] = await (await client.query({ query: `SELECT count() AS rows, uniqExact(id) AS ids FROM ${db}.raw_events WHERE id LIKE '${runId}-%'`, format: 'JSONEachRow' })).json<{ rows: string; ids: string }>()
+  await client.close()
+  return { checked: true, rows: Number(row!.rows), unique: Number(row!.ids) }
+}
+
+function redisVersion(): string {
+  try {
+    return /v=(\S+)/.exec(execFileSync('redis-server', ['--version']).toString())?.[1] ?? '?'
+  } catch {
+    return '?'
+  }
+}
+
+function formatRow(row: Row): string {
+  return `${row.name}: ${row.full.eventsPerSecond} ev/s, p99 ${row.full.latency.p99} ms${row.half ? ` (half load p99 ${row.half.latency.p99} ms)` : ''}, peak RSS ${row.peakRssMb} MB, ${row.cpuSecondsPerMillion} CPU s/M, stored ${row.stored.rows}/${row.stored.unique} ${JSON.stringify(row.full.statuses)}${row.full.errors.length ? ` errors: ${row.full.errors.slice(0, 3).join('; ')}` : ''}`
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exit(1)
+})
