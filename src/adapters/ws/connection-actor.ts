@@ -99,7 +99,7 @@ export function createConnectionActor(id: string, ws: WebSocket, socket: Duplex,
 
   function onMessage(data: RawData, isBinary: boolean): void {
     lastHeardAt = host.now()
-    if (state === 'closed') return
+    if (state === 'closed' || closeSent) return
     // Every frame counts, whatever it is and however wrong (API.md §4).
     const seq = ++frames
     const reply = mailbox.reserve()
@@ -169,7 +169,7 @@ export function createConnectionActor(id: string, ws: WebSocket, socket: Duplex,
   }
 
   function updateReading(): void {
-    if (state === 'closed') return
+    if (state === 'closed' || closeSent) return
     const forIngest = state === 'draining' || held.length > 0 || inflight >= cap || pipeline.admission.paused
     const stop = forIngest || ws.bufferedAmount > options.sendHighWaterBytes
     // A peer we do not read cannot be heard, so a pause of our own making does not count as its
@@ -204,6 +204,12 @@ export function createConnectionActor(id: string, ws: WebSocket, socket: Duplex,
     closeSent = true
     // The close frame is queued behind every reply already written, so the peer reads them first.
     wsClose(closing?.code, closing?.reason)
+    // Read again, or the peer's answering close frame would never be read and the handshake would
+    // hang until the close timeout. Frames that still come are after our close: unanswered, never acked.
+    if (paused) {
+      paused = false
+      ws.resume()
+    }
   }
 
   /*
