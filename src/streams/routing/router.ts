@@ -1,0 +1,148 @@
+import { asyncScheduler, firstValueFrom, from, lastValueFrom, mergeMap, timer, type Observable, type SchedulerLike, type Subscription } from 'rxjs'
+import { v7 as uuidv7 } from 'uuid'
+import type { AcceptedEvent } from '../event.js'
+import { batch } from '../operators/batch.js'
+import { deadLetterWriter } from './dead-letter-writer.js'
+import type { DeadLetterStore, Delivery, RouteOutbox } from './ports.js'
+import { replayDeadLetters } from './replay.js'
+import { createLane, type Lane } from './route-lane.js'
+import { typeMatcher, type Route } from './route.js'
+import type { BreakerState, RouterTelemetry } from './telemetry.js'
+
+export interface RouterConfig {
+  readonly routes: readonly Route[]
+  /** events a route may hold, queued or in flight (default 10000): past it, in-memory events overflow to dead letters; with an outbox, the rest waits there */
+  readonly queueMaxEvents?: number
+  /** consecutive failed attempts that open a route's breaker (default 5), and its cool-down (default 10000 ms) */
+  readonly breaker?: { readonly failureThreshold?: number; readonly coolDownMs?: number }
+  /** backoff of dead-letter inserts (default 200 / 5000 / 60000 ms) */
+  readonly deadLetterRetry?: { readonly initialMs: number; readonly maxMs: number; readonly budgetMs: number }
+  /** with an outbox: how often an idle route looks for entries other instances appended or crashed ones left (default 1000 ms) */
+  readonly pollMs?: number
+  /** dead letters re-sent per step of a replay (default 1000) */
+  readonly replayPageSize?: number
+}
+
+export interface RouterDeps {
+  readonly delivery: Delivery
+  readonly deadLetters: DeadLetterStore
+  /** durable per-route queues (Redis Streams); without one, pending deliveries live in memory */
+  readonly outbox?: RouteOutbox
+  readonly scheduler?: SchedulerLike
+  readonly random?: () => number
+  readonly newBatchId?: () => string
+  readonly telemetry?: RouterTelemetry
+}
+
+export interface RouteStatus {
+  readonly route: string
+  readonly breaker: BreakerState
+  /** events held: queued or in flight */
+  readonly pending: number
+}
+
+export interface Router {
+  readonly routes: readonly Route[]
+  /** Opens the outbox's queues and starts every route. */
+  start(): Promise<void>
+  /**
+   * Hands committed events to the routes that match them. With an outbox, resolves once they are
+   * in it (one round trip for all routes): call it between the commit and the ack. If the outbox
+   * fails they go to in-memory delivery instead (counted). Never rejects.
+   */
+  enqueue(events: readonly AcceptedEvent[]): Promise<void>
+  /** Enqueues everything a stream of accepted events emits (e.g. `pipeline.accepted$`), in small batches. */
+  follow(accepted$: Observable<AcceptedEvent>): Subscription
+  /**
+   * Takes no more events; delivers what routes hold for up to `flushMs` (default 5000); then what is
+   * left stays in the outbox, or without one is written to dead letters (reason `shutdown`).
+   */
+  drain(options?: { readonly flushMs?: number }): Promise<void>
+  /** Sends a route's dead letters written since `sinceMs` (all by default) through it again; see replay.ts. */
+  replay(route: string, sinceMs?: number): Promise<{ replayed: number }>
+  status(): RouteStatus[]
+}
+
+export class UnknownRouteError extends Error {
+  override readonly name = 'UnknownRouteError'
+  constructor(readonly route: string) {
+    super(`no route named ${JSON.stringify(route)}`)
+  }
+}
+
+/** The routing stage of ARCHITECTURE.md: one lane per route, fed from accepted events or the outbox. */
+export function createRouter(config: RouterConfig, deps: RouterDeps): Router {
+  const { outbox, scheduler = asyncScheduler, telemetry = {} } = deps
+  const retry = { initialMs: 200, maxMs: 5000, budgetMs: 60_000, ...config.deadLetterRetry, random: deps.random }
+  const laneConfig = {
+    queueMaxEvents: config.queueMaxEvents ?? 10_000,
+    pollMs: config.pollMs ?? 1000,
+    breaker: { failureThreshold: config.breaker?.failureThreshold ?? 5, coolDownMs: config.breaker?.coolDownMs ?? 10_000 },
+  }
+  const laneDeps = {
+    ...deps,
+    newBatchId: deps.newBatchId ?? uuidv7,
+    deadLetters: deadLetterWriter({ store: deps.deadLetters, retry, scheduler, telemetry }),
+    // At shutdown there is no time for a long budget.
+    lastDeadLetters: deadLetterWriter({ store: deps.deadLetters, retry: { ...retry, budgetMs: Math.min(retry.budgetMs, 2000) }, scheduler, telemetry }),
+  }
+  const lanes = new Map<string, { lane: Lane; matches: (type: string) => boolean }>(
+    config.routes.map((route) => [route.name, { lane: createLane(route, laneConfig, laneDeps), matches: typeMatcher(route.match) }]),
+  )
+  const following = new Set<Promise<void>>()
+  let draining = false
+
+  function toMemory(entries: ReadonlyArray<{ lane: Lane; events: readonly AcceptedEvent[] }>) {
+    for (const { lane, events } of entries) lane.push(events.map((event) => ({ event })))
+  }
+
+  async function enqueue(events: readonly AcceptedEvent[]): Promise<void> {
+    const entries = [...lanes.values()]
+      .map(({ lane, matches }) => ({ lane, events: events.filter((event) => matches(event.type)) }))
+      .filter((entry) => entry.events.length > 0)
+    if (entries.length === 0) return
+    if (!outbox) return toMemory(entries)
+    try {
+      await lastValueFrom(from(outbox.append(entries.map(({ lane, events }) => ({ route: lane.route.name, events })))), { defaultValue: undefined })
+      for (const { lane } of entries) lane.nudge()
+    } catch (error) {
+      // The events are committed and about to be acked: deliver them from memory rather than not at all.
+      telemetry.outboxFailed?.('append', undefined, error)
+      toMemory(entries)
+    }
+  }
+
+  return {
+    routes: config.routes,
+    async start() {
+      if (outbox) await lastValueFrom(from(outbox.open(config.routes.map((route) => route.name))), { defaultValue: undefined })
+      for (const { lane } of lanes.values()) lane.start()
+    },
+    enqueue,
+    follow(accepted$) {
+      let done!: () => void
+      const finished = new Promise<void>((resolve) => (done = resolve))
+      following.add(finished)
+      // A few ms of batching turns a committed batch's burst of events into one outbox round trip.
+      return accepted$.pipe(batch({ maxRows: 1000, maxWaitMs: 5, scheduler }), mergeMap(enqueue, 4)).subscribe({ complete: done, error: done })
+    },
+    async drain({ flushMs = 5000 } = {}) {
+      draining = true
+      const deadline = firstValueFrom(timer(flushMs, scheduler)).then(() => undefined)
+      // Events the pipeline accepted while it drained are enqueued first (it completes accepted$).
+      await Promise.race([Promise.all(following), deadline])
+      await Promise.all([...lanes.values()].map(({ lane }) => lane.drain(deadline)))
+    },
+    async replay(name, sinceMs) {
+      const entry = lanes.get(name)
+      if (!entry) throw new UnknownRouteError(name)
+      if (draining) throw new Error('routing is shutting down')
+      const replayed = await replayDeadLetters(entry.lane, { store: deps.deadLetters, outbox, scheduler, pageSize: config.replayPageSize ?? 1000 }, sinceMs)
+      telemetry.replayed?.(name, replayed)
+      return { replayed }
+    },
+    status() {
+      return [...lanes.values()].map(({ lane }) => ({ route: lane.route.name, breaker: lane.breaker.state, pending: lane.pending }))
+    },
+  }
+}
