@@ -77,17 +77,23 @@ export interface AcceptedEvent {
   readonly transport: Transport
 }
 
-/** Depth of nested objects/arrays; a flat object is 1. Iterative so that hostile nesting cannot overflow the stack. */
-function depthOf(root: unknown): number {
-  let max = 0
-  const stack: Array<[unknown, number]> = [[root, 1]]
-  while (stack.length > 0) {
-    const [value, depth] = stack.pop()!
-    if (depth > max) max = depth
-    if (max > PROPERTIES_MAX_DEPTH) return max
-    for (const child of Object.values(value as object)) {
-      if (child !== null && typeof child === 'object') stack.push([child, depth + 1])
+/**
+ * Depth of nested objects/arrays; a flat object is 1. It stops descending once past the limit, so
+ * hostile nesting costs no more than the limit and cannot overflow the stack.
+ */
+function depthOf(value: object, depth = 1): number {
+  let max = depth
+  if (depth > PROPERTIES_MAX_DEPTH) return depth
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const child: unknown = value[i]
+      if (child !== null && typeof child === 'object' && (max = Math.max(max, depthOf(child, depth + 1))) > PROPERTIES_MAX_DEPTH) return max
     }
+    return max
+  }
+  for (const key in value) {
+    const child = (value as Record<string, unknown>)[key]
+    if (child !== null && typeof child === 'object' && (max = Math.max(max, depthOf(child, depth + 1))) > PROPERTIES_MAX_DEPTH) return max
   }
   return max
 }

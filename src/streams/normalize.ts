@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import type { z } from 'zod'
 import { v7 as uuidv7 } from 'uuid'
 import { EventSchema, forbiddenKeyPaths, parseRfc3339, type AcceptedEvent, type Transport } from './event.js'
@@ -46,15 +46,35 @@ export function normalize(raw: unknown, context: NormalizeContext): Normalized {
  */
 export function fingerprint(event: AcceptedEvent, sentTimestamp: number | undefined): string {
   const content = [event.id, event.type, sentTimestamp ?? null, event.source ?? null, event.userId ?? null, event.sessionId ?? null, event.properties ?? null]
-  return createHash('sha1').update(canonicalJson(content)).digest('base64url')
+  return hash('sha1', canonicalJson(content), 'base64url')
 }
 
-/** JSON with object keys sorted at every depth, so equal content gives equal text. */
+/**
+ * JSON with object keys sorted at every depth, so equal content gives equal text. Hot path (once
+ * per event): string concatenation, and a sort only where the keys are not in order already.
+ */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
-  const keys = Object.keys(value).sort()
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`
+  if (Array.isArray(value)) {
+    let out = '['
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i])
+    return `${out}]`
+  }
+  const keys = Object.keys(value)
+  if (!inOrder(keys)) keys.sort()
+  let out = '{'
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!
+    const child = (value as Record<string, unknown>)[key]
+    if (child === undefined) continue
+    out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${canonicalJson(child)}`
+  }
+  return `${out}}`
+}
+
+function inOrder(keys: string[]): boolean {
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1]! > keys[i]!) return false
+  return true
 }
 
 /** Zod's issues as API.md's: dotted paths, and one issue per unknown key with the key as its path. */
