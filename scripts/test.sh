@@ -11,5 +11,8 @@ if ! bash scripts/services.sh; then
   exit 1
 fi
 
+# The Swagger UI test (test/e2e) drives Debian's Chromium headless.
+bash scripts/browser.sh || { echo "npm test: Chromium (/usr/bin/chromium) is needed by test/e2e (see the messages above)." >&2; exit 1; }
+
 npx tsc -p tsconfig.json
 exec npx vitest run "$@"

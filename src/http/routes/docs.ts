@@ -30,6 +30,9 @@ export function docsRoutes(app: OpenAPIHono<HttpEnv>, options: DocsOptions): voi
 
   app.get('/docs', swaggerUI({ url: '/openapi.json', title: 'Sluice API', baseUrl: ASSETS, persistAuthorization: true, displayRequestDuration: true }))
 
+  // Browsers ask for it on every visit to /docs; an empty answer keeps their consoles clean.
+  app.get('/favicon.ico', (c) => c.body(null, 204))
+
   const root = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'))
   const cache = new Map<string, Promise<Buffer>>()
   app.get(`${ASSETS}/swagger-ui-dist/:file`, async function swaggerAsset(c) {

@@ -18,10 +18,10 @@ const since = z
     }
     return ms
   })
-  .meta({ description: 'Only events received at or after this instant: RFC 3339 or epoch milliseconds', example: '2026-11-26T00:00:00.000Z' })
+  .meta({ description: 'Only events received at or after this instant: RFC 3339 (e.g. 2026-11-26T00:00:00.000Z) or epoch milliseconds' })
 
 export const ReadQuerySchema = z.strictObject({
-  type: z.string().min(1).max(128).regex(TYPE_PATTERN, 'must match ^[A-Za-z0-9][A-Za-z0-9_.:/-]*$').optional().meta({ description: 'Only events of this exact type', example: 'page_view' }),
+  type: z.string().min(1).max(128).regex(TYPE_PATTERN, 'must match ^[A-Za-z0-9][A-Za-z0-9_.:/-]*$').optional().meta({ description: 'Only events of this exact type (e.g. page_view)' }),
   since: since.optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100).meta({ description: 'How many events, 1 to 1000', example: 100 }),
 })
