@@ -88,6 +88,8 @@ export interface Client {
   readonly received: Message[]
   /** the next message not yet taken by `next()` */
   next(timeoutMs?: number): Promise<Message>
+  /** the first message received with this op (waiting for it if need be) */
+  firstOf(op: string, timeoutMs?: number): Promise<Message>
   /** waits until `count` messages have arrived in all */
   receivedAtLeast(count: number, timeoutMs?: number): Promise<Message[]>
   send(value: unknown): void
@@ -129,6 +131,7 @@ export function connect(url: string, options: ClientOptions = {}): Promise<Clien
     ws,
     received,
     next: (timeoutMs = 10_000) => until(() => (taken < received.length ? received[taken++] : undefined), timeoutMs, 'the next message'),
+    firstOf: (op, timeoutMs = 10_000) => until(() => received.find((m) => m.op === op), timeoutMs, `a ${op} message`),
     receivedAtLeast: (count, timeoutMs = 20_000) => until(() => (received.length >= count ? received : undefined), timeoutMs, `${count} messages`),
     send: (value) => ws.send(typeof value === 'string' ? value : JSON.stringify(value)),
     closed,

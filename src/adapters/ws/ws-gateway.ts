@@ -33,6 +33,8 @@ export interface WsGatewayStats {
   readonly subscribers: number
   /** events of open connections in the pipeline */
   readonly inflightEvents: number
+  /** the most events one connection has in the pipeline (bounded by maxInflightPerConnection) */
+  readonly largestConnectionInflight: number
   /** publish frames read and not yet taken by the pipeline */
   readonly heldFrames: number
   readonly pausedConnections: number
@@ -190,10 +192,12 @@ export function createWsGateway(options: WsGatewayOptions, deps: WsGatewayDeps):
 
     stats() {
       let inflightEvents = 0
+      let largestConnectionInflight = 0
       let heldFrames = 0
       let pausedConnections = 0
       for (const connection of connections.values()) {
         inflightEvents += connection.inflightEvents
+        largestConnectionInflight = Math.max(largestConnectionInflight, connection.inflightEvents)
         heldFrames += connection.heldFrames
         if (connection.readingPaused) pausedConnections++
       }
@@ -203,6 +207,7 @@ export function createWsGateway(options: WsGatewayOptions, deps: WsGatewayDeps):
         timers: (sweep.running ? 1 : 0) + waiting.timers + (closeDeadline === undefined ? 0 : 1),
         subscribers: fanout?.size ?? 0,
         inflightEvents,
+        largestConnectionInflight,
         heldFrames,
         pausedConnections,
         waitingForAdmission: waiting.size,
