@@ -42,6 +42,7 @@ const EnvSchema = z.object({
   DEDUPE_MAX_ENTRIES: int(1).default(1_000_000),
   DEDUPE_ON_ERROR: z.enum(['open', 'reject']).default('open'),
   ROUTES_FILE: z.string().trim().min(1).optional(),
+  TRANSFORMS_MODULE: z.string().trim().min(1).optional(),
   API_KEYS: list.optional(),
   CORS_ORIGINS: list.optional(),
   METRICS_REQUIRE_KEY: bool.default(false),

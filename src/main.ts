@@ -1,6 +1,8 @@
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { createLogger } from './logger.js'
 import { createSluice } from './sluice.js'
+import type { EventTransform } from './streams/operators/transform.js'
+import { loadTransforms } from './transforms-module.js'
 
 /** The process: configuration → composition root → servers; signals settle what is in flight and exit 0. */
 async function main(): Promise<void> {
@@ -12,8 +14,17 @@ async function main(): Promise<void> {
     for (const problem of error.problems) process.stderr.write(`sluice: invalid configuration: ${problem.variable}: ${problem.message}\n`)
     process.exit(2)
   }
+  let transforms: EventTransform[] = []
+  if (config.TRANSFORMS_MODULE) {
+    try {
+      transforms = await loadTransforms(config.TRANSFORMS_MODULE)
+    } catch (error) {
+      process.stderr.write(`sluice: invalid configuration: TRANSFORMS_MODULE: ${error instanceof Error ? error.message : String(error)}\n`)
+      process.exit(2)
+    }
+  }
   const logger = createLogger(config.LOG_LEVEL)
-  const sluice = await createSluice(config, { logger })
+  const sluice = await createSluice(config, { logger, transforms })
   const { port } = await sluice.listen()
   logger.info({ http: port, dedupe: sluice.backends.dedupe, storage: sluice.backends.storage }, `sluice listening: http :${port}; dedupe: ${sluice.backends.dedupe}; storage: ${sluice.backends.storage}`)
 

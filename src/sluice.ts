@@ -10,6 +10,7 @@ import type { Config } from './config.js'
 import { createHttpApp } from './http/app.js'
 import { createPipeline, type Pipeline } from './streams/pipeline.js'
 import type { DedupeStore } from './streams/ports.js'
+import type { EventTransform } from './streams/operators/transform.js'
 import type { PipelineTelemetry } from './streams/telemetry.js'
 import { loggingTelemetry } from './telemetry.js'
 import { combineTelemetry, createMetrics, type Metrics } from './metrics.js'
@@ -20,6 +21,8 @@ export interface SluiceDeps {
   /** one registry per process: prom-client's default metrics cannot be registered twice on one registry */
   readonly metrics?: Metrics
   readonly telemetry?: PipelineTelemetry
+  /** the user's own RxJS operators, run on every valid event before storage */
+  readonly transforms?: readonly EventTransform[]
 }
 
 export interface Backends {
@@ -88,7 +91,7 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       retry: { initialMs: config.INSERT_RETRY_INITIAL_MS, maxMs: config.INSERT_RETRY_MAX_MS, budgetMs: config.INSERT_RETRY_BUDGET_MS },
       dedupeOnError: config.DEDUPE_ON_ERROR,
     },
-    { sink, store, telemetry: combineTelemetry(loggingTelemetry(logger), metrics.pipeline, ...(deps.telemetry ? [deps.telemetry] : [])) },
+    { sink, store, transforms: deps.transforms, telemetry: combineTelemetry(loggingTelemetry(logger), metrics.pipeline, ...(deps.telemetry ? [deps.telemetry] : [])) },
   )
   metrics.watchAdmission(pipeline.admission)
 

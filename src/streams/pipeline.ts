@@ -5,6 +5,7 @@ import { batch } from './operators/batch.js'
 import { commit } from './operators/commit.js'
 import { dedupe } from './operators/dedupe.js'
 import { explode } from './operators/explode.js'
+import { transform, type EventTransform } from './operators/transform.js'
 import { validate } from './operators/validate.js'
 import { countResults, type EventResult } from './outcome.js'
 import type { DedupeStore, EventSink } from './ports.js'
@@ -21,6 +22,8 @@ export interface PipelineConfig {
   /** backoff of inserts: first ceiling, largest ceiling, and the whole budget before a batch fails */
   readonly retry: { readonly initialMs: number; readonly maxMs: number; readonly budgetMs: number }
   readonly dedupeOnError?: 'open' | 'reject'
+  /** events whose user transforms may run at once (default 256) */
+  readonly transformConcurrency?: number
 }
 
 export interface PipelineDeps {
@@ -30,6 +33,8 @@ export interface PipelineDeps {
   readonly newId?: () => string
   readonly random?: () => number
   readonly telemetry?: PipelineTelemetry
+  /** the user's own operators, run on every valid event before storage (see operators/transform.ts) */
+  readonly transforms?: readonly EventTransform[]
 }
 
 export interface Pipeline {
@@ -61,6 +66,7 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
   const committed$ = ingress.pipe(
     explode(),
     validate({ newId: deps.newId }),
+    transform({ transforms: deps.transforms ?? [], concurrency: config.transformConcurrency ?? 256 }),
     batch({ maxRows: config.insertBatchMaxRows, maxWaitMs: config.insertBatchMaxWaitMs, scheduler }),
     dedupe({ store: deps.store, concurrency: config.insertConcurrency, onStoreError: config.dedupeOnError, telemetry }),
     commit({ sink: deps.sink, store: deps.store, concurrency: config.insertConcurrency, retry: { ...config.retry, random: deps.random }, scheduler, telemetry }),

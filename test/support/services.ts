@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import pino, { type Logger } from 'pino'
 import { createClickHouseClient } from '../../src/adapters/clickhouse-sink.js'
 import { loadConfig } from '../../src/config.js'
-import { createSluice, type Sluice } from '../../src/sluice.js'
+import { createSluice, type Sluice, type SluiceDeps } from '../../src/sluice.js'
 
 /** Real servers, as scripts/services.sh brings them up (or as the environment points to). */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -14,10 +14,10 @@ export const uniqueId = (label = 't') => `${label}-${randomUUID()}`
 export const silent = pino({ level: 'silent' })
 
 /** A Sluice on a real Redis and a real ClickHouse server, in a database of its own. */
-export async function serverSluice(env: Record<string, string> = {}, logger: Logger = silent): Promise<Sluice & { database: string; dispose(): Promise<void> }> {
+export async function serverSluice(env: Record<string, string> = {}, logger: Logger = silent, deps: Omit<SluiceDeps, 'logger'> = {}): Promise<Sluice & { database: string; dispose(): Promise<void> }> {
   const database = `sluice_test_${randomUUID().replace(/-/g, '').slice(0, 12)}`
   const config = loadConfig({ REDIS_URL, CLICKHOUSE_URL, CLICKHOUSE_DATABASE: database, INSERT_BATCH_MAX_WAIT_MS: '5', LOG_LEVEL: 'silent', ...env })
-  const sluice = await createSluice(config, { logger })
+  const sluice = await createSluice(config, { ...deps, logger })
   return {
     ...sluice,
     database,
