@@ -123,6 +123,18 @@ describe('WebSocket limits (API.md §4)', () => {
     await answering.close()
   })
 
+  it('negotiates per-message deflate only when configured', async () => {
+    const off = await connect((await gateway()).url)
+    expect(off.ws.extensions).toBe('')
+    const on = await connect((await gateway({ perMessageDeflate: true })).url)
+    expect(on.ws.extensions).toMatch(/permessage-deflate/)
+    await on.next()
+    const id = uniqueId()
+    on.send({ id, type: 'limits.deflate', properties: { text: 'z'.repeat(10_000) } })
+    expect(await on.next()).toEqual({ op: 'ack', seq: 1, results: [{ index: 0, id, status: 'accepted' }] })
+    await Promise.all([off.close(), on.close()])
+  })
+
   it('answers the frames in flight before it echoes a close the peer started', async () => {
     const { url } = await gateway()
     const client = await connect(url)

@@ -66,8 +66,9 @@ interface HeldFrame {
  * close deadlines are one sweep in the gateway.
  *
  * Backpressure: it stops reading its socket (TCP then pushes back on the sender) while the pipeline
- * is over its high-water mark, while it has as many events in flight as it may, while a frame waits
- * for admission, and while too much output waits to be written to a peer that does not read.
+ * is over its high-water mark, while it has as many events in flight as it may (and as many replies
+ * waiting for their turn), while a frame waits for admission, and while too much output waits to be
+ * written to a peer that does not read.
  */
 export function createConnectionActor(id: string, ws: WebSocket, socket: Duplex, host: ConnectionHost): ConnectionActor {
   const { options, pipeline, telemetry } = host
@@ -170,7 +171,9 @@ export function createConnectionActor(id: string, ws: WebSocket, socket: Duplex,
 
   function updateReading(): void {
     if (state === 'closed' || closeSent) return
-    const forIngest = state === 'draining' || held.length > 0 || inflight >= cap || pipeline.admission.paused
+    // Replies wait in frame order behind the oldest unsettled frame; a peer that keeps sending pings
+    // behind a slow commit is not read past `cap` waiting replies, so the mailbox stays bounded too.
+    const forIngest = state === 'draining' || held.length > 0 || inflight >= cap || mailbox.pending >= cap || pipeline.admission.paused
     const stop = forIngest || ws.bufferedAmount > options.sendHighWaterBytes
     // A peer we do not read cannot be heard, so a pause of our own making does not count as its
     // silence. A peer that does not read what we send does not get that excuse: a dead host stops

@@ -13,7 +13,10 @@ export interface WsGatewayOptions {
   readonly maxFrameBytes?: number
   /** WS_MAX_EVENTS_PER_FRAME (default 1000): more is a `too_many_events` error frame; told in the welcome */
   readonly maxEventsPerFrame?: number
-  /** WS_MAX_INFLIGHT_PER_CONNECTION (default 10000): events one connection may have in the pipeline at once */
+  /**
+   * WS_MAX_INFLIGHT_PER_CONNECTION (default 10000): events one connection may have in the pipeline at
+   * once, and replies it may have waiting for their turn; past either its socket is not read
+   */
   readonly maxInflightPerConnection?: number
   /** WS_PING_INTERVAL_MS (default 30000): a peer silent for two intervals is terminated */
   readonly pingIntervalMs?: number
