@@ -1,9 +1,9 @@
 import type { Duplex } from 'node:stream'
 import { WebSocket, type RawData } from 'ws'
-import type { EventResult } from '../../streams/outcome.js'
 import type { Pipeline } from '../../streams/pipeline.js'
 import { parseClientFrame } from './client-frame.js'
 import { createOutboundMailbox } from './outbound-mailbox.js'
+import { createPublishQueue } from './publish-queue.js'
 import { ack, errorReply, pong, subscribed, unsubscribed, welcome } from './server-messages.js'
 import type { TypeMatcher } from './type-patterns.js'
 import type { ResolvedWsOptions } from './ws-options.js'
@@ -52,13 +52,6 @@ export interface ConnectionActor {
   closeAfterReplies(code?: number, reason?: string | Buffer): void
 }
 
-interface HeldFrame {
-  readonly seq: number
-  readonly ref: string | undefined
-  readonly events: readonly unknown[]
-  readonly reply: (text: string) => void
-}
-
 /**
  * The actor that owns one socket: its state, its frame counter, its events in flight and its
  * ordered replies. Frames become pipeline submissions in frame order; their acks go out in frame
@@ -75,16 +68,12 @@ export function createConnectionActor(id: string, ws: WebSocket, socket: Duplex,
   const cap = options.maxInflightPerConnection
   let state: ConnectionState = 'open'
   let frames = 0
-  let inflight = 0
   let paused = false
   let pausedForIngest = false
   let lastHeardAt = host.now()
   let drainingSince: number | undefined
   let closing: { code?: number; reason?: string | Buffer } | undefined
   let closeSent = false
-  let pumping = false
-  let pumpAgain = false
-  const held: HeldFrame[] = []
   const mailbox = createOutboundMailbox(
     (text) => ws.readyState === WebSocket.OPEN && ws.send(text),
     // One write for a run of replies instead of one per reply.
@@ -97,6 +86,24 @@ export function createConnectionActor(id: string, ws: WebSocket, socket: Duplex,
       }
     },
   )
+  const queue = createPublishQueue({
+    pipeline,
+    cap,
+    onSettled(frame, results) {
+      // After close the mailbox is cleared and this fill is ignored: the peer is gone.
+      frame.reply(ack(frame.seq, frame.ref, results))
+      host.eventsSettled()
+    },
+    onRefused() {
+      // Over the pipeline's hard bound: the frame waits (never dropped, never failed) and reading stops.
+      telemetry.admissionWaited?.()
+      host.waitForAdmission(actor)
+    },
+    afterPump() {
+      updateReading()
+      closeIfDrained()
+    },
+  })
 
   function onMessage(data: RawData, isBinary: boolean): void {
     lastHeardAt = host.now()
@@ -107,8 +114,7 @@ export function createConnectionActor(id: string, ws: WebSocket, socket: Duplex,
     const frame = parseClientFrame(asBuffer(data), isBinary, options)
     switch (frame.kind) {
       case 'publish':
-        held.push({ seq, ref: frame.ref, events: frame.events, reply })
-        pump()
+        queue.push({ seq, ref: frame.ref, events: frame.events, reply })
         break
       case 'ping':
         reply(pong(seq))
@@ -128,52 +134,11 @@ export function createConnectionActor(id: string, ws: WebSocket, socket: Duplex,
     closeIfDrained()
   }
 
-  function pump(): void {
-    // offer() may settle a frame synchronously (every event rejected), which calls pump() again.
-    if (pumping) {
-      pumpAgain = true
-      return
-    }
-    pumping = true
-    try {
-      do {
-        pumpAgain = false
-        while (held.length > 0 && state !== 'closed') {
-          const frame = held[0]!
-          const count = frame.events.length
-          if (inflight + count > cap) break // room comes when one of its own frames settles
-          held.shift()
-          inflight += count
-          if (!pipeline.offer(frame.events, 'ws', (results) => settled(frame, results))) {
-            // Over the pipeline's hard bound: keep the frame (never drop it, never fail it) and stop reading.
-            inflight -= count
-            held.unshift(frame)
-            telemetry.admissionWaited?.()
-            host.waitForAdmission(actor)
-            break
-          }
-        }
-      } while (pumpAgain)
-    } finally {
-      pumping = false
-    }
-    updateReading()
-    closeIfDrained()
-  }
-
-  function settled(frame: HeldFrame, results: EventResult[]): void {
-    inflight -= frame.events.length
-    // After close the mailbox is cleared and this fill is ignored: the peer is gone.
-    frame.reply(ack(frame.seq, frame.ref, results))
-    host.eventsSettled()
-    pump()
-  }
-
   function updateReading(): void {
     if (state === 'closed' || closeSent) return
     // Replies wait in frame order behind the oldest unsettled frame; a peer that keeps sending pings
     // behind a slow commit is not read past `cap` waiting replies, so the mailbox stays bounded too.
-    const forIngest = state === 'draining' || held.length > 0 || inflight >= cap || mailbox.pending >= cap || pipeline.admission.paused
+    const forIngest = state === 'draining' || queue.heldFrames > 0 || queue.inflightEvents >= cap || mailbox.pending >= cap || pipeline.admission.paused
     const stop = forIngest || ws.bufferedAmount > options.sendHighWaterBytes
     // A peer we do not read cannot be heard, so a pause of our own making does not count as its
     // silence. A peer that does not read what we send does not get that excuse: a dead host stops
@@ -203,7 +168,7 @@ export function createConnectionActor(id: string, ws: WebSocket, socket: Duplex,
   }
 
   function closeIfDrained(): void {
-    if (state !== 'draining' || closeSent || held.length > 0 || inflight > 0 || mailbox.pending > 0) return
+    if (state !== 'draining' || closeSent || queue.heldFrames > 0 || queue.inflightEvents > 0 || mailbox.pending > 0) return
     closeSent = true
     // The close frame is queued behind every reply already written, so the peer reads them first.
     wsClose(closing?.code, closing?.reason)
@@ -239,7 +204,7 @@ export function createConnectionActor(id: string, ws: WebSocket, socket: Duplex,
   const onClose = (code: number) => {
     if (state === 'closed') return
     state = 'closed'
-    held.length = 0
+    queue.close()
     mailbox.clear()
     ws.off('message', onMessage).off('ping', onHeard).off('pong', onHeard).off('error', onError).off('close', onClose)
     socket.off('drain', onDrain)
@@ -260,10 +225,10 @@ export function createConnectionActor(id: string, ws: WebSocket, socket: Duplex,
       return drainingSince
     },
     get inflightEvents() {
-      return inflight
+      return queue.inflightEvents
     },
     get heldFrames() {
-      return held.length
+      return queue.heldFrames
     },
     get readingPaused() {
       return paused
@@ -271,7 +236,7 @@ export function createConnectionActor(id: string, ws: WebSocket, socket: Duplex,
     get bufferedAmount() {
       return ws.bufferedAmount
     },
-    pump,
+    pump: () => queue.pump(),
     updateReading,
     sendUnsolicited(text) {
       if (ws.readyState !== WebSocket.OPEN) return
