@@ -106,7 +106,7 @@ describe('WebSocket limits (API.md §4)', () => {
 
   it('terminates a peer silent for two ping intervals, and keeps one that answers pings', async () => {
     let timedOut = 0
-    const interval = 100
+    const interval = 250
     const { url, gateway: ws } = await gateway({ pingIntervalMs: interval }, { peerTimedOut: () => timedOut++ })
     const answering = await connect(url)
     const silent = await connect(url, { autoPong: false })
@@ -172,5 +172,22 @@ describe('graceful close (SIGTERM)', () => {
     expect(await client.closed).toMatchObject({ code: 1001, reason: 'server shutting down' })
     await closed
     expect(running.gateway.stats()).toMatchObject({ connections: 0, timers: 0, subscribers: 0, inflightEvents: 0, heldFrames: 0 })
+  })
+
+  it('terminates a connection whose frames do not settle within the close timeout, and still resolves', async () => {
+    let timedOut = 0
+    const running = await startGateway(pipeline, { closeTimeoutMs: 300 }, { closeTimedOut: () => timedOut++ })
+    const client = await connect(running.url)
+    await client.next()
+    const held = heldType()
+    client.send({ type: held.type })
+    await until(() => running.gateway.stats().inflightEvents === 1)
+    const since = Date.now()
+    await running.gateway.close()
+    expect(Date.now() - since).toBeGreaterThanOrEqual(290)
+    expect(await client.closed).toMatchObject({ code: 1006 })
+    expect(timedOut).toBe(1)
+    expect(running.gateway.stats()).toMatchObject({ connections: 0, timers: 0 })
+    held.open()
   })
 })
