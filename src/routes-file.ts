@@ -64,7 +64,7 @@ export class RoutesFileError extends Error {
     readonly file: string,
     readonly problems: readonly RoutesFileProblem[],
   ) {
-    super(`invalid routes file ${file}: ${problems.map((p) => (p.route === undefined ? `${p.field}: ${p.message}` : `route ${p.route} field ${p.field}: ${p.message}`)).join('; ')}`)
+    super(`invalid routes file ${file}: ${problems.map((p) => (p.route === undefined ? `${p.field}: ${p.message}` : `route ${p.route.startsWith('#') ? p.route : JSON.stringify(p.route)} field ${p.field}: ${p.message}`)).join('; ')}`)
   }
 }
 
@@ -109,5 +109,5 @@ function problemOf(issue: z.core.$ZodIssue, json: unknown): RoutesFileProblem {
   const named = typeof raw?.name === 'string' && NAME.test(raw.name)
   const field = path.slice(2).map(String).join('.')
   // A route that is not an object at all has no field to name.
-  return { route: named ? JSON.stringify(raw!.name) : `#${index}`, field: field === '' ? '(the route)' : field, message }
+  return { route: named ? (raw!.name as string) : `#${index}`, field: field === '' ? '(the route)' : field, message }
 }
