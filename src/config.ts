@@ -48,6 +48,13 @@ const EnvSchema = z.object({
   METRICS_REQUIRE_KEY: bool.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: int(0).default(10_000),
+  MAX_WS_CONNECTIONS: int(1).default(10_000),
+  WS_MAX_FRAME_BYTES: int(1024).default(1024 * 1024),
+  WS_MAX_EVENTS_PER_FRAME: int(1).default(1000),
+  WS_MAX_INFLIGHT_PER_CONNECTION: int(1).default(10_000),
+  WS_PING_INTERVAL_MS: int(100).default(30_000),
+  WS_PER_MESSAGE_DEFLATE: bool.default(false),
+  WS_SUBSCRIBER_MAX_BUFFERED_BYTES: int(1024).default(4 * 1024 * 1024),
 })
 
 export type Env = z.infer<typeof EnvSchema>
@@ -75,6 +82,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (config.INSERT_RETRY_MAX_MS < config.INSERT_RETRY_INITIAL_MS) problems.push({ variable: 'INSERT_RETRY_MAX_MS', message: 'must be at least INSERT_RETRY_INITIAL_MS' })
   const minimumReservation = Math.ceil(config.INSERT_RETRY_BUDGET_MS / 1000) + 30
   const reservation = config.DEDUPE_RESERVATION_SECONDS ?? minimumReservation
+  // A frame is submitted whole: one larger than either bound could never be taken.
+  if (config.WS_MAX_EVENTS_PER_FRAME > config.WS_MAX_INFLIGHT_PER_CONNECTION) problems.push({ variable: 'WS_MAX_EVENTS_PER_FRAME', message: 'must not exceed WS_MAX_INFLIGHT_PER_CONNECTION' })
+  if (config.WS_MAX_EVENTS_PER_FRAME > config.MAX_INFLIGHT_EVENTS) problems.push({ variable: 'WS_MAX_EVENTS_PER_FRAME', message: 'must not exceed MAX_INFLIGHT_EVENTS' })
   if (reservation * 1000 <= config.INSERT_RETRY_BUDGET_MS) problems.push({ variable: 'DEDUPE_RESERVATION_SECONDS', message: 'must be longer than INSERT_RETRY_BUDGET_MS' })
   if (problems.length > 0) throw new ConfigError(problems)
   return { ...config, dedupeReservationSeconds: reservation }

@@ -25,8 +25,11 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.LOG_LEVEL)
   const sluice = await createSluice(config, { logger, transforms })
-  const { port } = await sluice.listen()
-  logger.info({ http: port, dedupe: sluice.backends.dedupe, storage: sluice.backends.storage }, `sluice listening: http :${port}; dedupe: ${sluice.backends.dedupe}; storage: ${sluice.backends.storage}`)
+  const { port, wsPort } = await sluice.listen()
+  logger.info(
+    { http: port, ws: wsPort, dedupe: sluice.backends.dedupe, storage: sluice.backends.storage },
+    `sluice listening: http :${port}, ws :${wsPort}; dedupe: ${sluice.backends.dedupe}; storage: ${sluice.backends.storage}`,
+  )
 
   let stopping = false
   const shutdown = (signal: NodeJS.Signals) => {

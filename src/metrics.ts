@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { WsTelemetry } from './adapters/ws/index.js'
 import type { Admission } from './streams/admission.js'
 import type { PipelineTelemetry } from './streams/telemetry.js'
 
@@ -10,8 +11,8 @@ export interface Metrics {
   readonly registry: Registry
   readonly pipeline: PipelineTelemetry
   readonly httpRequests: Counter<'route' | 'status'>
-  readonly wsConnections: Gauge
   readonly routeDeliveries: Counter<'route' | 'outcome'>
+  readonly ws: WsTelemetry
   /** counts pauses and reports events in flight from the pipeline's admission */
   watchAdmission(admission: Admission): void
 }
@@ -72,11 +73,28 @@ export function createMetrics(registry = new Registry()): Metrics {
     pipelineRestarted: () => restarts.inc(),
   }
 
+  const wsConnections = new Gauge({ name: 'sluice_ws_connections', help: 'Open WebSocket connections', registers })
+  const wsRefusedUpgrades = new Counter({ name: 'sluice_ws_upgrades_refused_total', help: 'WebSocket upgrades refused, by reason', labelNames: ['reason'] as const, registers })
+  const wsRefusedFrames = new Counter({ name: 'sluice_ws_frames_refused_total', help: 'WebSocket frames answered with an error frame, by code', labelNames: ['code'] as const, registers })
+  const wsPauses = new Counter({ name: 'sluice_ws_reading_paused_total', help: 'Times a WebSocket connection stopped being read (backpressure)', registers })
+  const wsDropped = new Counter({ name: 'sluice_ws_subscribers_dropped_total', help: 'Subscribers dropped from their subscription for reading too slowly', registers })
+  const wsTimedOut = new Counter({ name: 'sluice_ws_peers_timed_out_total', help: 'Peers terminated after two silent ping intervals', registers })
+  const ws: WsTelemetry = {
+    connectionOpened: () => wsConnections.inc(),
+    connectionClosed: () => wsConnections.dec(),
+    upgradeRefused: (_status, reason) => wsRefusedUpgrades.inc({ reason }),
+    frameRefused: (code) => wsRefusedFrames.inc({ code }),
+    frameTooLarge: () => wsRefusedFrames.inc({ code: 'frame_too_large' }),
+    readingPaused: () => wsPauses.inc(),
+    subscriberDropped: () => wsDropped.inc(),
+    peerTimedOut: () => wsTimedOut.inc(),
+  }
+
   return {
     registry,
     pipeline,
+    ws,
     httpRequests: new Counter({ name: 'sluice_http_requests_total', help: 'HTTP requests answered, by route and status', labelNames: ['route', 'status'] as const, registers }),
-    wsConnections: new Gauge({ name: 'sluice_ws_connections', help: 'Open WebSocket connections', registers }),
     routeDeliveries: new Counter({ name: 'sluice_route_deliveries_total', help: 'Batches delivered to downstream routes, by route and outcome', labelNames: ['route', 'outcome'] as const, registers }),
     watchAdmission(admission) {
       watched = admission

@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import { createLogger } from './logger.js'
 import { createClickHouseClient, createClickHouseSink, type ClickHouseSink } from './adapters/clickhouse-sink.js'
 import { createMemoryDedupeStore } from './adapters/memory-dedupe-store.js'
+import { createWsGateway, type WsGateway } from './adapters/ws/index.js'
 import { createRedisDedupeStore } from './adapters/redis-dedupe-store.js'
 import type { Config } from './config.js'
 import { createHttpApp } from './http/app.js'
@@ -36,9 +37,10 @@ export interface Sluice {
   readonly store: DedupeStore
   readonly app: ReturnType<typeof createHttpApp>
   readonly metrics: Metrics
+  readonly ws: WsGateway
   readonly backends: Backends
-  /** Starts the HTTP server; resolves with its port once it listens. */
-  listen(): Promise<{ port: number }>
+  /** Starts the HTTP and WebSocket servers; resolves with their ports once both listen. */
+  listen(): Promise<{ port: number; wsPort: number }>
   /** Stops taking work, settles everything in flight, closes the servers and clients. */
   stop(): Promise<void>
 }
@@ -116,24 +118,48 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
     },
   )
 
+  const ws = createWsGateway(
+    {
+      port: config.WS_PORT,
+      host: config.HOST,
+      maxConnections: config.MAX_WS_CONNECTIONS,
+      maxFrameBytes: config.WS_MAX_FRAME_BYTES,
+      maxEventsPerFrame: config.WS_MAX_EVENTS_PER_FRAME,
+      maxInflightPerConnection: config.WS_MAX_INFLIGHT_PER_CONNECTION,
+      pingIntervalMs: config.WS_PING_INTERVAL_MS,
+      perMessageDeflate: config.WS_PER_MESSAGE_DEFLATE,
+      subscriberMaxBufferedBytes: config.WS_SUBSCRIBER_MAX_BUFFERED_BYTES,
+      apiKeys: config.API_KEYS,
+      // Shutdown must fit in SHUTDOWN_TIMEOUT_MS, with time left to drain the pipeline and close clients.
+      closeTimeoutMs: Math.max(1000, Math.floor(config.SHUTDOWN_TIMEOUT_MS * 0.8)),
+    },
+    { pipeline, logger: logger.child({ component: 'ws' }), telemetry: metrics.ws },
+  )
+
   let server: ServerType | undefined
   return {
     pipeline,
     metrics,
+    ws,
     sink,
     store,
     app,
     backends,
-    listen() {
-      return new Promise((resolveListen, reject) => {
-        server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => resolveListen({ port: info.port }))
+    async listen() {
+      const port = await new Promise<number>((resolveListen, reject) => {
+        server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => resolveListen(info.port))
         server.once('error', reject)
       })
+      const { port: wsPort } = await ws.listen()
+      return { port, wsPort }
     },
     async stop() {
       stopping = true
       // Stop accepting first; requests already in flight still get their answers while we drain.
       const closed = server ? new Promise<void>((done) => server!.close(() => done())) : Promise.resolve()
+      // The gateway first: its frames still waiting for admission must be taken before the pipeline
+      // stops taking anything; it settles every frame, sends the acks, then closes with 1001.
+      await ws.close()
       await pipeline.drain()
       // Every answer is now written or being written; keep-alive connections that are idle would
       // hold close() open until their timeout, so end them, and after a grace period end the rest.

@@ -97,10 +97,15 @@ export function createClickHouseDeadLetters(options: ClickHouseDeadLettersOption
       })
     },
 
-    page({ route, sinceMs, untilMs }: DeadLetterRange, limit: number, after?: string) {
+    page({ route, sinceMs, untilMs, error }: DeadLetterRange, limit: number, after?: string) {
       return defer(async () => {
         const inUse = await dialectOf()
-        const where = [`route = ${quoteString(route)}`, `time <= ${sqlTime(untilMs, inUse)}`, ...(sinceMs === undefined ? [] : [`time >= ${sqlTime(sinceMs, inUse)}`])]
+        const where = [
+          `route = ${quoteString(route)}`,
+          `time <= ${sqlTime(untilMs, inUse)}`,
+          ...(sinceMs === undefined ? [] : [`time >= ${sqlTime(sinceMs, inUse)}`]),
+          ...(error === undefined ? [] : [`error = ${quoteString(error)}`]),
+        ]
         if (after !== undefined) {
           const [time, hash] = parseKey(after)
           where.push(`(time > ${sqlTime(time, inUse)} OR (time = ${sqlTime(time, inUse)} AND ${HASH} > toUInt64(${quoteString(hash)})))`)

@@ -1,6 +1,6 @@
 import type { Context } from 'hono'
 import { ApiError } from './errors.js'
-import { jsonErrorPosition } from './json-error-position.js'
+import { jsonErrorPosition } from '../json-error-position.js'
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
 

@@ -16,7 +16,7 @@ export const silent = pino({ level: 'silent' })
 /** A Sluice on a real Redis and a real ClickHouse server, in a database of its own. */
 export async function serverSluice(env: Record<string, string> = {}, logger: Logger = silent, deps: Omit<SluiceDeps, 'logger'> = {}): Promise<Sluice & { database: string; dispose(): Promise<void> }> {
   const database = `sluice_test_${randomUUID().replace(/-/g, '').slice(0, 12)}`
-  const config = loadConfig({ REDIS_URL, CLICKHOUSE_URL, CLICKHOUSE_DATABASE: database, INSERT_BATCH_MAX_WAIT_MS: '5', LOG_LEVEL: 'silent', ...env })
+  const config = loadConfig({ REDIS_URL, CLICKHOUSE_URL, CLICKHOUSE_DATABASE: database, INSERT_BATCH_MAX_WAIT_MS: '5', LOG_LEVEL: 'silent', WS_PORT: '0', ...env })
   const sluice = await createSluice(config, { ...deps, logger })
   return {
     ...sluice,

@@ -1,4 +1,4 @@
-import { jsonErrorPosition } from '../../http/json-error-position.js'
+import { jsonErrorPosition } from '../../json-error-position.js'
 import { compilePatterns, patternError, type TypeMatcher } from './type-patterns.js'
 import type { WsErrorCode } from './ws-telemetry.js'
 

@@ -46,6 +46,8 @@ export interface DeadLetterRange {
   readonly route: string
   readonly sinceMs?: number
   readonly untilMs: number
+  /** only rows with exactly this error (what a start resends: PENDING_AT_SHUTDOWN) */
+  readonly error?: string
 }
 
 /** A dead letter as stored: `key` names its row (for paging and removal). */

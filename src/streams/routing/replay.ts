@@ -21,12 +21,12 @@ export interface ReplayDeps {
  * that fail again during the replay (written as new dead letters, with a later time) are not
  * replayed in a loop. Only the rows read are removed: rows of the range whose insert lands late stay.
  */
-export async function replayDeadLetters(lane: Lane, deps: ReplayDeps, sinceMs?: number): Promise<number> {
+export async function replayDeadLetters(lane: Lane, deps: ReplayDeps, sinceMs?: number, error?: string): Promise<number> {
   const { store, outbox, scheduler = asyncScheduler, pageSize } = deps
   const route = lane.route.name
   const untilMs = scheduler.now()
   while (scheduler.now() <= untilMs) await firstValueFrom(timer(1, scheduler))
-  const range = { route, sinceMs, untilMs }
+  const range = { route, sinceMs, untilMs, error }
   // Without an outbox a page waits in the route's queue: it must fit there.
   const limit = outbox ? pageSize : Math.max(1, Math.min(pageSize, Math.floor(lane.capacity / 2)))
   let replayed = 0

@@ -7,6 +7,9 @@ import type { Delivery, RouteOutbox } from './ports.js'
 import type { Route } from './route.js'
 import type { RouterTelemetry } from './telemetry.js'
 
+/** The error of dead letters written at shutdown without an outbox: the next start sends them again (router.ts). */
+export const PENDING_AT_SHUTDOWN = 'pending at shutdown; sent again at the next start'
+
 export interface LaneConfig {
   /** items a route may hold (queued or in flight); past it, in-memory items overflow to dead letters and the outbox is not read */
   readonly queueMaxEvents: number
@@ -51,7 +54,8 @@ export function createLane(route: Route, config: LaneConfig, deps: LaneDeps): La
   const stop = new Subject<void>()
   const wake = new Subject<void>()
   const pending = new Set<RouteItem>()
-  const acks = new Set<Promise<void>>()
+  // Acks and shutdown writes in flight: not awaited by the chain, only by drain.
+  const background = new Set<Promise<void>>()
   let stopped = false
   let subscription: Subscription | undefined
   let finished!: () => void
@@ -82,16 +86,28 @@ export function createLane(route: Route, config: LaneConfig, deps: LaneDeps): La
     wake.next()
   }
 
-  /** Acks are not awaited by the chain, only by drain: an ack that fails leaves the entries to be read again (a duplicate, never a loss). */
+  /** An ack that fails leaves the entries to be read again: a duplicate, never a loss. */
   function track(box: RouteOutbox, receipts: string[]) {
-    const ack: Promise<void> = lastValueFrom(from(box.ack(route.name, receipts)), { defaultValue: undefined })
-      .then(() => undefined)
-      .catch((error: unknown) => {
-        telemetry.outboxFailed?.('ack', route.name, error)
-        box.release(route.name, receipts)
-      })
-      .finally(() => acks.delete(ack))
-    acks.add(ack)
+    remember(
+      lastValueFrom(from(box.ack(route.name, receipts)), { defaultValue: undefined }).then(
+        () => undefined,
+        (error: unknown) => {
+          telemetry.outboxFailed?.('ack', route.name, error)
+          box.release(route.name, receipts)
+        },
+      ),
+    )
+  }
+
+  function remember(work: Promise<void>) {
+    const tracked: Promise<void> = work.finally(() => background.delete(tracked))
+    background.add(tracked)
+  }
+
+  /** Without an outbox, what is left at shutdown becomes dead letters that the next start sends again. */
+  async function persist(items: readonly RouteItem[]) {
+    const result = await lastValueFrom(deps.lastDeadLetters(route.name, items, 'shutdown', PENDING_AT_SHUTDOWN, 0))
+    for (const item of result.items) item.onSettled?.(result.outcome)
   }
 
   function run() {
@@ -119,10 +135,7 @@ export function createLane(route: Route, config: LaneConfig, deps: LaneDeps): La
     capacity: config.queueMaxEvents,
     start: run,
     push(items) {
-      if (stopped) {
-        void lastValueFrom(deps.lastDeadLetters(route.name, items, 'shutdown', 'arrived after shutdown began', 0), { defaultValue: undefined })
-        return
-      }
+      if (stopped) return remember(persist(items))
       const room = Math.max(0, config.queueMaxEvents - pending.size)
       for (const item of items.slice(0, room)) {
         pending.add(item)
@@ -145,12 +158,9 @@ export function createLane(route: Route, config: LaneConfig, deps: LaneDeps): La
         const receipts = left.flatMap((item) => (item.receipt === undefined ? [] : [item.receipt]))
         if (outbox && receipts.length > 0) outbox.release(route.name, receipts) // still in the outbox: the next start delivers them
         const memory = left.filter((item) => item.receipt === undefined)
-        if (memory.length > 0) {
-          const result = await lastValueFrom(deps.lastDeadLetters(route.name, memory, 'shutdown', 'still pending when shutdown ended', 0))
-          for (const item of result.items) item.onSettled?.(result.outcome)
-        }
+        if (memory.length > 0) await persist(memory)
       }
-      await Promise.all([...acks])
+      await Promise.all([...background])
       breaker.dispose()
     },
   }

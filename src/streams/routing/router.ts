@@ -5,7 +5,7 @@ import { batch } from '../operators/batch.js'
 import { deadLetterWriter } from './dead-letter-writer.js'
 import type { DeadLetterStore, Delivery, RouteOutbox } from './ports.js'
 import { replayDeadLetters } from './replay.js'
-import { createLane, type Lane } from './route-lane.js'
+import { createLane, PENDING_AT_SHUTDOWN, type Lane } from './route-lane.js'
 import { typeMatcher, type Route } from './route.js'
 import type { BreakerState, RouterTelemetry } from './telemetry.js'
 
@@ -21,6 +21,11 @@ export interface RouterConfig {
   readonly pollMs?: number
   /** dead letters re-sent per step of a replay (default 1000) */
   readonly replayPageSize?: number
+  /**
+   * Without an outbox, what drain could not deliver is written to dead letters (error
+   * PENDING_AT_SHUTDOWN); start sends those again, in the background (default true).
+   */
+  readonly resumeAtStart?: boolean
 }
 
 export interface RouterDeps {
@@ -43,7 +48,7 @@ export interface RouteStatus {
 
 export interface Router {
   readonly routes: readonly Route[]
-  /** Opens the outbox's queues and starts every route. */
+  /** Opens the outbox's queues and starts every route; without an outbox, resends in the background what the last shutdown left. */
   start(): Promise<void>
   /**
    * Hands committed events to the routes that match them. With an outbox, resolves once they are
@@ -90,7 +95,20 @@ export function createRouter(config: RouterConfig, deps: RouterDeps): Router {
     config.routes.map((route) => [route.name, { lane: createLane(route, laneConfig, laneDeps), matches: typeMatcher(route.match) }]),
   )
   const following = new Set<Promise<void>>()
+  const followers = new Set<Subscription>()
+  const resuming = new Set<Promise<void>>()
   let draining = false
+  const replayDeps = { store: deps.deadLetters, outbox, scheduler, pageSize: config.replayPageSize ?? 1000 }
+
+  /** A graceful shutdown without an outbox left these as dead letters: they are not failures, send them again. */
+  function resume(lane: Lane) {
+    const work: Promise<void> = replayDeadLetters(lane, replayDeps, undefined, PENDING_AT_SHUTDOWN).then(
+      (replayed) => void (replayed > 0 && telemetry.replayed?.(lane.route.name, replayed)),
+      (error: unknown) => telemetry.resumeFailed?.(lane.route.name, error),
+    )
+    resuming.add(work)
+    void work.finally(() => resuming.delete(work))
+  }
 
   function toMemory(entries: ReadonlyArray<{ lane: Lane; events: readonly AcceptedEvent[] }>) {
     for (const { lane, events } of entries) lane.push(events.map((event) => ({ event })))
@@ -117,6 +135,7 @@ export function createRouter(config: RouterConfig, deps: RouterDeps): Router {
     async start() {
       if (outbox) await lastValueFrom(from(outbox.open(config.routes.map((route) => route.name))), { defaultValue: undefined })
       for (const { lane } of lanes.values()) lane.start()
+      if (!outbox && config.resumeAtStart !== false) for (const { lane } of lanes.values()) resume(lane)
     },
     enqueue,
     follow(accepted$) {
@@ -124,20 +143,26 @@ export function createRouter(config: RouterConfig, deps: RouterDeps): Router {
       const finished = new Promise<void>((resolve) => (done = resolve))
       following.add(finished)
       // A few ms of batching turns a committed batch's burst of events into one outbox round trip.
-      return accepted$.pipe(batch({ maxRows: 1000, maxWaitMs: 5, scheduler }), mergeMap(enqueue, 4)).subscribe({ complete: done, error: done })
+      const subscription = accepted$.pipe(batch({ maxRows: 1000, maxWaitMs: 5, scheduler }), mergeMap(enqueue, 4)).subscribe({ complete: done, error: done })
+      followers.add(subscription)
+      return subscription
     },
     async drain({ flushMs = 5000 } = {}) {
       draining = true
       const deadline = firstValueFrom(timer(flushMs, scheduler)).then(() => undefined)
-      // Events the pipeline accepted while it drained are enqueued first (it completes accepted$).
+      // Events the pipeline accepted while it drained are enqueued first: call this after
+      // pipeline.drain(), which completes accepted$. Whatever still follows is cut off then.
       await Promise.race([Promise.all(following), deadline])
+      for (const subscription of followers) subscription.unsubscribe()
       await Promise.all([...lanes.values()].map(({ lane }) => lane.drain(deadline)))
+      // A resend still going finishes fast now: what it hands on is persisted again.
+      await Promise.all([...resuming])
     },
     async replay(name, sinceMs) {
       const entry = lanes.get(name)
       if (!entry) throw new UnknownRouteError(name)
       if (draining) throw new Error('routing is shutting down')
-      const replayed = await replayDeadLetters(entry.lane, { store: deps.deadLetters, outbox, scheduler, pageSize: config.replayPageSize ?? 1000 }, sinceMs)
+      const replayed = await replayDeadLetters(entry.lane, replayDeps, sinceMs)
       telemetry.replayed?.(name, replayed)
       return { replayed }
     },

@@ -31,6 +31,8 @@ export interface RouterTelemetry {
   outboxFailed?(operation: 'append' | 'read' | 'ack', route: string | undefined, error: unknown): void
   /** a route's chain threw in a way it does not expect; it is run again with what it held */
   routeRestarted?(route: string, error: unknown): void
-  /** dead letters of a route were handed back to it */
+  /** dead letters of a route were handed back to it (a replay, or the resend at start of what shutdown left) */
   replayed?(route: string, events: number): void
+  /** the resend at start failed (dead letters unreadable): the rows stay, POST /v1/dead-letters/replay sends them */
+  resumeFailed?(route: string, error: unknown): void
 }
