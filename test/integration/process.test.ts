@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
 import { createClickHouseClient, createClickHouseSink } from '../../src/adapters/clickhouse-sink.js'
 import { runToExit, startProcess, type RunningSluice } from '../support/process.js'
 import { uniqueId } from '../support/services.js'
@@ -17,6 +18,35 @@ const postBatch = async (url: string, events: unknown[]) => {
 }
 
 describe('the sluice process', () => {
+  it('on SIGTERM acks the WebSocket frames in flight, closes with 1001, answers the REST request in flight, and exits 0', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'sluice-sigterm-'))
+    try {
+      const sluice = await startProcess({ DATA_DIR: dataDir, INSERT_BATCH_MAX_WAIT_MS: '200' })
+      running.push(sluice)
+      const type = `sigterm.${uniqueId().slice(2, 10)}`
+      const socket = new WebSocket(sluice.wsUrl)
+      const messages: Array<{ op: string; seq?: number; results?: Array<{ status: string }> }> = []
+      socket.on('message', (data) => messages.push(JSON.parse(data.toString())))
+      const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)))
+      await new Promise((resolve) => socket.once('open', resolve))
+      // Two frames and one REST batch, all waiting in a 200 ms insert batch when SIGTERM comes.
+      socket.send(JSON.stringify([{ id: uniqueId(), type }]))
+      socket.send(JSON.stringify({ op: 'publish', ref: 'second', events: [{ id: uniqueId(), type }, { id: uniqueId(), type }] }))
+      const rest = postBatch(sluice.url, [{ id: uniqueId(), type }])
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      const exited = sluice.stop('SIGTERM')
+      expect(await closed).toBe(1001)
+      expect(messages.filter((m) => m.op === 'ack').map((m) => [m.seq, m.results!.map((r) => r.status)])).toEqual([
+        [1, ['accepted']],
+        [2, ['accepted', 'accepted']],
+      ])
+      expect((await rest).accepted).toBe(1)
+      expect(await exited).toBe(0)
+    } finally {
+      await rm(dataDir, { recursive: true, force: true })
+    }
+  }, 60_000)
+
   it.each([
     ['INSERT_CONCURRENCY', 'many'],
     ['PORT', '70000'],

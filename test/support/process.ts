@@ -7,6 +7,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url))
 export interface RunningSluice {
   readonly child: ChildProcess
   readonly url: string
+  readonly wsUrl: string
   readonly logs: () => string
   /** sends a signal and resolves with the exit code */
   stop(signal?: NodeJS.Signals): Promise<number | null>
@@ -18,13 +19,13 @@ export async function startProcess(env: Record<string, string>): Promise<Running
   let output = ''
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  const port = await new Promise<number>((resolve, reject) => {
+  const [port, wsPort] = await new Promise<[number, number]>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no listening line within 30 s:\n${output}`)), 30_000)
     const look = () => {
-      const match = /sluice listening: http :(\d+)/.exec(output)
+      const match = /sluice listening: http :(\d+), ws :(\d+)/.exec(output)
       if (match) {
         clearTimeout(timer)
-        resolve(Number(match[1]))
+        resolve([Number(match[1]), Number(match[2])])
       }
     }
     child.stdout!.on('data', look)
@@ -33,6 +34,7 @@ export async function startProcess(env: Record<string, string>): Promise<Running
   return {
     child,
     url: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${wsPort}`,
     logs: () => output,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode !== null) return child.exitCode
