@@ -130,4 +130,19 @@ describe('routing to real HTTP destinations', () => {
     expect(r.status().find((s) => s.route === 'slow')!.pending).toBeGreaterThan(900)
     await pipeline.drain()
   })
+
+  it('without an outbox, persists at shutdown what it could not deliver, and sends it at the next start', async () => {
+    const destination = await downstream(() => ({ status: 200, delayMs: 5000 }))
+    const name = 'restart'
+    const before = createRouter({ routes: [route({ name, match: ['*'], url: destination.url, ...quick, timeoutMs: 10_000 })] }, { delivery, deadLetters })
+    await before.start()
+    await before.enqueue(events('restart', 30))
+    await before.drain({ flushMs: 100 })
+    expect((await listed(name)).length).toBe(30)
+
+    destination.answer(() => ({ status: 200 }))
+    await router([route({ name, match: ['*'], url: destination.url, ...quick })])
+    await until(() => destination.delivered.size === 30)
+    await until(async () => (await listed(name)).length === 0, 10_000, 100)
+  })
 })

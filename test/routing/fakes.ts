@@ -62,8 +62,8 @@ export function memoryDeadLetters(options: { failWrites?: () => boolean } = {}) 
     },
     isRetriable: () => true,
     list: ({ route, sinceMs = 0, limit }) => of(rows.filter((r) => (route === undefined || r.route === route) && r.time >= sinceMs).reverse().slice(0, limit)),
-    page: ({ route, sinceMs, untilMs }, limit, after) =>
-      of(rows.filter((r) => inRange(r, route, sinceMs, untilMs) && (after === undefined || r.key > after)).sort((a, b) => (a.key < b.key ? -1 : 1)).slice(0, limit)),
+    page: ({ route, sinceMs, untilMs, error }, limit, after) =>
+      of(rows.filter((r) => inRange(r, route, sinceMs, untilMs) && (error === undefined || r.error === error) && (after === undefined || r.key > after)).sort((a, b) => (a.key < b.key ? -1 : 1)).slice(0, limit)),
     remove(route, keys) {
       const gone = new Set(keys)
       for (let i = rows.length - 1; i >= 0; i--) if (rows[i]!.route === route && gone.has(rows[i]!.key)) rows.splice(i, 1)

@@ -2,6 +2,7 @@ import { asyncScheduler, firstValueFrom, lastValueFrom, NEVER, Subject, throwErr
 import { describe, expect, it } from 'vitest'
 import { finalError, retriableError } from '../../src/streams/routing/delivery-error.js'
 import { route } from '../../src/streams/routing/route.js'
+import { PENDING_AT_SHUTDOWN } from '../../src/streams/routing/route-lane.js'
 import { createRouter, UnknownRouteError, type RouterDeps } from '../../src/streams/routing/router.js'
 import type { Delivery } from '../../src/streams/routing/ports.js'
 import type { DeadLetterReason } from '../../src/streams/routing/telemetry.js'
@@ -77,10 +78,25 @@ describe('router', () => {
     await router.enqueue([event('a'), event('b')])
     await router.drain({ flushMs: 30 })
     expect(store.rows.map((r) => [r.event.id, r.error]).sort()).toEqual([
-      ['a', 'still pending when shutdown ended'],
-      ['b', 'still pending when shutdown ended'],
+      ['a', PENDING_AT_SHUTDOWN],
+      ['b', PENDING_AT_SHUTDOWN],
     ])
     expect(deadLettered).toEqual([['r', 2, 'shutdown']])
+  })
+
+  it('sends what the last shutdown left at the next start, and nothing else', async () => {
+    const { deps: d, store, delivered } = deps()
+    await lastValueFrom(store.write([
+      { route: 'r', event: event('left'), error: PENDING_AT_SHUTDOWN, attempts: 0, time: Date.now() - 1000 },
+      { route: 'r', event: event('failed'), error: 'HTTP 500', attempts: 8, time: Date.now() - 1000 },
+    ]) as Observable<unknown>)
+    const router = createRouter({ routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })] }, d)
+    await router.start()
+    await until(() => delivered.length === 1)
+    await until(() => store.rows.length === 1)
+    expect(delivered.map((c) => c.ids)).toEqual(['left'])
+    expect(store.rows.map((r) => r.event.id)).toEqual(['failed'])
+    await router.drain()
   })
 
   it('replays dead letters through the route, removes them once delivered, and does not replay what fails again meanwhile', async () => {
