@@ -1,10 +1,9 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { defer, of } from 'rxjs'
-import { toWire } from '../streams/event.js'
+import { toWire, type AcceptedEvent, type Transport } from '../streams/event.js'
 import type { DeadLetter, DeadLetterQuery, DeadLetterRange, DeadLetterStore, StoredDeadLetter } from '../streams/routing/ports.js'
 import { isRetriableClickHouseError } from './clickhouse-retry.js'
 import { deadLettersDdl, dialectForColumnType, dialectForVersion, quoteIdentifier, quoteString, sqlInteger, sqlTime, type Dialect } from './clickhouse-schema.js'
-import { fromWire } from './wire-event.js'
 
 export interface ClickHouseDeadLettersOptions {
   /** shared with the sink; the store never closes it */
@@ -146,4 +145,32 @@ function fromTime(value: number | string): number {
   // 18.16 quotes 64-bit integers in JSON; DateTime64 comes as '2026-11-26 10:00:00.123'.
   if (typeof value === 'number' || /^\d+$/.test(value)) return Number(value)
   return Date.parse(`${value.replace(' ', 'T')}Z`)
+}
+
+/**
+ * The inverse of `toWire` (src/streams/event.ts): an accepted event back from the JSON readers get
+ * (RFC 3339 times with milliseconds), as dead letters keep them.
+ * The JSON was written by Sluice itself, so it is trusted: only the times are converted.
+ */
+export function fromWire(wire: Record<string, unknown>): AcceptedEvent {
+  const text = (key: string) => (typeof wire[key] === 'string' ? (wire[key] as string) : undefined)
+  const time = (key: string) => {
+    const value = wire[key]
+    return typeof value === 'number' ? value : Date.parse(String(value))
+  }
+  const source = text('source')
+  const userId = text('userId')
+  const sessionId = text('sessionId')
+  const properties = wire.properties
+  return {
+    id: String(wire.id),
+    type: String(wire.type),
+    timestamp: time('timestamp'),
+    receivedAt: time('receivedAt'),
+    ...(source !== undefined && { source }),
+    ...(userId !== undefined && { userId }),
+    ...(sessionId !== undefined && { sessionId }),
+    ...(properties !== null && typeof properties === 'object' && { properties: properties as Record<string, unknown> }),
+    transport: (text('transport') ?? 'rest') as Transport,
+  }
 }

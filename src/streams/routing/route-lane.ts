@@ -54,9 +54,12 @@ export function createLane(route: Route, config: LaneConfig, deps: LaneDeps): La
   const stop = new Subject<void>()
   const wake = new Subject<void>()
   const pending = new Set<RouteItem>()
+  // Past the queue's room, on their way to dead letters: not counted as pending, but kept for shutdown.
+  const overflowing = new Set<RouteItem>()
   // Acks and shutdown writes in flight: not awaited by the chain, only by drain.
   const background = new Set<Promise<void>>()
   let stopped = false
+  let draining: Promise<void> | undefined
   let subscription: Subscription | undefined
   let finished!: () => void
   const done = new Promise<void>((resolve) => (finished = resolve))
@@ -76,7 +79,7 @@ export function createLane(route: Route, config: LaneConfig, deps: LaneDeps): La
   )
 
   function settle({ items, outcome }: SettledBatch) {
-    for (const item of items) pending.delete(item)
+    for (const item of items) if (!pending.delete(item)) overflowing.delete(item)
     const receipts = items.flatMap((item) => (item.receipt === undefined ? [] : [item.receipt]))
     if (outbox && receipts.length > 0) {
       if (outcome === 'unsettled') outbox.release(route.name, receipts)
@@ -118,12 +121,34 @@ export function createLane(route: Route, config: LaneConfig, deps: LaneDeps): La
       // everything the dead one held, as the ingest pipeline's supervisor does.
       error(error: unknown) {
         telemetry.routeRestarted?.(route.name, error)
+        // While draining there is nothing to restart: drain persists what is left.
+        if (stopped) return finished()
         scheduler.schedule(() => {
           run()
           for (const item of pending) input.next(item)
         }, 1000)
       },
     })
+  }
+
+  async function drainBy(deadline: Promise<void>) {
+    stopped = true
+    stop.next()
+    input.complete()
+    overflow.complete()
+    const flushed = await Promise.race([done.then(() => true), deadline.then(() => false)])
+    if (!flushed) {
+      subscription?.unsubscribe() // aborts attempts in flight
+      const left = [...pending, ...overflowing]
+      pending.clear()
+      overflowing.clear()
+      const receipts = left.flatMap((item) => (item.receipt === undefined ? [] : [item.receipt]))
+      if (outbox && receipts.length > 0) outbox.release(route.name, receipts) // still in the outbox: the next start delivers them
+      const memory = left.filter((item) => item.receipt === undefined)
+      if (memory.length > 0) await persist(memory)
+    }
+    await Promise.all([...background])
+    breaker.dispose()
   }
 
   return {
@@ -141,27 +166,16 @@ export function createLane(route: Route, config: LaneConfig, deps: LaneDeps): La
         pending.add(item)
         input.next(item)
       }
-      if (items.length > room) overflow.next(items.slice(room))
+      if (items.length > room) {
+        const over = items.slice(room)
+        for (const item of over) overflowing.add(item)
+        overflow.next(over)
+      }
     },
     nudge: () => wake.next(),
-    async drain(deadline) {
-      if (stopped) return done
-      stopped = true
-      stop.next()
-      input.complete()
-      overflow.complete()
-      const flushed = await Promise.race([done.then(() => true), deadline.then(() => false)])
-      if (!flushed) {
-        subscription?.unsubscribe() // aborts attempts in flight
-        const left = [...pending]
-        pending.clear()
-        const receipts = left.flatMap((item) => (item.receipt === undefined ? [] : [item.receipt]))
-        if (outbox && receipts.length > 0) outbox.release(route.name, receipts) // still in the outbox: the next start delivers them
-        const memory = left.filter((item) => item.receipt === undefined)
-        if (memory.length > 0) await persist(memory)
-      }
-      await Promise.all([...background])
-      breaker.dispose()
+    drain(deadline) {
+      draining ??= drainBy(deadline)
+      return draining
     },
   }
 }
