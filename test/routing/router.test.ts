@@ -59,6 +59,25 @@ describe('router', () => {
     expect(delivered.map((c) => c.ids)).toEqual(['a,b,c'])
   })
 
+  it('holds events in the bounded queue while the breaker is open, and sends the overflow to dead letters', async () => {
+    const states: string[] = []
+    const { deps: d, store, calls } = deps(() => ({ error: retriableError('ECONNREFUSED') }), { telemetry: { breakerChanged: (_r, state) => states.push(state) } })
+    const router = createRouter(
+      { routes: [route({ name: 'r', match: ['*'], url: 'http://a/', batchMaxEvents: 1, batchMaxWaitMs: 1, concurrency: 1, backoffInitialMs: 1 })], queueMaxEvents: 5, breaker: { failureThreshold: 2, coolDownMs: 60_000 } },
+      d,
+    )
+    await router.start()
+    await router.enqueue([event('a')])
+    await until(() => router.status()[0]!.breaker === 'open')
+    await router.enqueue(['b', 'c', 'd', 'e', 'f', 'g'].map((id) => event(id)))
+    await until(() => store.rows.length === 2)
+    expect(router.status()).toEqual([{ route: 'r', breaker: 'open', pending: 5 }])
+    expect(store.rows.map((r) => [r.event.id, r.attempts])).toEqual([['f', 0], ['g', 0]])
+    expect(calls).toHaveLength(2) // nothing goes while it is open
+    expect(states).toEqual(['open'])
+    await router.drain({ flushMs: 10 })
+  })
+
   it('delivers a partial batch at drain without waiting for its window', async () => {
     const { deps: d, delivered } = deps()
     const router = createRouter({ routes: [route({ name: 'r', match: ['*'], url: 'http://a/', batchMaxWaitMs: 60_000 })] }, d)

@@ -1,4 +1,4 @@
-import { asyncScheduler, from, interval, merge, Observable, of, Subscription, type SchedulerLike } from 'rxjs'
+import { asyncScheduler, defer, interval, merge, Observable, of, Subscription, type SchedulerLike } from 'rxjs'
 import type { OutboxEntry, RouteOutbox } from './ports.js'
 
 export interface OutboxPumpOptions {
@@ -51,7 +51,7 @@ export function pumpOutbox(options: OutboxPumpOptions): Observable<OutboxEntry[]
       again = false
       let got = 0
       reads.add(
-        from(outbox.read(route, max)).subscribe({
+        defer(() => outbox.read(route, max)).subscribe({
           next(entries) {
             got += entries.length
             if (entries.length > 0) subscriber.next(entries)

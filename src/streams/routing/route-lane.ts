@@ -1,4 +1,4 @@
-import { asyncScheduler, from, lastValueFrom, merge, mergeMap, Subject, takeUntil, tap, type SchedulerLike, type Subscription } from 'rxjs'
+import { asyncScheduler, defer, lastValueFrom, merge, mergeMap, Subject, takeUntil, tap, type SchedulerLike, type Subscription } from 'rxjs'
 import { createCircuitBreaker, type CircuitBreaker } from './circuit-breaker.js'
 import type { DeadLetterWriter, RouteItem, SettledBatch } from './dead-letter-writer.js'
 import { deliverRoute } from './deliver-route.js'
@@ -92,7 +92,7 @@ export function createLane(route: Route, config: LaneConfig, deps: LaneDeps): La
   /** An ack that fails leaves the entries to be read again: a duplicate, never a loss. */
   function track(box: RouteOutbox, receipts: string[]) {
     remember(
-      lastValueFrom(from(box.ack(route.name, receipts)), { defaultValue: undefined }).then(
+      lastValueFrom(defer(() => box.ack(route.name, receipts)), { defaultValue: undefined }).then(
         () => undefined,
         (error: unknown) => {
           telemetry.outboxFailed?.('ack', route.name, error)
