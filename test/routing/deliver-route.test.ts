@@ -41,6 +41,14 @@ describe('deliverRoute', () => {
     })
   })
 
+  it('runs the JSDoc example: a full batch goes at once, the rest when the source completes, one at a time', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, expectObservable }) => {
+      const { operator } = setup(scheduler, { batchMaxEvents: 2, batchMaxWaitMs: 1000, concurrency: 1 }, () => ({ ms: 5 }))
+      expectObservable(hot('-ab-c-------|', items('abc')).pipe(operator, map(summary))).toBe('-------x----- 4ms (y|)', { x: 'delivered:ab', y: 'delivered:c' })
+    })
+  })
+
   it('never has more batches in flight than the route concurrency', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, flush }) => {

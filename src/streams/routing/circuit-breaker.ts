@@ -37,8 +37,8 @@ export interface CircuitBreaker {
  *
  * ```
  * failureThreshold 2, coolDownMs 10
- * attempts: -F-F-----------P(ok)       F failed, P the probe
- * state:    c--o---------h-c           c closed, o open, h half-open (10 ms after opening)
+ * attempts: -FF------------P       F failed, P the probe, which succeeds
+ * state:    c-o---------h--c       c closed, o open, h half-open (10 ms after opening)
  * ```
  *
  * While closed, any answer that is not a failure resets the count; while open or half-open only the

@@ -28,9 +28,9 @@ export interface DeliverRouteDeps {
  * goes to dead letters. Emits every batch once it is settled; never errors.
  *
  * ```
- * batchMaxEvents 2, concurrency 1; the destination takes 5 ms per batch
+ * batchMaxEvents 2, batchMaxWaitMs 1000, concurrency 1; the destination takes 5 ms a batch
  * items:   -ab-c-------|
- * settled: -------x----(y|)     x = [a,b] delivered; [c] waits for the slot, then is delivered at the end
+ * settled: -------x---------(y|)    x = [a,b] delivered; [c] goes when the items complete (12 ms)
  * ```
  *
  * @example
