@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadRoutesFile, parseRoutes, RoutesFileError } from '../../src/routes-file.js'
 import { typeMatcher } from '../../src/streams/routing/route.js'
@@ -39,6 +40,14 @@ describe('routes file', () => {
         backoffInitialMs: 200,
         backoffMaxMs: 30000,
       },
+    ])
+  })
+
+  it('reads the example file (the one README shows)', () => {
+    const routes = loadRoutesFile(fileURLToPath(new URL('./fixtures/routes.example.json', import.meta.url)))
+    expect(routes.map((r) => [r.name, r.concurrency, r.maxAttempts])).toEqual([
+      ['analytics', 4, 8],
+      ['warehouse', 4, 8],
     ])
   })
 

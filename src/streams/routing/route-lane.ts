@@ -113,6 +113,11 @@ export function createLane(route: Route, config: LaneConfig, deps: LaneDeps): La
     for (const item of result.items) item.onSettled?.(result.outcome)
   }
 
+  function start() {
+    if (subscription) return
+    run()
+  }
+
   function run() {
     subscription = settled$.subscribe({
       next: settle,
@@ -158,9 +163,10 @@ export function createLane(route: Route, config: LaneConfig, deps: LaneDeps): La
       return pending.size
     },
     capacity: config.queueMaxEvents,
-    start: run,
+    start,
     push(items) {
       if (stopped) return remember(persist(items))
+      start() // items pushed before start would reach a Subject nobody listens to
       const room = Math.max(0, config.queueMaxEvents - pending.size)
       for (const item of items.slice(0, room)) {
         pending.add(item)

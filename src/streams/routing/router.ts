@@ -75,6 +75,13 @@ export class UnknownRouteError extends Error {
   }
 }
 
+export class RoutingStoppedError extends Error {
+  override readonly name = 'RoutingStoppedError'
+  constructor() {
+    super('routing is shutting down')
+  }
+}
+
 /** The routing stage of ARCHITECTURE.md: one lane per route, fed from accepted events or the outbox. */
 export function createRouter(config: RouterConfig, deps: RouterDeps): Router {
   const { outbox, scheduler = asyncScheduler, telemetry = {} } = deps
@@ -97,6 +104,7 @@ export function createRouter(config: RouterConfig, deps: RouterDeps): Router {
   const following = new Set<Promise<void>>()
   const followers = new Set<Subscription>()
   const resuming = new Set<Promise<void>>()
+  const replays = new Map<string, Promise<number>>()
   let draining = false
   const replayDeps = { store: deps.deadLetters, outbox, scheduler, pageSize: config.replayPageSize ?? 1000 }
 
@@ -161,8 +169,12 @@ export function createRouter(config: RouterConfig, deps: RouterDeps): Router {
     async replay(name, sinceMs) {
       const entry = lanes.get(name)
       if (!entry) throw new UnknownRouteError(name)
-      if (draining) throw new Error('routing is shutting down')
-      const replayed = await replayDeadLetters(entry.lane, replayDeps, sinceMs)
+      if (draining) throw new RoutingStoppedError()
+      // One replay of a route at a time: two at once would both read, and send, the same rows.
+      const previous = replays.get(name)?.catch(() => undefined) ?? Promise.resolve()
+      const replay = previous.then(() => replayDeadLetters(entry.lane, replayDeps, sinceMs))
+      replays.set(name, replay)
+      const replayed = await replay.finally(() => replays.get(name) === replay && replays.delete(name))
       telemetry.replayed?.(name, replayed)
       return { replayed }
     },
