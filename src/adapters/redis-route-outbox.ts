@@ -120,7 +120,10 @@ export function createRedisRouteOutbox(options: RedisRouteOutboxOptions): RedisR
     append(entries) {
       return defer(async () => {
         const pipeline = redis.pipeline()
-        for (const { route, events } of entries) for (const event of events) pipeline.xadd(stateOf(route).key, '*', 'e', JSON.stringify(event))
+        // An event most routes match is serialized once, not once per route.
+        const json = new Map<AcceptedEvent, string>()
+        const text = (event: AcceptedEvent) => json.get(event) ?? (json.set(event, JSON.stringify(event)), json.get(event)!)
+        for (const { route, events } of entries) for (const event of events) pipeline.xadd(stateOf(route).key, '*', 'e', text(event))
         const results = await pipeline.exec()
         const failed = results?.find(([error]) => error)
         if (failed) throw failed[0]

@@ -31,7 +31,8 @@ export async function replayDeadLetters(lane: Lane, deps: ReplayDeps, sinceMs?: 
   const limit = outbox ? pageSize : Math.max(1, Math.min(pageSize, Math.floor(lane.capacity / 2)))
   let replayed = 0
   let after: string | undefined
-  for (;;) {
+  // A replay that drain overtakes stops: what it would hand on now would only be persisted again.
+  while (!lane.stopped) {
     const page = await firstValueFrom(from(store.page(range, limit, after)), { defaultValue: [] as StoredDeadLetter[] })
     if (page.length === 0) break
     after = page[page.length - 1]!.key

@@ -37,6 +37,8 @@ export interface Lane {
   readonly pending: number
   /** the most it holds (`queueMaxEvents`) */
   readonly capacity: number
+  /** drain has begun: pushes go straight to dead letters */
+  readonly stopped: boolean
   start(): void
   /** In-memory items; those past the queue's room go straight to dead letters (`overflow`). */
   push(items: readonly RouteItem[]): void
@@ -163,6 +165,9 @@ export function createLane(route: Route, config: LaneConfig, deps: LaneDeps): La
       return pending.size
     },
     capacity: config.queueMaxEvents,
+    get stopped() {
+      return stopped
+    },
     start,
     push(items) {
       if (stopped) return remember(persist(items))

@@ -163,8 +163,8 @@ export function createRouter(config: RouterConfig, deps: RouterDeps): Router {
       await Promise.race([Promise.all(following), deadline])
       for (const subscription of followers) subscription.unsubscribe()
       await Promise.all([...lanes.values()].map(({ lane }) => lane.drain(deadline)))
-      // A resend still going finishes fast now: what it hands on is persisted again.
-      await Promise.all([...resuming])
+      // Replays and resends still going stop at their next page; the one in hand is persisted again.
+      await Promise.allSettled([...resuming, ...replays.values()])
     },
     async replay(name, sinceMs) {
       const entry = lanes.get(name)
