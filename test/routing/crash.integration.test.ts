@@ -7,8 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { CLICKHOUSE_URL, dropDatabase, REDIS_URL } from '../support/services.js'
 import { startDownstream, until } from './downstream.js'
 
-// kill -9 in the middle of delivery, then a restart (or another instance): every event the outbox
-// took — the point where Sluice acks — reaches the destination at least once.
+// kill -9 in the middle of delivery, then a restart (or another instance): every event acked
+// `accepted` (committed to ClickHouse, appended to the outbox before the ack) reaches the destination.
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const keyPrefix = `sluice:test:${randomUUID()}:route:`
 const database = `sluice_crash_${randomUUID().replace(/-/g, '').slice(0, 12)}`
@@ -38,6 +38,9 @@ function startRouter(env: Record<string, string>) {
   return { child, output: () => output }
 }
 
+/** The last `acked <n>` the child printed: ids e-0 … e-(n-1) were acked `accepted`. */
+const lastAcked = (output: string) => Math.max(0, ...[...output.matchAll(/acked (\d+)/g)].map((m) => Number(m[1])))
+
 async function downstream() {
   // 50 ms an answer, two batches of 10 at a time: 1000 events take about 2.5 s.
   const started = await startDownstream(() => ({ status: 200, delayMs: 50 }))
@@ -46,17 +49,18 @@ async function downstream() {
 }
 
 describe('routing across a crash (kill -9)', () => {
-  it('delivers every enqueued event after a restart of the same instance', async () => {
+  it('delivers every accepted event after a restart of the same instance, killed while still ingesting', async () => {
     const destination = await downstream()
-    const first = startRouter({ DOWNSTREAM: destination.url, CONSUMER: 'node-1', ENQUEUE: '1000' })
-    await until(() => first.output().includes('enqueued 1000') && destination.delivered.size >= 100, 20_000)
+    const first = startRouter({ DOWNSTREAM: destination.url, CONSUMER: 'node-1', SUBMIT: '3000' })
+    await until(() => lastAcked(first.output()) >= 500, 20_000)
     first.child.kill('SIGKILL')
     await once(first.child, 'exit')
-    const beforeRestart = destination.delivered.size
-    expect(beforeRestart).toBeLessThan(1000)
+    const acked = lastAcked(first.output())
+    expect(destination.delivered.size).toBeLessThan(acked)
 
     const second = startRouter({ DOWNSTREAM: destination.url, CONSUMER: 'node-1' })
-    await until(() => destination.delivered.size === 1000, 20_000)
+    const expected = Array.from({ length: acked }, (_, i) => `e-${i}`)
+    await until(() => expected.every((id) => destination.delivered.has(id)), 20_000)
     second.child.kill('SIGTERM')
     const [code] = (await once(second.child, 'exit')) as [number | null]
     expect(code).toBe(0)
@@ -66,8 +70,8 @@ describe('routing across a crash (kill -9)', () => {
   it('lets another instance take over what a killed one held', async () => {
     const destination = await downstream()
     const claim = { CLAIM_IDLE_MS: '500' }
-    const first = startRouter({ DOWNSTREAM: destination.url, CONSUMER: 'node-a', ENQUEUE: '300', ...claim })
-    await until(() => first.output().includes('enqueued 300') && destination.delivered.size >= 50, 20_000)
+    const first = startRouter({ DOWNSTREAM: destination.url, CONSUMER: 'node-a', SUBMIT: '300', ...claim })
+    await until(() => first.output().includes('acked 300') && destination.delivered.size >= 50, 20_000)
     first.child.kill('SIGKILL')
     await once(first.child, 'exit')
     expect(destination.delivered.size).toBeLessThan(300)

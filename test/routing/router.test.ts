@@ -4,7 +4,11 @@ import { finalError, retriableError } from '../../src/streams/routing/delivery-e
 import { route } from '../../src/streams/routing/route.js'
 import { PENDING_AT_SHUTDOWN } from '../../src/streams/routing/route-lane.js'
 import { createRouter, UnknownRouteError, type RouterDeps } from '../../src/streams/routing/router.js'
+import { createMemoryDedupeStore } from '../../src/adapters/memory-dedupe-store.js'
+import { createPipeline } from '../../src/streams/pipeline.js'
 import type { Delivery } from '../../src/streams/routing/ports.js'
+import { routedSink } from '../../src/streams/routing/routed-sink.js'
+import { createFakeSink } from '../../src/testing/fake-sink.js'
 import type { DeadLetterReason } from '../../src/streams/routing/telemetry.js'
 import { event, fakeDelivery, memoryDeadLetters, memoryOutbox, type Call } from './fakes.js'
 
@@ -229,5 +233,28 @@ describe('router with an outbox', () => {
     await router.drain()
     expect(delivered.map((c) => `${c.ids}#${c.attempt}`)).toEqual(['ok#3'])
     expect(store.rows.map((r) => [r.event.id, r.error, r.attempts])).toEqual([['bad', 'HTTP 422', 1]])
+  })
+})
+
+describe('routedSink', () => {
+  it('puts committed events in the outbox before the pipeline acks them, and only once a write succeeded', async () => {
+    const outbox = memoryOutbox()
+    const appended: string[] = []
+    const append = outbox.append
+    outbox.append = (entries) => (entries.forEach(({ events }) => appended.push(...events.map((e) => e.id))), append(entries))
+    const { deps: d } = deps(undefined, { outbox })
+    const router = createRouter({ routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })] }, d)
+    await router.start()
+    const sink = createFakeSink({ fail: (_events, attempt) => (attempt === 1 ? new Error('ECONNRESET') : undefined) })
+    const pipeline = createPipeline(
+      { insertBatchMaxRows: 100, insertBatchMaxWaitMs: 1, insertConcurrency: 1, maxInflightEvents: 1000, retry: { initialMs: 1, maxMs: 1, budgetMs: 1000 } },
+      { sink: routedSink(sink, router), store: createMemoryDedupeStore({ ttlSeconds: 60, reservationSeconds: 10, maxEntries: 100 }) },
+    )
+    const results = await pipeline.submit([{ id: 'x', type: 'page_view' }, { id: 'y', type: 'page_view' }], 'rest')!
+    expect(results.map((r) => r.status)).toEqual(['accepted', 'accepted'])
+    expect(appended).toEqual(['x', 'y']) // already there when the ack came; the failed first write added nothing
+    expect(sink.attempts).toBe(2)
+    await pipeline.drain()
+    await router.drain()
   })
 })
