@@ -125,7 +125,8 @@ describe('routing to real HTTP destinations', () => {
     const lastAck = Date.now()
     await until(() => fast.delivered.size === 1000, 2000)
     expect(Date.now() - lastAck).toBeLessThan(1000)
-    expect(Math.max(...latencies)).toBeLessThan(250)
+    // The slow destination answers in 3 s: acks that waited for it in any way would show it.
+    expect(Math.max(...latencies)).toBeLessThan(1000)
     expect(slow.delivered.size).toBeLessThanOrEqual(10) // one batch in flight, none answered yet
     expect(r.status().find((s) => s.route === 'slow')!.pending).toBeGreaterThan(900)
     await pipeline.drain()

@@ -3,4 +3,4 @@ import { memoryDeadLetters } from './fakes.js'
 
 // The fake that router tests use keeps the contract too.
 const store = memoryDeadLetters()
-deadLetterStoreContract('memory dead letters (test fake)', () => store)
+deadLetterStoreContract('memory dead letters (test fake)', () => store, { failingStore: () => ({ ...memoryDeadLetters({ failWrites: () => true }), isRetriable: () => false }) })
