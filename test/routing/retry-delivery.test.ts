@@ -1,4 +1,4 @@
-import { defer, throwError } from 'rxjs'
+import { defer } from 'rxjs'
 import { describe, expect, it } from 'vitest'
 import { finalError, retriableError } from '../../src/streams/routing/delivery-error.js'
 import { retryDelivery, RETRY_AFTER_MAX_MS } from '../../src/streams/routing/retry-delivery.js'
