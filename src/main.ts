@@ -3,6 +3,8 @@ import { createLogger } from './logger.js'
 import { createSluice } from './sluice.js'
 import type { EventTransform } from './streams/operators/transform.js'
 import { loadTransforms } from './transforms-module.js'
+import { loadRoutesFile, RoutesFileError } from './routes-file.js'
+import type { Route } from './streams/routing/route.js'
 
 /** The process: configuration → composition root → servers; signals settle what is in flight and exit 0. */
 async function main(): Promise<void> {
@@ -23,8 +25,18 @@ async function main(): Promise<void> {
       process.exit(2)
     }
   }
+  let routes: Route[] = []
+  if (config.ROUTES_FILE) {
+    try {
+      routes = loadRoutesFile(config.ROUTES_FILE)
+    } catch (error) {
+      if (!(error instanceof RoutesFileError)) throw error
+      process.stderr.write(`sluice: invalid configuration: ROUTES_FILE: ${error.message}\n`)
+      process.exit(2)
+    }
+  }
   const logger = createLogger(config.LOG_LEVEL)
-  const sluice = await createSluice(config, { logger, transforms })
+  const sluice = await createSluice(config, { logger, transforms, routes })
   const { port, wsPort } = await sluice.listen()
   logger.info(
     { http: port, ws: wsPort, dedupe: sluice.backends.dedupe, storage: sluice.backends.storage },

@@ -11,7 +11,16 @@ export interface Metrics {
   readonly registry: Registry
   readonly pipeline: PipelineTelemetry
   readonly httpRequests: Counter<'route' | 'status'>
-  readonly routeDeliveries: Counter<'route' | 'outcome'>
+  readonly routes: {
+    readonly deliveries: Counter<'route' | 'outcome'>
+    readonly events: Counter<'route' | 'outcome'>
+    readonly duration: Histogram<'route'>
+    readonly deadLetters: Counter<'route' | 'reason'>
+    readonly deadLetterWriteFailures: Counter<'route' | 'kept'>
+    readonly outboxErrors: Counter<'operation'>
+  }
+  /** reports each route's breaker state and pending events when scraped */
+  watchRoutes(status: () => ReadonlyArray<{ route: string; breaker: 'closed' | 'open' | 'half-open'; pending: number }>): void
   readonly ws: WsTelemetry
   /** counts pauses and reports events in flight from the pipeline's admission */
   watchAdmission(admission: Admission): void
@@ -42,6 +51,26 @@ export function createMetrics(registry = new Registry()): Metrics {
   })
   const pauses = new Counter({ name: 'sluice_admission_pauses_total', help: 'Times admission crossed the high-water mark and told readers to pause', registers })
   let watched: Admission | undefined
+  let watchedRoutes: Parameters<Metrics['watchRoutes']>[0] = () => []
+  const BREAKER = { closed: 0, 'half-open': 1, open: 2 } as const
+  new Gauge({
+    name: 'sluice_route_breaker_state',
+    help: 'Circuit breaker of each route: 0 closed, 1 half-open, 2 open',
+    labelNames: ['route'] as const,
+    registers,
+    collect() {
+      for (const { route, breaker } of watchedRoutes()) this.set({ route }, BREAKER[breaker])
+    },
+  })
+  new Gauge({
+    name: 'sluice_route_pending_events',
+    help: 'Events a route holds, queued or in flight',
+    labelNames: ['route'] as const,
+    registers,
+    collect() {
+      for (const { route, pending } of watchedRoutes()) this.set({ route }, pending)
+    },
+  })
   new Gauge({
     name: 'sluice_events_in_flight',
     help: 'Events taken and not yet answered',
@@ -95,7 +124,17 @@ export function createMetrics(registry = new Registry()): Metrics {
     pipeline,
     ws,
     httpRequests: new Counter({ name: 'sluice_http_requests_total', help: 'HTTP requests answered, by route and status', labelNames: ['route', 'status'] as const, registers }),
-    routeDeliveries: new Counter({ name: 'sluice_route_deliveries_total', help: 'Batches delivered to downstream routes, by route and outcome', labelNames: ['route', 'outcome'] as const, registers }),
+    routes: {
+      deliveries: new Counter({ name: 'sluice_route_deliveries_total', help: 'Route batches by outcome: delivered, retried (an attempt failed), dead_lettered', labelNames: ['route', 'outcome'] as const, registers }),
+      events: new Counter({ name: 'sluice_route_events_total', help: 'Events delivered to routes', labelNames: ['route', 'outcome'] as const, registers }),
+      duration: new Histogram({ name: 'sluice_route_delivery_duration_seconds', help: 'From the first attempt of a route batch to its delivery', labelNames: ['route'] as const, buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers }),
+      deadLetters: new Counter({ name: 'sluice_route_dead_letters_total', help: 'Events written to dead letters, by route and reason', labelNames: ['route', 'reason'] as const, registers }),
+      deadLetterWriteFailures: new Counter({ name: 'sluice_route_dead_letter_write_failures_total', help: 'Events whose dead letters could not be written (kept: still in the outbox)', labelNames: ['route', 'kept'] as const, registers }),
+      outboxErrors: new Counter({ name: 'sluice_route_outbox_errors_total', help: 'Route outbox (Redis Streams) calls that failed', labelNames: ['operation'] as const, registers }),
+    },
+    watchRoutes(status) {
+      watchedRoutes = status
+    },
     watchAdmission(admission) {
       watched = admission
       let first = true

@@ -13,6 +13,12 @@ import { createPipeline, type Pipeline } from './streams/pipeline.js'
 import type { DedupeStore } from './streams/ports.js'
 import type { EventTransform } from './streams/operators/transform.js'
 import type { PipelineTelemetry } from './streams/telemetry.js'
+import { from, lastValueFrom } from 'rxjs'
+import type { DeadLetterAdmin } from './http/ports.js'
+import { createRouting, type Routing } from './routing.js'
+import { toIso, toWire } from './streams/event.js'
+import { UnknownRouteError } from './streams/routing/router.js'
+import type { Route } from './streams/routing/route.js'
 import { loggingTelemetry } from './telemetry.js'
 import { combineTelemetry, createMetrics, type Metrics } from './metrics.js'
 import { clickHouseCheck, dedupeCheck } from './readiness.js'
@@ -24,6 +30,8 @@ export interface SluiceDeps {
   readonly telemetry?: PipelineTelemetry
   /** the user's own RxJS operators, run on every valid event before storage */
   readonly transforms?: readonly EventTransform[]
+  /** downstream routes (ROUTES_FILE, already validated): accepted events are delivered to those that match */
+  readonly routes?: readonly Route[]
 }
 
 export interface Backends {
@@ -84,6 +92,14 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       : `embedded chDB in ${dataDir} (version ${started.version})`,
   }
 
+  const routing = createRouting(config, { routes: deps.routes ?? [], client, redis, metrics, logger })
+  try {
+    await routing.start()
+  } catch (error) {
+    await Promise.allSettled([routing.stop(0), sink.close(), redis?.quit()])
+    throw error
+  }
+
   const pipeline = createPipeline(
     {
       insertBatchMaxRows: config.INSERT_BATCH_MAX_ROWS,
@@ -93,7 +109,7 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       retry: { initialMs: config.INSERT_RETRY_INITIAL_MS, maxMs: config.INSERT_RETRY_MAX_MS, budgetMs: config.INSERT_RETRY_BUDGET_MS },
       dedupeOnError: config.DEDUPE_ON_ERROR,
     },
-    { sink, store, transforms: deps.transforms, telemetry: combineTelemetry(loggingTelemetry(logger), metrics.pipeline, ...(deps.telemetry ? [deps.telemetry] : [])) },
+    { sink: routing.sinkFor(sink), store, transforms: deps.transforms, telemetry: combineTelemetry(loggingTelemetry(logger), metrics.pipeline, ...(deps.telemetry ? [deps.telemetry] : [])) },
   )
   metrics.watchAdmission(pipeline.admission)
 
@@ -111,6 +127,7 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       pipeline,
       logger: logger.child({ component: 'http' }),
       reader: sink,
+      deadLetters: deadLetterAdmin(routing),
       checks,
       metrics: metrics.registry,
       telemetry: { requestAnswered: (route, status) => metrics.httpRequests.inc({ route, status }) },
@@ -154,6 +171,7 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       return { port, wsPort }
     },
     async stop() {
+      const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS
       stopping = true
       // Stop accepting first; requests already in flight still get their answers while we drain.
       const closed = server ? new Promise<void>((done) => server!.close(() => done())) : Promise.resolve()
@@ -161,6 +179,9 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       // stops taking anything; it settles every frame, sends the acks, then closes with 1001.
       await ws.close()
       await pipeline.drain()
+      // Route deliveries get what is left of the shutdown budget (less a second to close clients);
+      // what they cannot deliver by then stays in the outbox, or goes to dead letters without one.
+      await routing.stop(Math.max(0, deadline - Date.now() - 1000))
       // Every answer is now written or being written; keep-alive connections that are idle would
       // hold close() open until their timeout, so end them, and after a grace period end the rest.
       const http = server && 'closeAllConnections' in server ? server : undefined
@@ -178,4 +199,18 @@ function redacted(url: string): string {
   const parsed = new URL(url)
   if (parsed.password) parsed.password = '***'
   return parsed.toString().replace(/\/$/, '')
+}
+
+/** The dead-letters endpoints over the routing part: ClickHouse for the list, the router for replays. */
+function deadLetterAdmin(routing: Routing): DeadLetterAdmin {
+  return {
+    async list(query) {
+      const letters = await lastValueFrom(from(routing.deadLetters.list(query)))
+      return letters.map(({ route, event, error, attempts, time }) => ({ route, event: toWire(event), error, attempts, time: toIso(time) }))
+    },
+    replay(route, sinceMs) {
+      if (!routing.router) return Promise.reject(new UnknownRouteError(route))
+      return routing.router.replay(route, sinceMs)
+    },
+  }
 }

@@ -6,8 +6,9 @@ import type { Pipeline } from '../streams/pipeline.js'
 import { requireApiKey } from './auth.js'
 import { ApiError, errorResponse } from './errors.js'
 import type { HttpEnv } from './http-env.js'
-import type { EventReader, HttpTelemetry, MetricsSource, ReadinessCheck } from './ports.js'
+import type { DeadLetterAdmin, EventReader, HttpTelemetry, MetricsSource, ReadinessCheck } from './ports.js'
 import { requestId } from './request-id.js'
+import { deadLetterRoutes } from './routes/dead-letters.js'
 import { docsRoutes } from './routes/docs.js'
 import { eventRoutes } from './routes/events.js'
 import { healthRoutes } from './routes/health.js'
@@ -30,6 +31,7 @@ export interface HttpAppDeps {
   readonly pipeline: Pipeline
   readonly logger: Logger
   readonly reader?: EventReader
+  readonly deadLetters?: DeadLetterAdmin
   readonly checks?: readonly ReadinessCheck[]
   readonly metrics?: MetricsSource
   readonly telemetry?: HttpTelemetry
@@ -41,6 +43,8 @@ export interface HttpAppDeps {
 const METHODS: Record<string, string> = {
   '/v1/events': 'GET, POST',
   '/v1/events/batch': 'POST',
+  '/v1/dead-letters': 'GET',
+  '/v1/dead-letters/replay': 'POST',
   '/health': 'GET',
   '/ready': 'GET',
   '/metrics': 'GET',
@@ -89,6 +93,7 @@ export function createHttpApp(options: HttpAppOptions, deps: HttpAppDeps): OpenA
 
   eventRoutes(app, { pipeline: deps.pipeline, ...options, storageRetryAfterSeconds: options.storageRetryAfterSeconds ?? 5 })
   if (deps.reader) readEventsRoutes(app, deps.reader)
+  if (deps.deadLetters) deadLetterRoutes(app, deps.deadLetters, options.maxBodyBytes)
   healthRoutes(app, deps.startedAt ?? Date.now())
   operationsRoutes(app, { checks: deps.checks ?? [], readyTimeoutMs: options.readyTimeoutMs ?? 1000, stopping: deps.stopping ?? (() => false), metrics: deps.metrics })
   docsRoutes(app, {

@@ -23,3 +23,20 @@ export interface MetricsSource {
   readonly contentType: string
   metrics(): Promise<string>
 }
+
+/** A dead letter as GET /v1/dead-letters shows it. */
+export interface DeadLetterView {
+  readonly route: string
+  readonly event: Record<string, unknown>
+  readonly error: string
+  readonly attempts: number
+  /** RFC 3339 with milliseconds */
+  readonly time: string
+}
+
+/** What the dead-letters endpoints need: listing them, and sending a route's again. */
+export interface DeadLetterAdmin {
+  list(query: { readonly route?: string; readonly sinceMs?: number; readonly limit: number }): Promise<DeadLetterView[]>
+  /** rejects with UnknownRouteError for a route that is not configured, RoutingStoppedError while shutting down */
+  replay(route: string, sinceMs?: number): Promise<{ replayed: number }>
+}

@@ -41,6 +41,8 @@ describe('GET /openapi.json', () => {
     expect(Object.fromEntries(Object.entries(document.paths).map(([path, methods]) => [path, Object.keys(methods).sort()]))).toEqual({
       '/v1/events': ['get', 'post'],
       '/v1/events/batch': ['post'],
+      '/v1/dead-letters': ['get'],
+      '/v1/dead-letters/replay': ['post'],
       '/health': ['get'],
       '/ready': ['get'],
       '/metrics': ['get'],

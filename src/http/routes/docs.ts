@@ -24,6 +24,7 @@ export function docsRoutes(app: OpenAPIHono<HttpEnv>, options: DocsOptions): voi
     info: { title: options.title, version: options.version, description: options.description },
     tags: [
       { name: 'events', description: 'Send events and read them back' },
+      { name: 'routing', description: 'Dead letters of the downstream routes' },
       { name: 'operations', description: 'Liveness, readiness, metrics' },
     ],
   })

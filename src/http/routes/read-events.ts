@@ -8,7 +8,7 @@ import type { EventReader } from '../ports.js'
 import { StoredEventSchema } from '../schemas.js'
 
 /** `since`: RFC 3339, or integer epoch milliseconds. */
-const since = z
+export const sinceParameter = z
   .string()
   .transform((value, ctx) => {
     const ms = /^\d{1,15}$/.test(value) ? Number(value) : parseRfc3339(value)
@@ -22,7 +22,7 @@ const since = z
 
 export const ReadQuerySchema = z.strictObject({
   type: z.string().min(1).max(128).regex(TYPE_PATTERN, 'must match ^[A-Za-z0-9][A-Za-z0-9_.:/-]*$').optional().meta({ description: 'Only events of this exact type (e.g. page_view)' }),
-  since: since.optional(),
+  since: sinceParameter.optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100).meta({ description: 'How many events, 1 to 1000', example: 100 }),
 })
 
