@@ -37,7 +37,7 @@ export async function startProcess(env: Record<string, string>): Promise<Running
     wsUrl: `ws://127.0.0.1:${wsPort}`,
     logs: () => output,
     async stop(signal = 'SIGTERM') {
-      if (child.exitCode !== null) return child.exitCode
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
       child.kill(signal)
       const [code] = (await once(child, 'exit')) as [number | null]
       return code

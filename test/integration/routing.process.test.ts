@@ -1,0 +1,156 @@
+import { randomUUID } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { runToExit, startProcess, type RunningSluice } from '../support/process.js'
+import { CLICKHOUSE_URL, dropDatabase, REDIS_URL, uniqueId } from '../support/services.js'
+
+/** A downstream service on a real socket: records what it received; `answer` decides its status. */
+function downstream(answer: () => number | 'hang' = () => 200) {
+  const received: Array<{ ids: string[]; headers: IncomingHttpHeaders }> = []
+  const hanging: Array<() => void> = []
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const status = answer()
+      const reply = () => {
+        if (status !== 'hang' && status < 300) received.push({ ids: (JSON.parse(Buffer.concat(chunks).toString()) as { events: Array<{ id: string }> }).events.map((e) => e.id), headers: req.headers })
+        res.writeHead(status === 'hang' ? 200 : status).end()
+      }
+      if (status === 'hang') hanging.push(reply)
+      else reply()
+    })
+  })
+  return {
+    received,
+    ids: () => new Set(received.flatMap((r) => r.ids)),
+    release: () => hanging.splice(0).forEach((reply) => reply()),
+    /** requests it holds without an answer */
+    held: () => hanging.length,
+    listen: () => new Promise<string>((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as { port: number }).port}/hook`))),
+    close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
+  }
+}
+
+const until = async (condition: () => boolean | Promise<boolean>, timeoutMs = 20_000) => {
+  const deadline = Date.now() + timeoutMs
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+const post = (url: string, path: string, body: unknown) => fetch(`${url}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } })
+
+let dir: string
+const running: RunningSluice[] = []
+const databases: string[] = []
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sluice-routes-'))
+})
+afterAll(async () => {
+  await Promise.all(running.map((p) => p.stop('SIGKILL')))
+  await Promise.all(databases.map(dropDatabase))
+  await rm(dir, { recursive: true, force: true })
+})
+
+async function sluiceWith(routes: unknown[], env: Record<string, string> = {}) {
+  const file = join(dir, `${randomUUID()}.json`)
+  await writeFile(file, JSON.stringify({ routes }))
+  const database = `sluice_test_${randomUUID().replace(/-/g, '').slice(0, 12)}`
+  databases.push(database)
+  const start = () => startProcess({ REDIS_URL, CLICKHOUSE_URL, CLICKHOUSE_DATABASE: database, ROUTES_FILE: file, ROUTE_CONSUMER: `test-${database}`, ROUTE_POLL_MS: '100', ...env })
+  const sluice = await start()
+  running.push(sluice)
+  return { sluice, start }
+}
+
+describe('routing, end to end through the process', () => {
+  it('delivers every accepted event to each route that matches, whatever transport it came by, with the documented headers', async () => {
+    const everything = downstream()
+    const checkout = downstream()
+    const { sluice } = await sluiceWith([
+      { name: 'everything', match: ['*'], url: await everything.listen(), batchMaxWaitMs: 50, headers: { authorization: 'Bearer hook-secret' } },
+      { name: 'checkout', match: ['checkout.*'], url: await checkout.listen(), batchMaxWaitMs: 50 },
+    ])
+    try {
+      const rest = [{ id: uniqueId(), type: 'checkout.completed' }, { id: uniqueId(), type: 'page_view' }, { id: uniqueId(), type: 'bad type' }]
+      await post(sluice.url, '/v1/events/batch', { events: rest })
+      const socket = new WebSocket(sluice.wsUrl)
+      const acked = new Promise((resolve) => socket.on('message', (data) => JSON.parse(data.toString()).op === 'ack' && resolve(undefined)))
+      await new Promise((resolve) => socket.once('open', resolve))
+      const ws = [{ id: uniqueId(), type: 'checkout.started' }, { id: uniqueId(), type: 'signup' }]
+      socket.send(JSON.stringify(ws))
+      await acked
+      socket.close()
+
+      await until(() => everything.ids().size === 4 && checkout.ids().size === 2)
+      expect(everything.ids()).toEqual(new Set([rest[0]!.id, rest[1]!.id, ws[0]!.id, ws[1]!.id]))
+      expect(checkout.ids()).toEqual(new Set([rest[0]!.id, ws[0]!.id]))
+      const headers = everything.received[0]!.headers
+      expect(headers['content-type']).toBe('application/json')
+      expect(headers['x-sluice-route']).toBe('everything')
+      expect(headers['idempotency-key']).toMatch(/^[0-9a-f-]{36}$/)
+      expect(headers.authorization).toBe('Bearer hook-secret')
+    } finally {
+      await Promise.all([everything.close(), checkout.close()])
+    }
+  }, 60_000)
+
+  it('writes what a dead downstream never took to dead letters, lists them, and replays them once it is back', async () => {
+    let up = false
+    const hook = downstream(() => (up ? 200 : 503))
+    const { sluice } = await sluiceWith([{ name: 'flaky', match: ['*'], url: await hook.listen(), batchMaxWaitMs: 20, maxAttempts: 2, backoffInitialMs: 10, backoffMaxMs: 20 }])
+    try {
+      const events = Array.from({ length: 5 }, () => ({ id: uniqueId(), type: 'order.placed' }))
+      expect(((await (await post(sluice.url, '/v1/events/batch', { events })).json()) as { accepted: number }).accepted).toBe(5)
+      type Listed = { deadLetters: Array<{ route: string; event: { id: string }; error: string; attempts: number; time: string }> }
+      let listed: Listed = { deadLetters: [] }
+      await until(async () => ((listed = (await (await fetch(`${sluice.url}/v1/dead-letters?route=flaky`)).json()) as Listed), listed.deadLetters.length === 5))
+      expect(listed.deadLetters[0]).toMatchObject({ route: 'flaky', attempts: 2, error: expect.stringContaining('503') })
+      expect(new Set(listed.deadLetters.map((d) => d.event.id))).toEqual(new Set(events.map((e) => e.id)))
+      expect(hook.ids().size).toBe(0)
+
+      up = true
+      const replay = await post(sluice.url, '/v1/dead-letters/replay', { route: 'flaky' })
+      expect(await replay.json()).toEqual({ replayed: 5 })
+      await until(() => hook.ids().size === 5)
+      expect((await post(sluice.url, '/v1/dead-letters/replay', { route: 'nope' })).status).toBe(404)
+      expect((await post(sluice.url, '/v1/dead-letters/replay', { route: 'flaky', extra: 1 })).status).toBe(400)
+    } finally {
+      await hook.close()
+    }
+  }, 60_000)
+
+  it('after kill -9 during delivery, the restarted process delivers every event a route matched', async () => {
+    let hang = true
+    const hook = downstream(() => (hang ? 'hang' : 200))
+    const url = await hook.listen()
+    const { sluice, start } = await sluiceWith([{ name: 'slow', match: ['*'], url, batchMaxEvents: 50, batchMaxWaitMs: 20, timeoutMs: 60_000 }])
+    try {
+      const events = Array.from({ length: 300 }, () => ({ id: uniqueId(), type: 'kill.me' }))
+      expect(((await (await post(sluice.url, '/v1/events/batch', { events })).json()) as { accepted: number }).accepted).toBe(300)
+      await until(() => hook.held() > 0) // deliveries are in flight, held unanswered by the hook
+      expect(await sluice.stop('SIGKILL')).toBe(null)
+      hook.release() // answers to a dead process: nobody acknowledges them
+      hang = false
+      const again = await start()
+      running.push(again)
+      await until(() => events.every((e) => hook.ids().has(e.id)), 40_000)
+    } finally {
+      await hook.close()
+    }
+  }, 90_000)
+
+  it('exits 2 naming the route and the field when ROUTES_FILE is wrong', async () => {
+    const file = join(dir, 'bad.json')
+    await writeFile(file, JSON.stringify({ routes: [{ name: 'billing', match: ['*'], url: 'http://127.0.0.1:9/x', timeoutMs: -5 }] }))
+    const { code, output } = await runToExit({ ROUTES_FILE: file })
+    expect(code).toBe(2)
+    expect(output).toMatch(/ROUTES_FILE: .*route "billing" field timeoutMs/)
+  }, 30_000)
+})
