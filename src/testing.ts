@@ -4,3 +4,5 @@
  */
 export { createFakeSink, type FakeSink, type FakeSinkOptions } from './testing/fake-sink.js'
 export { createMemoryDedupeStore, type MemoryDedupeStoreOptions } from './adapters/memory-dedupe-store.js'
+export { createFakeDelivery, type Call as DeliveryCall } from './testing/fake-delivery.js'
+export { createMemoryDeadLetters } from './testing/memory-dead-letters.js'

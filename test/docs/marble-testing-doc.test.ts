@@ -8,7 +8,7 @@ const examples = [...page.matchAll(/<!-- example: (\S+) -->\n```ts\n([\s\S]*?)\n
 
 describe('docs/marble-testing.md', () => {
   it('shows the examples the issues ask for', () => {
-    expect(examples.map(([file]) => file)).toEqual(['docs/examples/batching.test.ts', 'docs/examples/dedupe.test.ts', 'docs/examples/retry.test.ts', 'docs/examples/pipeline.test.ts', 'docs/examples/transform.test.ts'])
+    expect(examples.map(([file]) => file)).toEqual(['docs/examples/batching.test.ts', 'docs/examples/dedupe.test.ts', 'docs/examples/retry.test.ts', 'docs/examples/pipeline.test.ts', 'docs/examples/transform.test.ts', 'docs/examples/route.test.ts'])
   })
 
   it.each(examples)('shows %s exactly as it runs', (file, shown) => {
