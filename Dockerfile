@@ -16,5 +16,4 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 USER node
 EXPOSE 3001 8080
-# A larger young generation: ingestion allocates many short-lived objects per event (measured: ~25% less GC time).
-CMD ["node", "--max-semi-space-size=64", "dist/main.js"]
+CMD ["node", "dist/main.js"]

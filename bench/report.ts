@@ -21,6 +21,7 @@ export interface Report {
   readonly machine: string
   readonly scale: number
   readonly date: string
+  readonly idle?: { readonly connections: number; readonly rssBeforeMb: number; readonly rssAfterMb: number }
 }
 
 /** Every accepted event is in ClickHouse, once: a run that loses or doubles events is not a result. */
@@ -63,6 +64,7 @@ no validation, dedupe or transport: **${thousands(report.floorEventsPerSecond)} 
 |---|---:|---|---|---:|---:|---|---|
 ${lines.join('\n')}
 
+${report.idle ? `**Idle WebSocket connections:** ${thousands(report.idle.connections)} open connections took the server from ${report.idle.rssBeforeMb} MB to ${report.idle.rssAfterMb} MB of RSS (+${report.idle.rssAfterMb - report.idle.rssBeforeMb} MB).\n` : ''}
 ![events/s by frame size](docs/bench-chart.svg)
 `
   writeFileSync('BENCHMARKS.md', markdown)

@@ -5,11 +5,13 @@
  *
  * BENCH_SCALE (default 1) scales the number of events of every scenario; BENCH_ONLY=<regex> runs a subset.
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, fork } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
+import { Redis } from 'ioredis'
 import { createClickHouseClient } from '../src/adapters/clickhouse-sink.js'
 import { drive, type Load, type LoadResult } from './drive.js'
 import { floor } from './floor.js'
@@ -32,6 +34,8 @@ interface Scenario {
   readonly duplicateRate?: number
   /** measure latency at half of the full-load rate too */
   readonly halfLoad?: boolean
+  /** frames each WS connection keeps in flight (default: about 2,000 events' worth) */
+  readonly window?: number
 }
 
 const ws = (eventsPerFrame: number, connections: number, events: number, extra: Partial<Scenario> = {}): Scenario => ({
@@ -58,6 +62,9 @@ const SCENARIOS: Scenario[] = [
   { name: 'REST 1000/batch × 16 conn', mode: 'sluice', transport: 'rest', eventsPerFrame: 1000, connections: 16, events: 1_000_000, halfLoad: true },
   ws(100, 16, 1_000_000, { name: 'WS 100/frame × 16 conn, 10% duplicates', duplicateRate: 0.1 }),
   ws(100, 16, 600_000, { name: 'WS 100/frame × 16 conn, embedded chDB', mode: 'embedded' }),
+  // A flood: every connection pushes 20,000 events at once, 320,000 offered against an admission
+  // bound of 100,000 — far more than storage takes; backpressure must hold memory and lose nothing.
+  ws(100, 16, 1_500_000, { name: 'WS flood: 100/frame × 16 conn, 200 frames in flight each', window: 200, halfLoad: false }),
   // The per-event design: a few hundred events a second, so a few thousand events make the point.
   { ...ws(1, 1, 1_500), name: 'baseline: WS 1/frame × 1 conn', mode: 'baseline', halfLoad: false },
   { ...ws(100, 16, 3_200), name: 'baseline: WS 100/frame × 16 conn', mode: 'baseline', halfLoad: false },
@@ -72,6 +79,7 @@ async function main(): Promise<void> {
   const admin = await createClickHouseClient({ url: CLICKHOUSE_URL })
   const version = (await (await admin.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' })).json<{ v: string }>())[0]!.v
   const rows: Row[] = []
+  let idle: IdleResult | undefined
   const servers = new Map<Scenario['mode'], ServerProcess>()
   const dataDir = mkdtempSync(join(tmpdir(), 'sluice-bench-'))
   try {
@@ -81,10 +89,16 @@ async function main(): Promise<void> {
       rows.push(await measure(scenario, server))
       console.log(formatRow(rows.at(-1)!))
     }
+    if (!ONLY || ONLY.test('idle')) {
+      // A fresh server: "above an idle server" means above one that has served nothing yet.
+      const fresh = await startFor('sluice', dataDir)
+      idle = await idleConnections(fresh, 10_000)
+      await fresh.stop()
+    }
     const floorRun = await floor({ url: CLICKHOUSE_URL, database: `${database}_floor`, runId: randomUUID().slice(0, 8), totalEvents: Math.round(1_000_000 * SCALE), batchRows: 10_000, concurrency: 4 })
     console.log(`floor: ${Math.round(floorRun.eventsPerSecond)} events/s (${floorRun.stored} rows)`)
     const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; ClickHouse server ${version}; Redis ${redisVersion()}`
-    writeReport({ rows, floorEventsPerSecond: floorRun.eventsPerSecond, machine, scale: SCALE, date: new Date().toISOString() })
+    writeReport({ rows, floorEventsPerSecond: floorRun.eventsPerSecond, machine, scale: SCALE, date: new Date().toISOString(), ...(idle && { idle }) })
   } finally {
     for (const server of servers.values()) await server.stop()
     for (const db of [database, `${database}_floor`, `${database}_baseline`]) await admin.command({ query: `DROP DATABASE IF EXISTS ${db}` })
@@ -110,7 +124,7 @@ async function measure(scenario: Scenario, server: ServerProcess): Promise<Row> 
     connectionsPerProcess: scenario.connections / processes,
     eventsPerFrame: scenario.eventsPerFrame,
     totalEvents,
-    window: windowFor(scenario.eventsPerFrame),
+    window: scenario.window ?? windowFor(scenario.eventsPerFrame),
     ...(rate !== undefined && { rate }),
     ...(scenario.duplicateRate !== undefined && { duplicateRate: scenario.duplicateRate }),
   })
@@ -120,6 +134,7 @@ async function measure(scenario: Scenario, server: ServerProcess): Promise<Row> 
   const full = await drive(load(runId, events))
   const after = server.stats()
   const stored = await storedOnce(scenario.mode, runId)
+  await forgetKeys(runId)
   let half: LoadResult | undefined
   if (scenario.halfLoad) half = await drive(load(randomUUID().slice(0, 8), Math.round(events / 2), full.eventsPerSecond / 2))
   return {
@@ -145,6 +160,41 @@ async function storedOnce(mode: Scenario['mode'], runId: string): Promise<Row['s
   const [row] = await (await client.query({ query: `SELECT count() AS rows, uniqExact(id) AS ids FROM ${db}.raw_events WHERE id LIKE '${runId}-%'`, format: 'JSONEachRow' })).json<{ rows: string; ids: string }>()
   await client.close()
   return { checked: true, rows: Number(row!.rows), unique: Number(row!.ids) }
+}
+
+interface IdleResult {
+  readonly connections: number
+  readonly rssBeforeMb: number
+  readonly rssAfterMb: number
+}
+
+/** Opens `count` idle WS connections from a client process and reads the server's RSS before and after. */
+async function idleConnections(server: ServerProcess, count: number): Promise<IdleResult> {
+  const child = fork(fileURLToPath(new URL('./idle-connections.ts', import.meta.url)), { execArgv: ['--import', 'tsx'] })
+  const before = server.stats().rssBytes
+  const reply = () => new Promise<{ opened?: number }>((resolve) => child.once('message', resolve as (m: unknown) => void))
+  child.send({ url: server.wsUrl, count })
+  const { opened } = await reply()
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  const after = server.stats().rssBytes
+  child.send({ close: true })
+  await reply()
+  console.log(`idle: ${opened} connections: RSS ${Math.round(before / 2 ** 20)} → ${Math.round(after / 2 ** 20)} MB`)
+  return { connections: opened ?? 0, rssBeforeMb: Math.round(before / 2 ** 20), rssAfterMb: Math.round(after / 2 ** 20) }
+}
+
+/** Deletes a run's dedupe keys, so that later scenarios meet a Redis of the same size. */
+async function forgetKeys(runId: string): Promise<void> {
+  const redis = new Redis(REDIS_URL)
+  for (const prefix of ['sluice:dedupe:', 'baseline:dedupe:']) {
+    let cursor = '0'
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}${runId}-*`, 'COUNT', 10_000)
+      cursor = next
+      if (keys.length > 0) await redis.unlink(...keys)
+    } while (cursor !== '0')
+  }
+  await redis.quit()
 }
 
 function redisVersion(): string {
