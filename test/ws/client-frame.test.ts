@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { parseClientFrame } from '../../src/adapters/ws/client-frame.js'
-import { compilePatterns, patternError } from '../../src/adapters/ws/type-patterns.js'
+import { compilePatterns, patternError } from '../../src/streams/type-patterns.js'
 
 const limits = { maxEventsPerFrame: 3, maxSubscriptionTypes: 2 }
 const parse = (value: unknown, binary = false) => parseClientFrame(Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)), binary, limits)

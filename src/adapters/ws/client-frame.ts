@@ -1,5 +1,5 @@
 import { jsonErrorPosition } from '../../json-error-position.js'
-import { compilePatterns, patternError, type TypeMatcher } from './type-patterns.js'
+import { compilePatterns, patternError, type TypeMatcher } from '../../streams/type-patterns.js'
 import type { WsErrorCode } from './ws-telemetry.js'
 
 /** A client frame, read (API.md §4). The events themselves are validated by the pipeline, not here. */

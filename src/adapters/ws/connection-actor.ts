@@ -5,7 +5,7 @@ import { parseClientFrame } from './client-frame.js'
 import { createOutboundMailbox } from './outbound-mailbox.js'
 import { createPublishQueue } from './publish-queue.js'
 import { ack, errorReply, pong, subscribed, unsubscribed, welcome } from './server-messages.js'
-import type { TypeMatcher } from './type-patterns.js'
+import type { TypeMatcher } from '../../streams/type-patterns.js'
 import type { ResolvedWsOptions } from './ws-options.js'
 import type { WsTelemetry } from './ws-telemetry.js'
 

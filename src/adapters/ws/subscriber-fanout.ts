@@ -1,7 +1,7 @@
 import type { Observable, Subscription } from 'rxjs'
 import { toWire, type AcceptedEvent } from '../../streams/event.js'
 import { eventMessage, subscriberTooSlow } from './server-messages.js'
-import type { TypeMatcher } from './type-patterns.js'
+import type { TypeMatcher } from '../../streams/type-patterns.js'
 
 /** What the fan-out needs of a subscribed connection. */
 export interface Subscriber {

@@ -1,5 +1,3 @@
-import { TYPE_PATTERN } from '../event.js'
-
 /** One downstream route (API.md §8), with every default filled in by the routes-file loader. */
 export interface Route {
   /** unique; names the route in headers (`x-sluice-route`), metrics, outbox keys and dead letters */
@@ -39,32 +37,5 @@ export function route(fields: Pick<Route, 'name' | 'match' | 'url'> & Partial<Ro
   return { ...ROUTE_DEFAULTS, ...fields }
 }
 
-/**
- * Why a match pattern is not valid, or undefined when it is: an exact type (`page_view`), a prefix
- * ending in `.*` (`checkout.*` matches `checkout.completed` and `checkout.step.2`, not `checkout`
- * itself), or `*`. A typo such as `checkout*` is refused rather than becoming a route that never matches.
- * The same rules as WebSocket subscriptions (src/adapters/ws/type-patterns.ts).
- */
-export function patternError(pattern: string): string | undefined {
-  if (pattern === '*') return undefined
-  const exact = pattern.endsWith('.*') ? pattern.slice(0, -2) : pattern
-  if (exact.length === 0 || exact.length > 128) return 'must be 1 to 128 characters'
-  if (!TYPE_PATTERN.test(exact)) return 'must be an event type, a prefix ending in ".*", or "*"'
-  return undefined
-}
-
-/** One predicate for a route's patterns: a set lookup for exact types, a scan of the (few) prefixes. */
-export function typeMatcher(patterns: readonly string[]): (type: string) => boolean {
-  if (patterns.includes('*')) return () => true
-  const exact = new Set<string>()
-  const prefixes: string[] = []
-  for (const pattern of patterns) {
-    if (pattern.endsWith('.*')) prefixes.push(pattern.slice(0, -1)) // keep the dot: `checkout.`
-    else exact.add(pattern)
-  }
-  return function matchesType(type) {
-    if (exact.has(type)) return true
-    for (const prefix of prefixes) if (type.startsWith(prefix)) return true
-    return false
-  }
-}
+/** A route's `match` takes the patterns of WebSocket subscriptions: see streams/type-patterns.ts. */
+export { compilePatterns as typeMatcher, patternError } from '../type-patterns.js'

@@ -1,4 +1,4 @@
-import { TYPE_PATTERN } from '../../streams/event.js'
+import { TYPE_PATTERN } from './event.js'
 
 /** Does an event type match a subscription? */
 export type TypeMatcher = (type: string) => boolean
