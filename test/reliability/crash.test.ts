@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto'
+import { Redis } from 'ioredis'
+import { afterAll, describe, expect, it } from 'vitest'
+import { REDIS_URL } from '../support/services.js'
+import { launch, type Instance } from './support/instance.js'
+import { eventSource, Ledger, resendUntilSettled, restWorker, sleep, wsWorker } from './support/load.js'
+import { startPrivateClickHouse, type PrivateClickHouse } from './support/private-servers.js'
+import { privateDatabase, readStored } from './support/stored.js'
+
+// Issue 7.3: kill -9 under load, restart, clients re-send everything not acked. ClickHouse is a
+// private server so that the test can freeze it (SIGSTOP) for a moment before the kill: inserts are
+// then in flight and their ids claimed in Redis but not committed — the crash lands exactly between
+// claim and commit, where a dedupe claim must not turn the re-send into a false `duplicate`
+// (two-phase claims: the reservation expires after DEDUPE_RESERVATION_SECONDS; docs/architecture-notes.md).
+
+const RESERVATION_SECONDS = 5
+let clickhouse: PrivateClickHouse | undefined
+const instances: Instance[] = []
+const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
+afterAll(async () => {
+  clickhouse?.thaw()
+  await Promise.all(instances.map((instance) => instance.stop('SIGKILL')))
+  await clickhouse?.dispose()
+  await redis.quit()
+})
+
+describe('a crash (kill -9) under load', () => {
+  it('after a restart and the re-send of everything not acked, stores each id exactly once; a claim whose commit never happened does not block the re-send', async () => {
+    clickhouse = await startPrivateClickHouse()
+    const env = {
+      REDIS_URL,
+      CLICKHOUSE_URL: clickhouse.url,
+      CLICKHOUSE_DATABASE: privateDatabase('crash'),
+      INSERT_BATCH_MAX_WAIT_MS: '10',
+      INSERT_RETRY_INITIAL_MS: '50',
+      INSERT_RETRY_MAX_MS: '200',
+      INSERT_RETRY_BUDGET_MS: '1000',
+      DEDUPE_RESERVATION_SECONDS: String(RESERVATION_SECONDS),
+      DEDUPE_TTL_SECONDS: '600',
+    }
+    const first = await launch(env)
+    instances.push(first)
+    const ledger = new Ledger()
+    const next = eventSource(`crash-${randomUUID()}`, 'crash.load')
+    const running = () => first.alive
+    const workers = [
+      restWorker({ url: first.url, ledger, next: () => next(50), running, via: 'rest-1', pauseMs: 30 }),
+      restWorker({ url: first.url, ledger, next: () => next(50), running, via: 'rest-2', pauseMs: 30 }),
+      wsWorker({ url: first.wsUrl, ledger, next: () => next(25), running, via: 'ws-1', window: 8, intervalMs: 30 }),
+      wsWorker({ url: first.wsUrl, ledger, next: () => next(25), running, via: 'ws-2', window: 8, intervalMs: 30 }),
+    ]
+    await sleep(1500)
+    clickhouse.freeze()
+    await sleep(800)
+    expect(await first.stop('SIGKILL')).toBeNull()
+    clickhouse.thaw()
+    await Promise.all(workers)
+    expect(ledger.unexpected).toEqual([])
+
+    const acked = [...ledger.events.keys()].filter((id) => ledger.last(id) === 'accepted')
+    const unacked = ledger.unsettled()
+    expect(acked.length).toBeGreaterThan(0)
+    expect(unacked.length).toBeGreaterThan(0)
+    // The crash left claims without commits: reservations ("p:<fingerprint>") of ids nobody was told about.
+    const held = await redis.mget(...unacked.map((id) => `sluice:dedupe:${id}`))
+    const reserved = unacked.filter((_, i) => held[i]?.startsWith('p:'))
+    expect(reserved.length).toBeGreaterThan(0)
+    expect(held.filter((value) => value?.startsWith('c:')).length).toBe(0)
+
+    // Restart; clients re-send everything not acked. While a dead process's reservation lives the
+    // re-send is answered failed (send again), never duplicate; once it expires it is accepted.
+    const second = await launch(env)
+    instances.push(second)
+    const left = await resendUntilSettled(second.url, ledger, unacked, 'resend', 30_000, 250)
+    expect(left).toEqual([])
+    const resent = ledger.answers
+    const falseDuplicates = reserved.filter((id) => resent.get(id)!.some((a) => a.via === 'resend' && a.status === 'duplicate'))
+    expect(falseDuplicates).toEqual([])
+    const failedMeanwhile = reserved.filter((id) => resent.get(id)!.some((a) => a.via === 'resend' && a.status === 'failed')).length
+    console.info(`crash: ${ledger.events.size} events, ${acked.length} acked before the kill, ${unacked.length} re-sent, ${reserved.length} held by reservations of the dead process (${failedMeanwhile} answered failed until they expired)`)
+
+    // Each unique id is in ClickHouse exactly once: by FINAL, and uniqExact(id) = count() FINAL.
+    const stored = await readStored(clickhouse.url, env.CLICKHOUSE_DATABASE)
+    expect(stored.finalRows).toBe(ledger.events.size)
+    expect(stored.uniqueIds).toBe(ledger.events.size)
+    for (const id of ledger.events.keys()) expect(stored.final.get(id), id).toBe(1)
+    expect(await second.stop('SIGTERM')).toBe(0)
+  }, 90_000)
+})
