@@ -83,7 +83,18 @@ export function createRedisDedupeStore(options: RedisDedupeStoreOptions): Dedupe
     claim(claims: readonly Claim[]) {
       if (claims.length === 0) return of([])
       const ms = Math.max(1, Math.round(reservationSeconds * 1000))
-      return defer(() => commands.sluiceDedupeClaim(claims.length, ...keysOf(claims), ms, ...fingerprintsOf(claims)))
+      return defer(async () => {
+        try {
+          return await commands.sluiceDedupeClaim(claims.length, ...keysOf(claims), ms, ...fingerprintsOf(claims))
+        } catch (error) {
+          // A claim ioredis gave up on (commandTimeout, or queued while disconnected) is not taken
+          // back: it may still run after a reconnect, and would then hold these ids for the whole
+          // reservation with nobody left to release them (the events were failed or let through).
+          // A release queued behind it on the same connection runs after it. Best effort.
+          commands.sluiceDedupeRelease(claims.length, ...keysOf(claims), ...fingerprintsOf(claims)).catch(() => {})
+          throw error
+        }
+      })
     },
     confirm(claims: readonly Claim[]) {
       if (claims.length === 0) return of(undefined)
