@@ -9,6 +9,7 @@ import { createWsGateway, type WsGateway } from './adapters/ws/index.js'
 import { createRedisDedupeStore } from './adapters/redis-dedupe-store.js'
 import type { Config } from './config.js'
 import { createHttpApp } from './http/app.js'
+import { SLOW_CLIENT_TIMEOUTS } from './http/slow-client-timeouts.js'
 import { createPipeline, type Pipeline } from './streams/pipeline.js'
 import type { DedupeStore } from './streams/ports.js'
 import type { EventTransform } from './streams/operators/transform.js'
@@ -164,7 +165,7 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
     backends,
     async listen() {
       const port = await new Promise<number>((resolveListen, reject) => {
-        server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => resolveListen(info.port))
+        server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST, serverOptions: SLOW_CLIENT_TIMEOUTS }, (info) => resolveListen(info.port))
         server.once('error', reject)
       })
       const { port: wsPort } = await ws.listen()

@@ -6,6 +6,7 @@ import type { Logger } from 'pino'
 import type { Subscription } from 'rxjs'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { createApiKeyCheck } from '../../auth/api-keys.js'
+import { SLOW_CLIENT_TIMEOUTS } from '../../http/slow-client-timeouts.js'
 import type { Pipeline } from '../../streams/pipeline.js'
 import { createAdmissionWaitList } from './admission-wait-list.js'
 import { createConnectionActor, type ConnectionActor, type ConnectionHost } from './connection-actor.js'
@@ -72,7 +73,7 @@ export function createWsGateway(options: WsGatewayOptions, deps: WsGatewayDeps):
   const connections = new Map<string, ConnectionActor>()
   // ws's own limit is the contract's (1009 over WS_MAX_FRAME_BYTES); the actor delays that close until its acks are out.
   const wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: resolved.maxFrameBytes, perMessageDeflate: resolved.perMessageDeflate })
-  const server = createServer(notAnUpgrade)
+  const server = createServer(SLOW_CLIENT_TIMEOUTS, notAnUpgrade)
   server.on('upgrade', onUpgrade)
   server.on('error', (error) => logger.error({ err: error, component: 'ws' }, 'websocket server error'))
 
