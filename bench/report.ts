@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import type { LoadResult } from './drive.js'
 
 export interface Row {
@@ -67,7 +67,9 @@ ${lines.join('\n')}
 ${report.idle ? `**Idle WebSocket connections:** ${thousands(report.idle.connections)} open connections took the server from ${report.idle.rssBeforeMb} MB to ${report.idle.rssAfterMb} MB of RSS (+${report.idle.rssAfterMb - report.idle.rssBeforeMb} MB).\n` : ''}
 ![events/s by frame size](docs/bench-chart.svg)
 `
-  writeFileSync('BENCHMARKS.md', markdown)
+  // The analysis is written by hand from profiles (node --cpu-prof) and kept beside the bench.
+  const analysis = existsSync('bench/analysis.md') ? `\n${readFileSync('bench/analysis.md', 'utf8')}` : ''
+  writeFileSync('BENCHMARKS.md', markdown + analysis)
   writeFileSync('docs/bench-chart.svg', chart(report))
   writeFileSync('bench/last-run.json', JSON.stringify(report, null, 2))
 }
