@@ -1,8 +1,7 @@
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { createLogger } from './logger.js'
 import { createSluice } from './sluice.js'
-import type { EventTransform } from './streams/operators/transform.js'
-import { loadTransforms } from './transforms-module.js'
+import { loadTransforms, type LoadedTransforms } from './transforms-module.js'
 import { loadRoutesFile, RoutesFileError } from './routes-file.js'
 import type { Route } from './streams/routing/route.js'
 
@@ -16,15 +15,6 @@ async function main(): Promise<void> {
     for (const problem of error.problems) process.stderr.write(`sluice: invalid configuration: ${problem.variable}: ${problem.message}\n`)
     process.exit(2)
   }
-  let transforms: EventTransform[] = []
-  if (config.TRANSFORMS_MODULE) {
-    try {
-      transforms = await loadTransforms(config.TRANSFORMS_MODULE)
-    } catch (error) {
-      process.stderr.write(`sluice: invalid configuration: TRANSFORMS_MODULE: ${error instanceof Error ? error.message : String(error)}\n`)
-      process.exit(2)
-    }
-  }
   let routes: Route[] = []
   if (config.ROUTES_FILE) {
     try {
@@ -35,8 +25,17 @@ async function main(): Promise<void> {
       process.exit(2)
     }
   }
+  let loaded: LoadedTransforms = { transforms: [], routeTransforms: {} }
+  if (config.TRANSFORMS_MODULE) {
+    try {
+      loaded = await loadTransforms(config.TRANSFORMS_MODULE, routes.map((route) => route.name))
+    } catch (error) {
+      process.stderr.write(`sluice: invalid configuration: TRANSFORMS_MODULE: ${error instanceof Error ? error.message : String(error)}\n`)
+      process.exit(2)
+    }
+  }
   const logger = createLogger(config.LOG_LEVEL)
-  const sluice = await createSluice(config, { logger, transforms, routes })
+  const sluice = await createSluice(config, { logger, transforms: loaded.transforms, routeTransforms: loaded.routeTransforms, routes })
   const { port, wsPort } = await sluice.listen()
   logger.info(
     { http: port, ws: wsPort, dedupe: sluice.backends.dedupe, storage: sluice.backends.storage },

@@ -7,6 +7,7 @@ import { createHttpDelivery } from './adapters/http-delivery.js'
 import { createRedisRouteOutbox } from './adapters/redis-route-outbox.js'
 import type { Config } from './config.js'
 import type { Metrics } from './metrics.js'
+import type { EventTransform } from './streams/operators/transform.js'
 import type { EventSink } from './streams/ports.js'
 import type { Route } from './streams/routing/route.js'
 import { routedSink } from './streams/routing/routed-sink.js'
@@ -28,7 +29,10 @@ export interface Routing {
  * and — with Redis — a Redis Streams outbox so that no matched event is lost across a crash.
  * Without routes nothing is started, but the dead-letters table can still be listed.
  */
-export function createRouting(config: Config, deps: { routes: readonly Route[]; client: ClickHouseClient; redis: Redis | undefined; metrics: Metrics; logger: Logger }): Routing {
+export function createRouting(
+  config: Config,
+  deps: { routes: readonly Route[]; transforms?: Readonly<Record<string, readonly EventTransform[]>>; client: ClickHouseClient; redis: Redis | undefined; metrics: Metrics; logger: Logger },
+): Routing {
   const { routes, client, redis, metrics, logger } = deps
   const deadLetters = createClickHouseDeadLetters({ client, database: config.CLICKHOUSE_DATABASE })
   if (routes.length === 0) {
@@ -44,6 +48,7 @@ export function createRouting(config: Config, deps: { routes: readonly Route[]; 
       queueMaxEvents: config.ROUTE_QUEUE_MAX_EVENTS,
       breaker: { failureThreshold: config.ROUTE_BREAKER_FAILURES, coolDownMs: config.ROUTE_BREAKER_COOLDOWN_MS },
       pollMs: config.ROUTE_POLL_MS,
+      ...(deps.transforms && { transforms: deps.transforms }),
     },
     { delivery, deadLetters, ...(outbox && { outbox }), telemetry: routerTelemetry(metrics, logger.child({ component: 'routing' })) },
   )

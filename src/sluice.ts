@@ -33,6 +33,8 @@ export interface SluiceDeps {
   readonly transforms?: readonly EventTransform[]
   /** downstream routes (ROUTES_FILE, already validated): accepted events are delivered to those that match */
   readonly routes?: readonly Route[]
+  /** the user's own RxJS operators per route name, run on the events a route matched before they are queued for it */
+  readonly routeTransforms?: Readonly<Record<string, readonly EventTransform[]>>
 }
 
 export interface Backends {
@@ -93,7 +95,7 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       : `embedded chDB in ${dataDir} (version ${started.version})`,
   }
 
-  const routing = createRouting(config, { routes: deps.routes ?? [], client, redis, metrics, logger })
+  const routing = createRouting(config, { routes: deps.routes ?? [], transforms: deps.routeTransforms, client, redis, metrics, logger })
   try {
     await routing.start()
   } catch (error) {

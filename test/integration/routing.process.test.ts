@@ -10,7 +10,7 @@ import { CLICKHOUSE_URL, dropDatabase, REDIS_URL, uniqueId } from '../support/se
 
 /** A downstream service on a real socket: records what it received; `answer` decides its status. */
 function downstream(answer: () => number | 'hang' = () => 200) {
-  const received: Array<{ ids: string[]; headers: IncomingHttpHeaders }> = []
+  const received: Array<{ ids: string[]; headers: IncomingHttpHeaders; events: Array<Record<string, unknown>> }> = []
   const hanging: Array<() => void> = []
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = []
@@ -18,7 +18,10 @@ function downstream(answer: () => number | 'hang' = () => 200) {
     req.on('end', () => {
       const status = answer()
       const reply = () => {
-        if (status !== 'hang' && status < 300) received.push({ ids: (JSON.parse(Buffer.concat(chunks).toString()) as { events: Array<{ id: string }> }).events.map((e) => e.id), headers: req.headers })
+        if (status !== 'hang' && status < 300) {
+          const { events } = JSON.parse(Buffer.concat(chunks).toString()) as { events: Array<Record<string, unknown> & { id: string }> }
+          received.push({ ids: events.map((e) => e.id), headers: req.headers, events })
+        }
         res.writeHead(status === 'hang' ? 200 : status).end()
       }
       if (status === 'hang') hanging.push(reply)
@@ -145,6 +148,32 @@ describe('routing, end to end through the process', () => {
       await hook.close()
     }
   }, 90_000)
+
+  it('runs a route\'s own transforms on what it matched: the other route gets the events as accepted, a throwing transform dead-letters only for its route', async () => {
+    const plain = downstream()
+    const redacted = downstream()
+    const { sluice } = await sluiceWith(
+      [
+        { name: 'plain', match: ['*'], url: await plain.listen(), batchMaxWaitMs: 20 },
+        { name: 'redacted', match: ['*'], url: await redacted.listen(), batchMaxWaitMs: 20 },
+      ],
+      { TRANSFORMS_MODULE: 'test/fixtures/route-transforms.mjs' },
+    )
+    try {
+      const events = [{ id: uniqueId(), type: 'signup', userId: 'u-1' }, { id: uniqueId(), type: 'internal.ping' }, { id: uniqueId(), type: 'boom' }]
+      expect(((await (await post(sluice.url, '/v1/events/batch', { events })).json()) as { accepted: number }).accepted).toBe(3)
+      await until(() => plain.ids().size === 3 && redacted.ids().size === 1)
+      expect(redacted.ids()).toEqual(new Set([events[0]!.id]))
+      expect(redacted.received.flatMap((r) => r.events)[0]).not.toHaveProperty('userId')
+      expect(plain.received.flatMap((r) => r.events).find((e) => e.id === events[0]!.id)).toMatchObject({ userId: 'u-1' })
+      type Listed = { deadLetters: Array<{ event: { id: string }; error: string }> }
+      let listed: Listed = { deadLetters: [] }
+      await until(async () => ((listed = (await (await fetch(`${sluice.url}/v1/dead-letters?route=redacted`)).json()) as Listed), listed.deadLetters.length === 1))
+      expect(listed.deadLetters[0]).toMatchObject({ event: { id: events[2]!.id }, error: 'a transform of route redacted failed: boom is not for this route' })
+    } finally {
+      await Promise.all([plain.close(), redacted.close()])
+    }
+  }, 60_000)
 
   it('exits 2 naming the route and the field when ROUTES_FILE is wrong', async () => {
     const file = join(dir, 'bad.json')

@@ -1,7 +1,8 @@
-import { asyncScheduler, firstValueFrom, from, lastValueFrom, mergeMap, timer, type Observable, type SchedulerLike, type Subscription } from 'rxjs'
+import { asyncScheduler, firstValueFrom, from, lastValueFrom, mergeMap, of, timer, toArray, type Observable, type SchedulerLike, type Subscription } from 'rxjs'
 import { v7 as uuidv7 } from 'uuid'
 import type { AcceptedEvent } from '../event.js'
 import { batch } from '../operators/batch.js'
+import type { EventTransform } from '../operators/transform.js'
 import { deadLetterWriter } from './dead-letter-writer.js'
 import type { DeadLetterStore, Delivery, RouteOutbox } from './ports.js'
 import { replayDeadLetters } from './replay.js'
@@ -26,6 +27,12 @@ export interface RouterConfig {
    * PENDING_AT_SHUTDOWN); start sends those again, in the background (default true).
    */
   readonly resumeAtStart?: boolean
+  /**
+   * The user's own operators per route name, run on each matched event before it is queued for
+   * that route: enrich, redact, re-type, or drop it (emit nothing) for this route only. An event a
+   * transform throws on goes to dead letters (reason `transform`); other routes are not affected.
+   */
+  readonly transforms?: Readonly<Record<string, readonly EventTransform[]>>
 }
 
 export interface RouterDeps {
@@ -122,10 +129,30 @@ export function createRouter(config: RouterConfig, deps: RouterDeps): Router {
     for (const { lane, events } of entries) lane.push(events.map((event) => ({ event })))
   }
 
+  /** The route's transforms over its matched events; what they throw on is dead-lettered here. */
+  async function transformed(lane: Lane, matched: AcceptedEvent[]): Promise<AcceptedEvent[]> {
+    const steps = config.transforms?.[lane.route.name]
+    if (!steps || steps.length === 0 || matched.length === 0) return matched
+    const kept: AcceptedEvent[] = []
+    const failed: Array<{ event: AcceptedEvent; error: string }> = []
+    for (const event of matched) {
+      try {
+        kept.push(...(await lastValueFrom(steps.reduce<Observable<AcceptedEvent>>((events, step) => events.pipe(step), of(event)).pipe(toArray()))))
+      } catch (error) {
+        failed.push({ event, error: `a transform of route ${lane.route.name} failed: ${error instanceof Error ? error.message : String(error)}` })
+      }
+    }
+    for (const { event, error } of failed) {
+      // The writer retries and reports a write it gives up on (deadLetterWriteFailed); enqueue never rejects.
+      await lastValueFrom(laneDeps.deadLetters(lane.route.name, [{ event }], 'transform', error, 0), { defaultValue: undefined }).catch(() => undefined)
+    }
+    return kept
+  }
+
   async function enqueue(events: readonly AcceptedEvent[]): Promise<void> {
-    const entries = [...lanes.values()]
-      .map(({ lane, matches }) => ({ lane, events: events.filter((event) => matches(event.type)) }))
-      .filter((entry) => entry.events.length > 0)
+    const entries = (
+      await Promise.all([...lanes.values()].map(async ({ lane, matches }) => ({ lane, events: await transformed(lane, events.filter((event) => matches(event.type))) })))
+    ).filter((entry) => entry.events.length > 0)
     if (entries.length === 0) return
     if (!outbox) return toMemory(entries)
     try {

@@ -11,6 +11,8 @@ export type DeadLetterReason =
   | 'overflow'
   /** still pending when shutdown's deadline came, without an outbox to keep it */
   | 'shutdown'
+  /** a transform of the route threw on the event (it never reached the route) */
+  | 'transform'
 
 /**
  * What routing reports about itself, as a catalogue of typed events (one injected object, no
