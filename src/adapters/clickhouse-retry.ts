@@ -7,7 +7,7 @@
 
 /** Errors that will fail again for the same batch: retrying only burns the retry budget. */
 const FINAL_CODES = new Set([
-  6, 26, 27, 38, 41, 72, 117, // cannot parse text / quoted string / input, date, number; incorrect data
+  6, 25, 26, 27, 38, 41, 72, 117, // cannot parse text / escape sequence / quoted string / input, date, number; incorrect data
   8, 16, 47, // no such column, no such column in table, unknown identifier
   44, 53, 70, // illegal column, type mismatch, cannot convert type
   60, 81, // unknown table, unknown database

@@ -8,6 +8,16 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
 // 2100-01-01T00:00:00.000Z: the first instant that is out of range.
 const MAX_TIMESTAMP_MS = Date.UTC(2100, 0, 1)
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
+// JSON may spell a lone UTF-16 surrogate ("\ud800"); UTF-8 cannot. ClickHouse refuses a lone high
+// surrogate in an insert and mangles a lone low one, and Redis keys of two such ids would be the same
+// bytes: the top-level strings (stored as columns, the id also as a key) must be well-formed.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+const wellFormedString = (max: number, min = 0) =>
+  z
+    .string()
+    .min(min)
+    .max(max)
+    .refine((value) => !LONE_SURROGATE.test(value), 'must be well-formed Unicode (no lone surrogate such as \\ud800)')
 
 /** Epoch milliseconds of an RFC 3339 string, or undefined when it is not a real date in range. */
 export function parseRfc3339(text: string): number | undefined {
@@ -49,12 +59,12 @@ const propertiesSchema = z
 
 export const EventSchema = z
   .strictObject({
-    id: z.string().min(1).max(128).optional().meta({ description: 'Idempotency key; absent: the server assigns a UUIDv7', example: 'evt-0001' }),
+    id: wellFormedString(128, 1).optional().meta({ description: 'Idempotency key; absent: the server assigns a UUIDv7', example: 'evt-0001' }),
     type: z.string().min(1).max(128).regex(TYPE_PATTERN, 'must match ^[A-Za-z0-9][A-Za-z0-9_.:/-]*$').meta({ example: 'page_view' }),
     timestamp: timestampSchema.optional(),
-    source: z.string().max(128).optional().meta({ example: 'web' }),
-    userId: z.string().max(256).optional().meta({ example: 'u-42' }),
-    sessionId: z.string().max(256).optional().meta({ example: 's-7' }),
+    source: wellFormedString(128).optional().meta({ example: 'web' }),
+    userId: wellFormedString(256).optional().meta({ example: 'u-42' }),
+    sessionId: wellFormedString(256).optional().meta({ example: 's-7' }),
     properties: propertiesSchema.optional(),
   })
   .meta({ id: 'Event', description: 'One event (API.md §1). Unknown top-level keys are rejected.' })
