@@ -11,7 +11,7 @@ import { privateDatabase, readStored } from './support/stored.js'
 // test files), a real Redis, and Sluice as its own process.
 
 const MAX_INFLIGHT = 400
-const RETRY_BUDGET_MS = 2500
+const RETRY_BUDGET_MS = 2000
 const OUTAGE_MS = 5000
 
 let clickhouse: PrivateClickHouse | undefined
