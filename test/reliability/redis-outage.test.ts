@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
-import { CLICKHOUSE_URL } from '../support/services.js'
+import { CLICKHOUSE_URL, dropDatabase } from '../support/services.js'
 import { launch, metric, watch, type Instance } from './support/instance.js'
 import { eventSource, Ledger, post, resendUntilSettled, restWorker, sleep, wsWorker } from './support/load.js'
 import { startPrivateRedis, type PrivateServer } from './support/private-servers.js'
-import { dropDatabaseAt, privateDatabase, readStored } from './support/stored.js'
+import { privateDatabase, readStored } from './support/stored.js'
 
 // Issue 7.2: Redis stops under load and starts again (empty: a private redis-server without
 // persistence, on its own port — the shared one on 6379 serves other test files). Two Sluice
@@ -16,7 +16,7 @@ const databases: string[] = []
 afterAll(async () => {
   await Promise.all(instances.map((instance) => instance.stop('SIGKILL')))
   await redis?.dispose()
-  await Promise.all(databases.map((database) => dropDatabaseAt(CLICKHOUSE_URL, database)))
+  await Promise.all(databases.map(dropDatabase))
 })
 
 async function start(onError: 'open' | 'reject') {

@@ -40,13 +40,5 @@ export async function readAllRows(url: string, database: string): Promise<Array<
   }
 }
 
-export async function dropDatabaseAt(url: string, database: string): Promise<void> {
-  const client = await createClickHouseClient({ url })
-  try {
-    await client.command({ query: `DROP DATABASE IF EXISTS ${quoteIdentifier(database)}` })
-  } finally {
-    await client.close()
-  }
-}
-
+/** A database name of its own for one test file (dropped by the file, or gone with its private server). */
 export const privateDatabase = (label: string) => `sluice_${label}_${Math.random().toString(16).slice(2, 12)}`
