@@ -65,6 +65,20 @@ describe('API keys, end to end', () => {
     }
   })
 
+  it('refuses every operation under /v1 that the OpenAPI document lists, with every wrong credential', async () => {
+    const document = (await (await fetch(`${sluice.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> }
+    const operations = Object.entries(document.paths)
+      .filter(([path]) => path.startsWith('/v1/'))
+      .flatMap(([path, methods]) => Object.keys(methods).map((method) => [method.toUpperCase(), path.replace(/\{[^}]+\}/g, 'x')] as const))
+    expect(operations.map(([method, path]) => `${method} ${path}`)).toEqual(expect.arrayContaining(['POST /v1/events', 'POST /v1/events/batch', 'GET /v1/events', 'GET /v1/dead-letters', 'POST /v1/dead-letters/replay']))
+    for (const [method, path] of operations) {
+      for (const headers of WRONG) {
+        const response = await fetch(`${sluice.url}${path}`, { method, body: method === 'GET' ? undefined : '{}', headers: { 'content-type': 'application/json', ...headers } })
+        expect(response.status, `${method} ${path} ${JSON.stringify(headers)}`).toBe(401)
+      }
+    }
+  })
+
   it('refuses every WebSocket upgrade without a valid key (header or ?api_key=), and takes each form of a valid one', async () => {
     for (const headers of WRONG) expect(await upgrade(sluice.wsUrl, headers), JSON.stringify(headers)).toBe(401)
     for (const query of ['?api_key=', '?api_key=wrong', `?api_key=${k1.slice(1)}`, `?apikey=${k1}`, `?API_KEY=${k1}`]) expect(await upgrade(`${sluice.wsUrl}/${query}`), query).toBe(401)
@@ -77,6 +91,7 @@ describe('API keys, end to end', () => {
     const accepted = await fetch(`${sluice.url}/v1/events`, { method: 'POST', body: JSON.stringify({ id: `auth-${randomUUID()}`, type: 'auth.ok' }), headers: { 'content-type': 'application/json', authorization: `Bearer ${k2}` } })
     expect(accepted.status).toBe(202)
     expect((await fetch(`${sluice.url}/v1/events?type=auth.ok`, { headers: { 'x-api-key': k1 } })).status).toBe(200)
+    expect((await fetch(`${sluice.url}/v1/dead-letters`, { headers: { authorization: `Bearer ${k1}` } })).status).toBe(200)
     expect((await fetch(`${sluice.url}/metrics`)).status).toBe(401)
     expect((await fetch(`${sluice.url}/metrics`, { headers: { 'x-api-key': k1 } })).status).toBe(200)
     for (const open of ['/health', '/ready', '/openapi.json', '/docs']) expect((await fetch(`${sluice.url}${open}`)).status).toBe(200)
