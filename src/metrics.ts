@@ -26,6 +26,9 @@ export interface Metrics {
   watchAdmission(admission: Admission): void
 }
 
+/** Seconds, from a fast insert on a quiet machine to one retried through an outage. */
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+
 export function createMetrics(registry = new Registry()): Metrics {
   collectDefaultMetrics({ register: registry })
   const registers = [registry]
@@ -36,7 +39,7 @@ export function createMetrics(registry = new Registry()): Metrics {
   const insertDuration = new Histogram({
     name: 'sluice_insert_duration_seconds',
     help: 'Time from the first insert attempt of a batch to its commit, retries included',
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    buckets: LATENCY_BUCKETS,
     registers,
   })
   const retries = new Counter({ name: 'sluice_insert_retries_total', help: 'Insert attempts retried after a retriable error', registers })
@@ -46,7 +49,7 @@ export function createMetrics(registry = new Registry()): Metrics {
   const lag = new Histogram({
     name: 'sluice_ingest_lag_seconds',
     help: 'Time from receiving an event to committing it',
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    buckets: LATENCY_BUCKETS,
     registers,
   })
   const pauses = new Counter({ name: 'sluice_admission_pauses_total', help: 'Times admission crossed the high-water mark and told readers to pause', registers })
