@@ -2,9 +2,6 @@ import { z } from 'zod'
 
 /** The event as a client sends it (API.md §1). Strict: an unknown top-level key is rejected by name. */
 export const TYPE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/
-export const PROPERTIES_MAX_BYTES = 32 * 1024
-export const PROPERTIES_MAX_DEPTH = 32
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
 // 2100-01-01T00:00:00.000Z: the first instant that is out of range.
 const MAX_TIMESTAMP_MS = Date.UTC(2100, 0, 1)
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
@@ -48,13 +45,10 @@ const timestampSchema = z
   })
   .meta({ description: 'RFC 3339 string or integer epoch milliseconds; absent means receive time', example: '2026-11-26T10:00:00.123Z' })
 
+// Only the shape is zod's: nesting, size and forbidden keys are checked in normalize.ts, in one walk
+// that also serializes `properties` once for the size check, the fingerprint and storage.
 const propertiesSchema = z
   .record(z.string(), z.unknown())
-  .superRefine((value, ctx) => {
-    const depth = depthOf(value)
-    if (depth > PROPERTIES_MAX_DEPTH) ctx.addIssue({ code: 'custom', message: `nesting is ${depth} levels, at most ${PROPERTIES_MAX_DEPTH} allowed` })
-    else if (Buffer.byteLength(JSON.stringify(value)) > PROPERTIES_MAX_BYTES) ctx.addIssue({ code: 'custom', message: `must be at most ${PROPERTIES_MAX_BYTES} bytes serialized` })
-  })
   .meta({ description: 'Any JSON object, ≤ 32 KiB serialized, nesting ≤ 32 levels', example: { path: '/pricing', referrer: 'https://example.com' } })
 
 export const EventSchema = z
@@ -85,46 +79,6 @@ export interface AcceptedEvent {
   readonly sessionId?: string
   readonly properties?: Record<string, unknown>
   readonly transport: Transport
-}
-
-/**
- * Depth of nested objects/arrays; a flat object is 1. It stops descending once past the limit, so
- * hostile nesting costs no more than the limit and cannot overflow the stack.
- */
-function depthOf(value: object, depth = 1): number {
-  let max = depth
-  if (depth > PROPERTIES_MAX_DEPTH) return depth
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const child: unknown = value[i]
-      if (child !== null && typeof child === 'object' && (max = Math.max(max, depthOf(child, depth + 1))) > PROPERTIES_MAX_DEPTH) return max
-    }
-    return max
-  }
-  for (const key in value) {
-    const child = (value as Record<string, unknown>)[key]
-    if (child !== null && typeof child === 'object' && (max = Math.max(max, depthOf(child, depth + 1))) > PROPERTIES_MAX_DEPTH) return max
-  }
-  return max
-}
-
-/**
- * Paths of keys that may never be stored (`__proto__`, `constructor`, `prototype`), at any depth.
- * Checked on the raw parsed JSON because zod's record parsing silently drops `__proto__`.
- */
-export function forbiddenKeyPaths(root: unknown, base = 'properties'): string[] {
-  const found: string[] = []
-  const stack: Array<[unknown, string, number]> = [[root, base, 1]]
-  while (stack.length > 0) {
-    const [value, path, depth] = stack.pop()!
-    if (value === null || typeof value !== 'object' || depth > PROPERTIES_MAX_DEPTH + 1) continue
-    for (const key of Object.keys(value)) {
-      const child = `${path}.${key}`
-      if (FORBIDDEN_KEYS.has(key)) found.push(child)
-      stack.push([(value as Record<string, unknown>)[key], child, depth + 1])
-    }
-  }
-  return found.sort()
 }
 
 /** RFC 3339 with milliseconds, the form every reader of Sluice gets timestamps in. */

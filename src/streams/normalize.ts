@@ -1,7 +1,8 @@
 import { hash } from 'node:crypto'
 import type { z } from 'zod'
 import { v7 as uuidv7 } from 'uuid'
-import { EventSchema, forbiddenKeyPaths, parseRfc3339, type AcceptedEvent, type Transport } from './event.js'
+import { EventSchema, parseRfc3339, type AcceptedEvent, type Transport } from './event.js'
+import { canonicalJson, checkProperties } from './properties.js'
 import type { Issue } from './outcome.js'
 
 export type Normalized =
@@ -18,64 +19,44 @@ export interface NormalizeContext {
 /** Validates one raw event against API.md §1 and turns it into the event as it will be stored. */
 export function normalize(raw: unknown, context: NormalizeContext): Normalized {
   const parsed = EventSchema.safeParse(raw)
-  const forbidden = isObject(raw) && isObject(raw.properties) ? forbiddenKeyPaths(raw.properties) : []
-  if (!parsed.success || forbidden.length > 0) {
+  const properties = isObject(raw) && isObject(raw.properties) ? checkProperties(raw.properties) : undefined
+  if (!parsed.success || (properties !== undefined && !properties.ok)) {
     const errors: Issue[] = parsed.success ? [] : parsed.error.issues.flatMap(toIssues)
-    for (const path of forbidden) errors.push({ path, message: 'key is not allowed (__proto__, constructor, prototype)' })
+    if (properties !== undefined && !properties.ok) errors.push(...properties.issues)
     return { ok: false, errors }
   }
   const input = parsed.data
   const sentTimestamp = input.timestamp === undefined ? undefined : typeof input.timestamp === 'number' ? input.timestamp : parseRfc3339(input.timestamp)!
-  const event: AcceptedEvent = {
+  // Built field by field rather than with conditional spreads: this runs once per event.
+  const event = {
     id: input.id ?? (context.newId ?? uuidv7)(),
     type: input.type,
     timestamp: sentTimestamp ?? context.receivedAt,
     receivedAt: context.receivedAt,
-    ...(input.source !== undefined && { source: input.source }),
-    ...(input.userId !== undefined && { userId: input.userId }),
-    ...(input.sessionId !== undefined && { sessionId: input.sessionId }),
-    ...(input.properties !== undefined && { properties: input.properties }),
-    transport: context.transport,
-  }
-  return { ok: true, event, fingerprint: fingerprint(event, sentTimestamp) }
+  } as Mutable<AcceptedEvent>
+  if (input.source !== undefined) event.source = input.source
+  if (input.userId !== undefined) event.userId = input.userId
+  if (input.sessionId !== undefined) event.sessionId = input.sessionId
+  if (input.properties !== undefined) event.properties = input.properties
+  event.transport = context.transport
+  return { ok: true, event, fingerprint: fingerprint(event, sentTimestamp, properties?.text) }
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
 /**
  * A digest of what the client said about the event: a re-send of the same event has the same one
  * even when its default timestamp (receive time) or transport differ, and key order does not matter.
+ * `propertiesText` is the canonical JSON of the properties when the caller has it already.
  */
-export function fingerprint(event: AcceptedEvent, sentTimestamp: number | undefined): string {
-  const content = [event.id, event.type, sentTimestamp ?? null, event.source ?? null, event.userId ?? null, event.sessionId ?? null, event.properties ?? null]
-  return hash('sha1', canonicalJson(content), 'base64url')
+export function fingerprint(event: AcceptedEvent, sentTimestamp: number | undefined, propertiesText?: string): string {
+  const head = JSON.stringify([event.id, event.type, sentTimestamp ?? null, event.source ?? null, event.userId ?? null, event.sessionId ?? null])
+  const properties = propertiesText ?? (event.properties === undefined ? 'null' : canonicalJson(event.properties))
+  // The canonical JSON of the whole 7-element array, as earlier versions digested it.
+  return hash('sha1', `${head.slice(0, -1)},${properties}]`, 'base64url')
 }
 
-/**
- * JSON with object keys sorted at every depth, so equal content gives equal text. Hot path (once
- * per event): string concatenation, and a sort only where the keys are not in order already.
- */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
-  if (Array.isArray(value)) {
-    let out = '['
-    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i])
-    return `${out}]`
-  }
-  const keys = Object.keys(value)
-  if (!inOrder(keys)) keys.sort()
-  let out = '{'
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!
-    const child = (value as Record<string, unknown>)[key]
-    if (child === undefined) continue
-    out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${canonicalJson(child)}`
-  }
-  return `${out}}`
-}
-
-function inOrder(keys: string[]): boolean {
-  for (let i = 1; i < keys.length; i++) if (keys[i - 1]! > keys[i]!) return false
-  return true
-}
+export { canonicalJson }
 
 /** Zod's issues as API.md's: dotted paths, and one issue per unknown key with the key as its path. */
 function toIssues(issue: z.core.$ZodIssue): Issue[] {

@@ -1,0 +1,92 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { normalize } from '../../src/streams/normalize.js'
+import { canonicalJson, checkProperties, PROPERTIES_MAX_BYTES } from '../../src/streams/properties.js'
+import { propertiesValid } from '../reliability/support/hostile.js'
+
+const context = { transport: 'rest' as const, receivedAt: Date.UTC(2026, 10, 26) }
+
+/** The same JSON value with the keys of every object in another order. */
+function shuffled(value: unknown, order: (keys: string[]) => string[]): unknown {
+  if (value === null || typeof value !== 'object') return value
+  if (Array.isArray(value)) return value.map((child) => shuffled(child, order))
+  const copy: Record<string, unknown> = {}
+  for (const key of order(Object.keys(value))) copy[key] = shuffled((value as Record<string, unknown>)[key], order)
+  return copy
+}
+
+const properties = fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 4 }), { maxKeys: 8 })
+const fingerprintOf = (event: Record<string, unknown>) => {
+  const result = normalize(event, context)
+  if (!result.ok) throw new Error(JSON.stringify(result.errors))
+  return result.fingerprint
+}
+
+describe('normalize: fingerprints and properties', () => {
+  it('gives a re-send the same fingerprint whatever the key order, at every depth', () => {
+    fc.assert(
+      fc.property(properties.filter(propertiesValid), (props) => {
+        const event = { id: 'e1', type: 't', properties: props }
+        const reversed = { properties: shuffled(props, (keys) => keys.reverse()), type: 't', id: 'e1' }
+        expect(fingerprintOf(reversed)).toBe(fingerprintOf(event))
+        expect(canonicalJson(shuffled(props, (keys) => keys.reverse()))).toBe(canonicalJson(props))
+      }),
+    )
+  })
+
+  it('gives other content another fingerprint', () => {
+    fc.assert(
+      fc.property(properties.filter(propertiesValid), fc.string({ minLength: 1, maxLength: 6 }), (props, key) => {
+        fc.pre(!(key in props) && propertiesValid({ ...props, [key]: 1 }))
+        expect(fingerprintOf({ id: 'e1', type: 't', properties: { ...props, [key]: 1 } })).not.toBe(fingerprintOf({ id: 'e1', type: 't', properties: props }))
+      }),
+    )
+    const base = { id: 'e1', type: 't' }
+    const prints = [base, { ...base, source: 's' }, { ...base, userId: 's' }, { ...base, sessionId: 's' }, { ...base, timestamp: 1 }, { ...base, properties: {} }].map(fingerprintOf)
+    expect(new Set(prints).size).toBe(prints.length)
+  })
+
+  it('sorts keys at every depth in the canonical JSON', () => {
+    expect(canonicalJson({ b: 1, a: { d: [{ z: 1, y: 2 }], c: null } })).toBe('{"a":{"c":null,"d":[{"y":2,"z":1}]},"b":1}')
+    expect(canonicalJson('x')).toBe('"x"')
+  })
+
+  it('accepts exactly the properties the independent oracle accepts (nesting, size, forbidden keys)', () => {
+    const hostileKey = fc.constantFrom('__proto__', 'constructor', 'prototype', 'a', 'b')
+    const tree = fc.letrec((tie) => ({
+      node: fc.oneof({ depthSize: 'small' }, fc.jsonValue({ maxDepth: 1 }), fc.array(tie('node'), { maxLength: 3 }), fc.dictionary(hostileKey, tie('node'), { maxKeys: 3 })),
+    })).node
+    fc.assert(
+      fc.property(fc.dictionary(hostileKey, tree, { maxKeys: 4 }), (props) => {
+        const parsed = JSON.parse(JSON.stringify(props)) as object
+        expect(checkProperties(parsed).ok).toBe(propertiesValid(parsed))
+      }),
+    )
+  })
+
+  it('counts the size limit in UTF-8 bytes, at the boundary', () => {
+    const sized = (bytes: number, char: string) => ({ k: char.repeat(Math.floor((bytes - 8) / Buffer.byteLength(char))) })
+    for (const char of ['x', 'é', '✓', '😀']) {
+      const fits = sized(PROPERTIES_MAX_BYTES, char)
+      expect(Buffer.byteLength(JSON.stringify(fits))).toBeLessThanOrEqual(PROPERTIES_MAX_BYTES)
+      expect(checkProperties(fits).ok).toBe(true)
+      const over = { ...fits, z: char.repeat(4) }
+      expect(Buffer.byteLength(JSON.stringify(over))).toBeGreaterThan(PROPERTIES_MAX_BYTES)
+      expect(checkProperties(over)).toEqual({ ok: false, issues: [{ path: 'properties', message: `must be at most ${PROPERTIES_MAX_BYTES} bytes serialized` }] })
+    }
+  })
+
+  it('refuses nesting past 32 levels without walking the rest, and names forbidden keys by path', () => {
+    let deep: unknown = {}
+    for (let i = 0; i < 10_000; i++) deep = { a: deep }
+    expect(checkProperties(deep as object)).toEqual({ ok: false, issues: [{ path: 'properties', message: 'nesting is 33 levels, at most 32 allowed' }] })
+    const result = normalize(JSON.parse('{"type":"t","properties":{"a":[{"constructor":1}],"__proto__":{}}}'), context)
+    expect(result).toEqual({
+      ok: false,
+      errors: [
+        { path: 'properties.__proto__', message: 'key is not allowed (__proto__, constructor, prototype)' },
+        { path: 'properties.a.0.constructor', message: 'key is not allowed (__proto__, constructor, prototype)' },
+      ],
+    })
+  })
+})
