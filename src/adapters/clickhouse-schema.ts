@@ -86,7 +86,7 @@ export function deadLettersDdl(database: string, dialect: Dialect): string {
 ) ENGINE = MergeTree ORDER BY (route, time)`
 }
 
-/** The row of one event, for JSONEachRow. */
+/** The row of one event as JSONEachRow reads it back. */
 export interface RawEventRow {
   id: string
   type: string
@@ -113,23 +113,38 @@ function fromClickHouseTime(value: number | string): number {
   return Date.parse(`${value.replace(' ', 'T')}Z`)
 }
 
-export function toRow(event: AcceptedEvent, dialect: Dialect): RawEventRow {
-  const time = dialect === 'datetime64' ? toClickHouseTime : (ms: number) => ms
-  return {
-    id: event.id,
-    type: event.type,
-    timestamp: time(event.timestamp),
-    received_at: time(event.receivedAt),
+/**
+ * The rows of a batch as one TabSeparated text, in the column order of `rawEventsDdl`. Hot path
+ * (once per stored event): ClickHouse parses TabSeparated with less CPU than JSONEachRow, and the
+ * text is built directly, without a row object per event.
+ */
+export function tabSeparatedRows(events: readonly AcceptedEvent[], dialect: Dialect): string {
+  const time = dialect === 'datetime64' ? clickHouseTimeMemo() : String
+  const receiveTime = dialect === 'datetime64' ? clickHouseTimeMemo() : String
+  let out = ''
+  for (const event of events) {
     // Absent optional fields are stored as '' (no Nullable: cheaper, and 18.16-friendly) ...
-    source: event.source ?? '',
-    user_id: event.userId ?? '',
-    session_id: event.sessionId ?? '',
-    properties: event.properties === undefined ? '' : JSON.stringify(event.properties),
-    transport: event.transport,
+    out += `${tsv(event.id)}\t${tsv(event.type)}\t${time(event.timestamp)}\t${receiveTime(event.receivedAt)}\t${tsv(event.source ?? '')}\t${tsv(event.userId ?? '')}\t${tsv(event.sessionId ?? '')}\t${event.properties === undefined ? '' : tsv(JSON.stringify(event.properties))}\t${event.transport}\n`
   }
+  return out
 }
 
-/** ... and '' reads back as absent. */
+const TSV_SPECIAL = /[\\\t\n\r\0]/
+const TSV_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' }
+
+/** A string as a TabSeparated field: the bytes that would end or confuse a field, escaped. */
+export function tsv(value: string): string {
+  return TSV_SPECIAL.test(value) ? value.replace(/[\\\t\n\r\0]/g, (c) => TSV_ESCAPES[c]!) : value
+}
+
+/** Neighbouring events mostly share a time (a request's or frame's receive time): convert it once. */
+function clickHouseTimeMemo(): (ms: number) => string {
+  let lastMs = Number.NaN
+  let lastText = ''
+  return (ms) => (ms === lastMs ? lastText : ((lastMs = ms), (lastText = toClickHouseTime(ms))))
+}
+
+/** A row as read back; an absent optional field was stored as '' and reads back as absent. */
 export function fromRow(row: RawEventRow): AcceptedEvent {
   return {
     id: row.id,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { dialectForColumnType, dialectForVersion, fromRow, quoteIdentifier, quoteString, sqlInteger, sqlTime, toRow } from '../../src/adapters/clickhouse-schema.js'
+import { dialectForColumnType, dialectForVersion, fromRow, quoteIdentifier, quoteString, sqlInteger, sqlTime, tabSeparatedRows, tsv } from '../../src/adapters/clickhouse-schema.js'
 import type { AcceptedEvent } from '../../src/streams/event.js'
 
 describe('ClickHouse schema helpers', () => {
@@ -33,11 +33,23 @@ describe('ClickHouse schema helpers', () => {
     expect(sqlTime(ms, 'epoch-ms')).toBe('1795687200123')
   })
 
-  it('round-trips an event through a row in both dialects, 18.16 quoting of 64-bit integers included', () => {
-    const event: AcceptedEvent = { id: 'e1', type: 't', timestamp: 1795687200123, receivedAt: 1795687201456, userId: 'u', properties: { a: [1] }, transport: 'ws' }
-    expect(fromRow(toRow(event, 'datetime64'))).toStrictEqual(event)
-    expect(fromRow(toRow(event, 'epoch-ms'))).toStrictEqual(event)
-    const quoted = { ...toRow(event, 'epoch-ms'), timestamp: '1795687200123', received_at: '1795687201456' }
-    expect(fromRow(quoted)).toStrictEqual(event)
+  it('writes a batch as TabSeparated rows in both dialects, separators escaped', () => {
+    const event: AcceptedEvent = { id: 'e\t1', type: 't', timestamp: 1795687200123, receivedAt: 1795687201456, userId: 'u\\', properties: { a: ['x\ny'] }, transport: 'ws' }
+    const bare: AcceptedEvent = { id: 'e2', type: 't', timestamp: 1795687200123, receivedAt: 1795687201456, transport: 'rest' }
+    expect(tabSeparatedRows([event, bare], 'epoch-ms')).toBe(
+      'e\\t1\tt\t1795687200123\t1795687201456\t\tu\\\\\t\t{"a":["x\\\\ny"]}\tws\n' + 'e2\tt\t1795687200123\t1795687201456\t\t\t\t\trest\n',
+    )
+    expect(tabSeparatedRows([bare], 'datetime64')).toBe('e2\tt\t2026-11-26 10:00:00.123\t2026-11-26 10:00:01.456\t\t\t\t\trest\n')
+    expect(tsv('plain')).toBe('plain')
+    expect(tsv('\0\r')).toBe('\\0\\r')
   })
+
+  it('reads rows back, 18.16 quoting of 64-bit integers included', () => {
+    const event: AcceptedEvent = { id: 'e1', type: 't', timestamp: 1795687200123, receivedAt: 1795687201456, userId: 'u', properties: { a: [1] }, transport: 'ws' }
+    const row = { id: 'e1', type: 't', source: '', user_id: 'u', session_id: '', properties: '{"a":[1]}', transport: 'ws' }
+    expect(fromRow({ ...row, timestamp: '2026-11-26 10:00:00.123', received_at: '2026-11-26 10:00:01.456' })).toStrictEqual(event)
+    expect(fromRow({ ...row, timestamp: 1795687200123, received_at: 1795687201456 })).toStrictEqual(event)
+    expect(fromRow({ ...row, timestamp: '1795687200123', received_at: '1795687201456' })).toStrictEqual(event)
+  })
+
 })

@@ -70,6 +70,16 @@ export function eventSinkContract(name: string, setup: () => Promise<EventSinkHa
       expect(new Date(back!.receivedAt).toISOString()).toBe('2026-11-26T10:00:01.456Z')
     })
 
+    it('keeps the bytes that separate rows and fields (tab, newline, CR, NUL, backslash) in every string', async () => {
+      const type = uniqueType('separators')
+      const awkward = 'a\tb\nc\rd\0e\\f\\tg\\\\'
+      const stored = event({ id: `id-${randomUUID()}-${awkward}`, type, source: awkward, userId: awkward, sessionId: awkward, properties: { [awkward]: awkward, 'é✓😀': '\\n' } })
+      await write(harness.sink, [stored, event({ type })])
+      const back = await harness.sink.recent({ type, limit: 10 })
+      expect(back).toHaveLength(2)
+      expect(back.find((e) => e.id === stored.id)).toStrictEqual(stored)
+    })
+
     it('reads absent optional fields back as absent', async () => {
       const type = uniqueType('bare')
       const bare = event({ type })
