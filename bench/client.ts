@@ -34,6 +34,8 @@ export interface ClientReport {
   readonly errors: string[]
   /** performance.timeOrigin, so that reports of several processes share one clock */
   readonly timeOrigin: number
+  /** CPU this client process spent on the job (user + system) */
+  readonly cpuSeconds: number
 }
 
 type Send = (frame: unknown[], done: (statuses: string[] | Error) => void) => void
@@ -48,6 +50,7 @@ async function run(job: ClientJob): Promise<ClientReport> {
   let next = 0
   let answered = 0
   const startedAt = performance.now()
+  const cpuAtStart = process.cpuUsage()
 
   await new Promise<void>((resolve) => {
     const sendOne = (sender: Send, onDone?: () => void) => {
@@ -83,7 +86,7 @@ async function run(job: ClientJob): Promise<ClientReport> {
   })
   const endedAt = performance.now()
   await Promise.all(senders.map((sender) => (sender as Send & { close?: () => Promise<void> }).close?.()))
-  return { sent: job.totalEvents, statuses, latencies, startedAt, endedAt, errors, timeOrigin: performance.timeOrigin }
+  return { sent: job.totalEvents, statuses, latencies, startedAt, endedAt, errors, timeOrigin: performance.timeOrigin, cpuSeconds: cpuSecondsSince(cpuAtStart) }
 }
 
 function restSender(base: string, connections: number): Send {
@@ -103,6 +106,11 @@ function restSender(base: string, connections: number): Send {
     req.on('error', (error) => done(error))
     req.end(body)
   }
+}
+
+function cpuSecondsSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start)
+  return (used.user + used.system) / 1e6
 }
 
 async function wsSender(url: string): Promise<Send> {

@@ -24,6 +24,8 @@ export interface LoadResult {
   readonly statuses: Record<string, number>
   readonly latency: { p50: number; p95: number; p99: number }
   readonly errors: string[]
+  /** CPU the client processes spent, all together */
+  readonly clientCpuSeconds: number
 }
 
 /** Runs the load from separate client processes and merges what they report. */
@@ -59,6 +61,7 @@ export async function drive(load: Load): Promise<LoadResult> {
     statuses,
     latency: { p50: at(0.5), p95: at(0.95), p99: at(0.99) },
     errors: reports.flatMap((r) => r.errors),
+    clientCpuSeconds: reports.reduce((sum, r) => sum + r.cpuSeconds, 0),
   }
 }
 

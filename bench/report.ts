@@ -11,7 +11,8 @@ export interface Row {
   readonly full: LoadResult
   readonly half?: LoadResult
   readonly peakRssMb: number
-  readonly cpuSecondsPerMillion: number
+  /** CPU µs per event of each process on the machine during the full-load run (= CPU s per million events) */
+  readonly cpuMicrosPerEvent: { readonly server: number; readonly redis: number; readonly clickhouse: number; readonly clients: number }
   readonly stored: { readonly checked: boolean; readonly rows: number; readonly unique: number }
 }
 
@@ -31,6 +32,7 @@ export function storedExactlyOnce(row: Row): boolean | undefined {
 }
 
 const latency = (r?: LoadResult) => (r ? `${r.latency.p50} / ${r.latency.p95} / ${r.latency.p99}` : '—')
+const cpu = ({ cpuMicrosPerEvent: c }: Row) => `${c.server} / ${c.redis} / ${c.clickhouse} / ${c.clients}`
 const thousands = (n: number) => Math.round(n).toLocaleString('en-US')
 
 export function writeReport(report: Report): void {
@@ -39,7 +41,7 @@ export function writeReport(report: Report): void {
     const check = storedExactlyOnce(row)
     const baseline = row.mode === 'baseline' ? undefined : baselineFor(row)
     const ratios = row.mode === 'baseline' ? '—' : `${baseline ? `${thousands(row.full.eventsPerSecond / baseline.full.eventsPerSecond)}× per-event; ` : ''}${Math.round((row.full.eventsPerSecond / report.floorEventsPerSecond) * 100)}% of floor`
-    return `| ${row.name} | ${thousands(row.full.eventsPerSecond)} | ${latency(row.full)} | ${latency(row.half)} | ${row.peakRssMb} | ${row.cpuSecondsPerMillion} | ${check === undefined ? 'n/a (embedded)' : check ? `yes (${thousands(row.stored.unique)})` : `**NO**: ${row.stored.rows} rows, ${row.stored.unique} ids, ${row.full.statuses.accepted ?? 0} accepted`} | ${ratios} |`
+    return `| ${row.name} | ${thousands(row.full.eventsPerSecond)} | ${latency(row.full)} | ${latency(row.half)} | ${row.peakRssMb} | ${cpu(row)} | ${check === undefined ? 'n/a (embedded)' : check ? `yes (${thousands(row.stored.unique)})` : `**NO**: ${row.stored.rows} rows, ${row.stored.unique} ids, ${row.full.statuses.accepted ?? 0} accepted`} | ${ratios} |`
   })
   const markdown = `# Benchmarks
 
@@ -52,7 +54,8 @@ with the default configuration (insert batches of up to 10,000 rows or 20 ms, 4 
 Clients are separate processes (two for 16 connections) on real sockets. "Full load" keeps every
 connection busy (WebSocket: about 2,000 events in flight per connection; REST: one request per
 connection); "half load" sends on a fixed schedule at half the full-load rate. Latency is per frame
-or request, from send to ack, in ms. After each run the bench checks in ClickHouse that every
+or request, from send to ack, in ms. CPU is what each process on the machine spent during the
+full-load run, per event (the server is Sluice, or the baseline). After each run the bench checks in ClickHouse that every
 accepted event is stored exactly once.
 
 The **per-event design** is the hand-rolled service Sluice replaces (per event, in sequence: validate,
@@ -60,7 +63,7 @@ Redis EXISTS, a one-row INSERT, Redis SETEX) behind the same protocol, driven by
 the same events. The **floor** is the same rows inserted in batches of 10,000 from one process with
 no validation, dedupe or transport: **${thousands(report.floorEventsPerSecond)} events/s**.
 
-| scenario | events/s | full load p50 / p95 / p99 ms | half load p50 / p95 / p99 ms | peak RSS MB | CPU s per M events | stored exactly once | ratios |
+| scenario | events/s | full load p50 / p95 / p99 ms | half load p50 / p95 / p99 ms | peak RSS MB | CPU µs per event: server / Redis / ClickHouse / clients | stored exactly once | ratios |
 |---|---:|---|---|---:|---:|---|---|
 ${lines.join('\n')}
 

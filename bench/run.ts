@@ -16,6 +16,7 @@ import { createClickHouseClient } from '../src/adapters/clickhouse-sink.js'
 import { drive, type Load, type LoadResult } from './drive.js'
 import { floor } from './floor.js'
 import { writeReport, type Row } from './report.js'
+import { processStats } from './process-stats.js'
 import { startServer, type ServerProcess } from './sluice-process.js'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -130,9 +131,12 @@ async function measure(scenario: Scenario, server: ServerProcess): Promise<Row> 
   })
   server.resetPeak()
   const before = server.stats()
+  const storesBefore = storeCpuSeconds()
   const runId = randomUUID().slice(0, 8)
   const full = await drive(load(runId, events))
   const after = server.stats()
+  const storesAfter = storeCpuSeconds()
+  const perEvent = (seconds: number) => Math.round((seconds / events) * 1e6 * 10) / 10
   const stored = await storedOnce(scenario.mode, runId)
   await forgetKeys(runId)
   let half: LoadResult | undefined
@@ -147,7 +151,12 @@ async function measure(scenario: Scenario, server: ServerProcess): Promise<Row> 
     full,
     ...(half && { half }),
     peakRssMb: Math.round(after.peakRssBytes / 2 ** 20),
-    cpuSecondsPerMillion: Math.round(((after.cpuSeconds - before.cpuSeconds) / events) * 1e6 * 10) / 10,
+    cpuMicrosPerEvent: {
+      server: perEvent(after.cpuSeconds - before.cpuSeconds),
+      redis: perEvent(storesAfter.redis - storesBefore.redis),
+      clickhouse: perEvent(storesAfter.clickhouse - storesBefore.clickhouse),
+      clients: perEvent(full.clientCpuSeconds),
+    },
     stored,
   }
 }
@@ -197,6 +206,22 @@ async function forgetKeys(runId: string): Promise<void> {
   await redis.quit()
 }
 
+/**
+ * CPU used so far by the Redis and ClickHouse servers of this machine: where the rest of the two
+ * cores go. Embedded mode runs ClickHouse inside the server process, so there it counts as 0 here.
+ */
+function storeCpuSeconds(): { redis: number; clickhouse: number } {
+  const cpuOf = (name: string) => {
+    try {
+      return execFileSync('pgrep', ['-x', name]).toString().trim().split('\n').filter(Boolean).reduce((sum, pid) => sum + processStats(Number(pid)).cpuSeconds, 0)
+    } catch {
+      return 0
+    }
+  }
+  // The kernel shortens comm to 15 characters: "clickhouse-serv".
+  return { redis: cpuOf('redis-server'), clickhouse: cpuOf('clickhouse-serv') }
+}
+
 function redisVersion(): string {
   try {
     return /v=(\S+)/.exec(execFileSync('redis-server', ['--version']).toString())?.[1] ?? '?'
@@ -206,7 +231,7 @@ function redisVersion(): string {
 }
 
 function formatRow(row: Row): string {
-  return `${row.name}: ${row.full.eventsPerSecond} ev/s, p99 ${row.full.latency.p99} ms${row.half ? ` (half load p99 ${row.half.latency.p99} ms)` : ''}, peak RSS ${row.peakRssMb} MB, ${row.cpuSecondsPerMillion} CPU s/M, stored ${row.stored.rows}/${row.stored.unique} ${JSON.stringify(row.full.statuses)}${row.full.errors.length ? ` errors: ${row.full.errors.slice(0, 3).join('; ')}` : ''}`
+  return `${row.name}: ${row.full.eventsPerSecond} ev/s, p99 ${row.full.latency.p99} ms${row.half ? ` (half load p99 ${row.half.latency.p99} ms)` : ''}, peak RSS ${row.peakRssMb} MB, CPU µs/event: server ${row.cpuMicrosPerEvent.server}, Redis ${row.cpuMicrosPerEvent.redis}, ClickHouse ${row.cpuMicrosPerEvent.clickhouse}, clients ${row.cpuMicrosPerEvent.clients}, stored ${row.stored.rows}/${row.stored.unique} ${JSON.stringify(row.full.statuses)}${row.full.errors.length ? ` errors: ${row.full.errors.slice(0, 3).join('; ')}` : ''}`
 }
 
 main().catch((error: unknown) => {
