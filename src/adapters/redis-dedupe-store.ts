@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { defer, of } from 'rxjs'
 import type { Redis } from 'ioredis'
 import type { Claim, ClaimStatus, DedupeStore } from '../streams/ports.js'
@@ -11,101 +12,199 @@ export interface RedisDedupeStoreOptions {
   readonly reservationSeconds: number
   /** prepended to every id: `sluice:dedupe:<id>` (API.md §5) */
   readonly keyPrefix?: string
+  /** prepended to every claim batch's state key (default: `sluice:dedupe-batch:`, outside the ids' space) */
+  readonly batchKeyPrefix?: string
 }
 
 /*
- * Values: 'p:<fingerprint>' while a commit is in progress (the reservation), 'c:<fingerprint>'
- * once it committed. Each method is one Lua script over the whole batch, so a batch costs one
- * round trip and no other client can slip between a SET NX and the GET that explains its failure.
- * Keys go in KEYS (not built inside the script) so that the script declares what it touches.
+ * Layout. Each id's key holds `<batch>:<fingerprint>` for the whole dedupe window from the moment it
+ * is claimed; whether that claim counts is the state of its claim batch, one key per batch:
+ * `p` (reserved: its commit is in progress) for the reservation time, then `c` (committed) for the
+ * dedupe window. Confirming a batch is then ONE write, not one per id: half the Redis work per
+ * event of writing every key twice. A batch whose state is gone (released, or its process died and
+ * the reservation lapsed) holds nothing: the next claim takes its ids over.
+ *
+ * Each method is one Lua script call, so a batch costs one round trip and no other client slips
+ * between a SET NX and the reads that explain its failure. The scripts read other batches' state
+ * keys by name, so this store is not for Redis Cluster (one script touches keys of many slots).
  */
 const CLAIM = `
-local out = {}
-for i, key in ipairs(KEYS) do
-  local fp = ARGV[i + 1]
-  if redis.call('SET', key, 'p:' .. fp, 'NX', 'PX', ARGV[1]) then
-    out[i] = 'new'
+local n = #KEYS - 1
+local batchKey, batch, ttl, batchPrefix = KEYS[#KEYS], ARGV[1], ARGV[2], ARGV[4]
+-- Reserved first, so that a second copy of an id in this very batch reads as pending.
+redis.call('SET', batchKey, 'p', 'PX', ARGV[3])
+local out, taken = {}, 0
+for i = 1, n do
+  local fp = ARGV[i + 4]
+  local mine = batch .. ':' .. fp
+  if redis.call('SET', KEYS[i], mine, 'NX', 'EX', ttl) then
+    out[i] = 'n'
+    taken = taken + 1
   else
-    local held = redis.call('GET', key)
-    if not held then
-      -- cannot happen inside a script (time stands still), but never answer 'new' without the SET
-      out[i] = 'pending'
-    elseif string.sub(held, 1, 2) == 'p:' then
-      out[i] = 'pending'
-    elseif held == 'c:' .. fp then
-      out[i] = 'duplicate'
+    local held = redis.call('GET', KEYS[i])
+    local sep = held and string.find(held, ':', 1, true)
+    local owner = sep and string.sub(held, 1, sep - 1)
+    -- 'p:'/'c:' values are the layout before claim batches: the state was in the value itself.
+    local state = owner and (#owner == 1 and owner or redis.call('GET', batchPrefix .. owner))
+    if state == 'c' then
+      out[i] = string.sub(held, sep + 1) == fp and 'd' or 'x'
+    elseif state == 'p' then
+      out[i] = 'p'
     else
-      out[i] = 'conflict'
+      redis.call('SET', KEYS[i], mine, 'EX', ttl)
+      out[i] = 'n'
+      taken = taken + 1
     end
   end
 end
-return out`
+if taken == 0 then redis.call('DEL', batchKey) end
+return table.concat(out)`
 
+// KEYS: the state keys of whole batches, then ids confirmed on their own (part of a batch, or never
+// claimed here: the store was unreachable at claim time and the events went through).
+// ARGV: ttl, the number of whole batches, the batch the single ids move to, their fingerprints.
 const CONFIRM = `
-for i, key in ipairs(KEYS) do
-  redis.call('SET', key, 'c:' .. ARGV[i + 1], 'EX', ARGV[1])
+local ttl, whole, batch = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+for i = 1, whole do redis.call('SET', KEYS[i], 'c', 'EX', ttl) end
+if #KEYS > whole then
+  for i = whole + 1, #KEYS - 1 do redis.call('SET', KEYS[i], batch .. ':' .. ARGV[i - whole + 3], 'EX', ttl) end
+  redis.call('SET', KEYS[#KEYS], 'c', 'EX', ttl)
 end
 return #KEYS`
 
-// Only our own reservation goes: a key that is already confirmed, or reserved again by someone
-// else after ours expired, belongs to another commit.
+// KEYS: the state keys of whole batches, then ids released on their own. ARGV: the number of whole
+// batches, then each single id's '<batch>:<fingerprint>'. Only our own reservations go: a batch
+// that is committed, or an id that another claim took over, belongs to someone else.
 const RELEASE = `
-for i, key in ipairs(KEYS) do
-  if redis.call('GET', key) == 'p:' .. ARGV[i] then
-    redis.call('DEL', key)
-  end
+local whole = tonumber(ARGV[1])
+for i = 1, whole do
+  if redis.call('GET', KEYS[i]) == 'p' then redis.call('DEL', KEYS[i]) end
+end
+for i = whole + 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[i - whole + 1] then redis.call('DEL', KEYS[i]) end
 end
 return #KEYS`
+
+const STATUS: Record<string, ClaimStatus> = { n: 'new', d: 'duplicate', x: 'conflict', p: 'pending' }
 
 /** What `defineCommand` adds to the client. Without numberOfKeys, the key count is the first argument. */
 interface DedupeCommands {
-  sluiceDedupeClaim(numKeys: number, ...args: Array<string | number>): Promise<ClaimStatus[]>
-  sluiceDedupeConfirm(numKeys: number, ...args: Array<string | number>): Promise<number>
-  sluiceDedupeRelease(numKeys: number, ...args: Array<string | number>): Promise<number>
+  sluiceDedupeClaimBatch(numKeys: number, ...args: Array<string | number>): Promise<string>
+  sluiceDedupeConfirmBatch(numKeys: number, ...args: Array<string | number>): Promise<number>
+  sluiceDedupeReleaseBatch(numKeys: number, ...args: Array<string | number>): Promise<number>
+}
+
+/** A claim batch of this process: its ids still waiting for their confirm or release. */
+interface Batch {
+  readonly id: string
+  outstanding: number
+}
+
+interface Held {
+  readonly batch: Batch
+  readonly fingerprint: string
 }
 
 /**
  * The dedupe store shared by every Sluice instance: the same two-phase claims as the memory store.
  * ioredis sends EVALSHA and falls back to EVAL on NOSCRIPT, so scripts survive a Redis restart.
- * Not for Redis Cluster: one script touches keys of many slots.
  */
 export function createRedisDedupeStore(options: RedisDedupeStoreOptions): DedupeStore {
-  const { redis, ttlSeconds, reservationSeconds, keyPrefix = 'sluice:dedupe:' } = options
+  const { redis, ttlSeconds, reservationSeconds, keyPrefix = 'sluice:dedupe:', batchKeyPrefix = 'sluice:dedupe-batch:' } = options
   // Defining again on the same client (a second store) just replaces the same script.
-  redis.defineCommand('sluiceDedupeClaim', { lua: CLAIM })
-  redis.defineCommand('sluiceDedupeConfirm', { lua: CONFIRM })
-  redis.defineCommand('sluiceDedupeRelease', { lua: RELEASE })
+  redis.defineCommand('sluiceDedupeClaimBatch', { lua: CLAIM })
+  redis.defineCommand('sluiceDedupeConfirmBatch', { lua: CONFIRM })
+  redis.defineCommand('sluiceDedupeReleaseBatch', { lua: RELEASE })
   const commands = redis as unknown as DedupeCommands
-  const keysOf = (claims: readonly Claim[]) => claims.map(({ id }) => keyPrefix + id)
-  const fingerprintsOf = (claims: readonly Claim[]) => claims.map(({ fingerprint }) => fingerprint)
+  const ttl = Math.ceil(ttlSeconds)
+  const reservationMs = Math.max(1, Math.round(reservationSeconds * 1000))
+  // What this process holds: every claim is followed by its confirm or its release (ports.ts).
+  const held = new Map<string, Held>()
+
+  /** Splits claims into whole batches (one state write each) and single ids; forgets them all. */
+  function settle(claims: readonly Claim[]): { whole: Batch[]; single: Claim[]; singleHeld: Array<Held | undefined> } {
+    const counts = new Map<Batch, number>()
+    const mine: Array<Held | undefined> = new Array(claims.length)
+    for (let i = 0; i < claims.length; i++) {
+      const claim = claims[i]!
+      const holding = held.get(claim.id)
+      // Another fingerprint under the same id is not the claim this process made.
+      if (holding && holding.fingerprint === claim.fingerprint) {
+        mine[i] = holding
+        counts.set(holding.batch, (counts.get(holding.batch) ?? 0) + 1)
+      }
+    }
+    const whole = [...counts].filter(([batch, count]) => count === batch.outstanding).map(([batch]) => batch)
+    const single: Claim[] = []
+    const singleHeld: Array<Held | undefined> = []
+    for (let i = 0; i < claims.length; i++) {
+      const holding = mine[i]
+      if (holding) {
+        held.delete(claims[i]!.id)
+        holding.batch.outstanding--
+      }
+      if (!holding || !whole.includes(holding.batch)) {
+        single.push(claims[i]!)
+        singleHeld.push(holding)
+      }
+    }
+    return { whole, single, singleHeld }
+  }
 
   return {
     claim(claims: readonly Claim[]) {
       if (claims.length === 0) return of([])
-      const ms = Math.max(1, Math.round(reservationSeconds * 1000))
       return defer(async () => {
+        const batch: Batch = { id: randomBytes(12).toString('base64url'), outstanding: 0 }
+        const keys = new Array<string>(claims.length + 1)
+        const fingerprints = new Array<string>(claims.length)
+        for (let i = 0; i < claims.length; i++) {
+          keys[i] = keyPrefix + claims[i]!.id
+          fingerprints[i] = claims[i]!.fingerprint
+        }
+        keys[claims.length] = batchKeyPrefix + batch.id
+        let answer: string
         try {
-          return await commands.sluiceDedupeClaim(claims.length, ...keysOf(claims), ms, ...fingerprintsOf(claims))
+          answer = await commands.sluiceDedupeClaimBatch(keys.length, ...keys, batch.id, ttl, reservationMs, batchKeyPrefix, ...fingerprints)
         } catch (error) {
           // A claim ioredis gave up on (commandTimeout, or queued while disconnected) is not taken
           // back: it may still run after a reconnect, and would then hold these ids for the whole
-          // reservation with nobody left to release them (the events were failed or let through).
-          // A release queued behind it on the same connection runs after it. Best effort.
-          commands.sluiceDedupeRelease(claims.length, ...keysOf(claims), ...fingerprintsOf(claims)).catch(() => {})
+          // reservation with nobody left to release them. A release queued behind it on the same
+          // connection runs after it and frees the batch. Best effort.
+          commands.sluiceDedupeReleaseBatch(1, batchKeyPrefix + batch.id, 1).catch(() => {})
           throw error
         }
+        const statuses = new Array<ClaimStatus>(claims.length)
+        for (let i = 0; i < claims.length; i++) {
+          const status = STATUS[answer[i]!]!
+          statuses[i] = status
+          if (status === 'new') {
+            batch.outstanding++
+            held.set(claims[i]!.id, { batch, fingerprint: claims[i]!.fingerprint })
+          }
+        }
+        return statuses
       })
     },
     confirm(claims: readonly Claim[]) {
       if (claims.length === 0) return of(undefined)
       return defer(async () => {
-        await commands.sluiceDedupeConfirm(claims.length, ...keysOf(claims), Math.ceil(ttlSeconds), ...fingerprintsOf(claims))
+        const { whole, single } = settle(claims)
+        const keys = whole.map((batch) => batchKeyPrefix + batch.id)
+        const moved = randomBytes(12).toString('base64url')
+        if (single.length > 0) keys.push(...single.map((claim) => keyPrefix + claim.id), batchKeyPrefix + moved)
+        await commands.sluiceDedupeConfirmBatch(keys.length, ...keys, ttl, whole.length, moved, ...single.map((claim) => claim.fingerprint))
       })
     },
     release(claims: readonly Claim[]) {
       if (claims.length === 0) return of(undefined)
       return defer(async () => {
-        await commands.sluiceDedupeRelease(claims.length, ...keysOf(claims), ...fingerprintsOf(claims))
+        const { whole, single, singleHeld } = settle(claims)
+        // Ids this process does not hold (never claimed here, or under another fingerprint) are not ours to free.
+        const ours = single.flatMap((claim, i) => (singleHeld[i] ? [{ key: keyPrefix + claim.id, value: `${singleHeld[i]!.batch.id}:${claim.fingerprint}` }] : []))
+        if (whole.length + ours.length === 0) return
+        const keys = [...whole.map((batch) => batchKeyPrefix + batch.id), ...ours.map((id) => id.key)]
+        await commands.sluiceDedupeReleaseBatch(keys.length, ...keys, whole.length, ...ours.map((id) => id.value))
       })
     },
   }

@@ -9,6 +9,7 @@ import { dedupeStoreContract } from '../contracts/dedupe-store.contract.js'
 // A real Redis (scripts/services.sh starts one); every key of this run lives under its own prefix.
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const prefix = `sluice:test:${randomUUID()}:`
+const batchKeyPrefix = `${prefix}batch:`
 const clients: Redis[] = []
 
 function connect(): Redis {
@@ -33,7 +34,7 @@ const done = (input: ObservableInput<void>) => lastValueFrom(from(input), { defa
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 dedupeStoreContract('redis dedupe store', ({ ttlSeconds, reservationSeconds }) => ({
-  store: createRedisDedupeStore({ redis, ttlSeconds, reservationSeconds, keyPrefix: prefix }),
+  store: createRedisDedupeStore({ redis, ttlSeconds, reservationSeconds, keyPrefix: `${prefix}id:`, batchKeyPrefix }),
   elapse: sleep,
 }))
 
@@ -45,30 +46,61 @@ describe('redis dedupe store', () => {
     const one = claim()
     try {
       await value(store.claim([one]))
-      expect(await redis.get(`sluice:dedupe:${one.id}`)).toBe('p:fp-a')
+      expect(await redis.get(`sluice:dedupe:${one.id}`)).toMatch(/^[\w-]{16}:fp-a$/)
     } finally {
       await redis.del(`sluice:dedupe:${one.id}`)
     }
   })
 
-  it('stores a reservation for reservationSeconds and a confirmed mark for the full TTL', async () => {
-    const store = createRedisDedupeStore({ redis, ttlSeconds: 3600, reservationSeconds: 30, keyPrefix: prefix })
+  it('keeps each id for the full TTL, and its claim batch reserved for reservationSeconds, then committed for the TTL', async () => {
+    const store = createRedisDedupeStore({ redis, ttlSeconds: 3600, reservationSeconds: 30, keyPrefix: prefix, batchKeyPrefix })
     const one = claim()
     await value(store.claim([one]))
-    expect(await redis.get(prefix + one.id)).toBe('p:fp-a')
-    const reserved = await redis.pttl(prefix + one.id)
+    const [batch, fingerprint] = (await redis.get(prefix + one.id))!.split(':')
+    expect(fingerprint).toBe('fp-a')
+    expect(await redis.pttl(prefix + one.id)).toBeGreaterThan(3_599_000)
+    expect(await redis.get(batchKeyPrefix + batch)).toBe('p')
+    const reserved = await redis.pttl(batchKeyPrefix + batch)
     expect(reserved).toBeGreaterThan(29_000)
     expect(reserved).toBeLessThanOrEqual(30_000)
     await done(store.confirm([one]))
-    expect(await redis.get(prefix + one.id)).toBe('c:fp-a')
-    const confirmed = await redis.pttl(prefix + one.id)
+    expect(await redis.get(batchKeyPrefix + batch)).toBe('c')
+    const confirmed = await redis.pttl(batchKeyPrefix + batch)
     expect(confirmed).toBeGreaterThan(3_599_000)
     expect(confirmed).toBeLessThanOrEqual(3_600_000)
   })
 
+  it('confirms a whole claim batch with one write, whatever its size', async () => {
+    const client = connect()
+    const store = createRedisDedupeStore({ redis: client, ttlSeconds: 60, reservationSeconds: 5, keyPrefix: prefix, batchKeyPrefix })
+    const batch = Array.from({ length: 100 }, () => claim())
+    await value(store.claim(batch))
+    const monitor = await connect().monitor()
+    const writes: string[] = []
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source === 'lua') writes.push(args[0]!.toLowerCase())
+    })
+    await sleep(50)
+    await done(store.confirm(batch))
+    await client.echo('confirmed')
+    await sleep(200)
+    await monitor.disconnect()
+    expect(writes).toEqual(['set'])
+    expect(await value(store.claim(batch))).toEqual(batch.map(() => 'duplicate'))
+  })
+
+  it('reads the layout of earlier versions (p:/c: values) as reserved and committed', async () => {
+    const store = createRedisDedupeStore({ redis, ttlSeconds: 60, reservationSeconds: 5, keyPrefix: prefix, batchKeyPrefix })
+    const [reserved, committed, other] = [claim(), claim(), claim()]
+    await redis.set(prefix + reserved.id, 'p:fp-a', 'EX', 60)
+    await redis.set(prefix + committed.id, 'c:fp-a', 'EX', 60)
+    await redis.set(prefix + other.id, 'c:fp-b', 'EX', 60)
+    expect(await value(store.claim([reserved, committed, other]))).toEqual(['pending', 'duplicate', 'conflict'])
+  })
+
   it('sends exactly one command per claim, confirm and release, whatever the batch size', async () => {
     const client = connect()
-    const store = createRedisDedupeStore({ redis: client, ttlSeconds: 60, reservationSeconds: 5, keyPrefix: prefix })
+    const store = createRedisDedupeStore({ redis: client, ttlSeconds: 60, reservationSeconds: 5, keyPrefix: prefix, batchKeyPrefix })
     const monitor = await connect().monitor()
     const seen: string[][] = []
     // MONITOR also reports the commands a script runs (source 'lua'): those are not round trips.
@@ -95,7 +127,7 @@ describe('redis dedupe store', () => {
   })
 
   it('keeps working after Redis forgets its scripts (SCRIPT FLUSH, a restart)', async () => {
-    const store = createRedisDedupeStore({ redis, ttlSeconds: 60, reservationSeconds: 5, keyPrefix: prefix })
+    const store = createRedisDedupeStore({ redis, ttlSeconds: 60, reservationSeconds: 5, keyPrefix: prefix, batchKeyPrefix })
     const one = claim()
     await value(store.claim([one]))
     await redis.script('FLUSH')

@@ -61,11 +61,13 @@ describe('a crash (kill -9) under load', () => {
     const unacked = ledger.unsettled()
     expect(acked.length).toBeGreaterThan(0)
     expect(unacked.length).toBeGreaterThan(0)
-    // The crash left claims without commits: reservations ("p:<fingerprint>") of ids nobody was told about.
+    // The crash left claims without commits: ids ("<batch>:<fingerprint>") whose claim batch is still
+    // reserved ("p"), and that nobody was told about. None of their batches is committed.
     const held = await redis.mget(...unacked.map((id) => `sluice:dedupe:${id}`))
-    const reserved = unacked.filter((_, i) => held[i]?.startsWith('p:'))
+    const states = await redis.mget(...held.map((value) => `sluice:dedupe-batch:${value?.split(':')[0] ?? 'none'}`))
+    const reserved = unacked.filter((_, i) => held[i] && states[i] === 'p')
     expect(reserved.length).toBeGreaterThan(0)
-    expect(held.filter((value) => value?.startsWith('c:')).length).toBe(0)
+    expect(states.filter((state) => state === 'c').length).toBe(0)
 
     // Restart; clients re-send everything not acked. While a dead process's reservation lives the
     // re-send is answered failed (send again), never duplicate; once it expires it is accepted.
