@@ -2,8 +2,8 @@ import type { Duplex } from 'node:stream'
 import { WebSocket, type RawData } from 'ws'
 import type { Pipeline } from '../../streams/pipeline.js'
 import { parseClientFrame } from './client-frame.js'
-import { createOutboundMailbox } from './outbound-mailbox.js'
-import { createPublishQueue } from './publish-queue.js'
+import { createOutboundMailbox, type OutboundMailbox } from './outbound-mailbox.js'
+import { createPublishQueue, type PublishQueue } from './publish-queue.js'
 import { ack, errorReply, pong, subscribed, unsubscribed, welcome } from './server-messages.js'
 import type { TypeMatcher } from '../../streams/type-patterns.js'
 import type { ResolvedWsOptions } from './ws-options.js'
@@ -64,197 +64,247 @@ export interface ConnectionActor {
  * written to a peer that does not read.
  */
 export function createConnectionActor(id: string, ws: WebSocket, socket: Duplex, host: ConnectionHost): ConnectionActor {
-  const { options, pipeline, telemetry } = host
-  const cap = options.maxInflightPerConnection
-  let state: ConnectionState = 'open'
-  let frames = 0
-  let paused = false
-  let pausedForIngest = false
-  let lastHeardAt = host.now()
-  let drainingSince: number | undefined
-  let closing: { code?: number; reason?: string | Buffer } | undefined
-  let closeSent = false
-  const mailbox = createOutboundMailbox(
-    (text) => ws.readyState === WebSocket.OPEN && ws.send(text),
-    // One write for a run of replies instead of one per reply.
-    (run) => {
-      socket.cork()
-      try {
-        run()
-      } finally {
-        socket.uncork()
-      }
-    },
-  )
-  const queue = createPublishQueue({
-    pipeline,
-    cap,
-    onSettled(frame, results) {
-      // After close the mailbox is cleared and this fill is ignored: the peer is gone.
-      frame.reply(ack(frame.seq, frame.ref, results))
-      host.eventsSettled()
-    },
-    onRefused() {
-      // Over the pipeline's hard bound: the frame waits (never dropped, never failed) and reading stops.
-      telemetry.admissionWaited?.()
-      host.waitForAdmission(actor)
-    },
-    afterPump() {
-      updateReading()
-      closeIfDrained()
-    },
-  })
+  return new SocketActor(id, ws, socket, host)
+}
 
-  function onMessage(data: RawData, isBinary: boolean): void {
-    lastHeardAt = host.now()
-    if (state === 'closed' || closeSent) return
+/*
+ * Memory: a server holds up to MAX_WS_CONNECTIONS of these, mostly idle, so an idle one holds only
+ * its fields. Methods live on the prototype; the mailbox and the publish queue come with the first
+ * frame; the listeners are arrows assigned in the constructor, not class fields, because tsx
+ * (esbuild keepNames) wraps a named function in __name(), which turns that function's properties
+ * into a dictionary of about 256 bytes, per connection.
+ */
+class SocketActor implements ConnectionActor {
+  private currentState: ConnectionState = 'open'
+  private frames = 0
+  private paused = false
+  private pausedForIngest = false
+  private heardAt: number
+  private drainingAt: number | undefined = undefined
+  private closing: { code?: number; reason?: string | Buffer } | undefined = undefined
+  private closeSent = false
+  private mailbox: OutboundMailbox | undefined = undefined
+  private queue: PublishQueue | undefined = undefined
+  private readonly onMessage: (data: RawData, isBinary: boolean) => void
+  private readonly onHeard: () => void
+  private readonly onError: (error: Error & { code?: string }) => void
+  private readonly onDrain: () => void
+  private readonly onClose: (code: number) => void
+
+  constructor(
+    readonly id: string,
+    private readonly ws: WebSocket,
+    private readonly socket: Duplex,
+    private readonly host: ConnectionHost,
+  ) {
+    this.heardAt = host.now()
+    this.onMessage = (data, isBinary) => this.receive(data, isBinary)
+    this.onHeard = () => {
+      this.heardAt = this.host.now()
+    }
+    // The close that follows is what matters; ws emits this after it has asked for the close.
+    this.onError = (error) => {
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.host.telemetry.frameTooLarge?.()
+    }
+    this.onDrain = () => this.updateReading()
+    this.onClose = (code) => this.closed(code)
+    /*
+     * ws closes a connection by itself when a frame is over maxPayload (1009), on a protocol error, and
+     * to answer the peer's close frame — at once, stranding the acks of frames still in flight. It does
+     * so through this method, so the actor takes those closes over: stop reading, settle and answer
+     * every frame already read, then close with the code ws chose (API.md §4: "first sends every ack").
+     */
+    ws.close = (code?: number, reason?: string | Buffer) => {
+      if (this.currentState === 'open') this.closeAfterReplies(code, reason)
+      else if (this.currentState === 'closed' || this.closeSent) this.wsClose(code, reason)
+      // draining: it closes by itself once drained
+    }
+    ws.on('message', this.onMessage).on('ping', this.onHeard).on('pong', this.onHeard).on('error', this.onError).on('close', this.onClose)
+    socket.on('drain', this.onDrain)
+    ws.send(welcome(id, host.options.maxFrameBytes, host.options.maxEventsPerFrame))
+    this.updateReading()
+  }
+
+  get state(): ConnectionState {
+    return this.currentState
+  }
+
+  get lastHeardAt(): number {
+    return this.pausedForIngest ? this.host.now() : this.heardAt
+  }
+
+  get drainingSince(): number | undefined {
+    return this.drainingAt
+  }
+
+  get inflightEvents(): number {
+    return this.queue?.inflightEvents ?? 0
+  }
+
+  get heldFrames(): number {
+    return this.queue?.heldFrames ?? 0
+  }
+
+  get readingPaused(): boolean {
+    return this.paused
+  }
+
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount
+  }
+
+  pump(): void {
+    this.queue?.pump()
+  }
+
+  updateReading(): void {
+    if (this.currentState === 'closed' || this.closeSent) return
+    const { host, ws } = this
+    const cap = host.options.maxInflightPerConnection
+    // Replies wait in frame order behind the oldest unsettled frame; a peer that keeps sending pings
+    // behind a slow commit is not read past `cap` waiting replies, so the mailbox stays bounded too.
+    const forIngest = this.currentState === 'draining' || this.heldFrames > 0 || this.inflightEvents >= cap || this.pendingReplies >= cap || host.pipeline.admission.paused
+    const stop = forIngest || ws.bufferedAmount > host.options.sendHighWaterBytes
+    // A peer we do not read cannot be heard, so a pause of our own making does not count as its
+    // silence. A peer that does not read what we send does not get that excuse: a dead host stops
+    // taking bytes, so its output backs up, and it must still time out.
+    if (this.pausedForIngest && !forIngest) this.heardAt = host.now()
+    this.pausedForIngest = forIngest
+    if (stop === this.paused) return
+    this.paused = stop
+    if (stop) {
+      // ws.pause() pauses the net.Socket and, unlike socket.pause(), is not undone by ws's own
+      // receiver when it drains. Frames already parsed from the last chunk may still arrive: they are held.
+      ws.pause()
+      host.telemetry.readingPaused?.()
+    } else {
+      ws.resume()
+      host.telemetry.readingResumed?.()
+    }
+  }
+
+  sendUnsolicited(text: string): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return
+    this.ws.send(text)
+    this.updateReading()
+  }
+
+  ping(): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.ping()
+  }
+
+  terminate(): void {
+    this.ws.terminate()
+  }
+
+  closeAfterReplies(code?: number, reason?: string | Buffer): void {
+    if (this.currentState !== 'open') return
+    this.currentState = 'draining'
+    this.drainingAt = this.host.now()
+    this.closing = { code, reason }
+    this.updateReading()
+    this.closeIfDrained()
+  }
+
+  private get pendingReplies(): number {
+    return this.mailbox?.pending ?? 0
+  }
+
+  private receive(data: RawData, isBinary: boolean): void {
+    this.heardAt = this.host.now()
+    if (this.currentState === 'closed' || this.closeSent) return
+    const { host } = this
     // Every frame counts, whatever it is and however wrong (API.md §4).
-    const seq = ++frames
-    const reply = mailbox.reserve()
-    const frame = parseClientFrame(asBuffer(data), isBinary, options)
+    const seq = ++this.frames
+    const reply = (this.mailbox ??= this.openMailbox()).reserve()
+    const frame = parseClientFrame(asBuffer(data), isBinary, host.options)
     switch (frame.kind) {
       case 'publish':
-        queue.push({ seq, ref: frame.ref, events: frame.events, reply })
+        ;(this.queue ??= this.openQueue()).push({ seq, ref: frame.ref, events: frame.events, reply })
         break
       case 'ping':
         reply(pong(seq))
         break
       case 'subscribe':
-        reply(subscribed(seq, frame.types), () => host.subscribe(actor, frame.matches))
+        reply(subscribed(seq, frame.types), () => host.subscribe(this, frame.matches))
         break
       case 'unsubscribe':
-        reply(unsubscribed(seq), () => host.unsubscribe(actor))
+        reply(unsubscribed(seq), () => host.unsubscribe(this))
         break
       case 'unusable':
-        telemetry.frameRefused?.(frame.code)
+        host.telemetry.frameRefused?.(frame.code)
         reply(errorReply(seq, frame.code, frame.message))
         break
     }
-    updateReading()
-    closeIfDrained()
+    this.updateReading()
+    this.closeIfDrained()
   }
 
-  function updateReading(): void {
-    if (state === 'closed' || closeSent) return
-    // Replies wait in frame order behind the oldest unsettled frame; a peer that keeps sending pings
-    // behind a slow commit is not read past `cap` waiting replies, so the mailbox stays bounded too.
-    const forIngest = state === 'draining' || queue.heldFrames > 0 || queue.inflightEvents >= cap || mailbox.pending >= cap || pipeline.admission.paused
-    const stop = forIngest || ws.bufferedAmount > options.sendHighWaterBytes
-    // A peer we do not read cannot be heard, so a pause of our own making does not count as its
-    // silence. A peer that does not read what we send does not get that excuse: a dead host stops
-    // taking bytes, so its output backs up, and it must still time out.
-    if (pausedForIngest && !forIngest) lastHeardAt = host.now()
-    pausedForIngest = forIngest
-    if (stop === paused) return
-    paused = stop
-    if (stop) {
-      // ws.pause() pauses the net.Socket and, unlike socket.pause(), is not undone by ws's own
-      // receiver when it drains. Frames already parsed from the last chunk may still arrive: they are held.
-      ws.pause()
-      telemetry.readingPaused?.()
-    } else {
-      ws.resume()
-      telemetry.readingResumed?.()
-    }
+  private openMailbox(): OutboundMailbox {
+    const { ws, socket } = this
+    return createOutboundMailbox(
+      (text) => ws.readyState === WebSocket.OPEN && ws.send(text),
+      // One write for a run of replies instead of one per reply.
+      (run) => {
+        socket.cork()
+        try {
+          run()
+        } finally {
+          socket.uncork()
+        }
+      },
+    )
   }
 
-  function closeAfterReplies(code?: number, reason?: string | Buffer): void {
-    if (state !== 'open') return
-    state = 'draining'
-    drainingSince = host.now()
-    closing = { code, reason }
-    updateReading()
-    closeIfDrained()
+  private openQueue(): PublishQueue {
+    const { host } = this
+    return createPublishQueue({
+      pipeline: host.pipeline,
+      cap: host.options.maxInflightPerConnection,
+      onSettled(frame, results) {
+        // After close the mailbox is cleared and this fill is ignored: the peer is gone.
+        frame.reply(ack(frame.seq, frame.ref, results))
+        host.eventsSettled()
+      },
+      onRefused: () => {
+        // Over the pipeline's hard bound: the frame waits (never dropped, never failed) and reading stops.
+        host.telemetry.admissionWaited?.()
+        host.waitForAdmission(this)
+      },
+      afterPump: () => {
+        this.updateReading()
+        this.closeIfDrained()
+      },
+    })
   }
 
-  function closeIfDrained(): void {
-    if (state !== 'draining' || closeSent || queue.heldFrames > 0 || queue.inflightEvents > 0 || mailbox.pending > 0) return
-    closeSent = true
+  private closeIfDrained(): void {
+    if (this.currentState !== 'draining' || this.closeSent || this.heldFrames > 0 || this.inflightEvents > 0 || this.pendingReplies > 0) return
+    this.closeSent = true
     // The close frame is queued behind every reply already written, so the peer reads them first.
-    wsClose(closing?.code, closing?.reason)
+    this.wsClose(this.closing?.code, this.closing?.reason)
     // Read again, or the peer's answering close frame would never be read and the handshake would
     // hang until the close timeout. Frames that still come are after our close: unanswered, never acked.
-    if (paused) {
-      paused = false
-      ws.resume()
+    if (this.paused) {
+      this.paused = false
+      this.ws.resume()
     }
   }
 
-  /*
-   * ws closes a connection by itself when a frame is over maxPayload (1009), on a protocol error, and
-   * to answer the peer's close frame — at once, stranding the acks of frames still in flight. It does
-   * so through this method, so the actor takes those closes over: stop reading, settle and answer
-   * every frame already read, then close with the code ws chose (API.md §4: "first sends every ack").
-   */
-  const wsClose = ws.close.bind(ws)
-  ws.close = function closeAfterAcks(code?: number, reason?: string | Buffer) {
-    if (state === 'open') closeAfterReplies(code, reason)
-    else if (state === 'closed' || closeSent) wsClose(code, reason)
-    // draining: it closes by itself once drained
+  /** ws's own close, under the override above. */
+  private wsClose(code?: number, reason?: string | Buffer): void {
+    WebSocket.prototype.close.call(this.ws, code, reason)
   }
 
-  const onHeard = () => {
-    lastHeardAt = host.now()
+  private closed(code: number): void {
+    if (this.currentState === 'closed') return
+    this.currentState = 'closed'
+    this.queue?.close()
+    this.mailbox?.clear()
+    this.ws.off('message', this.onMessage).off('ping', this.onHeard).off('pong', this.onHeard).off('error', this.onError).off('close', this.onClose)
+    this.socket.off('drain', this.onDrain)
+    this.host.closed(this, code)
   }
-  const onError = (error: Error & { code?: string }) => {
-    // The close that follows is what matters; ws emits this after it has asked for the close.
-    if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') telemetry.frameTooLarge?.()
-  }
-  const onDrain = () => updateReading()
-  const onClose = (code: number) => {
-    if (state === 'closed') return
-    state = 'closed'
-    queue.close()
-    mailbox.clear()
-    ws.off('message', onMessage).off('ping', onHeard).off('pong', onHeard).off('error', onError).off('close', onClose)
-    socket.off('drain', onDrain)
-    host.closed(actor, code)
-  }
-  ws.on('message', onMessage).on('ping', onHeard).on('pong', onHeard).on('error', onError).on('close', onClose)
-  socket.on('drain', onDrain)
-
-  const actor: ConnectionActor = {
-    id,
-    get state() {
-      return state
-    },
-    get lastHeardAt() {
-      return pausedForIngest ? host.now() : lastHeardAt
-    },
-    get drainingSince() {
-      return drainingSince
-    },
-    get inflightEvents() {
-      return queue.inflightEvents
-    },
-    get heldFrames() {
-      return queue.heldFrames
-    },
-    get readingPaused() {
-      return paused
-    },
-    get bufferedAmount() {
-      return ws.bufferedAmount
-    },
-    pump: () => queue.pump(),
-    updateReading,
-    sendUnsolicited(text) {
-      if (ws.readyState !== WebSocket.OPEN) return
-      ws.send(text)
-      updateReading()
-    },
-    ping() {
-      if (ws.readyState === WebSocket.OPEN) ws.ping()
-    },
-    terminate() {
-      ws.terminate()
-    },
-    closeAfterReplies,
-  }
-
-  ws.send(welcome(id, options.maxFrameBytes, options.maxEventsPerFrame))
-  updateReading()
-  return actor
 }
 
 function asBuffer(data: RawData): Buffer {

@@ -29,61 +29,78 @@ interface Slot {
   onSent?: () => void
 }
 
-/** `send` writes one message; `sendMany` wraps a run of sends (the connection corks its socket around it). */
-export function createOutboundMailbox(send: (text: string) => void, sendMany: (run: () => void) => void = (run) => run()): OutboundMailbox {
-  let slots: Slot[] = []
-  let head = 0
-  let flushing = false
-  // clear() starts a new generation: a slot of an older one is never sent.
-  let generation = 0
+/**
+ * `send` writes one message; `sendMany` wraps a run of sends (the connection corks its socket around it).
+ * A class, not a closure-built object: one mailbox per connection, and methods on the prototype cost
+ * a connection nothing, where an object literal with a getter is a dictionary plus a closure per method.
+ */
+export function createOutboundMailbox(send: (text: string) => void, sendMany: (run: () => void) => void = runNow): OutboundMailbox {
+  return new SlotMailbox(send, sendMany)
+}
 
-  function flush(): void {
-    // A reply's effect can lead to another fill (never in practice, but cheap to guard): one loop sends all.
-    if (flushing) return
-    flushing = true
-    try {
-      sendMany(() => {
-        while (head < slots.length && slots[head]!.text !== undefined) {
-          const slot = slots[head]!
-          slots[head++] = EMPTY_SLOT
-          send(slot.text!)
-          slot.onSent?.()
-        }
-      })
-      // Compact now and then so the array does not grow with the connection's lifetime.
-      if (head === slots.length) {
-        slots = []
-        head = 0
-      } else if (head > 1024 && head * 2 > slots.length) {
-        slots = slots.slice(head)
-        head = 0
-      }
-    } finally {
-      flushing = false
+class SlotMailbox implements OutboundMailbox {
+  private slots: Slot[] = []
+  private head = 0
+  private flushing = false
+  // clear() starts a new generation: a slot of an older one is never sent.
+  private generation = 0
+
+  constructor(
+    private readonly send: (text: string) => void,
+    private readonly sendMany: (run: () => void) => void,
+  ) {}
+
+  reserve(): (text: string, onSent?: () => void) => void {
+    const slot: Slot = {}
+    this.slots.push(slot)
+    const born = this.generation
+    return (text, onSent) => {
+      if (slot.text !== undefined) throw new Error('a reply slot was filled twice')
+      slot.text = text
+      slot.onSent = onSent
+      if (born === this.generation) this.flush()
     }
   }
 
-  return {
-    reserve() {
-      const slot: Slot = {}
-      slots.push(slot)
-      const born = generation
-      return function fillSlot(text, onSent) {
-        if (slot.text !== undefined) throw new Error('a reply slot was filled twice')
-        slot.text = text
-        slot.onSent = onSent
-        if (born === generation) flush()
+  get pending(): number {
+    return this.slots.length - this.head
+  }
+
+  clear(): void {
+    this.slots = []
+    this.head = 0
+    this.generation++
+  }
+
+  private flush(): void {
+    // A reply's effect can lead to another fill (never in practice, but cheap to guard): one loop sends all.
+    if (this.flushing) return
+    this.flushing = true
+    try {
+      this.sendMany(() => this.sendReady())
+      // Compact now and then so the array does not grow with the connection's lifetime.
+      if (this.head === this.slots.length) {
+        this.slots = []
+        this.head = 0
+      } else if (this.head > 1024 && this.head * 2 > this.slots.length) {
+        this.slots = this.slots.slice(this.head)
+        this.head = 0
       }
-    },
-    get pending() {
-      return slots.length - head
-    },
-    clear() {
-      slots = []
-      head = 0
-      generation++
-    },
+    } finally {
+      this.flushing = false
+    }
+  }
+
+  private sendReady(): void {
+    // this.slots is read on every turn: a send that closes the connection clears the mailbox mid-loop.
+    while (this.head < this.slots.length && this.slots[this.head]!.text !== undefined) {
+      const slot = this.slots[this.head]!
+      this.slots[this.head++] = EMPTY_SLOT
+      this.send(slot.text!)
+      slot.onSent?.()
+    }
   }
 }
 
+const runNow = (run: () => void): void => run()
 const EMPTY_SLOT: Slot = Object.freeze({ text: '' }) as Slot

@@ -44,65 +44,76 @@ export interface PublishQueue {
  * ```
  */
 export function createPublishQueue(options: PublishQueueOptions): PublishQueue {
-  const { pipeline, cap } = options
-  const waiting: PublishFrame[] = []
-  let inflight = 0
-  let closed = false
-  let pumping = false
-  let pumpAgain = false
+  return new FramePublishQueue(options)
+}
 
-  function pump(): void {
+// A class for the same reason as the mailbox: one per connection, its methods shared on the prototype.
+class FramePublishQueue implements PublishQueue {
+  private readonly waiting: PublishFrame[] = []
+  private inflight = 0
+  private closed = false
+  private pumping = false
+  private pumpAgain = false
+
+  constructor(private readonly options: PublishQueueOptions) {}
+
+  push(frame: PublishFrame): void {
+    this.waiting.push(frame)
+    this.pump()
+  }
+
+  pump(): void {
     // offer() may settle a frame synchronously (all its events rejected), which pumps again from
     // inside this loop: note it, and loop once more instead of re-entering.
-    if (pumping) {
-      pumpAgain = true
+    if (this.pumping) {
+      this.pumpAgain = true
       return
     }
-    pumping = true
+    this.pumping = true
     try {
       do {
-        pumpAgain = false
-        while (waiting.length > 0 && !closed) {
-          const frame = waiting[0]!
-          const count = frame.events.length
-          if (inflight + count > cap) break
-          waiting.shift()
-          inflight += count
-          if (!pipeline.offer(frame.events, 'ws', (results) => settled(frame, results))) {
-            inflight -= count
-            waiting.unshift(frame)
-            options.onRefused()
-            break
-          }
-        }
-      } while (pumpAgain)
+        this.pumpAgain = false
+        this.submitWhatFits()
+      } while (this.pumpAgain)
     } finally {
-      pumping = false
+      this.pumping = false
     }
-    options.afterPump()
+    this.options.afterPump()
   }
 
-  function settled(frame: PublishFrame, results: EventResult[]): void {
-    inflight -= frame.events.length
-    options.onSettled(frame, results)
-    pump()
+  get inflightEvents(): number {
+    return this.inflight
   }
 
-  return {
-    push(frame) {
-      waiting.push(frame)
-      pump()
-    },
-    pump,
-    get inflightEvents() {
-      return inflight
-    },
-    get heldFrames() {
-      return waiting.length
-    },
-    close() {
-      closed = true
-      waiting.length = 0
-    },
+  get heldFrames(): number {
+    return this.waiting.length
+  }
+
+  close(): void {
+    this.closed = true
+    this.waiting.length = 0
+  }
+
+  private submitWhatFits(): void {
+    const { waiting, options } = this
+    while (waiting.length > 0 && !this.closed) {
+      const frame = waiting[0]!
+      const count = frame.events.length
+      if (this.inflight + count > options.cap) break
+      waiting.shift()
+      this.inflight += count
+      if (!options.pipeline.offer(frame.events, 'ws', (results) => this.settled(frame, count, results))) {
+        this.inflight -= count
+        waiting.unshift(frame)
+        options.onRefused()
+        break
+      }
+    }
+  }
+
+  private settled(frame: PublishFrame, count: number, results: EventResult[]): void {
+    this.inflight -= count
+    this.options.onSettled(frame, results)
+    this.pump()
   }
 }
