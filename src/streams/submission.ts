@@ -4,27 +4,38 @@ import { toResult, type EventResult, type Outcome } from './outcome.js'
 /**
  * One request or frame: its raw events, and the results as they settle. It calls `onSettled`
  * once, with every event's result in the order sent, when the last of them settles.
+ *
+ * Memory: a submission hands its raw events out once, to its envelopes, and keeps none, so that a
+ * raw event (the object JSON.parse made) is garbage as soon as it is validated, not when the last
+ * event of its frame settles: up to MAX_INFLIGHT_EVENTS events wait in storage's queues, and only
+ * their normalized form is needed there. Whoever offers the array should not keep it either.
  */
 export class Submission {
   readonly results: EventResult[]
+  readonly size: number
   private pending: number
+  private events: readonly unknown[] | undefined
 
   constructor(
-    readonly events: readonly unknown[],
+    events: readonly unknown[],
     readonly transport: Transport,
     readonly receivedAt: number,
     private readonly onSettled: (results: EventResult[]) => void,
     private readonly onEventSettled: () => void = () => {},
   ) {
+    this.events = events
+    this.size = events.length
     this.results = new Array<EventResult>(events.length)
     this.pending = events.length
     if (this.pending === 0) onSettled(this.results)
   }
 
-  /** The envelopes this submission explodes into: one per raw event. */
+  /** The envelopes this submission explodes into: one per raw event. Called once; a second call has none. */
   envelopes(): RawEnvelope[] {
-    const out = new Array<RawEnvelope>(this.events.length)
-    for (let i = 0; i < out.length; i++) out[i] = new RawEnvelope(this, i)
+    const events = this.events ?? []
+    this.events = undefined
+    const out = new Array<RawEnvelope>(events.length)
+    for (let i = 0; i < out.length; i++) out[i] = new RawEnvelope(this, i, events[i])
     return out
   }
 
@@ -42,11 +53,8 @@ export class RawEnvelope {
   constructor(
     readonly submission: Submission,
     readonly index: number,
+    readonly raw: unknown,
   ) {}
-
-  get raw(): unknown {
-    return this.submission.events[this.index]
-  }
 
   settle(outcome: Outcome, id?: string): void {
     this.submission.settle(this.index, id, outcome)

@@ -1,12 +1,16 @@
 import type { EventResult } from '../../streams/outcome.js'
 import type { Pipeline } from '../../streams/pipeline.js'
 
-/** A publish frame read from the socket, with the slot its ack goes into. */
-export interface PublishFrame {
+/** What a frame's ack needs: its number, its ref and the slot the ack goes into. */
+export interface FrameAck {
   readonly seq: number
   readonly ref: string | undefined
-  readonly events: readonly unknown[]
   readonly reply: (text: string) => void
+}
+
+/** A publish frame read from the socket. */
+export interface PublishFrame extends FrameAck {
+  readonly events: readonly unknown[]
 }
 
 export interface PublishQueueOptions {
@@ -14,7 +18,7 @@ export interface PublishQueueOptions {
   /** WS_MAX_INFLIGHT_PER_CONNECTION: the connection's events in the pipeline never pass it */
   readonly cap: number
   /** a frame's events all settled (the queue has already counted them out) */
-  readonly onSettled: (frame: PublishFrame, results: EventResult[]) => void
+  readonly onSettled: (frame: FrameAck, results: EventResult[]) => void
   /** admission refused the next frame: it stays at the head until `pump()` is called again */
   readonly onRefused: () => void
   /** after every pump: the connection re-decides reading and closing */
@@ -102,7 +106,9 @@ class FramePublishQueue implements PublishQueue {
       if (this.inflight + count > options.cap) break
       waiting.shift()
       this.inflight += count
-      if (!options.pipeline.offer(frame.events, 'ws', (results) => this.settled(frame, count, results))) {
+      // The settle callback keeps the ack's fields, not the frame: the frame's events are the pipeline's to free.
+      const ack: FrameAck = { seq: frame.seq, ref: frame.ref, reply: frame.reply }
+      if (!options.pipeline.offer(frame.events, 'ws', (results) => this.settled(ack, count, results))) {
         this.inflight -= count
         waiting.unshift(frame)
         options.onRefused()
@@ -111,9 +117,9 @@ class FramePublishQueue implements PublishQueue {
     }
   }
 
-  private settled(frame: PublishFrame, count: number, results: EventResult[]): void {
+  private settled(ack: FrameAck, count: number, results: EventResult[]): void {
     this.inflight -= count
-    this.options.onSettled(frame, results)
+    this.options.onSettled(ack, results)
     this.pump()
   }
 }

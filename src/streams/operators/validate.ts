@@ -3,7 +3,7 @@ import type { Envelope } from '../envelope.js'
 import type { AcceptedEvent } from '../event.js'
 import { normalize } from '../normalize.js'
 import { rejected, type Outcome } from '../outcome.js'
-import type { RawEnvelope } from '../submission.js'
+import type { RawEnvelope, Submission } from '../submission.js'
 
 export interface ValidateOptions {
   /** Assigns ids to events sent without one; UUIDv7 by default. Inject a counter in tests. */
@@ -28,7 +28,7 @@ export function validate(options: ValidateOptions = {}): OperatorFunction<RawEnv
       map(function validateOne(raw): Envelope | undefined {
         const { submission } = raw
         const result = normalize(raw.raw, { transport: submission.transport, receivedAt: submission.receivedAt, newId: options.newId })
-        if (result.ok) return new ValidEnvelope(result.event, result.fingerprint, raw)
+        if (result.ok) return new ValidEnvelope(result.event, result.fingerprint, submission, raw.index)
         raw.settle(rejected(result.errors), sentId(raw.raw))
         return undefined
       }),
@@ -36,15 +36,17 @@ export function validate(options: ValidateOptions = {}): OperatorFunction<RawEnv
     )
 }
 
+// Holds the submission, not the RawEnvelope: the raw event it carries is garbage once validated.
 class ValidEnvelope implements Envelope {
   constructor(
     readonly event: AcceptedEvent,
     readonly fingerprint: string,
-    private readonly raw: RawEnvelope,
+    private readonly submission: Submission,
+    private readonly index: number,
   ) {}
 
   settle(outcome: Outcome): void {
-    this.raw.settle(outcome, this.event.id)
+    this.submission.settle(this.index, this.event.id, outcome)
   }
 }
 
