@@ -220,8 +220,8 @@ describe('hostile input', () => {
   it('a value the server cannot parse is a final error for the sink, not retried for the whole budget', async () => {
     const sink = createClickHouseSink({ client: await createClickHouseClient({ url: CLICKHOUSE_URL }), database })
     try {
-      // Past validation (which now refuses it), a lone high surrogate is what 18.16 cannot parse: Code 25.
-      const error = await lastValueFrom(from(sink.write([{ id: `lone-${runId}-\ud800`, type: 'x', timestamp: 0, receivedAt: 0, transport: 'rest' }])), { defaultValue: undefined }).then(
+      // Past validation (which refuses it), a time that is not an integer is what the server cannot parse.
+      const error = await lastValueFrom(from(sink.write([{ id: `unparsable-${runId}`, type: 'x', timestamp: Number.NaN, receivedAt: 0, transport: 'rest' }])), { defaultValue: undefined }).then(
         () => 'stored',
         (e: unknown) => e,
       )
