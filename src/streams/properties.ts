@@ -77,13 +77,31 @@ function sortedCopy(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value
   if (Array.isArray(value)) return value.map(sortedCopy)
   const copy: Record<string, unknown> = {}
-  for (const key of Object.keys(value).sort()) {
+  for (const key of sortInPlace(Object.keys(value))) {
     const child = sortedCopy((value as Record<string, unknown>)[key])
     // A plain assignment to __proto__ would set the prototype instead of a key.
     if (key === '__proto__') Object.defineProperty(copy, key, { value: child, enumerable: true, writable: true, configurable: true })
     else copy[key] = child
   }
   return copy
+}
+
+/**
+ * Most objects have a few keys: insertion sort them, as Array.prototype.sort allocates a work area on
+ * every call. Many keys (quadratic time) go to the library sort.
+ */
+function sortInPlace(keys: string[]): string[] {
+  if (keys.length > 16) return keys.sort()
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i]!
+    let j = i - 1
+    while (j >= 0 && keys[j]! > key) {
+      keys[j + 1] = keys[j]!
+      j--
+    }
+    keys[j + 1] = key
+  }
+  return keys
 }
 
 /** Paths of keys that may never be stored, at any depth, sorted. */

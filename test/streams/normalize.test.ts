@@ -49,6 +49,8 @@ describe('normalize: fingerprints and properties', () => {
   it('sorts keys at every depth in the canonical JSON', () => {
     expect(canonicalJson({ b: 1, a: { d: [{ z: 1, y: 2 }], c: null } })).toBe('{"a":{"c":null,"d":[{"y":2,"z":1}]},"b":1}')
     expect(canonicalJson('x')).toBe('"x"')
+    const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${(i * 7) % 40}`, i]))
+    expect(Object.keys(JSON.parse(canonicalJson(many)) as object)).toEqual(Object.keys(many).sort())
   })
 
   it('accepts exactly the properties the independent oracle accepts (nesting, size, forbidden keys)', () => {
