@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig, type Config } from './config.js'
+import { applyHeapPolicy } from './heap-policy.js'
 import { createLogger } from './logger.js'
 import { createSluice } from './sluice.js'
 import { loadTransforms, type LoadedTransforms } from './transforms-module.js'
@@ -7,6 +8,7 @@ import type { Route } from './streams/routing/route.js'
 
 /** The process: configuration → composition root → servers; signals settle what is in flight and exit 0. */
 async function main(): Promise<void> {
+  applyHeapPolicy()
   let config: Config
   try {
     config = loadConfig()
