@@ -1,56 +1,12 @@
 import type { Duplex } from 'node:stream'
 import { WebSocket, type RawData } from 'ws'
-import type { Pipeline } from '../../streams/pipeline.js'
 import { parseClientFrame } from './client-frame.js'
 import { createOutboundMailbox, type OutboundMailbox } from './outbound-mailbox.js'
 import { createPublishQueue, type PublishQueue } from './publish-queue.js'
 import { ack, errorReply, pong, subscribed, unsubscribed, welcome } from './server-messages.js'
-import type { TypeMatcher } from '../../streams/type-patterns.js'
-import type { ResolvedWsOptions } from './ws-options.js'
-import type { WsTelemetry } from './ws-telemetry.js'
+import type { ConnectionActor, ConnectionHost, ConnectionState } from './connection.js'
 
-/** open: reading frames; draining: reading no more, settling what it holds before it closes; closed: gone. */
-export type ConnectionState = 'open' | 'draining' | 'closed'
-
-/** What the gateway gives each connection: shared limits and the few things only the gateway can do. */
-export interface ConnectionHost {
-  readonly options: ResolvedWsOptions
-  readonly pipeline: Pipeline
-  readonly telemetry: WsTelemetry
-  now(): number
-  /** events of one of its frames settled: room came free in the pipeline */
-  eventsSettled(): void
-  /** admission refused its next frame: call `pump()` again when there may be room */
-  waitForAdmission(connection: ConnectionActor): void
-  subscribe(connection: ConnectionActor, matches: TypeMatcher): void
-  unsubscribe(connection: ConnectionActor): void
-  closed(connection: ConnectionActor, code: number): void
-}
-
-export interface ConnectionActor {
-  readonly id: string
-  readonly state: ConnectionState
-  /** when the peer last sent anything (a frame, a ping or a pong); now, while we are not reading it for our own reasons */
-  readonly lastHeardAt: number
-  /** when it started draining, if it has */
-  readonly drainingSince: number | undefined
-  readonly inflightEvents: number
-  /** publish frames read but not yet taken by the pipeline */
-  readonly heldFrames: number
-  readonly readingPaused: boolean
-  /** bytes queued to the peer and not yet written to the network */
-  readonly bufferedAmount: number
-  /** Submits held frames that fit now. */
-  pump(): void
-  /** Decides again whether to read (the pipeline crossed a water mark). */
-  updateReading(): void
-  /** A message that answers no frame (a subscribed event, a notice): sent now, outside the reply order. */
-  sendUnsolicited(text: string): void
-  ping(): void
-  terminate(): void
-  /** Stops reading; once every frame it read has settled and been answered, closes with `code`. */
-  closeAfterReplies(code?: number, reason?: string | Buffer): void
-}
+export type { ConnectionActor, ConnectionHost, ConnectionState } from './connection.js'
 
 /**
  * The actor that owns one socket: its state, its frame counter, its events in flight and its
@@ -75,12 +31,13 @@ export function createConnectionActor(id: string, ws: WebSocket, socket: Duplex,
  * into a dictionary of about 256 bytes, per connection.
  */
 class SocketActor implements ConnectionActor {
-  private currentState: ConnectionState = 'open'
+  // Read-only to the gateway, which sees the ConnectionActor interface.
+  state: ConnectionState = 'open'
+  readingPaused = false
+  drainingSince: number | undefined = undefined
   private frames = 0
-  private paused = false
   private pausedForIngest = false
   private heardAt: number
-  private drainingAt: number | undefined = undefined
   private closing: { code?: number; reason?: string | Buffer } | undefined = undefined
   private closeSent = false
   private mailbox: OutboundMailbox | undefined = undefined
@@ -115,8 +72,8 @@ class SocketActor implements ConnectionActor {
      * every frame already read, then close with the code ws chose (API.md §4: "first sends every ack").
      */
     ws.close = (code?: number, reason?: string | Buffer) => {
-      if (this.currentState === 'open') this.closeAfterReplies(code, reason)
-      else if (this.currentState === 'closed' || this.closeSent) this.wsClose(code, reason)
+      if (this.state === 'open') this.closeAfterReplies(code, reason)
+      else if (this.state === 'closed' || this.closeSent) this.wsClose(code, reason)
       // draining: it closes by itself once drained
     }
     ws.on('message', this.onMessage).on('ping', this.onHeard).on('pong', this.onHeard).on('error', this.onError).on('close', this.onClose)
@@ -125,16 +82,8 @@ class SocketActor implements ConnectionActor {
     this.updateReading()
   }
 
-  get state(): ConnectionState {
-    return this.currentState
-  }
-
   get lastHeardAt(): number {
     return this.pausedForIngest ? this.host.now() : this.heardAt
-  }
-
-  get drainingSince(): number | undefined {
-    return this.drainingAt
   }
 
   get inflightEvents(): number {
@@ -143,10 +92,6 @@ class SocketActor implements ConnectionActor {
 
   get heldFrames(): number {
     return this.queue?.heldFrames ?? 0
-  }
-
-  get readingPaused(): boolean {
-    return this.paused
   }
 
   get bufferedAmount(): number {
@@ -158,20 +103,20 @@ class SocketActor implements ConnectionActor {
   }
 
   updateReading(): void {
-    if (this.currentState === 'closed' || this.closeSent) return
+    if (this.state === 'closed' || this.closeSent) return
     const { host, ws } = this
     const cap = host.options.maxInflightPerConnection
     // Replies wait in frame order behind the oldest unsettled frame; a peer that keeps sending pings
     // behind a slow commit is not read past `cap` waiting replies, so the mailbox stays bounded too.
-    const forIngest = this.currentState === 'draining' || this.heldFrames > 0 || this.inflightEvents >= cap || this.pendingReplies >= cap || host.pipeline.admission.paused
+    const forIngest = this.state === 'draining' || this.heldFrames > 0 || this.inflightEvents >= cap || this.pendingReplies >= cap || host.pipeline.admission.paused
     const stop = forIngest || ws.bufferedAmount > host.options.sendHighWaterBytes
     // A peer we do not read cannot be heard, so a pause of our own making does not count as its
     // silence. A peer that does not read what we send does not get that excuse: a dead host stops
     // taking bytes, so its output backs up, and it must still time out.
     if (this.pausedForIngest && !forIngest) this.heardAt = host.now()
     this.pausedForIngest = forIngest
-    if (stop === this.paused) return
-    this.paused = stop
+    if (stop === this.readingPaused) return
+    this.readingPaused = stop
     if (stop) {
       // ws.pause() pauses the net.Socket and, unlike socket.pause(), is not undone by ws's own
       // receiver when it drains. Frames already parsed from the last chunk may still arrive: they are held.
@@ -198,9 +143,9 @@ class SocketActor implements ConnectionActor {
   }
 
   closeAfterReplies(code?: number, reason?: string | Buffer): void {
-    if (this.currentState !== 'open') return
-    this.currentState = 'draining'
-    this.drainingAt = this.host.now()
+    if (this.state !== 'open') return
+    this.state = 'draining'
+    this.drainingSince = this.host.now()
     this.closing = { code, reason }
     this.updateReading()
     this.closeIfDrained()
@@ -212,7 +157,7 @@ class SocketActor implements ConnectionActor {
 
   private receive(data: RawData, isBinary: boolean): void {
     this.heardAt = this.host.now()
-    if (this.currentState === 'closed' || this.closeSent) return
+    if (this.state === 'closed' || this.closeSent) return
     const { host } = this
     // Every frame counts, whatever it is and however wrong (API.md §4).
     const seq = ++this.frames
@@ -279,14 +224,14 @@ class SocketActor implements ConnectionActor {
   }
 
   private closeIfDrained(): void {
-    if (this.currentState !== 'draining' || this.closeSent || this.heldFrames > 0 || this.inflightEvents > 0 || this.pendingReplies > 0) return
+    if (this.state !== 'draining' || this.closeSent || this.heldFrames > 0 || this.inflightEvents > 0 || this.pendingReplies > 0) return
     this.closeSent = true
     // The close frame is queued behind every reply already written, so the peer reads them first.
     this.wsClose(this.closing?.code, this.closing?.reason)
     // Read again, or the peer's answering close frame would never be read and the handshake would
     // hang until the close timeout. Frames that still come are after our close: unanswered, never acked.
-    if (this.paused) {
-      this.paused = false
+    if (this.readingPaused) {
+      this.readingPaused = false
       this.ws.resume()
     }
   }
@@ -297,8 +242,8 @@ class SocketActor implements ConnectionActor {
   }
 
   private closed(code: number): void {
-    if (this.currentState === 'closed') return
-    this.currentState = 'closed'
+    if (this.state === 'closed') return
+    this.state = 'closed'
     this.queue?.close()
     this.mailbox?.clear()
     this.ws.off('message', this.onMessage).off('ping', this.onHeard).off('pong', this.onHeard).off('error', this.onError).off('close', this.onClose)
