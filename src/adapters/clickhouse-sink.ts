@@ -137,7 +137,7 @@ export function createClickHouseSink(options: ClickHouseSinkOptions): ClickHouse
       if (events.length === 0) return of(undefined)
       return defer(async () => {
         const inUse = await dialectOf()
-        await client.insert({ table: qualified, values: Readable.from([tabSeparatedRows(events, inUse)], { objectMode: false }), format: 'TabSeparated' })
+        await client.insert({ table: qualified, values: Readable.from(tabSeparatedRows(events, inUse), { objectMode: false }), format: 'TabSeparated' })
       })
     },
 
