@@ -78,7 +78,7 @@ export interface ClickHouseSink extends EventSink {
   /** Creates the database and the tables if missing; tells the server version and the dialect in use. */
   start(): Promise<{ version: string; dialect: Dialect }>
   /** One TabSeparated insert per batch; completes once ClickHouse has taken the rows. */
-  write(events: readonly AcceptedEvent[]): ObservableInput<void>
+  write(events: readonly AcceptedEvent[], propertiesTexts?: ReadonlyArray<string | undefined>): ObservableInput<void>
   ping(): Promise<boolean>
   /** The newest stored events (by received_at, then timestamp), each id once. */
   recent(query: RecentQuery): Promise<AcceptedEvent[]>
@@ -133,11 +133,11 @@ export function createClickHouseSink(options: ClickHouseSinkOptions): ClickHouse
       return { version: serverVersion, dialect: inUse }
     },
 
-    write(events: readonly AcceptedEvent[]) {
+    write(events: readonly AcceptedEvent[], propertiesTexts?: ReadonlyArray<string | undefined>) {
       if (events.length === 0) return of(undefined)
       return defer(async () => {
         const inUse = await dialectOf()
-        await client.insert({ table: qualified, values: Readable.from(tabSeparatedRows(events, inUse), { objectMode: false }), format: 'TabSeparated' })
+        await client.insert({ table: qualified, values: Readable.from(tabSeparatedRows(events, inUse, propertiesTexts), { objectMode: false }), format: 'TabSeparated' })
       })
     },
 

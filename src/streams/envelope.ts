@@ -6,5 +6,7 @@ export interface Envelope {
   readonly event: AcceptedEvent
   /** digest of the content the client sent (see normalize.ts) */
   readonly fingerprint: string
+  /** the properties as validated, in canonical JSON: what storage writes, so an event is serialized once */
+  readonly propertiesText?: string
   settle(outcome: Outcome): void
 }

@@ -6,7 +6,7 @@ import { canonicalJson, checkProperties } from './properties.js'
 import type { Issue } from './outcome.js'
 
 export type Normalized =
-  | { readonly ok: true; readonly event: AcceptedEvent; readonly fingerprint: string }
+  | { readonly ok: true; readonly event: AcceptedEvent; readonly fingerprint: string; readonly propertiesText: string | undefined }
   | { readonly ok: false; readonly errors: readonly Issue[] }
 
 export interface NormalizeContext {
@@ -45,7 +45,7 @@ export function normalize(raw: unknown, context: NormalizeContext): Normalized {
   if (input.sessionId !== undefined) event.sessionId = input.sessionId
   if (input.properties !== undefined) event.properties = input.properties
   event.transport = context.transport
-  return { ok: true, event, fingerprint: fingerprint(event, sentTimestamp, properties?.text) }
+  return { ok: true, event, fingerprint: fingerprint(event, sentTimestamp, properties?.text), propertiesText: properties?.text }
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }

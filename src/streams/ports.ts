@@ -33,8 +33,12 @@ export interface DedupeStore {
 }
 
 export interface EventSink {
-  /** Commits a batch of events in one insert; completes once the rows are durable. */
-  write(events: readonly AcceptedEvent[]): ObservableInput<void>
+  /**
+   * Commits a batch of events in one insert; completes once the rows are durable.
+   * `propertiesTexts[i]`, when given, is event i's properties already serialized as JSON (the same
+   * value, keys sorted): a sink may store it rather than serialize the properties again.
+   */
+  write(events: readonly AcceptedEvent[], propertiesTexts?: ReadonlyArray<string | undefined>): ObservableInput<void>
   /** The sink's own retry policy: may this error go away if the same batch is written again? */
   isRetriable(error: unknown): boolean
 }

@@ -80,6 +80,15 @@ export function eventSinkContract(name: string, setup: () => Promise<EventSinkHa
       expect(back.find((e) => e.id === stored.id)).toStrictEqual(stored)
     })
 
+    it('stores the serialized properties it is handed, and serializes the events it is not', async () => {
+      const type = uniqueType('texts')
+      const [given, plain] = [event({ type, properties: { b: 1, a: [true] } }), event({ type, properties: { z: 'z' } })]
+      await lastValueFrom(from(harness.sink.write([given, plain], ['{"a":[true],"b":1}', undefined])), { defaultValue: undefined })
+      const back = await harness.sink.recent({ type, limit: 10 })
+      expect(back.find((e) => e.id === given.id)).toStrictEqual(given)
+      expect(back.find((e) => e.id === plain.id)).toStrictEqual(plain)
+    })
+
     it('reads absent optional fields back as absent', async () => {
       const type = uniqueType('bare')
       const bare = event({ type })

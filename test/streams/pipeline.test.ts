@@ -1,4 +1,6 @@
-import { mergeMap, toArray } from 'rxjs'
+import { map, mergeMap, of, toArray } from 'rxjs'
+import type { AcceptedEvent } from '../../src/streams/event.js'
+import type { EventSink } from '../../src/streams/ports.js'
 import { describe, expect, it } from 'vitest'
 import { createMemoryDedupeStore } from '../../src/adapters/memory-dedupe-store.js'
 import { createPipeline, type PipelineConfig } from '../../src/streams/pipeline.js'
@@ -90,5 +92,36 @@ describe('the whole pipeline under TestScheduler', () => {
     expect((await settled).map((r) => r.status)).toEqual(['accepted', 'accepted'])
     expect((await accepted)?.map((e) => e.id)).toEqual(['a', 'b'])
     expect(pipeline.submit([ev('c')], 'rest')).toBeUndefined()
+  })
+})
+
+describe('what storage is given to write', () => {
+  function capture(transforms: Parameters<typeof createPipeline>[1]['transforms'] = []) {
+    const scheduler = testScheduler()
+    const writes: Array<{ events: readonly AcceptedEvent[]; texts: ReadonlyArray<string | undefined> | undefined }> = []
+    const sink: EventSink = {
+      write: (events, texts) => ((writes.push({ events: [...events], texts: texts && [...texts] }), of(undefined))),
+      isRetriable: () => false,
+    }
+    const store = createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds: 60, maxEntries: 1000, now: () => scheduler.now() })
+    scheduler.run(({ flush }) => {
+      const pipeline = createPipeline(config, { sink, store, scheduler, transforms })
+      pipeline.offer([{ id: 'a', type: 't', properties: { b: 1, a: { d: 2, c: 3 } } }, { id: 'n', type: 't' }], 'rest', () => {})
+      scheduler.schedule(() => void pipeline.drain(), 50)
+      flush()
+    })
+    return writes
+  }
+
+  it('hands storage the properties as validated, serialized once in canonical JSON', () => {
+    const [write] = capture()
+    expect(write!.events.map((e) => e.id)).toEqual(['a', 'n'])
+    expect(write!.texts).toEqual(['{"a":{"c":3,"d":2},"b":1}', undefined])
+  })
+
+  it('serializes again what a user transform may have changed, even in place', () => {
+    const [write] = capture([map((event) => (event.properties && ((event.properties as Record<string, unknown>).b = 'changed'), event))])
+    expect(write!.texts).toEqual([undefined, undefined])
+    expect(write!.events[0]!.properties).toEqual({ b: 'changed', a: { d: 2, c: 3 } })
   })
 })

@@ -60,7 +60,8 @@ export function commit(options: CommitOptions): OperatorFunction<Envelope[], Acc
         for (const envelope of batch) envelope.settle(outcome)
         return EMPTY
       })
-    return defer(() => sink.write(events)).pipe(
+    const propertiesTexts = batch.map((envelope) => envelope.propertiesText)
+    return defer(() => sink.write(events, propertiesTexts)).pipe(
       retry,
       ignoreElements(),
       endWith(COMMITTED),

@@ -114,6 +114,10 @@ class Leader implements Envelope {
     return this.first.fingerprint
   }
 
+  get propertiesText() {
+    return this.first.propertiesText
+  }
+
   settle(outcome: Outcome): void {
     this.onTheirWay.delete(this.first.event.id)
     this.first.settle(outcome)

@@ -46,6 +46,7 @@ export function transform(options: TransformOptions): OperatorFunction<Envelope,
                 envelope.settle(rejected([{ path: '', message: problem }]))
                 return undefined
               }
+              // No propertiesText: the transform may have changed the properties, so storage serializes them again.
               return { event: out[0]!, fingerprint: envelope.fingerprint, settle: (outcome) => envelope.settle(outcome) }
             }),
             catchError((error: unknown) => {

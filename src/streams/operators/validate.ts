@@ -28,7 +28,7 @@ export function validate(options: ValidateOptions = {}): OperatorFunction<RawEnv
       map(function validateOne(raw): Envelope | undefined {
         const { submission } = raw
         const result = normalize(raw.raw, { transport: submission.transport, receivedAt: submission.receivedAt, newId: options.newId })
-        if (result.ok) return new ValidEnvelope(result.event, result.fingerprint, submission, raw.index)
+        if (result.ok) return new ValidEnvelope(result.event, result.fingerprint, result.propertiesText, submission, raw.index)
         raw.settle(rejected(result.errors), sentId(raw.raw))
         return undefined
       }),
@@ -41,6 +41,7 @@ class ValidEnvelope implements Envelope {
   constructor(
     readonly event: AcceptedEvent,
     readonly fingerprint: string,
+    readonly propertiesText: string | undefined,
     private readonly submission: Submission,
     private readonly index: number,
   ) {}

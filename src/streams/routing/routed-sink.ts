@@ -25,8 +25,8 @@ import type { Router } from './router.js'
  */
 export function routedSink(sink: EventSink, router: Pick<Router, 'enqueue'>): EventSink {
   return {
-    write(events: readonly AcceptedEvent[]): Observable<void> {
-      return concat(defer(() => sink.write(events)).pipe(ignoreElements()), defer(() => router.enqueue(events)))
+    write(events: readonly AcceptedEvent[], propertiesTexts?: ReadonlyArray<string | undefined>): Observable<void> {
+      return concat(defer(() => sink.write(events, propertiesTexts)).pipe(ignoreElements()), defer(() => router.enqueue(events)))
     },
     isRetriable: (error: unknown) => sink.isRetriable(error),
   }
