@@ -40,7 +40,7 @@ export function dedupe(options: DedupeOptions): OperatorFunction<Envelope[], Env
     const leaders: Envelope[] = []
     for (const envelope of batch) {
       const leader = onTheirWay.get(envelope.event.id)
-      if (leader) leader.followers.push(envelope)
+      if (leader) (leader.followers ??= []).push(envelope)
       else {
         const tracked = new Leader(envelope, onTheirWay)
         onTheirWay.set(envelope.event.id, tracked)
@@ -99,7 +99,8 @@ const OUTCOME_OF: Record<Exclude<ClaimStatus, 'new'>, Outcome> = {
 
 /** The first copy of an id on its way: when it settles, its followers settle from its outcome. */
 class Leader implements Envelope {
-  readonly followers: Envelope[] = []
+  /** later copies of the id; made only when one comes (most ids have none) */
+  followers: Envelope[] | undefined
 
   constructor(
     private readonly first: Envelope,
@@ -121,6 +122,6 @@ class Leader implements Envelope {
   settle(outcome: Outcome): void {
     this.onTheirWay.delete(this.first.event.id)
     this.first.settle(outcome)
-    for (const follower of this.followers) follower.settle(followerOutcome(outcome, follower.fingerprint === this.first.fingerprint))
+    if (this.followers) for (const follower of this.followers) follower.settle(followerOutcome(outcome, follower.fingerprint === this.first.fingerprint))
   }
 }
