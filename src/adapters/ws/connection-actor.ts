@@ -42,6 +42,7 @@ class SocketActor implements ConnectionActor {
   private closeSent = false
   private mailbox: OutboundMailbox | undefined = undefined
   private queue: PublishQueue | undefined = undefined
+  private corked = false
   private readonly onMessage: (data: RawData, isBinary: boolean) => void
   private readonly onHeard: () => void
   private readonly onError: (error: Error & { code?: string }) => void
@@ -189,16 +190,23 @@ class SocketActor implements ConnectionActor {
     const { ws, socket } = this
     return createOutboundMailbox(
       (text) => ws.readyState === WebSocket.OPEN && ws.send(text),
-      // One write for a run of replies instead of one per reply.
+      // One write for every reply that is ready in this turn of the event loop, not one per reply:
+      // a committed batch settles the frames of many connections at once, and with one event per
+      // frame that is a write (a system call) per event otherwise.
       (run) => {
-        socket.cork()
-        try {
-          run()
-        } finally {
-          socket.uncork()
+        if (!this.corked) {
+          this.corked = true
+          socket.cork()
+          process.nextTick(uncorkAtEndOfTurn, this)
         }
+        run()
       },
     )
+  }
+
+  uncork(): void {
+    this.corked = false
+    this.socket.uncork()
   }
 
   private openQueue(): PublishQueue {
@@ -255,4 +263,8 @@ class SocketActor implements ConnectionActor {
 function asBuffer(data: RawData): Buffer {
   if (Buffer.isBuffer(data)) return data
   return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)
+}
+
+function uncorkAtEndOfTurn(actor: SocketActor): void {
+  actor.uncork()
 }
