@@ -69,7 +69,7 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
     transform({ transforms: deps.transforms ?? [], concurrency: config.transformConcurrency ?? 256 }),
     batch({ maxRows: config.insertBatchMaxRows, maxWaitMs: config.insertBatchMaxWaitMs, scheduler }),
     dedupe({ store: deps.store, concurrency: config.insertConcurrency, onStoreError: config.dedupeOnError, telemetry }),
-    commit({ sink: deps.sink, store: deps.store, concurrency: config.insertConcurrency, retry: { ...config.retry, random: deps.random }, scheduler, telemetry }),
+    commit({ sink: deps.sink, store: deps.store, concurrency: config.insertConcurrency, maxRows: config.insertBatchMaxRows, retry: { ...config.retry, random: deps.random }, scheduler, telemetry }),
     // Supervisor: a stage that throws in a way the chain does not expect is reported and resubscribed;
     // the ingress Subject is hot, so later submissions flow again.
     retry({ delay: (error: unknown) => (telemetry.pipelineRestarted?.(error), [0]) }),

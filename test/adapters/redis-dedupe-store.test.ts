@@ -89,6 +89,15 @@ describe('redis dedupe store', () => {
     expect(await value(store.claim(batch))).toEqual(batch.map(() => 'duplicate'))
   })
 
+  it('confirms and releases several claim batches in one call (inserts merged under load)', async () => {
+    const store = createRedisDedupeStore({ redis, ttlSeconds: 60, reservationSeconds: 5, keyPrefix: prefix, batchKeyPrefix })
+    const [a, b, c] = [[claim(), claim()], [claim()], [claim(), claim()]]
+    for (const batch of [a, b, c]) await value(store.claim(batch))
+    await done(store.confirm([...a, ...b]))
+    await done(store.release(c))
+    expect(await value(store.claim([...a, ...b, ...c]))).toEqual(['duplicate', 'duplicate', 'duplicate', 'new', 'new'])
+  })
+
   it('reads the layout of earlier versions (p:/c: values) as reserved and committed', async () => {
     const store = createRedisDedupeStore({ redis, ttlSeconds: 60, reservationSeconds: 5, keyPrefix: prefix, batchKeyPrefix })
     const [reserved, committed, other] = [claim(), claim(), claim()]

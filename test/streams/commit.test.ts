@@ -28,6 +28,23 @@ describe('commit', () => {
     })
   })
 
+  it('merges the batches that waited for a free insert into one, up to maxRows', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, expectObservable, flush }) => {
+      const { sink, operator, make, settled } = setup(scheduler, { latencyMs: 5 }, { concurrency: 1, maxRows: 3 })
+      // a is being written (1–6) while b, c and d come; b and c fit in one insert of 3 rows, d does not.
+      const source = hot('-a-b-c-d-|', { a: [make('a')], b: [make('b1'), make('b2')], c: [make('c')], d: [make('d')] })
+      expectObservable(source.pipe(operator, map(ids))).toBe('------a----x----(d|)', { a: 'a', x: 'b1,b2,c', d: 'd' })
+      flush()
+      expect(sink.batches.map((b) => [b.at, ids(b.events)])).toEqual([
+        [6, 'a'],
+        [11, 'b1,b2,c'],
+        [16, 'd'],
+      ])
+      expect(settled.map((s) => `${s.id}@${s.at}`)).toEqual(['a@6', 'b1@11', 'b2@11', 'c@11', 'd@16'])
+    })
+  })
+
   it('retries a failing insert with backoff and settles only after the commit', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable, flush }) => {
