@@ -49,7 +49,7 @@ Measured by \`npm run bench\` on ${report.date.slice(0, 10)} (BENCH_SCALE=${repo
 
 **Machine:** ${report.machine}. Redis, ClickHouse, Sluice and the client processes all share these cores.
 
-Sluice runs as its own process (\`src/main.ts\`, Redis + ClickHouse server unless marked embedded),
+Sluice runs as its own process, as \`npm start\` runs it (\`node dist/main.js\`, Redis + ClickHouse server unless marked embedded),
 with the default configuration (insert batches of up to 10,000 rows or 20 ms, 4 inserts in flight).
 Clients are separate processes (two for 16 connections) on real sockets. "Full load" keeps every
 connection busy (WebSocket: about 2,000 events in flight per connection; REST: one request per

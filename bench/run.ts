@@ -23,6 +23,8 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123'
 const SCALE = Number(process.env.BENCH_SCALE ?? 1)
 const ONLY = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined
+// Sluice as `npm start` runs it: compiled (npm run bench builds dist/ first).
+const SERVER = process.env.BENCH_SERVER ?? 'dist/main.js'
 const database = `sluice_bench_${randomUUID().replace(/-/g, '').slice(0, 8)}`
 
 interface Scenario {
@@ -110,8 +112,8 @@ async function main(): Promise<void> {
 
 function startFor(mode: Scenario['mode'], dataDir: string): Promise<ServerProcess> {
   if (mode === 'baseline') return startServer('bench/baseline-server.ts', { REDIS_URL, CLICKHOUSE_URL, CLICKHOUSE_DATABASE: `${database}_baseline` })
-  if (mode === 'embedded') return startServer('src/main.ts', { DATA_DIR: dataDir })
-  return startServer('src/main.ts', { REDIS_URL, CLICKHOUSE_URL, CLICKHOUSE_DATABASE: database })
+  if (mode === 'embedded') return startServer(SERVER, { DATA_DIR: dataDir })
+  return startServer(SERVER, { REDIS_URL, CLICKHOUSE_URL, CLICKHOUSE_DATABASE: database })
 }
 
 async function measure(scenario: Scenario, server: ServerProcess): Promise<Row> {

@@ -16,7 +16,7 @@ export interface ServerProcess {
  * that says where it listens: `listening … http :<port>[, ws :<port>]`.
  */
 export async function startServer(script: string, env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', script], { env: { ...process.env, PORT: '0', WS_PORT: '0', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), ...(script.endsWith('.js') ? [] : ['--import', 'tsx']), script], { env: { ...process.env, PORT: '0', WS_PORT: '0', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   const collect = (chunk: Buffer) => (output += chunk.toString())
   child.stdout!.on('data', collect)
