@@ -85,6 +85,8 @@ for i = whole + 1, #KEYS do
 end
 return #KEYS`
 
+const newBatchId = () => randomBytes(12).toString('base64url')
+
 const STATUS: Record<string, ClaimStatus> = { n: 'new', d: 'duplicate', x: 'conflict', p: 'pending' }
 
 /** What `defineCommand` adds to the client. Without numberOfKeys, the key count is the first argument. */
@@ -121,41 +123,30 @@ export function createRedisDedupeStore(options: RedisDedupeStoreOptions): Dedupe
   // What this process holds: every claim is followed by its confirm or its release (ports.ts).
   const held = new Map<string, Held>()
 
-  /** Splits claims into whole batches (one state write each) and single ids; forgets them all. */
-  function settle(claims: readonly Claim[]): { whole: Batch[]; single: Claim[]; singleHeld: Array<Held | undefined> } {
+  /**
+   * Takes the claims out of what this process holds, and splits them: whole claim batches (one
+   * state write each), and single ids, each with what this process held of it (nothing if it never
+   * claimed it here, or claimed it under another fingerprint).
+   */
+  function takeHeld(claims: readonly Claim[]): { whole: Batch[]; single: Array<{ claim: Claim; holding: Held | undefined }> } {
     const counts = new Map<Batch, number>()
-    const mine: Array<Held | undefined> = new Array(claims.length)
-    for (let i = 0; i < claims.length; i++) {
-      const claim = claims[i]!
+    const taken = claims.map((claim) => {
       const holding = held.get(claim.id)
-      // Another fingerprint under the same id is not the claim this process made.
-      if (holding && holding.fingerprint === claim.fingerprint) {
-        mine[i] = holding
-        counts.set(holding.batch, (counts.get(holding.batch) ?? 0) + 1)
-      }
-    }
-    const whole = [...counts].filter(([batch, count]) => count === batch.outstanding).map(([batch]) => batch)
-    const single: Claim[] = []
-    const singleHeld: Array<Held | undefined> = []
-    for (let i = 0; i < claims.length; i++) {
-      const holding = mine[i]
-      if (holding) {
-        held.delete(claims[i]!.id)
-        holding.batch.outstanding--
-      }
-      if (!holding || !whole.includes(holding.batch)) {
-        single.push(claims[i]!)
-        singleHeld.push(holding)
-      }
-    }
-    return { whole, single, singleHeld }
+      if (holding?.fingerprint !== claim.fingerprint) return { claim, holding: undefined }
+      held.delete(claim.id)
+      holding.batch.outstanding--
+      counts.set(holding.batch, (counts.get(holding.batch) ?? 0) + 1)
+      return { claim, holding }
+    })
+    const whole = new Set([...counts].filter(([batch]) => batch.outstanding === 0).map(([batch]) => batch))
+    return { whole: [...whole], single: taken.filter(({ holding }) => !holding || !whole.has(holding.batch)) }
   }
 
   return {
     claim(claims: readonly Claim[]) {
       if (claims.length === 0) return of([])
       return defer(async () => {
-        const batch: Batch = { id: randomBytes(12).toString('base64url'), outstanding: 0 }
+        const batch: Batch = { id: newBatchId(), outstanding: 0 }
         const keys = new Array<string>(claims.length + 1)
         const fingerprints = new Array<string>(claims.length)
         for (let i = 0; i < claims.length; i++) {
@@ -189,19 +180,19 @@ export function createRedisDedupeStore(options: RedisDedupeStoreOptions): Dedupe
     confirm(claims: readonly Claim[]) {
       if (claims.length === 0) return of(undefined)
       return defer(async () => {
-        const { whole, single } = settle(claims)
+        const { whole, single } = takeHeld(claims)
         const keys = whole.map((batch) => batchKeyPrefix + batch.id)
-        const moved = randomBytes(12).toString('base64url')
-        if (single.length > 0) keys.push(...single.map((claim) => keyPrefix + claim.id), batchKeyPrefix + moved)
-        await commands.sluiceDedupeConfirmBatch(keys.length, ...keys, ttl, whole.length, moved, ...single.map((claim) => claim.fingerprint))
+        const moved = newBatchId()
+        if (single.length > 0) keys.push(...single.map(({ claim }) => keyPrefix + claim.id), batchKeyPrefix + moved)
+        await commands.sluiceDedupeConfirmBatch(keys.length, ...keys, ttl, whole.length, moved, ...single.map(({ claim }) => claim.fingerprint))
       })
     },
     release(claims: readonly Claim[]) {
       if (claims.length === 0) return of(undefined)
       return defer(async () => {
-        const { whole, single, singleHeld } = settle(claims)
+        const { whole, single } = takeHeld(claims)
         // Ids this process does not hold (never claimed here, or under another fingerprint) are not ours to free.
-        const ours = single.flatMap((claim, i) => (singleHeld[i] ? [{ key: keyPrefix + claim.id, value: `${singleHeld[i]!.batch.id}:${claim.fingerprint}` }] : []))
+        const ours = single.flatMap(({ claim, holding }) => (holding ? [{ key: keyPrefix + claim.id, value: `${holding.batch.id}:${claim.fingerprint}` }] : []))
         if (whole.length + ours.length === 0) return
         const keys = [...whole.map((batch) => batchKeyPrefix + batch.id), ...ours.map((id) => id.key)]
         await commands.sluiceDedupeReleaseBatch(keys.length, ...keys, whole.length, ...ours.map((id) => id.value))
