@@ -62,8 +62,6 @@ export function fingerprint(event: AcceptedEvent, sentTimestamp: number | undefi
   return hash('sha1', `${head.slice(0, -1)},${properties}]`, 'base64url')
 }
 
-export { canonicalJson }
-
 /** Zod's issues as API.md's: dotted paths, and one issue per unknown key with the key as its path. */
 function toIssues(issue: z.core.$ZodIssue): Issue[] {
   const path = issue.path.join('.')
