@@ -1,13 +1,17 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import type { LoadResult } from './drive.js'
 
-export interface Row {
+/** What a scenario is: the same fields in the bench's plan and in its report. */
+export interface ScenarioShape {
   readonly name: string
   readonly mode: 'sluice' | 'embedded' | 'baseline'
   readonly transport: 'rest' | 'ws'
   readonly eventsPerFrame: number
   readonly connections: number
   readonly events: number
+}
+
+export interface Row extends ScenarioShape {
   readonly full: LoadResult
   readonly half?: LoadResult
   readonly peakRssMb: number

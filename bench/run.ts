@@ -15,7 +15,7 @@ import { Redis } from 'ioredis'
 import { createClickHouseClient } from '../src/adapters/clickhouse-sink.js'
 import { drive, type Load, type LoadResult } from './drive.js'
 import { floor } from './floor.js'
-import { writeReport, type Row } from './report.js'
+import { writeReport, type Row, type ScenarioShape } from './report.js'
 import { processStats } from './process-stats.js'
 import { startServer, type ServerProcess } from './sluice-process.js'
 
@@ -27,13 +27,7 @@ const ONLY = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undef
 const SERVER = process.env.BENCH_SERVER ?? 'dist/main.js'
 const database = `sluice_bench_${randomUUID().replace(/-/g, '').slice(0, 8)}`
 
-interface Scenario {
-  readonly name: string
-  readonly mode: 'sluice' | 'embedded' | 'baseline'
-  readonly transport: 'rest' | 'ws'
-  readonly eventsPerFrame: number
-  readonly connections: number
-  readonly events: number
+interface Scenario extends ScenarioShape {
   readonly duplicateRate?: number
   /** measure latency at half of the full-load rate too */
   readonly halfLoad?: boolean
