@@ -14,8 +14,16 @@ import { join } from 'node:path'
 
 /** Every child still running when the test process exits is killed (by its pid, nothing broader). */
 const children = new Set<ChildProcess>()
+const alive = (child: ChildProcess | undefined): boolean => child !== undefined && child.exitCode === null && child.signalCode === null
+
+/** Remembered until it exits, so that whatever is left is killed when the test process ends. */
+function track(child: ChildProcess): ChildProcess {
+  children.add(child)
+  child.once('exit', () => children.delete(child))
+  return child
+}
 process.once('exit', () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  for (const child of children) if (alive(child)) child.kill('SIGKILL')
 })
 
 /** A port nobody listens on right now (the OS picks it; we close it at once and hand it over). */
@@ -87,15 +95,13 @@ export async function startPrivateRedis(): Promise<PrivateServer> {
       return child?.pid
     },
     get running() {
-      return child !== undefined && child.exitCode === null && child.signalCode === null
+      return alive(child)
     },
     async start() {
       if (server.running) return
       output = ''
       child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
-      children.add(child)
-      const started = child
-      started.once('exit', () => children.delete(started))
+      const started = track(child)
       started.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
       started.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
       await waitUntil(`redis-server on :${port}`, () => redisPing(port), started, () => output, 15_000)
@@ -224,16 +230,14 @@ export async function startPrivateClickHouse(): Promise<PrivateClickHouse> {
       return child?.pid
     },
     get running() {
-      return child !== undefined && child.exitCode === null && child.signalCode === null
+      return alive(child)
     },
     async start() {
       if (server.running) return
       const out = openSync(logFile, 'a')
       child = spawn(binary, [...prefix, `--config-file=${join(dir, 'config.xml')}`], { cwd: dir, stdio: ['ignore', out, out] })
       closeSync(out)
-      children.add(child)
-      const started = child
-      started.once('exit', () => children.delete(started))
+      const started = track(child)
       await waitUntil(`clickhouse-server on :${ports.http}`, () => clickHousePing(ports.http), started, log, 60_000)
     },
     stop: (signal = 'SIGTERM') => stopChild(child, signal),
