@@ -6,6 +6,7 @@
  * Open loop (`rate` events/s): frames go out on a schedule whatever the answers — a fixed load.
  */
 import { Agent, request } from 'node:http'
+import type { Duplex } from 'node:stream'
 import WebSocket from 'ws'
 import { eventSource } from './events.js'
 
@@ -132,8 +133,19 @@ async function wsSender(url: string): Promise<Send> {
     for (const done of pending.values()) done(new Error('connection closed'))
     pending.clear()
   })
+  // The frames sent in one turn of the event loop go out in one write, as Sluice's acks do: one ack
+  // refills many frames at once, and a write (a system call) per frame would make the load
+  // generator, which shares the machine's two cores with Sluice, its own bottleneck.
+  const tcp = (socket as unknown as { _socket: Duplex })._socket
+  let corked = false
+  const uncork = () => ((corked = false), tcp.uncork())
   const send: Send & { close?: () => Promise<void> } = (frame, done) => {
     pending.set(++seq, done)
+    if (!corked) {
+      corked = true
+      tcp.cork()
+      process.nextTick(uncork)
+    }
     socket.send(JSON.stringify(frame))
   }
   send.close = () => new Promise((resolve) => (socket.once('close', () => resolve()), socket.close()))
