@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import type { LoadResult } from './drive.js'
+import type { ServerLatency } from './server-latency.js'
 
 /** What a scenario is: the same fields in the bench's plan and in its report. */
 export interface ScenarioShape {
@@ -14,6 +15,8 @@ export interface ScenarioShape {
 export interface Row extends ScenarioShape {
   readonly full: LoadResult
   readonly half?: LoadResult
+  /** what Sluice's own histograms say of the half-load run */
+  readonly halfInSluice?: ServerLatency
   readonly peakRssMb: number
   /** CPU µs per event of each process on the machine during the full-load run (= CPU s per million events) */
   readonly cpuMicrosPerEvent: { readonly server: number; readonly redis: number; readonly clickhouse: number; readonly clients: number }
@@ -35,6 +38,7 @@ export function storedExactlyOnce(row: Row): boolean | undefined {
   return row.stored.rows === row.stored.unique && row.stored.unique === (row.full.statuses.accepted ?? 0)
 }
 
+const inSluice = ({ halfInSluice: h }: Row) => (h ? `${h.insert.p50} / ${h.insert.p99} · ${h.commitLag.p50} / ${h.commitLag.p99}` : '—')
 const latency = (r?: LoadResult) => (r ? `${r.latency.p50} / ${r.latency.p95} / ${r.latency.p99}` : '—')
 const cpu = ({ cpuMicrosPerEvent: c }: Row) => `${c.server} / ${c.redis} / ${c.clickhouse} / ${c.clients}`
 const thousands = (n: number) => Math.round(n).toLocaleString('en-US')
@@ -45,7 +49,7 @@ export function writeReport(report: Report): void {
     const check = storedExactlyOnce(row)
     const baseline = row.mode === 'baseline' ? undefined : baselineFor(row)
     const ratios = row.mode === 'baseline' ? '—' : `${baseline ? `${thousands(row.full.eventsPerSecond / baseline.full.eventsPerSecond)}× per-event; ` : ''}${Math.round((row.full.eventsPerSecond / report.floorEventsPerSecond) * 100)}% of floor`
-    return `| ${row.name} | ${thousands(row.full.eventsPerSecond)} | ${latency(row.full)} | ${latency(row.half)} | ${row.peakRssMb} | ${cpu(row)} | ${check === undefined ? 'n/a (embedded)' : check ? `yes (${thousands(row.stored.unique)})` : `**NO**: ${row.stored.rows} rows, ${row.stored.unique} ids, ${row.full.statuses.accepted ?? 0} accepted`} | ${ratios} |`
+    return `| ${row.name} | ${thousands(row.full.eventsPerSecond)} | ${latency(row.full)} | ${latency(row.half)} | ${inSluice(row)} | ${row.peakRssMb} | ${cpu(row)} | ${check === undefined ? 'n/a (embedded)' : check ? `yes (${thousands(row.stored.unique)})` : `**NO**: ${row.stored.rows} rows, ${row.stored.unique} ids, ${row.full.statuses.accepted ?? 0} accepted`} | ${ratios} |`
   })
   const markdown = `# Benchmarks
 
@@ -67,8 +71,8 @@ Redis EXISTS, a one-row INSERT, Redis SETEX) behind the same protocol, driven by
 the same events. The **floor** is the same rows inserted in batches of 10,000 from one process with
 no validation, dedupe or transport: **${thousands(report.floorEventsPerSecond)} events/s**.
 
-| scenario | events/s | full load p50 / p95 / p99 ms | half load p50 / p95 / p99 ms | peak RSS MB | CPU µs per event: server / Redis / ClickHouse / clients | stored exactly once | ratios |
-|---|---:|---|---|---:|---:|---|---|
+| scenario | events/s | full load p50 / p95 / p99 ms | half load p50 / p95 / p99 ms | half load in Sluice, ms: insert p50 / p99 · arrival→commit p50 / p99 | peak RSS MB | CPU µs per event: server / Redis / ClickHouse / clients | stored exactly once | ratios |
+|---|---:|---|---|---|---:|---:|---|---|
 ${lines.join('\n')}
 
 ${report.idle ? `**Idle WebSocket connections:** ${thousands(report.idle.connections)} open connections took the server from ${report.idle.rssBeforeMb} MB to ${report.idle.rssAfterMb} MB of RSS (+${report.idle.rssAfterMb - report.idle.rssBeforeMb} MB).\n` : ''}

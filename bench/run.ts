@@ -17,6 +17,7 @@ import { drive, type Load, type LoadResult } from './drive.js'
 import { floor } from './floor.js'
 import { writeReport, type Row, type ScenarioShape } from './report.js'
 import { processStats } from './process-stats.js'
+import { latencyBetween, readHistograms, type ServerLatency } from './server-latency.js'
 import { startServer, type ServerProcess } from './sluice-process.js'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -136,7 +137,12 @@ async function measure(scenario: Scenario, server: ServerProcess): Promise<Row> 
   const stored = await storedOnce(scenario.mode, runId)
   await forgetKeys(runId)
   let half: LoadResult | undefined
-  if (scenario.halfLoad) half = await drive(load(randomUUID().slice(0, 8), Math.round(events / 2), full.eventsPerSecond / 2))
+  let halfInSluice: ServerLatency | undefined
+  if (scenario.halfLoad) {
+    const histograms = scenario.mode === 'baseline' ? undefined : await readHistograms(server.httpUrl)
+    half = await drive(load(randomUUID().slice(0, 8), Math.round(events / 2), full.eventsPerSecond / 2))
+    if (histograms) halfInSluice = latencyBetween(histograms, await readHistograms(server.httpUrl))
+  }
   return {
     name: scenario.name,
     mode: scenario.mode,
@@ -146,6 +152,7 @@ async function measure(scenario: Scenario, server: ServerProcess): Promise<Row> 
     events,
     full,
     ...(half && { half }),
+    ...(halfInSluice && { halfInSluice }),
     peakRssMb: Math.round(after.peakRssBytes / 2 ** 20),
     cpuMicrosPerEvent: {
       server: perEvent(after.cpuSeconds - before.cpuSeconds),
@@ -227,7 +234,7 @@ function redisVersion(): string {
 }
 
 function formatRow(row: Row): string {
-  return `${row.name}: ${row.full.eventsPerSecond} ev/s, p99 ${row.full.latency.p99} ms${row.half ? ` (half load p99 ${row.half.latency.p99} ms)` : ''}, peak RSS ${row.peakRssMb} MB, CPU µs/event: server ${row.cpuMicrosPerEvent.server}, Redis ${row.cpuMicrosPerEvent.redis}, ClickHouse ${row.cpuMicrosPerEvent.clickhouse}, clients ${row.cpuMicrosPerEvent.clients}, stored ${row.stored.rows}/${row.stored.unique} ${JSON.stringify(row.full.statuses)}${row.full.errors.length ? ` errors: ${row.full.errors.slice(0, 3).join('; ')}` : ''}`
+  return `${row.name}: ${row.full.eventsPerSecond} ev/s, p99 ${row.full.latency.p99} ms${row.half ? ` (half load p99 ${row.half.latency.p99} ms${row.halfInSluice ? `; in Sluice: insert p99 ${row.halfInSluice.insert.p99} ms, arrival→commit p99 ${row.halfInSluice.commitLag.p99} ms` : ''})` : ''}, peak RSS ${row.peakRssMb} MB, CPU µs/event: server ${row.cpuMicrosPerEvent.server}, Redis ${row.cpuMicrosPerEvent.redis}, ClickHouse ${row.cpuMicrosPerEvent.clickhouse}, clients ${row.cpuMicrosPerEvent.clients}, stored ${row.stored.rows}/${row.stored.unique} ${JSON.stringify(row.full.statuses)}${row.full.errors.length ? ` errors: ${row.full.errors.slice(0, 3).join('; ')}` : ''}`
 }
 
 main().catch((error: unknown) => {
