@@ -40,9 +40,11 @@ export function normalize(raw: unknown, context: NormalizeContext): Normalized {
     timestamp: sentTimestamp ?? context.receivedAt,
     receivedAt: context.receivedAt,
   } as Mutable<AcceptedEvent>
-  if (input.source !== undefined) event.source = input.source
-  if (input.userId !== undefined) event.userId = input.userId
-  if (input.sessionId !== undefined) event.sessionId = input.sessionId
+  // An empty string is no value: ClickHouse stores both as '', so a reader of storage could never
+  // tell them apart, and the event as accepted is the event as stored (and as re-sent).
+  if (input.source) event.source = input.source
+  if (input.userId) event.userId = input.userId
+  if (input.sessionId) event.sessionId = input.sessionId
   if (input.properties !== undefined) event.properties = input.properties
   event.transport = context.transport
   return { ok: true, event, fingerprint: fingerprint(event, sentTimestamp, properties?.text), propertiesText: properties?.text }

@@ -46,6 +46,15 @@ describe('normalize: fingerprints and properties', () => {
     expect(new Set(prints).size).toBe(prints.length)
   })
 
+  it('takes an empty source, userId or sessionId as no value, as storage does: the same event, the same fingerprint', () => {
+    const base = { id: 'e1', type: 't' }
+    for (const field of ['source', 'userId', 'sessionId']) {
+      const result = normalize({ ...base, [field]: '' }, context)
+      expect(result.ok && field in result.event, field).toBe(false)
+      expect(fingerprintOf({ ...base, [field]: '' }), field).toBe(fingerprintOf(base))
+    }
+  })
+
   it('sorts keys at every depth in the canonical JSON', () => {
     expect(canonicalJson({ b: 1, a: { d: [{ z: 1, y: 2 }], c: null } })).toBe('{"a":{"c":null,"d":[{"y":2,"z":1}]},"b":1}')
     expect(canonicalJson('x')).toBe('"x"')
