@@ -17,7 +17,8 @@ export const validEvent = {
 export const mixedBatch = {
   events: [
     { id: 'evt-1001', type: 'checkout.completed', properties: { total: 42.5, currency: 'EUR' } },
-    { id: 'evt-1002', type: 'page view', properties: { path: '/' } },
+    // Invalid in a way no JSON Schema can say (there is no 30 February), so the example still fits BatchRequest.
+    { id: 'evt-1002', type: 'page_view', timestamp: '2026-02-30T10:00:00Z', properties: { path: '/' } },
     { id: 'evt-1001', type: 'checkout.completed', properties: { total: 42.5, currency: 'EUR' } },
     { type: 'signup', userId: 'u-43' },
   ],
@@ -30,7 +31,7 @@ export const mixedBatchResponse = {
   failed: 0,
   results: [
     { index: 0, id: 'evt-1001', status: 'accepted' },
-    { index: 1, id: 'evt-1002', status: 'rejected', errors: [{ path: 'type', message: 'must match ^[A-Za-z0-9][A-Za-z0-9_.:/-]*$' }] },
+    { index: 1, id: 'evt-1002', status: 'rejected', errors: [{ path: 'timestamp', message: 'must be an RFC 3339 date-time (e.g. 2026-11-26T10:00:00.123Z) from 1970 up to 2100' }] },
     { index: 2, id: 'evt-1001', status: 'duplicate' },
     { index: 3, id: '0193a3c2-8000-7000-8000-000000000001', status: 'accepted' },
   ],

@@ -1,12 +1,14 @@
 import { Validator } from '@seriousme/openapi-schema-validator'
+import { Ajv2020 } from 'ajv/dist/2020.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { serverSluice, uniqueId } from '../support/services.js'
 
+type Media = { schema?: object; examples?: Record<string, { value: unknown }> }
 type Operation = {
   summary?: string
   description?: string
-  requestBody?: { content: Record<string, { examples?: Record<string, { value: unknown }> }> }
-  responses: Record<string, { content?: Record<string, { examples?: Record<string, { value: unknown }> }> }>
+  requestBody?: { content: Record<string, Media> }
+  responses: Record<string, { content?: Record<string, Media> }>
 }
 type Document = { openapi: string; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, { properties: Record<string, unknown>; required?: string[]; additionalProperties?: boolean }> } }
 
@@ -61,6 +63,21 @@ describe('GET /openapi.json', () => {
     }
   })
 
+  it('shows only examples that its own schemas accept, so Swagger UI and schema tools agree with it', () => {
+    // OpenAPI 3.1 schemas are JSON Schema 2020-12; `example` and the like are annotations.
+    const ajv = new Ajv2020({ strict: false, allErrors: true })
+    for (const { path, method, operation } of operations()) {
+      const media = [['request', operation.requestBody?.content['application/json']] as const, ...Object.entries(operation.responses).map(([status, r]) => [status, r.content?.['application/json']] as const)]
+      for (const [where, json] of media) {
+        if (!json?.schema) continue
+        const validate = ajv.compile({ ...json.schema, components: document.components })
+        for (const [name, example] of Object.entries(json.examples ?? {})) {
+          expect(validate(example.value) ? [] : validate.errors, `${method} ${path} ${where} "${name}"`).toEqual([])
+        }
+      }
+    }
+  })
+
   it('documents an error example for every error code a route can answer', () => {
     const codes = operations().flatMap(({ operation }) =>
       Object.values(operation.responses).flatMap((r) => Object.values(r.content?.['application/json']?.examples ?? {}).map((e) => (e.value as { error?: { code: string } }).error?.code)),
@@ -86,12 +103,14 @@ describe('the examples in the document against the server', () => {
     expect(((await response.json()) as { status: string }).status).toBe('accepted')
   })
 
-  it('answers the mixed-batch example with the statuses the documented response shows', async () => {
-    const documented = Object.values(document.paths['/v1/events/batch']!.post!.responses['200']!.content!['application/json']!.examples!)[0]!.value as { results: Array<{ status: string }> }
+  it('answers the mixed-batch example with the statuses and errors the documented response shows', async () => {
+    type Result = { status: string; errors?: unknown }
+    const documented = Object.values(document.paths['/v1/events/batch']!.post!.responses['200']!.content!['application/json']!.examples!)[0]!.value as { results: Result[] }
     const response = await send('/v1/events/batch', freshIds(requestExample('/v1/events/batch', 'post')))
     expect(response.status).toBe(200)
-    const body = (await response.json()) as { results: Array<{ status: string }> }
-    expect(body.results.map((r) => r.status)).toEqual(documented.results.map((r) => r.status))
+    const body = (await response.json()) as { results: Result[] }
+    const shown = (results: Result[]) => results.map(({ status, errors }) => ({ status, errors }))
+    expect(shown(body.results)).toEqual(shown(documented.results))
   })
 
   it.each([
