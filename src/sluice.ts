@@ -18,6 +18,7 @@ import { from, lastValueFrom } from 'rxjs'
 import type { DeadLetterAdmin } from './http/ports.js'
 import { createRouting, type Routing } from './routing.js'
 import { toIso, toWire } from './streams/event.js'
+import { storedFingerprint } from './streams/normalize.js'
 import { UnknownRouteError } from './streams/routing/router.js'
 import type { Route } from './streams/routing/route.js'
 import { loggingTelemetry } from './telemetry.js'
@@ -63,14 +64,19 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
 
   const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, commandTimeout: 2000 }) : undefined
   redis?.on('error', (error) => logger.warn({ err: error, component: 'redis' }, 'redis connection error'))
-  const memory = redis
-    ? undefined
-    : createMemoryDedupeStore({ ttlSeconds: config.DEDUPE_TTL_SECONDS, reservationSeconds: config.dedupeReservationSeconds, maxEntries: config.DEDUPE_MAX_ENTRIES })
-  const store: DedupeStore = memory ?? createRedisDedupeStore({ redis: redis!, ttlSeconds: config.DEDUPE_TTL_SECONDS, reservationSeconds: config.dedupeReservationSeconds })
-
   const dataDir = resolve(config.DATA_DIR)
   const client = await createClickHouseClient(config.CLICKHOUSE_URL ? { url: config.CLICKHOUSE_URL } : { dataDir })
   const sink = createClickHouseSink({ client, database: config.CLICKHOUSE_DATABASE })
+
+  // What storage holds is what the client sent unless user transforms changed it: then a re-sent id
+  // from before a restart cannot be compared, and is a plain duplicate.
+  const storedFingerprints = deps.transforms?.length
+    ? undefined
+    : async (ids: readonly string[]) => new Map((await sink.byIds(ids)).map((event) => [event.id, storedFingerprint(event)]))
+  const memory = redis
+    ? undefined
+    : createMemoryDedupeStore({ ttlSeconds: config.DEDUPE_TTL_SECONDS, reservationSeconds: config.dedupeReservationSeconds, maxEntries: config.DEDUPE_MAX_ENTRIES, storedFingerprints })
+  const store: DedupeStore = memory ?? createRedisDedupeStore({ redis: redis!, ttlSeconds: config.DEDUPE_TTL_SECONDS, reservationSeconds: config.dedupeReservationSeconds })
 
   // The in-process store starts empty; without this a restart would forget the dedupe window and
   // accept re-sent ids again (the table engine would collapse them, but the answer would be wrong).

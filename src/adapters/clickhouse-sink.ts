@@ -82,6 +82,8 @@ export interface ClickHouseSink extends EventSink {
   ping(): Promise<boolean>
   /** The newest stored events (by received_at, then timestamp), each id once. */
   recent(query: RecentQuery): Promise<AcceptedEvent[]>
+  /** The stored events of these ids (a replayed id not merged yet may come twice). */
+  byIds(ids: readonly string[]): Promise<AcceptedEvent[]>
   /** Ids received at or after `sinceMs`, newest first: what an in-process dedupe store re-learns at start. */
   recentIds(query: { readonly sinceMs: number; readonly limit: number }): Promise<Array<{ id: string; receivedAt: number }>>
   /** Rows stored, all or of some ids or of one type; `final: true` counts what a merge leaves (replayed ids once). */
@@ -92,6 +94,7 @@ export interface ClickHouseSink extends EventSink {
 const EMPTY_ROW: RawEventRow = { id: '', type: '', timestamp: 0, received_at: 0, source: '', user_id: '', session_id: '', properties: '', transport: 'rest' }
 
 const COLUMNS = 'id, type, timestamp, received_at, source, user_id, session_id, properties, transport'
+const BY_IDS_PER_QUERY = 200
 
 export function createClickHouseSink(options: ClickHouseSinkOptions): ClickHouseSink {
   const { client, database = 'default', table = 'raw_events' } = options
@@ -162,6 +165,16 @@ export function createClickHouseSink(options: ClickHouseSinkOptions): ClickHouse
 ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
 ORDER BY received_at DESC, timestamp DESC, id DESC LIMIT ${sqlInteger(Math.max(0, limit))}`
       return (await rows<RawEventRow>(query)).map(fromRow)
+    },
+
+    async byIds(ids) {
+      const found: AcceptedEvent[] = []
+      // Slices keep each query under 18.16's 256 KiB limit: 128 characters of an id are at most 512 bytes.
+      for (let i = 0; i < ids.length; i += BY_IDS_PER_QUERY) {
+        const list = ids.slice(i, i + BY_IDS_PER_QUERY).map(quoteString).join(', ')
+        for (const row of await rows<RawEventRow>(`SELECT ${COLUMNS} FROM ${qualified} WHERE id IN (${list})`)) found.push(fromRow(row))
+      }
+      return found
     },
 
     async recentIds({ sinceMs, limit }) {

@@ -1,4 +1,4 @@
-import { of } from 'rxjs'
+import { defer, of } from 'rxjs'
 import type { Claim, ClaimStatus, DedupeStore } from '../streams/ports.js'
 
 export interface MemoryDedupeStoreOptions {
@@ -10,10 +10,16 @@ export interface MemoryDedupeStoreOptions {
   readonly maxEntries: number
   /** the clock, in epoch ms: `() => scheduler.now()` in marble tests */
   readonly now?: () => number
+  /**
+   * The fingerprints of ids committed before this process started, read back from storage when a
+   * claim meets one of them (an id missing from the answer, or a failed read, is a plain duplicate).
+   * Absent: a re-send of such an id is always a plain duplicate, its content unknown.
+   */
+  readonly storedFingerprints?: (ids: readonly string[]) => Promise<ReadonlyMap<string, string>>
 }
 
 interface Entry {
-  /** undefined: re-learned from storage at start, content unknown (any fingerprint is a plain duplicate) */
+  /** undefined: re-learned from storage at start, content not read yet (see storedFingerprints) */
   readonly fingerprint: string | undefined
   readonly committed: boolean
   readonly expiresAt: number
@@ -27,13 +33,13 @@ export interface MemoryDedupeStore extends DedupeStore {
   readonly size: number
   /**
    * Marks ids committed before this process started (read back from storage), oldest first, each
-   * until its own receive time + the TTL; their content is unknown, so a re-send is a plain duplicate.
+   * until its own receive time + the TTL. Their content is read only if one is sent again.
    */
   remember(committed: Iterable<{ readonly id: string; readonly receivedAt: number }>): void
 }
 
 export function createMemoryDedupeStore(options: MemoryDedupeStoreOptions): MemoryDedupeStore {
-  const { ttlSeconds, reservationSeconds, maxEntries, now = Date.now } = options
+  const { ttlSeconds, reservationSeconds, maxEntries, now = Date.now, storedFingerprints } = options
   // A Map iterates in insertion order, and every write re-inserts, so the first key is the oldest.
   const entries = new Map<string, Entry>()
 
@@ -64,16 +70,32 @@ export function createMemoryDedupeStore(options: MemoryDedupeStoreOptions): Memo
     claim(claims: readonly Claim[]) {
       const at = now()
       sweep(at)
-      const statuses = claims.map(({ id, fingerprint }): ClaimStatus => {
+      const unread: number[] = []
+      const statuses = claims.map(({ id, fingerprint }, i): ClaimStatus => {
         const entry = live(id, at)
         if (!entry) {
           put(id, { fingerprint, committed: false, expiresAt: at + reservationSeconds * 1000 })
           return 'new'
         }
         if (!entry.committed) return 'pending'
+        if (entry.fingerprint === undefined) unread.push(i)
         return entry.fingerprint === undefined || entry.fingerprint === fingerprint ? 'duplicate' : 'conflict'
       })
-      return of(statuses)
+      if (unread.length === 0 || !storedFingerprints) return of(statuses)
+      // Only re-sends of ids from before the start wait for this read: one query per batch.
+      return defer(async () => {
+        const stored = await storedFingerprints(unread.map((i) => claims[i]!.id)).catch(() => new Map<string, string>())
+        for (const i of unread) {
+          const { id, fingerprint } = claims[i]!
+          const known = stored.get(id)
+          const entry = entries.get(id)
+          if (known === undefined || !entry?.committed || entry.fingerprint !== undefined) continue
+          // set() on a key it holds keeps the key's place: the eviction order does not change.
+          entries.set(id, { ...entry, fingerprint: known })
+          if (known !== fingerprint) statuses[i] = 'conflict'
+        }
+        return statuses
+      })
     },
     confirm(claims: readonly Claim[]) {
       const expiresAt = now() + ttlSeconds * 1000

@@ -64,6 +64,15 @@ export function fingerprint(event: AcceptedEvent, sentTimestamp: number | undefi
   return hash('sha1', `${head.slice(0, -1)},${properties}]`, 'base64url')
 }
 
+/**
+ * The fingerprint of an event read back from storage, which keeps no sign of whether its timestamp
+ * was sent: one equal to the receive time to the millisecond is taken as the receive-time default.
+ * Storage keeps what the pipeline stored, so with user transforms this is not what the client said.
+ */
+export function storedFingerprint(event: AcceptedEvent): string {
+  return fingerprint(event, event.timestamp === event.receivedAt ? undefined : event.timestamp)
+}
+
 /** Zod's issues as API.md's: dotted paths, and one issue per unknown key with the key as its path. */
 function toIssues(issue: z.core.$ZodIssue): Issue[] {
   const path = issue.path.join('.')

@@ -1,4 +1,4 @@
-import { from } from 'rxjs'
+import { from, lastValueFrom } from 'rxjs'
 import { describe, expect, it } from 'vitest'
 import { createMemoryDedupeStore } from '../../src/adapters/memory-dedupe-store.js'
 import { dedupeStoreContract } from '../contracts/dedupe-store.contract.js'
@@ -43,5 +43,30 @@ describe('memory dedupe store, beyond the contract', () => {
     expect(statuses(store, ['recent', 'old'])).toEqual(['duplicate', 'new'])
     now += 8_001
     expect(statuses(store, ['recent'])).toEqual(['new'])
+  })
+
+  describe('ids from before the start, sent again, when it can read their content back', () => {
+    const claim = (store: ReturnType<typeof createMemoryDedupeStore>, claims: Array<[string, string]>) =>
+      lastValueFrom(from(store.claim(claims.map(([id, fingerprint]) => ({ id, fingerprint })))))
+    const remembering = (storedFingerprints: (ids: readonly string[]) => Promise<ReadonlyMap<string, string>>) => {
+      const store = createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds: 60, maxEntries: 100, storedFingerprints })
+      store.remember(['a', 'b', 'gone'].map((id) => ({ id, receivedAt: Date.now() })))
+      return store
+    }
+
+    it('tells a retry (duplicate) from other content (conflict), reading storage once per id', async () => {
+      const asked: string[][] = []
+      const store = remembering(async (ids) => (asked.push([...ids]), new Map([['a', 'fp-a'], ['b', 'fp-b']])))
+      expect(await claim(store, [['a', 'fp-a'], ['b', 'fp-other'], ['gone', 'fp-x'], ['fresh', 'fp-f']])).toEqual(['duplicate', 'conflict', 'duplicate', 'new'])
+      expect(asked).toEqual([['a', 'b', 'gone']])
+      // Learned now: no second read. `gone` is not in storage, so it stays a plain duplicate, read again.
+      expect(await claim(store, [['a', 'fp-other'], ['b', 'fp-b']])).toEqual(['conflict', 'duplicate'])
+      expect(asked).toHaveLength(1)
+    })
+
+    it('answers a plain duplicate when storage cannot be read', async () => {
+      const store = remembering(() => Promise.reject(new Error('storage down')))
+      expect(await claim(store, [['a', 'fp-other']])).toEqual(['duplicate'])
+    })
   })
 })

@@ -8,6 +8,8 @@ import type { EventSink } from '../../src/streams/ports.js'
 export interface StoredEventSink extends EventSink {
   recent(query: { readonly type?: string; readonly sinceMs?: number; readonly limit: number }): Promise<AcceptedEvent[]>
   count(query?: { readonly ids?: readonly string[]; readonly type?: string; readonly final?: boolean }): Promise<number>
+  /** what an in-process dedupe store reads when an id from before its start is sent again */
+  byIds(ids: readonly string[]): Promise<AcceptedEvent[]>
 }
 
 export interface EventSinkHarness {
@@ -149,6 +151,17 @@ export function eventSinkContract(name: string, setup: () => Promise<EventSinkHa
       await write(harness.sink, [a!, b!, c!, d!])
       expect((await harness.sink.recent({ type, limit: 10 })).map((e) => e.id)).toEqual([c!.id, b!.id, d!.id, a!.id])
       expect((await harness.sink.recent({ type, limit: 2 })).map((e) => e.id)).toEqual([c!.id, b!.id])
+    })
+
+    it('reads events back by id, however many ids are asked for at once', { timeout: TIMEOUT_MS }, async () => {
+      const type = uniqueType('byid')
+      const events = Array.from({ length: 450 }, (_, i) => event({ type, properties: { i } }))
+      await write(harness.sink, events)
+      const asked = [...events.map((e) => e.id), `${type}-never-stored`]
+      const byId = new Map((await harness.sink.byIds(asked)).map((e) => [e.id, e]))
+      expect(byId.size).toBe(450)
+      expect(byId.get(events[449]!.id)).toEqual(events[449])
+      expect(await harness.sink.byIds([])).toEqual([])
     })
 
     it('answers recent() across types, newest first', async () => {

@@ -14,7 +14,7 @@ afterAll(async () => {
 
 const postBatch = async (url: string, events: unknown[]) => {
   const response = await fetch(`${url}/v1/events/batch`, { method: 'POST', body: JSON.stringify({ events }), headers: { 'content-type': 'application/json' } })
-  return (await response.json()) as { accepted: number; duplicates: number; results: Array<{ status: string }> }
+  return (await response.json()) as { accepted: number; duplicates: number; results: Array<{ index: number; id: string; status: string; conflict?: boolean }> }
 }
 
 describe('the sluice process', () => {
@@ -58,7 +58,7 @@ describe('the sluice process', () => {
     expect(output).toContain(`invalid configuration: ${variable}`)
   }, 30_000)
 
-  it('runs on the embedded defaults, says so at start, settles in flight work on SIGTERM and exits 0, and keeps its data and dedupe window across a restart', async () => {
+  it('runs on the embedded defaults, says so at start, settles in flight work on SIGTERM and exits 0, and keeps its data and dedupe window (conflicts too) across a restart', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'sluice-restart-'))
     try {
       const type = `restart.${uniqueId().slice(2, 10)}`
@@ -77,9 +77,16 @@ describe('the sluice process', () => {
       const second = await startProcess({ DATA_DIR: dataDir })
       running.push(second)
       expect(second.logs()).toContain('500 re-learned from storage')
-      // The in-process store re-learned the dedupe window from storage: a re-send is a duplicate.
+      // The in-process store re-learned the dedupe window from storage: a re-send is a duplicate,
+      // and one with other content is told apart by reading the stored event back.
       const resent = await postBatch(second.url, events)
       expect(resent.duplicates).toBe(500)
+      expect(resent.results.every((result) => !('conflict' in result))).toBe(true)
+      const collision = await postBatch(second.url, [{ ...events[7], properties: { other: 'content' } }, { ...events[8], source: 'another-app' }])
+      expect(collision.results).toEqual([
+        { index: 0, id: events[7]!.id, status: 'duplicate', conflict: true },
+        { index: 1, id: events[8]!.id, status: 'duplicate', conflict: true },
+      ])
       const more = await postBatch(second.url, [{ id: `${type}-new`, type }])
       expect(more.accepted).toBe(1)
       expect(await second.stop('SIGINT')).toBe(0)

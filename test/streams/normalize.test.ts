@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { normalize } from '../../src/streams/normalize.js'
+import { normalize, storedFingerprint } from '../../src/streams/normalize.js'
 import { canonicalJson, checkProperties, PROPERTIES_MAX_BYTES } from '../../src/streams/properties.js'
 import { propertiesValid } from '../reliability/support/hostile.js'
 
@@ -52,6 +52,21 @@ describe('normalize: fingerprints and properties', () => {
       const result = normalize({ ...base, [field]: '' }, context)
       expect(result.ok && field in result.event, field).toBe(false)
       expect(fingerprintOf({ ...base, [field]: '' }), field).toBe(fingerprintOf(base))
+    }
+  })
+
+  it('gives an event read back from storage the fingerprint it had when it was sent', () => {
+    const sent = [
+      { id: 'e1', type: 't', properties: { b: 1, a: [{ d: 1, c: 2 }] }, source: 's', userId: 'u', sessionId: 'x' },
+      { id: 'e2', type: 't', timestamp: '2026-11-20T10:00:00.123Z' },
+      { id: 'e3', type: 't', timestamp: context.receivedAt - 1 },
+    ]
+    for (const raw of sent) {
+      const result = normalize(raw, context)
+      if (!result.ok) throw new Error(JSON.stringify(result.errors))
+      // As storage gives it back: a plain object, properties parsed from their stored text.
+      const stored = { ...result.event, ...(result.event.properties && { properties: JSON.parse(result.propertiesText!) as Record<string, unknown> }) }
+      expect(storedFingerprint(stored), raw.id).toBe(result.fingerprint)
     }
   })
 
