@@ -12,7 +12,8 @@ export interface MemoryDedupeStoreOptions {
   readonly now?: () => number
   /**
    * The fingerprints of ids committed before this process started, read back from storage when a
-   * claim meets one of them (an id missing from the answer, or a failed read, is a plain duplicate).
+   * claim meets one of them (an id missing from the answer, or a read that fails or takes over 2 s,
+   * is a plain duplicate).
    * Absent: a re-send of such an id is always a plain duplicate, its content unknown.
    */
   readonly storedFingerprints?: (ids: readonly string[]) => Promise<ReadonlyMap<string, string>>
@@ -36,6 +37,15 @@ export interface MemoryDedupeStore extends DedupeStore {
    * until its own receive time + the TTL. Their content is read only if one is sent again.
    */
   remember(committed: Iterable<{ readonly id: string; readonly receivedAt: number }>): void
+}
+
+/** How long a re-send waits for storage to say what its id held; then (storage slow or down) it is a plain duplicate. */
+const STORED_READ_TIMEOUT_MS = 2000
+
+function readWithin(ms: number, read: Promise<ReadonlyMap<string, string>>): Promise<ReadonlyMap<string, string>> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<ReadonlyMap<string, string>>((resolve) => (timer = setTimeout(resolve, ms, new Map())))
+  return Promise.race([read.catch(() => new Map<string, string>()), late]).finally(() => clearTimeout(timer))
 }
 
 export function createMemoryDedupeStore(options: MemoryDedupeStoreOptions): MemoryDedupeStore {
@@ -84,7 +94,7 @@ export function createMemoryDedupeStore(options: MemoryDedupeStoreOptions): Memo
       if (unread.length === 0 || !storedFingerprints) return of(statuses)
       // Only re-sends of ids from before the start wait for this read: one query per batch.
       return defer(async () => {
-        const stored = await storedFingerprints(unread.map((i) => claims[i]!.id)).catch(() => new Map<string, string>())
+        const stored = await readWithin(STORED_READ_TIMEOUT_MS, storedFingerprints(unread.map((i) => claims[i]!.id)))
         for (const i of unread) {
           const { id, fingerprint } = claims[i]!
           const known = stored.get(id)

@@ -1,5 +1,5 @@
 import { from, lastValueFrom } from 'rxjs'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createMemoryDedupeStore } from '../../src/adapters/memory-dedupe-store.js'
 import { dedupeStoreContract } from '../contracts/dedupe-store.contract.js'
 
@@ -64,9 +64,16 @@ describe('memory dedupe store, beyond the contract', () => {
       expect(asked).toHaveLength(1)
     })
 
-    it('answers a plain duplicate when storage cannot be read', async () => {
-      const store = remembering(() => Promise.reject(new Error('storage down')))
-      expect(await claim(store, [['a', 'fp-other']])).toEqual(['duplicate'])
+    it('answers a plain duplicate when storage cannot be read, or does not answer within 2 s', async () => {
+      expect(await claim(remembering(() => Promise.reject(new Error('storage down'))), [['a', 'fp-other']])).toEqual(['duplicate'])
+      vi.useFakeTimers()
+      try {
+        const answer = claim(remembering(() => new Promise(() => {})), [['a', 'fp-other']])
+        await vi.advanceTimersByTimeAsync(2000)
+        expect(await answer).toEqual(['duplicate'])
+      } finally {
+        vi.useRealTimers()
+      }
     })
   })
 })
