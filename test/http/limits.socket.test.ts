@@ -77,6 +77,29 @@ describe('body limits on a real socket', () => {
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe('invalid_json')
   })
 
+  it('reads a body of declared length that arrives in pieces, split inside a UTF-8 character', async () => {
+    const id = `split-${Date.now()}-${Math.random().toString(36).slice(2)}`
+    // Over 64 KiB in all, so that the server reads it in more than one piece whatever the client does.
+    const filler = [1, 2, 3].map((i) => ({ id: `${id}-${i}`, type: 'split.filler', properties: { pad: 'x'.repeat(25_000) } }))
+    const body = Buffer.from(JSON.stringify({ events: [{ id, type: 'split', properties: { city: 'Zürich' } }, ...filler] }))
+    const cut = body.indexOf(Buffer.from('ü')) + 1 // between the two bytes of ü
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.write(`POST /v1/events/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`)
+        socket.write(body.subarray(0, cut))
+        setTimeout(() => socket.write(body.subarray(cut)), 50)
+      })
+      let text = ''
+      socket.on('data', (d) => (text += d.toString()))
+      socket.on('end', () => resolve(text))
+      socket.on('error', reject)
+    })
+    expect(reply).toMatch(/^HTTP\/1\.1 200 OK/)
+    expect(reply.slice(reply.indexOf('\r\n\r\n')), reply.slice(0, 400)).toContain('"accepted":4,')
+    const [stored] = await sluice.sink.recent({ type: 'split', limit: 1 })
+    expect(stored?.properties?.city).toBe('Zürich')
+  })
+
   it('keeps serving after all of that', async () => {
     const response = await fetch(`http://127.0.0.1:${port}/health`)
     expect(response.status).toBe(200)
