@@ -96,15 +96,13 @@ interface DedupeCommands {
   sluiceDedupeReleaseBatch(numKeys: number, ...args: Array<string | number>): Promise<number>
 }
 
-/** A claim batch of this process: its ids still waiting for their confirm or release. */
-interface Batch {
-  readonly id: string
-  outstanding: number
-}
-
-interface Held {
-  readonly batch: Batch
-  readonly fingerprint: string
+/**
+ * A claim batch of this process: its ids still waiting for their confirm or release. Each claim it
+ * took holds it as its `held` note, so the store keeps no map of the ids in flight.
+ */
+class Batch {
+  readonly id = newBatchId()
+  outstanding = 0
 }
 
 /**
@@ -121,32 +119,30 @@ export function createRedisDedupeStore(options: RedisDedupeStoreOptions): Dedupe
   const ttl = Math.ceil(ttlSeconds)
   const reservationMs = Math.max(1, Math.round(reservationSeconds * 1000))
   // What this process holds: every claim is followed by its confirm or its release (ports.ts).
-  const held = new Map<string, Held>()
-
   /**
    * Takes the claims out of what this process holds, and splits them: whole claim batches (one
-   * state write each), and single ids, each with what this process held of it (nothing if it never
-   * claimed it here, or claimed it under another fingerprint).
+   * state write each), and single ids, each with the batch this process claimed it in (none if it
+   * never claimed this very claim here: another object, even an equal one, holds nothing).
    */
-  function takeHeld(claims: readonly Claim[]): { whole: Batch[]; single: Array<{ claim: Claim; holding: Held | undefined }> } {
-    const counts = new Map<Batch, number>()
+  function takeHeld(claims: readonly Claim[]): { whole: Batch[]; single: Array<{ claim: Claim; holding: Batch | undefined }> } {
+    const touched = new Set<Batch>()
     const taken = claims.map((claim) => {
-      const holding = held.get(claim.id)
-      if (holding?.fingerprint !== claim.fingerprint) return { claim, holding: undefined }
-      held.delete(claim.id)
-      holding.batch.outstanding--
-      counts.set(holding.batch, (counts.get(holding.batch) ?? 0) + 1)
+      const holding = claim.held instanceof Batch ? claim.held : undefined
+      if (!holding) return { claim, holding }
+      claim.held = undefined
+      holding.outstanding--
+      touched.add(holding)
       return { claim, holding }
     })
-    const whole = new Set([...counts].filter(([batch]) => batch.outstanding === 0).map(([batch]) => batch))
-    return { whole: [...whole], single: taken.filter(({ holding }) => !holding || !whole.has(holding.batch)) }
+    const whole = new Set([...touched].filter((batch) => batch.outstanding === 0))
+    return { whole: [...whole], single: taken.filter(({ holding }) => !holding || !whole.has(holding)) }
   }
 
   return {
     claim(claims: readonly Claim[]) {
       if (claims.length === 0) return of([])
       return defer(async () => {
-        const batch: Batch = { id: newBatchId(), outstanding: 0 }
+        const batch = new Batch()
         const keys = new Array<string>(claims.length + 1)
         const fingerprints = new Array<string>(claims.length)
         for (let i = 0; i < claims.length; i++) {
@@ -171,7 +167,7 @@ export function createRedisDedupeStore(options: RedisDedupeStoreOptions): Dedupe
           statuses[i] = status
           if (status === 'new') {
             batch.outstanding++
-            held.set(claims[i]!.id, { batch, fingerprint: claims[i]!.fingerprint })
+            claims[i]!.held = batch
           }
         }
         return statuses
@@ -192,7 +188,7 @@ export function createRedisDedupeStore(options: RedisDedupeStoreOptions): Dedupe
       return defer(async () => {
         const { whole, single } = takeHeld(claims)
         // Ids this process does not hold (never claimed here, or under another fingerprint) are not ours to free.
-        const ours = single.flatMap(({ claim, holding }) => (holding ? [{ key: keyPrefix + claim.id, value: `${holding.batch.id}:${claim.fingerprint}` }] : []))
+        const ours = single.flatMap(({ claim, holding }) => (holding ? [{ key: keyPrefix + claim.id, value: `${holding.id}:${claim.fingerprint}` }] : []))
         if (whole.length + ours.length === 0) return
         const keys = [...whole.map((batch) => batchKeyPrefix + batch.id), ...ours.map((id) => id.key)]
         await commands.sluiceDedupeReleaseBatch(keys.length, ...keys, whole.length, ...ours.map((id) => id.value))

@@ -21,6 +21,13 @@ export type ClaimStatus =
 export interface Claim {
   readonly id: string
   readonly fingerprint: string
+  /**
+   * The store's own note on this claim, from its claim to its confirm or release. The pipeline hands
+   * the same Claim objects to all three calls, so a store can keep what it holds here rather than in
+   * a map of every id in flight. Confirm takes equal claims that are other objects too; release may
+   * then leave the reservation to expire, since it cannot tell it from another process's.
+   */
+  held?: unknown
 }
 
 export interface DedupeStore {

@@ -100,6 +100,14 @@ export function dedupeStoreContract(name: string, factory: DedupeStoreFactory): 
       expect(await value(store.claim(batch))).toEqual(['pending'])
     })
 
+    it('confirms equal claims that are other objects than the ones claimed', async () => {
+      const { store } = await make()
+      const batch = claims(2)
+      await value(store.claim(batch))
+      await done(store.confirm(batch.map(({ id, fingerprint }) => ({ id, fingerprint }))))
+      expect(await value(store.claim(batch))).toEqual(['duplicate', 'duplicate'])
+    })
+
     it('does not release an id that is already confirmed', async () => {
       const { store } = await make()
       const batch = claims(1)

@@ -87,8 +87,9 @@ export function dedupe(options: DedupeOptions): OperatorFunction<Envelope[], Env
     )
 }
 
+/** The claim of an envelope: a leader is its own, so the store gets the same object at claim, confirm and release. */
 export function toClaim(envelope: Envelope): Claim {
-  return { id: envelope.event.id, fingerprint: envelope.fingerprint }
+  return envelope instanceof Leader ? envelope : { id: envelope.event.id, fingerprint: envelope.fingerprint }
 }
 
 const OUTCOME_OF: Record<Exclude<ClaimStatus, 'new'>, Outcome> = {
@@ -98,14 +99,18 @@ const OUTCOME_OF: Record<Exclude<ClaimStatus, 'new'>, Outcome> = {
 }
 
 /** The first copy of an id on its way: when it settles, its followers settle from its outcome. */
-class Leader implements Envelope {
+class Leader implements Envelope, Claim {
   /** later copies of the id; made only when one comes (most ids have none) */
   followers: Envelope[] | undefined
+  readonly id: string
+  held: unknown = undefined
 
   constructor(
     private readonly first: Envelope,
     private readonly onTheirWay: Map<string, Leader>,
-  ) {}
+  ) {
+    this.id = first.event.id
+  }
 
   get event() {
     return this.first.event
