@@ -74,6 +74,7 @@ const windowFor = (eventsPerFrame: number) => Math.max(2, Math.ceil(2000 / event
 
 async function main(): Promise<void> {
   execFileSync('bash', ['scripts/services.sh'], { stdio: 'inherit' })
+  await warnOfLeftoverKeys()
   // Dropping the per-event design's database means removing thousands of one-row parts: over a minute here.
   const admin = await createClickHouseClient({ url: CLICKHOUSE_URL }, { requestTimeoutMs: 600_000 })
   const version = (await (await admin.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' })).json<{ v: string }>())[0]!.v
@@ -194,6 +195,17 @@ async function idleConnections(server: ServerProcess, count: number): Promise<Id
   await reply()
   console.log(`idle: ${opened} connections: RSS ${Math.round(before / 2 ** 20)} → ${Math.round(after / 2 ** 20)} MB`)
   return { connections: opened ?? 0, rssBeforeMb: Math.round(before / 2 ** 20), rssAfterMb: Math.round(after / 2 ** 20) }
+}
+
+/**
+ * A Redis holding millions of keys from earlier runs or tests (each with the hour-long dedupe TTL)
+ * spends CPU expiring them, on the same two cores: say so, since the numbers will show it.
+ */
+async function warnOfLeftoverKeys(): Promise<void> {
+  const redis = new Redis(REDIS_URL)
+  const keys = await redis.dbsize()
+  await redis.quit()
+  if (keys > 100_000) console.warn(`bench: Redis already holds ${keys.toLocaleString('en-US')} keys; their expiry will take CPU from this run (BENCHMARKS.md, "Redis")`)
 }
 
 /** Deletes a run's dedupe keys, so that later scenarios meet a Redis of the same size. */
