@@ -158,11 +158,12 @@ class RowWriter {
 }
 
 const TSV_SPECIAL = /[\\\t\n\r\0]/
+const TSV_SPECIAL_ALL = new RegExp(TSV_SPECIAL.source, 'g')
 const TSV_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' }
 
 /** A string as a TabSeparated field: the bytes that would end or confuse a field, escaped. */
 export function tsv(value: string): string {
-  return TSV_SPECIAL.test(value) ? value.replace(/[\\\t\n\r\0]/g, (c) => TSV_ESCAPES[c]!) : value
+  return TSV_SPECIAL.test(value) ? value.replace(TSV_SPECIAL_ALL, (c) => TSV_ESCAPES[c]!) : value
 }
 
 /** Neighbouring events mostly share a time (a request's or frame's receive time): convert it once. */

@@ -118,7 +118,6 @@ export function createRedisDedupeStore(options: RedisDedupeStoreOptions): Dedupe
   const commands = redis as unknown as DedupeCommands
   const ttl = Math.ceil(ttlSeconds)
   const reservationMs = Math.max(1, Math.round(reservationSeconds * 1000))
-  // What this process holds: every claim is followed by its confirm or its release (ports.ts).
   /**
    * Takes the claims out of what this process holds, and splits them: whole claim batches (one
    * state write each), and single ids, each with the batch this process claimed it in (none if it
@@ -187,7 +186,7 @@ export function createRedisDedupeStore(options: RedisDedupeStoreOptions): Dedupe
       if (claims.length === 0) return of(undefined)
       return defer(async () => {
         const { whole, single } = takeHeld(claims)
-        // Ids this process does not hold (never claimed here, or under another fingerprint) are not ours to free.
+        // Ids this process does not hold (not claimed here with this very claim object) are not ours to free.
         const ours = single.flatMap(({ claim, holding }) => (holding ? [{ key: keyPrefix + claim.id, value: `${holding.id}:${claim.fingerprint}` }] : []))
         if (whole.length + ours.length === 0) return
         const keys = [...whole.map((batch) => batchKeyPrefix + batch.id), ...ours.map((id) => id.key)]

@@ -24,7 +24,7 @@ export function checkProperties(properties: object, path = 'properties'): Checke
     for (const forbidden of forbiddenKeyPaths(properties, path)) issues.push({ path: forbidden, message: 'key is not allowed (__proto__, constructor, prototype)' })
     return { ok: false, issues }
   }
-  const text = JSON.stringify(walk.sorted ? properties : sortedCopy(properties))
+  const text = serialize(properties, walk)
   // A UTF-16 unit is at most 3 bytes of UTF-8: most texts need no byte count at all.
   if (text.length * 3 > PROPERTIES_MAX_BYTES && Buffer.byteLength(text) > PROPERTIES_MAX_BYTES) {
     return { ok: false, issues: [{ path, message: `must be at most ${PROPERTIES_MAX_BYTES} bytes serialized` }] }
@@ -40,6 +40,11 @@ export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
   const walk: Walk = { depth: 0, forbidden: false, sorted: true }
   visit(value, 1, walk, Infinity)
+  return serialize(value, walk)
+}
+
+/** The canonical JSON of a value already walked: sorted copies only where the walk found keys out of order. */
+function serialize(value: object, walk: Walk): string {
   return JSON.stringify(walk.sorted ? value : sortedCopy(value))
 }
 

@@ -125,7 +125,7 @@ class Leader implements Envelope, Claim {
   }
 
   settle(outcome: Outcome): void {
-    this.onTheirWay.delete(this.first.event.id)
+    this.onTheirWay.delete(this.id)
     this.first.settle(outcome)
     if (this.followers) for (const follower of this.followers) follower.settle(followerOutcome(outcome, follower.fingerprint === this.first.fingerprint))
   }
