@@ -10,7 +10,13 @@ const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
  * rest is never read; `Content-Encoding: gzip` is inflated with the same limit on the inflated
  * bytes (a gzip bomb stops at the limit); malformed JSON is 400 `invalid_json` with its position.
  */
-export async function readJsonBody(c: Context, maxBytes: number): Promise<unknown> {
+export interface JsonBody {
+  readonly value: unknown
+  /** bytes of the body as read (inflated, for gzip): what admission counts the events it holds by */
+  readonly bytes: number
+}
+
+export async function readJsonBody(c: Context, maxBytes: number): Promise<JsonBody> {
   const contentType = c.req.header('content-type')
   if (contentType !== undefined && contentType.trim() !== '' && !JSON_TYPE.test(contentType)) {
     throw new ApiError(415, 'unsupported_media_type', `content type ${JSON.stringify(contentType.slice(0, 100))} is not JSON; send application/json`)
@@ -62,9 +68,9 @@ async function readWhole(c: Context): Promise<string> {
   }
 }
 
-function parse(text: string): unknown {
+function parse(text: string): JsonBody {
   try {
-    return JSON.parse(text)
+    return { value: JSON.parse(text), bytes: Buffer.byteLength(text) }
   } catch (error) {
     const position = jsonErrorPosition(text, error)
     throw new ApiError(400, 'invalid_json', `malformed JSON at position ${position}`)

@@ -88,7 +88,7 @@ export function deadLetterRoutes(app: OpenAPIHono<HttpEnv>, admin: DeadLetterAdm
   // The body is read and checked here (not by the route's validator) so that errors keep API.md's shape.
   app.openAPIRegistry.registerPath(replayDeadLettersRoute)
   app.post('/v1/dead-letters/replay', async function replay(c) {
-    const parsed = ReplaySchema.safeParse(await readJsonBody(c, maxBodyBytes))
+    const parsed = ReplaySchema.safeParse((await readJsonBody(c, maxBodyBytes)).value)
     if (!parsed.success) throw new ApiError(400, 'invalid_query', 'the replay request is invalid', { issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) })
     const since = parsed.data.since === undefined ? undefined : sinceParameter.safeParse(String(parsed.data.since))
     if (since && !since.success) throw new ApiError(400, 'invalid_query', 'the replay request is invalid', { issues: [{ path: 'since', message: 'must be an RFC 3339 date-time or integer epoch milliseconds' }] })

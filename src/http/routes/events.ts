@@ -65,7 +65,7 @@ export function eventRoutes(app: OpenAPIHono<HttpEnv>, options: EventRoutesOptio
 
   app.openAPIRegistry.registerPath(postEventRoute)
   app.post('/v1/events', async function postEvent(c) {
-    const [result] = await settle(pipeline, [await readJsonBody(c, maxBodyBytes)])
+    const [result] = await settle(pipeline, [(await readJsonBody(c, maxBodyBytes)).value])
     switch (result!.status) {
       case 'accepted':
       case 'duplicate':
@@ -79,7 +79,7 @@ export function eventRoutes(app: OpenAPIHono<HttpEnv>, options: EventRoutesOptio
 
   app.openAPIRegistry.registerPath(postBatchRoute)
   app.post('/v1/events/batch', async function postBatch(c: Context<HttpEnv>) {
-    const events = batchEvents(await readJsonBody(c, maxBodyBytes), batchMaxEvents)
+    const events = batchEvents((await readJsonBody(c, maxBodyBytes)).value, batchMaxEvents)
     const results = await settle(pipeline, events)
     return c.json({ ...countResults(results), results }, 200)
   })
