@@ -47,6 +47,7 @@ export function createMetrics(registry = new Registry()): Metrics {
   const duplicates = new Counter({ name: 'sluice_duplicates_total', help: 'Events found already stored by the dedupe store', registers })
   const dedupeErrors = new Counter({ name: 'sluice_dedupe_store_errors_total', help: 'Dedupe store calls that failed, and what was done (open, reject, ignored)', labelNames: ['operation', 'action'] as const, registers })
   const restarts = new Counter({ name: 'sluice_pipeline_restarts_total', help: 'Times the pipeline supervisor resubscribed after an unexpected error', registers })
+  const answersFailed = new Counter({ name: 'sluice_answers_failed_total', help: 'Submissions whose answer could not be sent (the adapter threw while answering); the other clients are unaffected', labelNames: ['transport'] as const, registers })
   const lag = new Histogram({
     name: 'sluice_ingest_lag_seconds',
     help: 'Time from receiving an event to committing it',
@@ -104,6 +105,7 @@ export function createMetrics(registry = new Registry()): Metrics {
     duplicatesFound: (count) => duplicates.inc(count),
     dedupeStoreFailed: (operation, _error, action) => dedupeErrors.inc({ operation, action }),
     pipelineRestarted: () => restarts.inc(),
+    answerFailed: (transport) => answersFailed.inc({ transport }),
   }
 
   const wsConnections = new Gauge({ name: 'sluice_ws_connections', help: 'Open WebSocket connections', registers })

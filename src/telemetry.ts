@@ -17,6 +17,9 @@ export function loggingTelemetry(logger: Logger): PipelineTelemetry {
     dedupeStoreFailed(operation, error, action) {
       log.warn({ err: error, operation, action }, 'dedupe store unavailable')
     },
+    answerFailed(transport, error) {
+      log.error({ err: error, transport }, 'answering a submission failed; its client got no answer, the others are unaffected')
+    },
     pipelineRestarted(error) {
       log.error({ err: error }, 'pipeline stage threw; resubscribed')
     },

@@ -87,8 +87,17 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
   let open = true
   function offer(events: readonly unknown[], transport: Transport, onSettled: (results: EventResult[]) => void): boolean {
     if (!open || !admission.tryAcquire(events.length)) return false
-    const report = telemetry.submissionSettled
-    const settled = report ? (results: EventResult[]) => (report(transport, countResults(results)), onSettled(results)) : onSettled
+    // An adapter that fails while answering (an ack it cannot write) fails that answer only: the
+    // exception must not reach the operator that settled the event, or the supervisor would restart
+    // the chain and strand every other client's events in flight.
+    const settled = (results: EventResult[]) => {
+      telemetry.submissionSettled?.(transport, countResults(results))
+      try {
+        onSettled(results)
+      } catch (error) {
+        telemetry.answerFailed?.(transport, error)
+      }
+    }
     ingress.next(new Submission(events, transport, scheduler.now(), settled, release))
     return true
   }

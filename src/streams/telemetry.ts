@@ -14,6 +14,8 @@ export interface PipelineTelemetry {
   duplicatesFound?(count: number): void
   /** the dedupe store could not be reached: `action` says whether events went on (open) or failed (reject) */
   dedupeStoreFailed?(operation: 'claim' | 'confirm' | 'release', error: unknown, action: 'open' | 'reject' | 'ignored'): void
+  /** an adapter threw while answering a submission whose events had all settled; the others are unaffected */
+  answerFailed?(transport: Transport, error: unknown): void
   /** a stage threw in a way the chain does not expect; the supervisor resubscribes */
   pipelineRestarted?(error: unknown): void
 }
