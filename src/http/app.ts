@@ -8,6 +8,7 @@ import { ApiError, errorResponse } from './errors.js'
 import type { HttpEnv } from './http-env.js'
 import type { DeadLetterAdmin, EventReader, HttpTelemetry, MetricsSource, ReadinessCheck } from './ports.js'
 import { requestId } from './request-id.js'
+import { boundedIssues, boundedPath } from '../streams/properties.js'
 import { deadLetterRoutes } from './routes/dead-letters.js'
 import { docsRoutes } from './routes/docs.js'
 import { eventRoutes } from './routes/events.js'
@@ -59,9 +60,9 @@ export function createHttpApp(options: HttpAppOptions, deps: HttpAppDeps): OpenA
     defaultHook(result) {
       if (!result.success) {
         const issues = result.error.issues.flatMap((issue) =>
-          issue.code === 'unrecognized_keys' ? issue.keys.map((key) => ({ path: key, message: 'unknown parameter' })) : [{ path: issue.path.join('.'), message: issue.message }],
+          issue.code === 'unrecognized_keys' ? issue.keys.map((key) => ({ path: boundedPath(key), message: 'unknown parameter' })) : [{ path: boundedPath(issue.path.join('.')), message: issue.message }],
         )
-        throw new ApiError(400, 'invalid_query', 'the query is invalid', { issues })
+        throw new ApiError(400, 'invalid_query', 'the query is invalid', { issues: boundedIssues(issues) })
       }
     },
   })

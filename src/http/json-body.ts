@@ -1,44 +1,55 @@
 import type { Context } from 'hono'
 import { ApiError } from './errors.js'
-import { jsonErrorPosition } from '../json-error-position.js'
+import { parseJsonText } from '../json-text.js'
+import { quote } from '../quote.js'
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i
 
-/**
- * Reads a request body as JSON under API.md §3's rules: a content type other than JSON is 415 (a
- * missing one is read as JSON); a body over `maxBytes` is 413, decided while streaming so that the
- * rest is never read; `Content-Encoding: gzip` is inflated with the same limit on the inflated
- * bytes (a gzip bomb stops at the limit); malformed JSON is 400 `invalid_json` with its position.
- */
 export interface JsonBody {
   readonly value: unknown
   /** bytes of the body as read (inflated, for gzip): what admission counts the events it holds by */
   readonly bytes: number
 }
 
+/**
+ * Reads a request body as JSON under API.md §3's rules: a content type other than JSON, or a charset
+ * other than UTF-8, is 415 (a missing one is read as JSON); a body over `maxBytes` is 413, decided
+ * while streaming so that the rest is never read; `Content-Encoding: gzip` is inflated with the same
+ * limit on the compressed and on the inflated bytes (a gzip bomb stops at the limit); invalid UTF-8,
+ * nesting deeper than any valid request and malformed JSON are 400 `invalid_json`.
+ */
 export async function readJsonBody(c: Context, maxBytes: number): Promise<JsonBody> {
-  const contentType = c.req.header('content-type')
-  if (contentType !== undefined && contentType.trim() !== '' && !JSON_TYPE.test(contentType)) {
-    throw new ApiError(415, 'unsupported_media_type', `content type ${JSON.stringify(contentType.slice(0, 100))} is not JSON; send application/json`)
-  }
+  checkContentType(c.req.header('content-type'))
   const encoding = (c.req.header('content-encoding') ?? 'identity').trim().toLowerCase()
   if (encoding !== 'identity' && encoding !== 'gzip') {
-    throw new ApiError(415, 'unsupported_media_type', `content encoding ${JSON.stringify(encoding.slice(0, 50))} is not supported; send gzip or identity`)
+    throw new ApiError(415, 'unsupported_media_type', `content encoding ${quote(encoding)} is not supported; send gzip or identity`)
   }
   const declared = Number(c.req.header('content-length'))
-  if (encoding === 'identity' && Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes)
+  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes)
   // A declared length within the limit: the HTTP parser delivers exactly that many bytes, so the body
   // can be read whole. @hono/node-server then reads it straight from Node's request, without the web
   // Request and stream that c.req.raw.body needs (they cost as much as parsing a 100-event batch).
   if (encoding === 'identity' && Number.isFinite(declared)) return parse(await readWhole(c))
 
   let stream = c.req.raw.body
-  if (stream === null) return parse('')
-  if (encoding === 'gzip') stream = stream.pipeThrough(new DecompressionStream('gzip') as unknown as TransformStream<Uint8Array, Uint8Array>)
-  return parse(await readText(stream, maxBytes))
+  if (stream === null) return parse(Buffer.alloc(0))
+  if (encoding === 'gzip') {
+    stream = stream.pipeThrough(limitBytes(maxBytes)).pipeThrough(new DecompressionStream('gzip') as unknown as TransformStream<Uint8Array, Uint8Array>)
+  }
+  return parse(await readBytes(stream, maxBytes))
 }
 
-async function readText(stream: ReadableStream<Uint8Array>, maxBytes: number): Promise<string> {
+function checkContentType(contentType: string | undefined): void {
+  if (contentType === undefined || contentType.trim() === '') return
+  if (!JSON_TYPE.test(contentType)) throw new ApiError(415, 'unsupported_media_type', `content type ${quote(contentType)} is not JSON; send application/json`)
+  const charset = CHARSET.exec(contentType)?.[1]?.toLowerCase()
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new ApiError(415, 'unsupported_media_type', `charset ${quote(charset)} is not supported; send UTF-8`)
+  }
+}
+
+async function readBytes(stream: ReadableStream<Uint8Array>, maxBytes: number): Promise<Buffer> {
   const reader = stream.getReader()
   const chunks: Uint8Array[] = []
   let size = 0
@@ -47,39 +58,46 @@ async function readText(stream: ReadableStream<Uint8Array>, maxBytes: number): P
       const { done, value } = await reader.read()
       if (done) break
       size += value.byteLength
-      if (size > maxBytes) {
-        void reader.cancel().catch(() => {})
-        throw tooLarge(maxBytes)
-      }
+      if (size > maxBytes) throw tooLarge(maxBytes)
       chunks.push(value)
     }
   } catch (error) {
+    void reader.cancel().catch(() => {})
     if (error instanceof ApiError) throw error
     throw unreadable(error)
   }
-  return Buffer.concat(chunks, size).toString('utf8')
+  return Buffer.concat(chunks, size)
 }
 
-async function readWhole(c: Context): Promise<string> {
+/** The compressed bytes count too: a body may not be over the limit before it is inflated either. */
+function limitBytes(maxBytes: number): TransformStream<Uint8Array, Uint8Array> {
+  let size = 0
+  return new TransformStream({
+    transform(chunk, controller) {
+      size += chunk.byteLength
+      if (size > maxBytes) controller.error(tooLarge(maxBytes))
+      else controller.enqueue(chunk)
+    },
+  })
+}
+
+async function readWhole(c: Context): Promise<Buffer> {
   try {
-    return await c.req.text()
+    return Buffer.from(await c.req.arrayBuffer())
   } catch (error) {
     throw unreadable(error)
   }
 }
 
-function parse(text: string): JsonBody {
-  try {
-    return { value: JSON.parse(text), bytes: Buffer.byteLength(text) }
-  } catch (error) {
-    const position = jsonErrorPosition(text, error)
-    throw new ApiError(400, 'invalid_json', `malformed JSON at position ${position}`)
-  }
+function parse(bytes: Buffer): JsonBody {
+  const parsed = parseJsonText(bytes)
+  if (!parsed.ok) throw new ApiError(400, 'invalid_json', parsed.message)
+  return { value: parsed.value, bytes: bytes.length }
 }
 
 /** A truncated or corrupt gzip stream, or a client that went away mid-body. */
 function unreadable(error: unknown): ApiError {
-  return new ApiError(400, 'invalid_json', `the request body could not be read: ${error instanceof Error ? error.message : String(error)}`)
+  return new ApiError(400, 'invalid_json', `the request body could not be read: ${error instanceof Error ? error.message.slice(0, 200) : 'unknown error'}`)
 }
 
 function tooLarge(maxBytes: number): ApiError {

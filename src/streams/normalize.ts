@@ -2,7 +2,8 @@ import { hash } from 'node:crypto'
 import { z } from 'zod'
 import { v7 as uuidv7 } from 'uuid'
 import { EventSchema, parseRfc3339, type AcceptedEvent, type EventInput, type Transport } from './event.js'
-import { canonicalJson, checkProperties } from './properties.js'
+import { boundedIssues, boundedPath, canonicalJson, checkProperties, MAX_ISSUES } from './properties.js'
+import { quote } from '../quote.js'
 import type { Issue } from './outcome.js'
 
 export type Normalized =
@@ -28,8 +29,12 @@ export function normalize(raw: unknown, context: NormalizeContext): Normalized {
   if (!valid || (properties !== undefined && !properties.ok)) {
     const parsed = valid ? undefined : EventSchema.safeParse(raw)
     const errors: Issue[] = parsed?.error ? parsed.error.issues.flatMap(toIssues) : []
-    if (properties !== undefined && !properties.ok) errors.push(...properties.issues)
-    return { ok: false, errors }
+    let omitted = 0
+    if (properties !== undefined && !properties.ok) {
+      errors.push(...properties.issues)
+      omitted = properties.omitted ?? 0
+    }
+    return { ok: false, errors: boundedIssues(errors, omitted) }
   }
   const input = raw as EventInput
   const sentTimestamp = input.timestamp === undefined ? undefined : typeof input.timestamp === 'number' ? input.timestamp : parseRfc3339(input.timestamp)!
@@ -77,10 +82,13 @@ export function storedFingerprint(event: AcceptedEvent): string {
 function toIssues(issue: z.core.$ZodIssue): Issue[] {
   const path = issue.path.join('.')
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((key) => ({ path: path === '' ? key : `${path}.${key}`, message: `unknown key ${JSON.stringify(key)}` }))
+    // Only as many as an answer can hold: the rest are counted by boundedIssues all the same.
+    return issue.keys.map((key, i) => (i > MAX_ISSUES ? UNKNOWN_KEY : { path: boundedPath(path === '' ? key : `${path}.${key}`), message: `unknown key ${quote(key)}` }))
   }
-  return [{ path, message: issue.message }]
+  return [{ path: boundedPath(path), message: issue.message }]
 }
+
+const UNKNOWN_KEY: Issue = { path: '', message: 'unknown key' }
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value)

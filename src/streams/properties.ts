@@ -7,22 +7,25 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
 export type CheckedProperties =
   /** `text`: the canonical JSON of the properties (see canonicalJson), measured and ready to digest */
   | { readonly ok: true; readonly text: string }
-  | { readonly ok: false; readonly issues: readonly Issue[] }
+  /** `omitted`: issues found past MAX_ISSUES and not written out */
+  | { readonly ok: false; readonly issues: readonly Issue[]; readonly omitted?: number }
 
 /**
- * What API.md §1 asks of `properties` beyond being an object: nesting ≤ 32, ≤ 32 KiB serialized, no
+ * What API.md §1 asks of `properties` beyond being an object: nesting ≤ 32, ≤ 32 KiB serialized, finite numbers, no
  * `__proto__`/`constructor`/`prototype` key at any depth. Hot path, once per event: one walk that
  * allocates nothing, then one serialization, which the caller reuses for the fingerprint. Checked on
  * the parsed JSON as sent, because zod's record parsing silently drops `__proto__`.
  */
 export function checkProperties(properties: object, path = 'properties'): CheckedProperties {
-  const walk: Walk = { depth: 0, forbidden: false, sorted: true }
+  const walk: Walk = { depth: 0, forbidden: false, nonFinite: false, sorted: true }
   visit(properties, 1, walk)
-  if (walk.depth > PROPERTIES_MAX_DEPTH || walk.forbidden) {
+  if (walk.depth > PROPERTIES_MAX_DEPTH || walk.forbidden || walk.nonFinite) {
     const issues: Issue[] = []
     if (walk.depth > PROPERTIES_MAX_DEPTH) issues.push({ path, message: `nesting is ${walk.depth} levels, at most ${PROPERTIES_MAX_DEPTH} allowed` })
-    for (const forbidden of forbiddenKeyPaths(properties, path)) issues.push({ path: forbidden, message: 'key is not allowed (__proto__, constructor, prototype)' })
-    return { ok: false, issues }
+    if (!walk.forbidden && !walk.nonFinite) return { ok: false, issues }
+    const offending = offendingValues(properties, path)
+    issues.push(...offending.issues)
+    return offending.omitted === 0 ? { ok: false, issues } : { ok: false, issues, omitted: offending.omitted }
   }
   const text = serialize(properties, walk)
   // A UTF-16 unit is at most 3 bytes of UTF-8: most texts need no byte count at all.
@@ -38,7 +41,7 @@ export function checkProperties(properties: object, path = 'properties'): Checke
  */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
-  const walk: Walk = { depth: 0, forbidden: false, sorted: true }
+  const walk: Walk = { depth: 0, forbidden: false, nonFinite: false, sorted: true }
   visit(value, 1, walk, Infinity)
   return serialize(value, walk)
 }
@@ -51,6 +54,8 @@ function serialize(value: object, walk: Walk): string {
 interface Walk {
   depth: number
   forbidden: boolean
+  /** a number JSON cannot carry (1e400 parses as Infinity, and would be stored as null) */
+  nonFinite: boolean
   /** every object's keys are already in sorted order: the value is its own canonical form */
   sorted: boolean
 }
@@ -62,7 +67,9 @@ function visit(value: object, depth: number, walk: Walk, maxDepth = PROPERTIES_M
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const child: unknown = value[i]
-      if (child !== null && typeof child === 'object') visit(child, depth + 1, walk, maxDepth)
+      if (typeof child === 'number') {
+        if (child - child !== 0) walk.nonFinite = true
+      } else if (child !== null && typeof child === 'object') visit(child, depth + 1, walk, maxDepth)
       if (walk.depth > maxDepth) return
     }
     return
@@ -73,7 +80,9 @@ function visit(value: object, depth: number, walk: Walk, maxDepth = PROPERTIES_M
     if (previous !== undefined && previous > key) walk.sorted = false
     previous = key
     const child = (value as Record<string, unknown>)[key]
-    if (child !== null && typeof child === 'object') visit(child, depth + 1, walk, maxDepth)
+    if (typeof child === 'number') {
+      if (child - child !== 0) walk.nonFinite = true
+    } else if (child !== null && typeof child === 'object') visit(child, depth + 1, walk, maxDepth)
     if (walk.depth > maxDepth) return
   }
 }
@@ -109,18 +118,61 @@ function sortInPlace(keys: string[]): string[] {
   return keys
 }
 
-/** Paths of keys that may never be stored, at any depth, sorted. */
-export function forbiddenKeyPaths(root: unknown, base = 'properties'): string[] {
-  const found: string[] = []
-  const stack: Array<[unknown, string, number]> = [[root, base, 1]]
-  while (stack.length > 0) {
-    const [value, path, depth] = stack.pop()!
-    if (value === null || typeof value !== 'object' || depth > PROPERTIES_MAX_DEPTH + 1) continue
+/**
+ * The issues of values that may never be stored — keys `__proto__`, `constructor`, `prototype` and
+ * numbers that are not finite — at any depth, in path order. At most `limit` (the caller caps the
+ * list at MAX_ISSUES anyway), each path at most MAX_PATH_CHARS: a path is written out only for a
+ * value found, from the keys on the way to it, never for every key visited.
+ */
+export function offendingValues(root: unknown, base = 'properties', keep = MAX_ISSUES): { readonly issues: Issue[]; readonly omitted: number } {
+  const issues: Issue[] = []
+  let omitted = 0
+  const keys: string[] = []
+  const hit = (message: string) => {
+    if (issues.length < keep) issues.push({ path: joinedPath(base, keys), message })
+    else omitted++
+  }
+  const walk = (value: unknown, depth: number): void => {
+    if (value === null || typeof value !== 'object' || depth > PROPERTIES_MAX_DEPTH + 1) return
     for (const key of Object.keys(value)) {
-      const child = `${path}.${key}`
-      if (FORBIDDEN_KEYS.has(key)) found.push(child)
-      stack.push([(value as Record<string, unknown>)[key], child, depth + 1])
+      keys.push(key)
+      const child = (value as Record<string, unknown>)[key]
+      if (FORBIDDEN_KEYS.has(key)) hit('key is not allowed (__proto__, constructor, prototype)')
+      else if (typeof child === 'number' && child - child !== 0) hit('must be a finite number (JSON cannot carry this one: it would be stored as null)')
+      walk(child, depth + 1)
+      keys.pop()
     }
   }
-  return found.sort()
+  walk(root, 1)
+  return { issues, omitted }
+}
+
+/** API.md §1: a rejected event lists at most this many issues, the last saying how many more there were. */
+export const MAX_ISSUES = 20
+export const MAX_PATH_CHARS = 256
+
+/** `base.key.key…`, written out no further than MAX_PATH_CHARS: the keys may be megabytes long. */
+function joinedPath(base: string, keys: readonly string[]): string {
+  let path = base
+  for (const key of keys) {
+    if (path.length > MAX_PATH_CHARS) break
+    path += `.${key.length > MAX_PATH_CHARS ? key.slice(0, MAX_PATH_CHARS) : key}`
+  }
+  return boundedPath(path)
+}
+
+/** A path cut to MAX_PATH_CHARS, its end marked so that a cut path is never taken for a real one. */
+export function boundedPath(path: string): string {
+  return path.length <= MAX_PATH_CHARS ? path : `${path.slice(0, MAX_PATH_CHARS - 1)}…`
+}
+
+/**
+ * At most MAX_ISSUES issues: all of them when they fit, else the first MAX_ISSUES − 1 and one that
+ * counts the rest (`omitted`: issues found but never written out).
+ */
+export function boundedIssues(issues: readonly Issue[], omitted = 0): readonly Issue[] {
+  if (issues.length <= MAX_ISSUES && omitted === 0) return issues
+  const kept = issues.slice(0, MAX_ISSUES - 1)
+  kept.push({ path: '', message: `and ${issues.length - kept.length + omitted} more issues` })
+  return kept
 }

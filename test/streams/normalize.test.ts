@@ -110,9 +110,50 @@ describe('normalize: fingerprints and properties', () => {
     expect(result).toEqual({
       ok: false,
       errors: [
-        { path: 'properties.__proto__', message: 'key is not allowed (__proto__, constructor, prototype)' },
         { path: 'properties.a.0.constructor', message: 'key is not allowed (__proto__, constructor, prototype)' },
+        { path: 'properties.__proto__', message: 'key is not allowed (__proto__, constructor, prototype)' },
       ],
     })
+  })
+
+  it('rejects numbers JSON cannot carry (1e400, -1e400) naming their paths, and keeps huge finite integers', () => {
+    const result = normalize(JSON.parse('{"type":"t","properties":{"big":1e400,"list":[1,-1e400],"fine":123456789012345678901234567890,"tiny":1e-400}}'), context)
+    expect(result).toEqual({
+      ok: false,
+      errors: [
+        { path: 'properties.big', message: expect.stringContaining('finite number') },
+        { path: 'properties.list.1', message: expect.stringContaining('finite number') },
+      ],
+    })
+    const finite = normalize(JSON.parse('{"type":"t","properties":{"fine":123456789012345678901234567890,"tiny":1e-400}}'), context)
+    expect(finite.ok).toBe(true)
+  })
+
+  it('lists at most 20 issues, the last counting the rest, however many the event has', () => {
+    const unknown = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, 1]))
+    const wide = normalize({ type: 't', ...unknown }, context)
+    expect(wide.ok).toBe(false)
+    if (wide.ok) return
+    expect(wide.errors).toHaveLength(20)
+    expect(wide.errors[19]).toEqual({ path: '', message: 'and 4981 more issues' })
+
+    // forbidden keys under many parents, with the counts of zod's issues and of properties' added up
+    const parents = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`p${i}`, JSON.parse('{"__proto__":1,"constructor":2,"prototype":3}')]))
+    const forbidden = normalize({ type: 'bad type', properties: parents }, context)
+    if (forbidden.ok) throw new Error('accepted')
+    expect(forbidden.errors).toHaveLength(20)
+    expect(forbidden.errors[0]!.path).toBe('type')
+    expect(forbidden.errors[19]).toEqual({ path: '', message: `and ${1 + 900 - 19} more issues` })
+  })
+
+  it('cuts every path to 256 characters, however long the keys on the way', () => {
+    const key = 'k'.repeat(100_000)
+    let value: unknown = JSON.parse('{"__proto__":1}')
+    for (let i = 0; i < 30; i++) value = { [key]: value }
+    const result = normalize({ type: 't', properties: value, [key]: 1 }, context)
+    if (result.ok) throw new Error('accepted')
+    expect(result.errors.length).toBe(2)
+    for (const issue of result.errors) expect(issue.path.length).toBeLessThanOrEqual(256)
+    expect(result.errors.map((issue) => issue.message).join(' ').length).toBeLessThan(400)
   })
 })

@@ -1,4 +1,5 @@
-import { jsonErrorPosition } from '../../json-error-position.js'
+import { parseJsonText } from '../../json-text.js'
+import { quote, quoteList } from '../../quote.js'
 import { compilePatterns, patternError, type TypeMatcher } from '../../streams/type-patterns.js'
 import type { WsErrorCode } from './ws-telemetry.js'
 
@@ -32,13 +33,10 @@ const unusable = (code: Exclude<WsErrorCode, 'subscriber_too_slow'>, message: st
  */
 export function parseClientFrame(data: Buffer, isBinary: boolean, limits: FrameLimits): ClientFrame {
   if (isBinary) return unusable('invalid_frame', 'binary frames are not read; send JSON as a text frame')
-  const text = data.toString('utf8')
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch (error) {
-    return unusable('invalid_json', `malformed JSON at position ${jsonErrorPosition(text, error)}`)
-  }
+  // ws has refused a text frame that is not UTF-8 already (1007).
+  const parsed = parseJsonText(data, { checkUtf8: false })
+  if (!parsed.ok) return unusable('invalid_json', parsed.message)
+  const { value } = parsed
   if (Array.isArray(value)) return publish(value, undefined, limits)
   if (value === null || typeof value !== 'object') return unusable('invalid_frame', 'a frame must be an event object, an array of events, or an object with "op"')
   if (!('op' in value)) return publish([value], undefined, limits)
@@ -48,9 +46,9 @@ export function parseClientFrame(data: Buffer, isBinary: boolean, limits: FrameL
 function control(frame: Record<string, unknown>, limits: FrameLimits): ClientFrame {
   const { op } = frame
   const allowed = typeof op === 'string' && Object.hasOwn(OP_KEYS, op) ? OP_KEYS[op]! : undefined
-  if (allowed === undefined) return unusable('invalid_frame', `unknown op ${JSON.stringify(op)}; expected publish, subscribe, unsubscribe or ping`)
+  if (allowed === undefined) return unusable('invalid_frame', `unknown op ${quote(op)}; expected publish, subscribe, unsubscribe or ping`)
   const extra = Object.keys(frame).filter((key) => !allowed.includes(key))
-  if (extra.length > 0) return unusable('invalid_frame', `unknown key${extra.length > 1 ? 's' : ''} ${extra.map((k) => JSON.stringify(k)).join(', ')} in a ${op} frame`)
+  if (extra.length > 0) return unusable('invalid_frame', `unknown key${extra.length > 1 ? 's' : ''} ${quoteList(extra)} in a ${op} frame`)
   switch (op) {
     case 'publish': {
       const { ref, events } = frame

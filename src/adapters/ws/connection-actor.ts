@@ -216,7 +216,7 @@ class SocketActor implements ConnectionActor {
       cap: host.options.maxInflightPerConnection,
       onSettled(frame, results) {
         // After close the mailbox is cleared and this fill is ignored: the peer is gone.
-        frame.reply(ack(frame.seq, frame.ref, results))
+        frame.reply(ackOrError(frame.seq, frame.ref, results))
         host.eventsSettled()
       },
       onRefused: () => {
@@ -257,6 +257,18 @@ class SocketActor implements ConnectionActor {
     this.ws.off('message', this.onMessage).off('ping', this.onHeard).off('pong', this.onHeard).off('error', this.onError).off('close', this.onClose)
     this.socket.off('drain', this.onDrain)
     this.host.closed(this, code)
+  }
+}
+
+/**
+ * The frame's ack; if it cannot be serialized, an `internal` error in its place, so that the frame
+ * still gets its one reply and the replies behind it are not held forever.
+ */
+function ackOrError(seq: number, ref: string | undefined, results: Parameters<typeof ack>[2]): string {
+  try {
+    return ack(seq, ref, results)
+  } catch {
+    return errorReply(seq, 'internal', 'the results of this frame could not be sent; send it again (a re-send is de-duplicated)')
   }
 }
 

@@ -27,4 +27,4 @@ export interface WsTelemetry {
 }
 
 /** Every `code` an error frame can carry (API.md §4, and `subscriber_too_slow` which is not an answer to a frame). */
-export type WsErrorCode = 'invalid_json' | 'invalid_frame' | 'too_many_events' | 'subscriber_too_slow'
+export type WsErrorCode = 'invalid_json' | 'invalid_frame' | 'too_many_events' | 'subscriber_too_slow' | 'internal'

@@ -2,6 +2,8 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import { EventSchema } from '../../streams/event.js'
 import { countResults, type EventResult } from '../../streams/outcome.js'
+import { boundedIssues, boundedPath, MAX_ISSUES } from '../../streams/properties.js'
+import { quoteList } from '../../quote.js'
 import type { Pipeline } from '../../streams/pipeline.js'
 import { ApiError } from '../errors.js'
 import type { HttpEnv } from '../http-env.js'
@@ -97,8 +99,8 @@ function batchEvents(body: unknown, max: number): unknown[] {
   }
   const unknownKeys = Object.keys(body).filter((key) => key !== 'events')
   if (unknownKeys.length > 0) {
-    throw new ApiError(400, 'invalid_batch', `unknown key${unknownKeys.length > 1 ? 's' : ''} ${unknownKeys.map((k) => JSON.stringify(k)).join(', ')}`, {
-      issues: unknownKeys.map((path) => ({ path, message: 'unknown key' })),
+    throw new ApiError(400, 'invalid_batch', `unknown key${unknownKeys.length > 1 ? 's' : ''} ${quoteList(unknownKeys)}`, {
+      issues: boundedIssues(unknownKeys.slice(0, MAX_ISSUES).map((path) => ({ path: boundedPath(path), message: 'unknown key' })), Math.max(0, unknownKeys.length - MAX_ISSUES)),
     })
   }
   const { events } = body as { events?: unknown }
