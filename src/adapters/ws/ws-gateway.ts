@@ -100,7 +100,7 @@ export function createWsGateway(options: WsGatewayOptions, deps: WsGatewayDeps):
     now,
     eventsSettled: () => waiting.roomMayHaveCome(),
     waitForAdmission: (connection) => waiting.add(connection),
-    subscribe: (connection, matches) => fanout?.subscribe(connection, matches),
+    subscribe: (connection, matches) => fanout?.subscribe(connection, matches.patterns),
     unsubscribe: (connection) => fanout?.unsubscribe(connection),
     closed(connection, code) {
       connections.delete(connection.id)
@@ -157,7 +157,11 @@ export function createWsGateway(options: WsGatewayOptions, deps: WsGatewayDeps):
         server.listen(resolved.port, resolved.host, () => {
           server.off('error', reject)
           accepting = true
-          fanout = createSubscriberFanout(pipeline.accepted$, { maxBufferedBytes: resolved.subscriberMaxBufferedBytes, onDropped: telemetry.subscriberDropped?.bind(telemetry) })
+          fanout = createSubscriberFanout(pipeline.accepted$, {
+            maxBufferedBytes: resolved.subscriberMaxBufferedBytes,
+            maxTotalBufferedBytes: resolved.subscribersMaxBufferedBytes,
+            onDropped: telemetry.subscriberDropped?.bind(telemetry),
+          })
           waterMarks = pipeline.admission.paused$.subscribe(onWaterMark)
           resolve({ port: (server.address() as AddressInfo).port })
         })

@@ -26,9 +26,17 @@ export interface WsGatewayOptions {
   readonly apiKeys?: readonly string[]
   /** WS_SUBSCRIBER_MAX_BUFFERED_BYTES (default 4 MiB): a subscriber with more unsent output is dropped from its subscription */
   readonly subscriberMaxBufferedBytes?: number
+  /**
+   * WS_SUBSCRIBERS_MAX_BUFFERED_BYTES (default 256 MiB): unsent output of all subscribers together;
+   * past it the slowest (largest backlog) are dropped from their subscriptions until it is under again
+   */
+  readonly subscribersMaxBufferedBytes?: number
   /** WS_SEND_HIGH_WATER_BYTES (default 1 MiB): a connection with more unsent output is not read until it drains */
   readonly sendHighWaterBytes?: number
-  /** WS_MAX_SUBSCRIPTION_TYPES (default 100): patterns in one subscribe frame */
+  /**
+   * WS_MAX_SUBSCRIPTION_PATTERNS (default 100): patterns in one subscribe frame, and so per connection
+   * (a subscribe replaces the connection's subscription)
+   */
   readonly maxSubscriptionTypes?: number
   /**
    * WS_CLOSE_TIMEOUT_MS (default 10000): how long a closing connection may take to settle its frames,
@@ -48,6 +56,7 @@ export const WS_DEFAULTS = {
   pingIntervalMs: 30_000,
   perMessageDeflate: false,
   subscriberMaxBufferedBytes: 4 * 1024 * 1024,
+  subscribersMaxBufferedBytes: 256 * 1024 * 1024,
   sendHighWaterBytes: 1024 * 1024,
   maxSubscriptionTypes: 100,
   closeTimeoutMs: 10_000,
@@ -63,6 +72,7 @@ export function resolveWsOptions(options: WsGatewayOptions): ResolvedWsOptions {
     'maxInflightPerConnection',
     'pingIntervalMs',
     'subscriberMaxBufferedBytes',
+    'subscribersMaxBufferedBytes',
     'sendHighWaterBytes',
     'maxSubscriptionTypes',
     'closeTimeoutMs',
