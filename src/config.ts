@@ -61,6 +61,8 @@ const EnvSchema = z.object({
   WS_PING_INTERVAL_MS: int(100).default(30_000),
   WS_PER_MESSAGE_DEFLATE: bool.default(false),
   WS_SUBSCRIBER_MAX_BUFFERED_BYTES: int(1024).default(4 * 1024 * 1024),
+  WS_SUBSCRIBERS_MAX_BUFFERED_BYTES: int(1024).default(256 * 1024 * 1024),
+  WS_MAX_SUBSCRIPTION_PATTERNS: int(1).default(100),
 })
 
 export type Env = z.infer<typeof EnvSchema>

@@ -155,6 +155,8 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       pingIntervalMs: config.WS_PING_INTERVAL_MS,
       perMessageDeflate: config.WS_PER_MESSAGE_DEFLATE,
       subscriberMaxBufferedBytes: config.WS_SUBSCRIBER_MAX_BUFFERED_BYTES,
+      subscribersMaxBufferedBytes: config.WS_SUBSCRIBERS_MAX_BUFFERED_BYTES,
+      maxSubscriptionTypes: config.WS_MAX_SUBSCRIPTION_PATTERNS,
       apiKeys: config.API_KEYS,
       // Shutdown must fit in SHUTDOWN_TIMEOUT_MS, with time left to drain the pipeline and close clients.
       closeTimeoutMs: Math.max(1000, Math.floor(config.SHUTDOWN_TIMEOUT_MS * 0.8)),
