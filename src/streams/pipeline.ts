@@ -1,5 +1,5 @@
 import { asyncScheduler, retry, Subject, type Observable, type SchedulerLike } from 'rxjs'
-import { createAdmission, type Admission } from './admission.js'
+import { createAdmission, retainedBytes, type Admission } from './admission.js'
 import type { AcceptedEvent, Transport } from './event.js'
 import { batch } from './operators/batch.js'
 import { commit } from './operators/commit.js'
@@ -17,6 +17,8 @@ export interface PipelineConfig {
   readonly insertBatchMaxWaitMs: number
   readonly insertConcurrency: number
   readonly maxInflightEvents: number
+  /** MAX_INFLIGHT_BYTES: the bound on bytes retained for events in flight (admission.ts); absent: none */
+  readonly maxInflightBytes?: number
   readonly highWater?: number
   readonly lowWater?: number
   /** backoff of inserts: first ceiling, largest ceiling, and the whole budget before a batch fails */
@@ -44,10 +46,12 @@ export interface Pipeline {
   /**
    * Submits the events of one request or frame; `onSettled` gets one result per event, in order,
    * once all have settled. Returns false, taking nothing, when admission refuses them (overload).
+   * `bytes`: the size of the JSON they arrived in (the body, the frame), which admission charges them
+   * by; a caller without one (in-process) is charged the per-event part only.
    */
-  offer(events: readonly unknown[], transport: Transport, onSettled: (results: EventResult[]) => void): boolean
+  offer(events: readonly unknown[], transport: Transport, onSettled: (results: EventResult[]) => void, bytes?: number): boolean
   /** Promise form of `offer`: undefined when refused. */
-  submit(events: readonly unknown[], transport: Transport): Promise<EventResult[]> | undefined
+  submit(events: readonly unknown[], transport: Transport, bytes?: number): Promise<EventResult[]> | undefined
   /** Takes no more; resolves once every event taken so far has settled. */
   drain(): Promise<void>
 }
@@ -59,9 +63,8 @@ export interface Pipeline {
 export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipeline {
   const scheduler = deps.scheduler ?? asyncScheduler
   const telemetry = deps.telemetry ?? {}
-  const admission = createAdmission({ maxInflight: config.maxInflightEvents, highWater: config.highWater, lowWater: config.lowWater })
+  const admission = createAdmission({ maxInflight: config.maxInflightEvents, highWater: config.highWater, lowWater: config.lowWater, maxInflightBytes: config.maxInflightBytes })
   const ingress = new Subject<Submission>()
-  const release = () => admission.release(1)
 
   const committed$ = ingress.pipe(
     explode(),
@@ -85,8 +88,10 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
   )
 
   let open = true
-  function offer(events: readonly unknown[], transport: Transport, onSettled: (results: EventResult[]) => void): boolean {
-    if (!open || !admission.tryAcquire(events.length)) return false
+  function offer(events: readonly unknown[], transport: Transport, onSettled: (results: EventResult[]) => void, bytes = 0): boolean {
+    // Each event is charged an equal share of its submission's bytes and gives it back when it settles.
+    const share = retainedBytes(bytes, events.length)
+    if (!open || !admission.tryAcquire(events.length, share * events.length)) return false
     // An adapter that fails while answering (an ack it cannot write) fails that answer only: the
     // exception must not reach the operator that settled the event, or the supervisor would restart
     // the chain and strand every other client's events in flight.
@@ -98,7 +103,7 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
         telemetry.answerFailed?.(transport, error)
       }
     }
-    ingress.next(new Submission(events, transport, scheduler.now(), settled, release))
+    ingress.next(new Submission(events, transport, scheduler.now(), settled, () => admission.release(1, share)))
     return true
   }
 
@@ -106,10 +111,10 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
     admission,
     accepted$: accepted.asObservable(),
     offer,
-    submit(events, transport) {
+    submit(events, transport, bytes) {
       let resolve!: (results: EventResult[]) => void
       const settled = new Promise<EventResult[]>((r) => (resolve = r))
-      return offer(events, transport, resolve) ? settled : undefined
+      return offer(events, transport, resolve, bytes) ? settled : undefined
     },
     async drain() {
       open = false

@@ -19,7 +19,7 @@ describe('publish queue', () => {
     const replies: string[] = []
     const push = () => {
       const events = [{ type: 'a' }, { type: 'b' }]
-      queue.push({ seq: 7, ref: 'r-7', events, reply: (text) => replies.push(text) })
+      queue.push({ seq: 7, ref: 'r-7', events, bytes: 40, reply: (text) => replies.push(text) })
       return new WeakRef(events)
     }
     const events = push()

@@ -166,7 +166,7 @@ class SocketActor implements ConnectionActor {
     const frame = parseClientFrame(asBuffer(data), isBinary, host.options)
     switch (frame.kind) {
       case 'publish':
-        ;(this.queue ??= this.openQueue()).push({ seq, ref: frame.ref, events: frame.events, reply })
+        ;(this.queue ??= this.openQueue()).push({ seq, ref: frame.ref, events: frame.events, bytes: asBuffer(data).byteLength, reply })
         break
       case 'ping':
         reply(pong(seq))

@@ -11,6 +11,8 @@ export interface FrameAck {
 /** A publish frame read from the socket. */
 export interface PublishFrame extends FrameAck {
   readonly events: readonly unknown[]
+  /** the frame's length in bytes, which admission charges its events by (MAX_INFLIGHT_BYTES) */
+  readonly bytes: number
 }
 
 export interface PublishQueueOptions {
@@ -40,7 +42,9 @@ export interface PublishQueue {
  * One connection's publish frames on their way into the pipeline, strictly in frame order: a frame
  * that does not fit waits, and every frame behind it waits too. A frame is never split, dropped or
  * failed for pressure — it waits until it fits under the connection's cap (room comes when one of
- * its own frames settles) and admission takes it (room comes when anybody's events settle).
+ * its own frames settles) and admission takes it (room comes when anybody's events settle). A
+ * frame whose bytes alone pass MAX_INFLIGHT_BYTES is taken once nothing else is in flight
+ * (admission.ts), so it too is never refused for good.
  *
  * ```
  * cap 50, frames of 20:   push A B C   → A, B submitted (40); C waits (60 > 50)
@@ -108,7 +112,7 @@ class FramePublishQueue implements PublishQueue {
       this.inflight += count
       // The settle callback keeps the ack's fields, not the frame: the frame's events are the pipeline's to free.
       const ack: FrameAck = { seq: frame.seq, ref: frame.ref, reply: frame.reply }
-      if (!options.pipeline.offer(frame.events, 'ws', (results) => this.settled(ack, count, results))) {
+      if (!options.pipeline.offer(frame.events, 'ws', (results) => this.settled(ack, count, results), frame.bytes)) {
         this.inflight -= count
         waiting.unshift(frame)
         options.onRefused()

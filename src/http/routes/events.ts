@@ -7,7 +7,7 @@ import { quoteList } from '../../quote.js'
 import type { Pipeline } from '../../streams/pipeline.js'
 import { ApiError } from '../errors.js'
 import type { HttpEnv } from '../http-env.js'
-import { readJsonBody } from '../json-body.js'
+import { readJsonBody, type JsonBody } from '../json-body.js'
 import { mixedBatch, mixedBatchResponse, validEvent } from '../examples.js'
 import { errorResponses, jsonResponse, SECURITY } from '../openapi-responses.js'
 import { BatchRequestSchema, BatchResponseSchema, EventResultSchema } from '../schemas.js'
@@ -67,7 +67,7 @@ export function eventRoutes(app: OpenAPIHono<HttpEnv>, options: EventRoutesOptio
 
   app.openAPIRegistry.registerPath(postEventRoute)
   app.post('/v1/events', async function postEvent(c) {
-    const [result] = await settle(pipeline, [(await readJsonBody(c, maxBodyBytes)).value])
+    const [result] = await settle(pipeline, await readJsonBody(c, maxBodyBytes), (value) => [value])
     switch (result!.status) {
       case 'accepted':
       case 'duplicate':
@@ -81,14 +81,14 @@ export function eventRoutes(app: OpenAPIHono<HttpEnv>, options: EventRoutesOptio
 
   app.openAPIRegistry.registerPath(postBatchRoute)
   app.post('/v1/events/batch', async function postBatch(c: Context<HttpEnv>) {
-    const events = batchEvents((await readJsonBody(c, maxBodyBytes)).value, batchMaxEvents)
-    const results = await settle(pipeline, events)
+    const results = await settle(pipeline, await readJsonBody(c, maxBodyBytes), (value) => batchEvents(value, batchMaxEvents))
     return c.json({ ...countResults(results), results }, 200)
   })
 }
 
-async function settle(pipeline: Pipeline, events: readonly unknown[]): Promise<EventResult[]> {
-  const settled = pipeline.submit(events, 'rest')
+/** The body's events, charged to admission by the body's size (MAX_INFLIGHT_BYTES); no await holds them. */
+async function settle(pipeline: Pipeline, body: JsonBody, eventsOf: (value: unknown) => readonly unknown[]): Promise<EventResult[]> {
+  const settled = pipeline.submit(eventsOf(body.value), 'rest', body.bytes)
   if (!settled) throw new ApiError(503, 'overloaded', 'too many events in flight; retry shortly', { retryAfterSeconds: 1 })
   return settled
 }
