@@ -36,6 +36,7 @@ const EnvSchema = z.object({
   INSERT_RETRY_MAX_MS: int(1).default(5000),
   INSERT_RETRY_BUDGET_MS: int(0).default(20_000),
   MAX_INFLIGHT_EVENTS: int(10).default(100_000),
+  MAX_INFLIGHT_BYTES: int(1024 * 1024).default(256 * 1024 * 1024),
   MAX_BODY_BYTES: int(1024).default(5 * 1024 * 1024),
   DEDUPE_TTL_SECONDS: int(1).default(3600),
   DEDUPE_RESERVATION_SECONDS: int(1).optional(),

@@ -84,6 +84,14 @@ export function createMetrics(registry = new Registry()): Metrics {
       this.set(watched?.inflight ?? 0)
     },
   })
+  new Gauge({
+    name: 'sluice_bytes_in_flight',
+    help: 'Bytes admission counts for the events in flight (what Sluice retains for them; bound: MAX_INFLIGHT_BYTES)',
+    registers,
+    collect() {
+      this.set(watched?.inflightBytes ?? 0)
+    },
+  })
   const paused = new Gauge({ name: 'sluice_admission_paused', help: '1 while readers are paused (over the high-water mark)', registers })
 
   const pipeline: PipelineTelemetry = {

@@ -115,6 +115,7 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       insertBatchMaxWaitMs: config.INSERT_BATCH_MAX_WAIT_MS,
       insertConcurrency: config.INSERT_CONCURRENCY,
       maxInflightEvents: config.MAX_INFLIGHT_EVENTS,
+      maxInflightBytes: config.MAX_INFLIGHT_BYTES,
       retry: { initialMs: config.INSERT_RETRY_INITIAL_MS, maxMs: config.INSERT_RETRY_MAX_MS, budgetMs: config.INSERT_RETRY_BUDGET_MS },
       dedupeOnError: config.DEDUPE_ON_ERROR,
     },
