@@ -13,7 +13,7 @@ import { createConnectionActor, type ConnectionActor, type ConnectionHost } from
 import { createConnectionSweep } from './connection-sweep.js'
 import { createSubscriberFanout, type SubscriberFanout } from './subscriber-fanout.js'
 import { refuseUpgrade, upgradeKey } from './upgrade-refusal.js'
-import { resolveWsOptions, type WsGatewayOptions } from './ws-options.js'
+import { PER_MESSAGE_DEFLATE, resolveWsOptions, type WsGatewayOptions } from './ws-options.js'
 import type { WsTelemetry } from './ws-telemetry.js'
 
 export interface WsGatewayDeps {
@@ -72,7 +72,7 @@ export function createWsGateway(options: WsGatewayOptions, deps: WsGatewayDeps):
   const keys = createApiKeyCheck(resolved.apiKeys)
   const connections = new Map<string, ConnectionActor>()
   // ws's own limit is the contract's (1009 over WS_MAX_FRAME_BYTES); the actor delays that close until its acks are out.
-  const wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: resolved.maxFrameBytes, perMessageDeflate: resolved.perMessageDeflate })
+  const wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: resolved.maxFrameBytes, perMessageDeflate: resolved.perMessageDeflate && PER_MESSAGE_DEFLATE })
   const server = createServer(SLOW_CLIENT_TIMEOUTS, notAnUpgrade)
   server.on('upgrade', onUpgrade)
   server.on('error', (error) => logger.error({ err: error, component: 'ws' }, 'websocket server error'))

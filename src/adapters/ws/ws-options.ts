@@ -1,3 +1,5 @@
+import type { PerMessageDeflateOptions } from 'ws'
+
 /**
  * The WebSocket gateway's options (API.md §4), with the contract's defaults. The composition root
  * maps the environment onto them; the suggested variable is named next to each option.
@@ -43,6 +45,36 @@ export interface WsGatewayOptions {
    * send their acks and finish the close handshake before it is terminated; also bounds `close()`.
    */
   readonly closeTimeoutMs?: number
+}
+
+/*
+ * What WS_PER_MESSAGE_DEFLATE=true negotiates. ws's defaults cost ~215 KB per idle connection
+ * (1,000 connections, RSS after GC, test/ws/deflate-memory.test.ts): without no-context-takeover
+ * every message is compressed, the welcome included, so each connection builds a deflate context
+ * (32 KiB window, 64 KiB hash) for it and keeps it. With no context takeover each way, a message
+ * under `threshold` is sent as is, so an idle connection holds no zlib context (5 to 10 KB measured,
+ * ~2 KB without deflate); a message over it is compressed on its own, in a 1 KiB window: JSON
+ * events and acks compress within 10% of what a 32 KiB window gives.
+ *
+ * ws resets a context after each message rather than freeing it, so a connection that has sent or
+ * received a message over the threshold keeps its contexts until it closes: ~105 KB per connection
+ * after one 5 KB frame and its 3 KB ack (~180 KB with ws's defaults), most of it the deflate
+ * context, whose hash table the bundled zlib keeps at 64 KiB whatever memLevel says. Small chunks
+ * keep each zlib stream's output buffer at 1 KiB instead of 16 KiB.
+ *
+ * Not set, on purpose: clientMaxWindowBits, because ws then refuses (400) every client whose offer
+ * does not carry client_max_window_bits, as some browsers' do not. serverMaxWindowBits 10 refuses
+ * only a client that asks for a window under 1 KiB (server_max_window_bits=8 or 9). concurrencyLimit
+ * is ws's process-wide bound on zlib jobs at once (its default, written out).
+ */
+export const PER_MESSAGE_DEFLATE: PerMessageDeflateOptions = {
+  serverNoContextTakeover: true,
+  clientNoContextTakeover: true,
+  serverMaxWindowBits: 10,
+  zlibDeflateOptions: { level: 1, memLevel: 1, chunkSize: 1024 },
+  zlibInflateOptions: { chunkSize: 1024 },
+  threshold: 1024,
+  concurrencyLimit: 10,
 }
 
 export type ResolvedWsOptions = Required<Omit<WsGatewayOptions, 'host' | 'apiKeys'>> & Pick<WsGatewayOptions, 'host' | 'apiKeys'>
