@@ -11,6 +11,8 @@ export interface Metrics {
   readonly registry: Registry
   readonly pipeline: PipelineTelemetry
   readonly httpRequests: Counter<'route' | 'status'>
+  /** errors that escaped to the process's last net, by kind (uncaughtException, unhandledRejection) */
+  readonly uncaughtErrors: Counter<'kind'>
   readonly routes: {
     readonly deliveries: Counter<'route' | 'outcome'>
     readonly events: Counter<'route' | 'outcome'>
@@ -137,6 +139,7 @@ export function createMetrics(registry = new Registry()): Metrics {
     registry,
     pipeline,
     ws,
+    uncaughtErrors: new Counter({ name: 'sluice_uncaught_errors_total', help: 'Errors no handler caught, logged and survived, by kind', labelNames: ['kind'] as const, registers }),
     httpRequests: new Counter({ name: 'sluice_http_requests_total', help: 'HTTP requests answered, by route and status', labelNames: ['route', 'status'] as const, registers }),
     routes: {
       deliveries: new Counter({ name: 'sluice_route_deliveries_total', help: 'Route batches by outcome: delivered, retried (an attempt failed), dead_lettered', labelNames: ['route', 'outcome'] as const, registers }),
