@@ -1,12 +1,21 @@
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { applyHeapPolicy } from './heap-policy.js'
 import { createLogger } from './logger.js'
+import { createMetrics } from './metrics.js'
+import { keepAbortFatal } from './process/abort-signal.js'
+import { watchUncaughtErrors } from './process/uncaught-errors.js'
+import { startWatchdog, type Watchdog } from './process/watchdog.js'
 import { createSluice } from './sluice.js'
 import { loadTransforms, type LoadedTransforms } from './transforms-module.js'
 import { loadRoutesFile, RoutesFileError } from './routes-file.js'
 import type { Route } from './streams/routing/route.js'
 
-/** The process: configuration → composition root → servers; signals settle what is in flight and exit 0. */
+/**
+ * The process: configuration → composition root → servers; signals settle what is in flight and
+ * exit 0. Exit codes: 0 after a clean shutdown, 1 when a shutdown fails or overruns, or errors keep
+ * escaping (uncaught-errors.ts), 2 for bad configuration. Embedded, an abort or a fatal signal
+ * ends the process at once or within about a second (abort-signal.ts, watchdog.ts).
+ */
 async function main(): Promise<void> {
   applyHeapPolicy()
   let config: Config
@@ -37,7 +46,24 @@ async function main(): Promise<void> {
     }
   }
   const logger = createLogger(config.LOG_LEVEL)
-  const sluice = await createSluice(config, { logger, transforms: loaded.transforms, routeTransforms: loaded.routeTransforms, routes })
+  const metrics = createMetrics()
+  // Installed before the composition root, so that what escapes while it starts is logged too.
+  let shutdown: (reason: NodeJS.Signals | 'uncaught errors', exitCode?: number) => void = () => process.exit(1)
+  watchUncaughtErrors({
+    logger,
+    counter: metrics.uncaughtErrors,
+    onFlood(count, windowMs) {
+      logger.fatal({ count, windowMs }, 'errors keep escaping: shutting down so that a supervisor restarts the process')
+      shutdown('uncaught errors', 1)
+    },
+  })
+  const sluice = await createSluice(config, { logger, metrics, transforms: loaded.transforms, routeTransforms: loaded.routeTransforms, routes })
+  // Embedded chDB installs its fatal-signal handlers when its session starts (inside createSluice).
+  let watchdog: Watchdog | undefined
+  if (!config.CLICKHOUSE_URL) {
+    keepAbortFatal(logger)
+    watchdog = startWatchdog({ onError: (error) => logger.error({ err: error }, 'watchdog thread failed: running unwatched') })
+  }
   const { port, wsPort } = await sluice.listen()
   logger.info(
     { http: port, ws: wsPort, dedupe: sluice.backends.dedupe, storage: sluice.backends.storage },
@@ -45,10 +71,12 @@ async function main(): Promise<void> {
   )
 
   let stopping = false
-  const shutdown = (signal: NodeJS.Signals) => {
+  shutdown = (reason, exitCode = 0) => {
     if (stopping) return
     stopping = true
-    logger.info({ signal }, 'shutting down: settling events in flight')
+    logger.info({ signal: reason }, 'shutting down: settling events in flight')
+    // If the main thread cannot act on its own timer (stuck), the watchdog ends the process.
+    watchdog?.stopping(config.SHUTDOWN_TIMEOUT_MS + SHUTDOWN_MARGIN_MS)
     const timer = setTimeout(() => {
       logger.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS, inflight: sluice.pipeline.admission.inflight }, 'shutdown timed out')
       process.exit(1)
@@ -57,7 +85,7 @@ async function main(): Promise<void> {
     sluice.stop().then(
       () => {
         logger.info('stopped cleanly')
-        process.exit(0)
+        process.exit(exitCode)
       },
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed')
@@ -65,9 +93,12 @@ async function main(): Promise<void> {
       },
     )
   }
-  process.on('SIGTERM', shutdown)
-  process.on('SIGINT', shutdown)
+  process.on('SIGTERM', () => shutdown('SIGTERM'))
+  process.on('SIGINT', () => shutdown('SIGINT'))
 }
+
+/** Past SHUTDOWN_TIMEOUT_MS, how long the main thread has to exit by itself before the watchdog kills it. */
+const SHUTDOWN_MARGIN_MS = 2000
 
 main().catch((error: unknown) => {
   process.stderr.write(`sluice: failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
