@@ -6,7 +6,7 @@ import { readJsonBody } from '../json-body.js'
 import { errorResponses, jsonResponse, SECURITY } from '../openapi-responses.js'
 import type { DeadLetterAdmin } from '../ports.js'
 import { StoredEventSchema } from '../schemas.js'
-import { sinceParameter } from './read-events.js'
+import { limitParameter, sinceParameter } from './read-events.js'
 
 const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/
 const routeName = z.string().regex(ROUTE_NAME, 'must be a route name from ROUTES_FILE')
@@ -24,7 +24,7 @@ const DeadLetterSchema = z
 const ListQuerySchema = z.strictObject({
   route: routeName.optional().meta({ description: 'Only this route (e.g. analytics)' }),
   since: sinceParameter.optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100).meta({ description: 'How many, 1 to 1000', example: 100 }),
+  limit: limitParameter('How many, 1 to 1000'),
 })
 
 const ReplaySchema = z

@@ -7,6 +7,19 @@ import { errorResponses, jsonResponse, SECURITY } from '../openapi-responses.js'
 import type { EventReader } from '../ports.js'
 import { StoredEventSchema } from '../schemas.js'
 
+/**
+ * `limit`: plain decimal digits, 1 to 1000 (API.md §3). Not z.coerce.number(): Number() also takes
+ * `1e2`, `0x10`, `5.0` and ` 7 `, which no client means as a count.
+ */
+export const limitParameter = (description: string) =>
+  z
+    .string()
+    .regex(/^\d{1,4}$/, 'must be a whole number from 1 to 1000, in plain decimal digits')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(1000))
+    .default(100)
+    .meta({ description, example: 100, type: 'integer', minimum: 1, maximum: 1000 })
+
 /** `since`: RFC 3339, or integer epoch milliseconds. */
 export const sinceParameter = z
   .string()
@@ -23,7 +36,7 @@ export const sinceParameter = z
 export const ReadQuerySchema = z.strictObject({
   type: z.string().min(1).max(128).regex(TYPE_PATTERN, 'must match ^[A-Za-z0-9][A-Za-z0-9_.:/-]*$').optional().meta({ description: 'Only events of this exact type (e.g. page_view)' }),
   since: sinceParameter.optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100).meta({ description: 'How many events, 1 to 1000', example: 100 }),
+  limit: limitParameter('How many events, 1 to 1000'),
 })
 
 export const readEventsRoute = createRoute({
