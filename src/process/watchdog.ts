@@ -13,8 +13,9 @@ export type WatchdogMessage = { readonly type: 'stopping'; readonly withinMs: nu
 export interface WatchdogOptions {
   /**
    * How long the main thread may not run before the process is killed. Measured: under a flood of
-   * 8 clients posting 1,000-event batches to embedded chDB, the longest block of the main thread
-   * was 444 ms (event-loop delay, 5 s windows over 30 s); 10 s is over 20 times that.
+   * 8 clients posting 1,000-event batches to embedded chDB for 30 s, the longest block of the main
+   * thread was 444 ms (tsx) and 728 ms (dist/), by event-loop delay; 10 s is over 13 times that.
+   * A fatal-signal handler is caught by its signal mask within a second, not by this.
    */
   readonly stallMs?: number
   /** how often the watchdog looks; a fatal-signal handler is seen within two polls */
