@@ -8,6 +8,8 @@ import { post, sleep } from './support/load.js'
 // a few seconds of an abort or a fatal signal, and SIGTERM must still settle and exit 0.
 
 const FEW_SECONDS = 5000
+/** the watchdog's default stall bound (src/process/watchdog.ts) */
+const STALL_MS = 10_000
 const TRANSFORMS = 'test/reliability/support/misbehaving-transforms.mjs'
 const instances: EmbeddedInstance[] = []
 afterEach(async () => {
@@ -81,6 +83,20 @@ describe('embedded mode: SIGTERM', () => {
     expect(status).toBe(200)
     expect((body as { results: Array<{ status: string }> }).results.map((result) => result.status)).toEqual(events.map(() => 'accepted'))
     expect(exit).toMatchObject({ code: 0, signal: null })
+  }, 60_000)
+
+  it('ends a process whose main thread is stuck within seconds of the stall bound, SIGTERM or not', async () => {
+    const sluice = await start({ TRANSFORMS_MODULE: TRANSFORMS })
+    void post(sluice.url, '/v1/events', { id: 'block-1', type: 'block.main' }).catch(() => undefined)
+    await sleep(500)
+    const since = Date.now()
+    // Node takes the signal, but its handler is JavaScript: it cannot run until the loop ends.
+    sluice.child.kill('SIGTERM')
+    const exit = await sluice.exited(STALL_MS + FEW_SECONDS, since)
+    console.info(`SIGTERM to a stuck main thread: ${JSON.stringify(exit ?? 'still running')}`)
+    expect(exit, 'still running').toBeDefined()
+    expect(failed(exit)).toBe(true)
+    expect(sluice.logs()).toContain('the main thread has not run for')
   }, 60_000)
 })
 
