@@ -40,26 +40,29 @@ export interface Admission {
  * after a full GC, 2,000 to 20,000 events held by a pipeline whose sink never answers):
  *
  *   event (JSON bytes)                                retained   per JSON byte
- *   id, type, small properties (111)                     740 B       6.7
+ *   id, type, small properties (111), 1,000 a body       740 B       6.7
  *   id, type, user, session, timestamp, 5 keys (264)    1.1 KB       4.3
- *   32 KiB of properties: one string                   68 KB       2.1
+ *   the same two, one event a body (122, 276)      1.8, 2.1 KB    14.4, 7.6
+ *   32 KiB of properties: one string, 100 a body        68 KB       2.1
  *   32 KiB of properties: ~1,000 small fields          118 KB       3.6
  *
  * Both the parsed properties and their canonical JSON are kept until commit. A line through the
- * small events gives ~460 B per event plus ~2.6 per byte; the structured 32 KiB event needs 3.6 per
- * byte. So each event is charged 512 B plus 4 per byte of its share of the body or frame — at or
- * above every row, and cheap: the caller knows the byte length already, nothing is serialized.
+ * small events gives ~460 B per event plus ~2.6 per byte, and a body of one event adds ~1 KB (its
+ * submission, results and callbacks); the structured 32 KiB event needs 3.6 per byte. So a body or
+ * frame is charged 1 KiB, plus 512 B an event, plus 4 per byte — at or above every row, and cheap:
+ * the caller knows the byte length already, nothing is serialized.
  */
+export const RETAINED_PER_SUBMISSION = 1024
 export const RETAINED_PER_EVENT = 512
 export const RETAINED_PER_JSON_BYTE = 4
 
 /**
  * The bytes admission charges each of `count` events that arrived together in `jsonBytes` of JSON
- * (a REST body, a WebSocket frame): an equal share, rounded up, so that each event releases its own
- * share when it settles.
+ * (a REST body, a WebSocket frame): an equal share of the submission's part, rounded up, so that
+ * each event releases its own share when it settles.
  */
 export function retainedBytes(jsonBytes: number, count: number): number {
-  return count === 0 ? 0 : RETAINED_PER_EVENT + Math.ceil((jsonBytes * RETAINED_PER_JSON_BYTE) / count)
+  return count === 0 ? 0 : RETAINED_PER_EVENT + Math.ceil((RETAINED_PER_SUBMISSION + jsonBytes * RETAINED_PER_JSON_BYTE) / count)
 }
 
 export function createAdmission(options: AdmissionOptions): Admission {

@@ -47,7 +47,7 @@ export interface Pipeline {
    * Submits the events of one request or frame; `onSettled` gets one result per event, in order,
    * once all have settled. Returns false, taking nothing, when admission refuses them (overload).
    * `bytes`: the size of the JSON they arrived in (the body, the frame), which admission charges them
-   * by; a caller without one (in-process) is charged the per-event part only.
+   * by; a caller without one (in-process) is charged as if it were 0 bytes (the fixed parts only).
    */
   offer(events: readonly unknown[], transport: Transport, onSettled: (results: EventResult[]) => void, bytes?: number): boolean
   /** Promise form of `offer`: undefined when refused. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createAdmission, retainedBytes, RETAINED_PER_EVENT, RETAINED_PER_JSON_BYTE } from '../../src/streams/admission.js'
+import { createAdmission, retainedBytes, RETAINED_PER_EVENT, RETAINED_PER_JSON_BYTE, RETAINED_PER_SUBMISSION } from '../../src/streams/admission.js'
 
 describe('admission', () => {
   it('pauses at the high-water mark and resumes only at the low-water mark', () => {
@@ -61,9 +61,9 @@ describe('admission', () => {
 
   it('charges each event of a body an equal share of its retained size, rounded up, plus a per-event part', () => {
     expect(retainedBytes(0, 0)).toBe(0)
-    expect(retainedBytes(0, 3)).toBe(RETAINED_PER_EVENT)
-    expect(retainedBytes(100, 3)).toBe(RETAINED_PER_EVENT + Math.ceil((100 * RETAINED_PER_JSON_BYTE) / 3))
-    expect(3 * retainedBytes(100, 3)).toBeGreaterThanOrEqual(3 * RETAINED_PER_EVENT + 100 * RETAINED_PER_JSON_BYTE)
+    expect(retainedBytes(0, 1)).toBe(RETAINED_PER_SUBMISSION + RETAINED_PER_EVENT)
+    expect(retainedBytes(100, 3)).toBe(RETAINED_PER_EVENT + Math.ceil((RETAINED_PER_SUBMISSION + 100 * RETAINED_PER_JSON_BYTE) / 3))
+    expect(3 * retainedBytes(100, 3)).toBeGreaterThanOrEqual(RETAINED_PER_SUBMISSION + 3 * RETAINED_PER_EVENT + 100 * RETAINED_PER_JSON_BYTE)
   })
 
   it('refuses water marks that cannot work', () => {
