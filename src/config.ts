@@ -53,6 +53,7 @@ const EnvSchema = z.object({
   API_KEYS: list.optional(),
   CORS_ORIGINS: list.optional(),
   METRICS_REQUIRE_KEY: bool.default(false),
+  DOCS_PERSIST_AUTHORIZATION: bool.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: int(0).default(10_000),
   MAX_WS_CONNECTIONS: int(1).default(10_000),

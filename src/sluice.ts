@@ -132,6 +132,7 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       apiKeys: config.API_KEYS,
       corsOrigins: config.CORS_ORIGINS,
       metricsRequireKey: config.METRICS_REQUIRE_KEY,
+      docsPersistAuthorization: config.DOCS_PERSIST_AUTHORIZATION,
     },
     {
       pipeline,

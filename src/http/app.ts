@@ -8,6 +8,7 @@ import { ApiError, errorResponse } from './errors.js'
 import type { HttpEnv } from './http-env.js'
 import type { DeadLetterAdmin, EventReader, HttpTelemetry, MetricsSource, ReadinessCheck } from './ports.js'
 import { requestId } from './request-id.js'
+import { closeAfterUnreadBody } from './unread-body.js'
 import { boundedIssues, boundedPath } from '../streams/properties.js'
 import { deadLetterRoutes } from './routes/dead-letters.js'
 import { docsRoutes } from './routes/docs.js'
@@ -26,6 +27,8 @@ export interface HttpAppOptions {
   readonly metricsRequireKey?: boolean
   readonly readyTimeoutMs?: number
   readonly version?: string
+  /** DOCS_PERSIST_AUTHORIZATION: let Swagger UI keep a key in the browser's localStorage (default false) */
+  readonly docsPersistAuthorization?: boolean
 }
 
 export interface HttpAppDeps {
@@ -67,6 +70,7 @@ export function createHttpApp(options: HttpAppOptions, deps: HttpAppDeps): OpenA
     },
   })
 
+  app.use(closeAfterUnreadBody())
   app.use(requestId())
   app.use(async function requestLog(c, next) {
     const started = performance.now()
@@ -98,6 +102,7 @@ export function createHttpApp(options: HttpAppOptions, deps: HttpAppDeps): OpenA
   healthRoutes(app, deps.startedAt ?? Date.now())
   operationsRoutes(app, { checks: deps.checks ?? [], readyTimeoutMs: options.readyTimeoutMs ?? 1000, stopping: deps.stopping ?? (() => false), metrics: deps.metrics })
   docsRoutes(app, {
+    persistAuthorization: options.docsPersistAuthorization,
     title: 'Sluice',
     version: options.version ?? '0.1.0',
     description:

@@ -91,6 +91,9 @@ describe('Swagger UI at /docs, in a browser', { timeout: 120_000 }, () => {
   it('renders every operation from /openapi.json', async () => {
     const response = await page.goto(`${origin}/docs`, { timeout: UI_TIMEOUT_MS })
     expect(response?.status()).toBe(200)
+    // the page runs under its own policy (a violation would be a console error, checked below) and cannot be framed
+    expect(response?.headers()['content-security-policy']).toMatch(/script-src 'self' 'sha256-[^']+'; .*frame-ancestors 'none'/)
+    expect(response?.headers()['x-frame-options']).toBe('DENY')
     await expect.poll(() => page.title()).toBe('Sluice API')
     await operation('events-post_v1_events_batch').waitFor()
     const rendered = await page.locator('.opblock .opblock-summary-path').allInnerTexts()

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -7,12 +8,21 @@ import type { HttpEnv } from '../http-env.js'
 
 const ASSETS = '/docs/assets'
 // Served from the swagger-ui-dist package, not a CDN: /docs works offline and behind firewalls.
-const FILES: Record<string, string> = { 'swagger-ui.css': 'text/css; charset=utf-8', 'swagger-ui-bundle.js': 'text/javascript; charset=utf-8' }
+// A Map, not an object literal: a file named `constructor` or `__proto__` must be a 404, not a prototype's member.
+const FILES = new Map([
+  ['swagger-ui.css', 'text/css; charset=utf-8'],
+  ['swagger-ui-bundle.js', 'text/javascript; charset=utf-8'],
+])
 
 export interface DocsOptions {
   readonly title: string
   readonly version: string
   readonly description: string
+  /**
+   * DOCS_PERSIST_AUTHORIZATION: Swagger UI keeps an API key typed into "Authorize" in the browser's
+   * localStorage, where any script of the origin can read it, and across sessions. Off by default.
+   */
+  readonly persistAuthorization?: boolean
 }
 
 /** GET /openapi.json (generated from the route definitions and the zod schemas) and GET /docs (Swagger UI). */
@@ -29,7 +39,19 @@ export function docsRoutes(app: OpenAPIHono<HttpEnv>, options: DocsOptions): voi
     ],
   })
 
-  app.get('/docs', swaggerUI({ url: '/openapi.json', title: 'Sluice API', baseUrl: ASSETS, persistAuthorization: true, displayRequestDuration: true }))
+  let policy: string | undefined
+  app.use('/docs', async function docsHeaders(c, next) {
+    await next()
+    if (c.res.status !== 200) return
+    // The page's one inline script (Swagger UI's start-up) is allowed by its hash; nothing else inline
+    // runs, nothing loads from elsewhere, and no other site may frame the page (clickjacking "Try it out").
+    policy ??= contentSecurityPolicy(await c.res.clone().text())
+    c.header('Content-Security-Policy', policy)
+    c.header('X-Frame-Options', 'DENY')
+    c.header('X-Content-Type-Options', 'nosniff')
+    c.header('Referrer-Policy', 'no-referrer')
+  })
+  app.get('/docs', swaggerUI({ url: '/openapi.json', title: 'Sluice API', baseUrl: ASSETS, persistAuthorization: options.persistAuthorization ?? false, displayRequestDuration: true }))
 
   // Browsers ask for it on every visit to /docs; an empty answer keeps their consoles clean.
   app.get('/favicon.ico', (c) => c.body(null, 204))
@@ -38,10 +60,27 @@ export function docsRoutes(app: OpenAPIHono<HttpEnv>, options: DocsOptions): voi
   const cache = new Map<string, Promise<Buffer>>()
   app.get(`${ASSETS}/swagger-ui-dist/:file`, async function swaggerAsset(c) {
     const file = c.req.param('file')
-    const type = FILES[file]
-    if (!type) return c.notFound()
+    const type = FILES.get(file)
+    if (type === undefined) return c.notFound()
     let body = cache.get(file)
     if (!body) cache.set(file, (body = readFile(join(root, file))))
     return c.body(new Uint8Array(await body), 200, { 'content-type': type, 'cache-control': 'public, max-age=86400' })
   })
+}
+
+/** The page's policy: its inline scripts by their SHA-256, everything else from Sluice itself. */
+function contentSecurityPolicy(html: string): string {
+  const hashes = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => `'sha256-${createHash('sha256').update(m[1]!).digest('base64')}'`)
+  return [
+    "default-src 'none'",
+    `script-src 'self' ${hashes.join(' ')}`,
+    // Swagger UI sets style attributes from script.
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ')
 }
