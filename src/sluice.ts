@@ -160,13 +160,15 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       subscribersMaxBufferedBytes: config.WS_SUBSCRIBERS_MAX_BUFFERED_BYTES,
       maxSubscriptionTypes: config.WS_MAX_SUBSCRIPTION_PATTERNS,
       apiKeys: config.API_KEYS,
+      allowedOrigins: config.CORS_ORIGINS,
       // Shutdown must fit in SHUTDOWN_TIMEOUT_MS, with time left to drain the pipeline and close clients.
       closeTimeoutMs: Math.max(1000, Math.floor(config.SHUTDOWN_TIMEOUT_MS * 0.8)),
     },
-    { pipeline, logger: logger.child({ component: 'ws' }), telemetry: metrics.ws },
+    { pipeline, logger: logger.child({ component: 'ws' }), telemetry: metrics.ws, ownHttpPort: () => httpPort },
   )
 
   let server: ServerType | undefined
+  let httpPort: number | undefined
   return {
     pipeline,
     metrics,
@@ -180,6 +182,7 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
         server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST, serverOptions: SLOW_CLIENT_TIMEOUTS }, (info) => resolveListen(info.port))
         server.once('error', reject)
       })
+      httpPort = port
       const { port: wsPort } = await ws.listen()
       return { port, wsPort }
     },

@@ -12,6 +12,7 @@ import { createAdmissionWaitList } from './admission-wait-list.js'
 import { createConnectionActor, type ConnectionActor, type ConnectionHost } from './connection-actor.js'
 import { createConnectionSweep } from './connection-sweep.js'
 import { createSubscriberFanout, type SubscriberFanout } from './subscriber-fanout.js'
+import { createOriginCheck } from './origin-check.js'
 import { refuseUpgrade, upgradeKey } from './upgrade-refusal.js'
 import { PER_MESSAGE_DEFLATE, resolveWsOptions, type WsGatewayOptions } from './ws-options.js'
 import type { WsTelemetry } from './ws-telemetry.js'
@@ -23,6 +24,8 @@ export interface WsGatewayDeps {
   readonly telemetry?: WsTelemetry
   /** milliseconds; injectable for tests */
   readonly now?: () => number
+  /** the REST port Sluice listens on: pages served there may connect when allowedOrigins is unset */
+  readonly ownHttpPort?: () => number | undefined
 }
 
 export interface WsGatewayStats {
@@ -70,6 +73,7 @@ export function createWsGateway(options: WsGatewayOptions, deps: WsGatewayDeps):
     throw new RangeError(`ws option maxEventsPerFrame (${resolved.maxEventsPerFrame}) must not exceed the pipeline's MAX_INFLIGHT_EVENTS (${pipeline.admission.maxInflight})`)
   }
   const keys = createApiKeyCheck(resolved.apiKeys)
+  const originAllowed = createOriginCheck(resolved.allowedOrigins, deps.ownHttpPort ?? (() => undefined))
   const connections = new Map<string, ConnectionActor>()
   // ws's own limit is the contract's (1009 over WS_MAX_FRAME_BYTES); the actor delays that close until its acks are out.
   const wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: resolved.maxFrameBytes, perMessageDeflate: resolved.perMessageDeflate && PER_MESSAGE_DEFLATE })
@@ -118,6 +122,10 @@ export function createWsGateway(options: WsGatewayOptions, deps: WsGatewayDeps):
     if (!accepting) {
       telemetry.upgradeRefused?.(503, 'shutting_down')
       return refuseUpgrade(request, socket, 503, 'shutting_down', 'the server is shutting down; connect again shortly', { 'Retry-After': '1' })
+    }
+    if (!originAllowed(request)) {
+      telemetry.upgradeRefused?.(403, 'origin_not_allowed')
+      return refuseUpgrade(request, socket, 403, 'origin_not_allowed', 'this page may not connect: its Origin is not in CORS_ORIGINS (or, with CORS_ORIGINS unset, not Sluice\'s own HTTP origin)')
     }
     if (!keys.accepts(upgradeKey(request))) {
       telemetry.upgradeRefused?.(401, 'unauthorized')

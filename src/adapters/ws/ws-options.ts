@@ -26,6 +26,8 @@ export interface WsGatewayOptions {
   readonly perMessageDeflate?: boolean
   /** API_KEYS: when set, the upgrade needs one (Authorization: Bearer, X-API-Key, or ?api_key=) */
   readonly apiKeys?: readonly string[]
+  /** CORS_ORIGINS: the web origins whose pages may connect (`*`: any); unset: only Sluice's own HTTP origin */
+  readonly allowedOrigins?: readonly string[]
   /** WS_SUBSCRIBER_MAX_BUFFERED_BYTES (default 4 MiB): a subscriber with more unsent output is dropped from its subscription */
   readonly subscriberMaxBufferedBytes?: number
   /**
@@ -77,7 +79,7 @@ export const PER_MESSAGE_DEFLATE: PerMessageDeflateOptions = {
   concurrencyLimit: 10,
 }
 
-export type ResolvedWsOptions = Required<Omit<WsGatewayOptions, 'host' | 'apiKeys'>> & Pick<WsGatewayOptions, 'host' | 'apiKeys'>
+export type ResolvedWsOptions = Required<Omit<WsGatewayOptions, 'host' | 'apiKeys' | 'allowedOrigins'>> & Pick<WsGatewayOptions, 'host' | 'apiKeys' | 'allowedOrigins'>
 
 export const WS_DEFAULTS = {
   port: 8080,
@@ -92,7 +94,7 @@ export const WS_DEFAULTS = {
   sendHighWaterBytes: 1024 * 1024,
   maxSubscriptionTypes: 100,
   closeTimeoutMs: 10_000,
-} as const satisfies Omit<ResolvedWsOptions, 'host' | 'apiKeys'>
+} as const satisfies Omit<ResolvedWsOptions, 'host' | 'apiKeys' | 'allowedOrigins'>
 
 /** Fills in the defaults and refuses combinations that could never work (a RangeError naming the option). */
 export function resolveWsOptions(options: WsGatewayOptions): ResolvedWsOptions {

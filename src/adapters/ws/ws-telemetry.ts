@@ -8,7 +8,7 @@ export interface WsTelemetry {
   /** `code` is the close code the connection ended with (1006 when the peer vanished or was terminated) */
   connectionClosed?(code: number): void
   /** an upgrade answered with an HTTP status instead of a connection */
-  upgradeRefused?(status: 401 | 503, reason: 'unauthorized' | 'too_many_connections' | 'shutting_down'): void
+  upgradeRefused?(status: 401 | 403 | 503, reason: 'unauthorized' | 'origin_not_allowed' | 'too_many_connections' | 'shutting_down'): void
   /** a client frame answered with an error frame instead of an ack */
   frameRefused?(code: WsErrorCode): void
   /** a frame over WS_MAX_FRAME_BYTES: the connection closes with 1009 once its acks are sent */
