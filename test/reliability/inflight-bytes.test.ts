@@ -35,6 +35,7 @@ function bigEvents(prefix: string) {
 let clickhouse: PrivateClickHouse | undefined
 let sluice: Instance | undefined
 afterAll(async () => {
+  if (sluice && !sluice.alive) console.info(`sluice exited (${sluice.child.exitCode ?? sluice.child.signalCode}):\n${sluice.logs().slice(-4000)}`)
   clickhouse?.thaw()
   await sluice?.stop('SIGKILL')
   await clickhouse?.dispose()
