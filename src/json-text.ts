@@ -1,13 +1,14 @@
 import { isUtf8 } from 'node:buffer'
 import { jsonErrorPosition } from './json-error-position.js'
-import { PROPERTIES_MAX_DEPTH } from './streams/properties.js'
 
 /**
- * The deepest JSON a request or frame may hold: an event's `properties` (32 levels, API.md §1),
- * inside the event, inside `events`, inside a batch or publish envelope. Anything deeper could
- * never be valid, so it is refused before it is parsed.
+ * The deepest JSON a request or frame may hold; anything deeper is refused whole, before it is
+ * parsed. A valid one needs at most 35 levels (`properties` nests 32, API.md §1, inside the event,
+ * inside `events`, inside a batch or publish envelope); the slack lets an event whose properties
+ * nest a little too deep be rejected on its own, as any other invalid event, without sinking the
+ * others in its batch.
  */
-export const MAX_JSON_DEPTH = PROPERTIES_MAX_DEPTH + 3
+export const MAX_JSON_DEPTH = 64
 
 export type JsonText = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly message: string }
 
