@@ -93,6 +93,30 @@ describe('the whole pipeline under TestScheduler', () => {
     expect((await accepted)?.map((e) => e.id)).toEqual(['a', 'b'])
     expect(pipeline.submit([ev('c')], 'rest')).toBeUndefined()
   })
+
+  it("contains one client's failure to answer: the other clients of its batch are answered, nothing stays in flight, no restart", async () => {
+    const store = createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds: 60, maxEntries: 1000 })
+    const failures: unknown[] = []
+    const restarts: unknown[] = []
+    const telemetry = { answerFailed: (_transport: string, error: unknown) => failures.push(error), pipelineRestarted: (error: unknown) => restarts.push(error) }
+    const pipeline = createPipeline({ ...config, insertBatchMaxRows: 10, maxInflightEvents: 100, highWater: undefined, lowWater: undefined }, { sink: createFakeSink({ latencyMs: 5 }), store, telemetry })
+    const answered: string[] = []
+    // three clients whose events share one batch; the middle one's answer throws (an ack it cannot write)
+    pipeline.offer([ev('x1'), ev('x2')], 'ws', (results) => answered.push(`x:${results.map((r) => r.status).join(',')}`))
+    pipeline.offer([ev('y1')], 'ws', () => {
+      throw new RangeError('Invalid string length')
+    })
+    pipeline.offer([ev('z1'), { type: 'bad type' }], 'rest', (results) => answered.push(`z:${results.map((r) => r.status).join(',')}`))
+    // and one whose events are rejected at once, before any batch: its answer throws inside offer()
+    expect(pipeline.offer([{ type: 'bad type' }], 'rest', () => {
+      throw new Error('socket gone')
+    })).toBe(true)
+    await pipeline.drain()
+    expect(answered.sort()).toEqual(['x:accepted,accepted', 'z:accepted,rejected'])
+    expect(failures.map((error) => (error as Error).message).sort()).toEqual(['Invalid string length', 'socket gone'])
+    expect(restarts).toEqual([])
+    expect(pipeline.admission.inflight).toBe(0)
+  })
 })
 
 describe('what storage is given to write', () => {
