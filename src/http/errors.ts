@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'invalid_batch'
   | 'batch_too_large'
   | 'invalid_query'
+  | 'invalid_request'
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'unauthorized'

@@ -51,6 +51,7 @@ export const errorExamples = {
   invalid_batch: error('invalid_batch', 'unknown key "event"', [{ path: 'event', message: 'unknown key' }]),
   batch_too_large: error('batch_too_large', 'a batch holds at most 1000 events; this one has 1200'),
   invalid_query: error('invalid_query', 'the query is invalid', [{ path: 'limit', message: 'Too big: expected number to be <=1000' }]),
+  invalid_request: error('invalid_request', 'the replay request is invalid', [{ path: 'route', message: 'Invalid input: expected string, received undefined' }]),
   unauthorized: error('unauthorized', 'a valid API key is needed: Authorization: Bearer <key> or X-API-Key: <key>'),
   payload_too_large: error('payload_too_large', 'the request body is over the limit of 5242880 bytes'),
   unsupported_media_type: error('unsupported_media_type', 'content type "text/plain" is not JSON; send application/json'),

@@ -41,6 +41,7 @@ export const ErrorSchema = z
         'invalid_batch',
         'batch_too_large',
         'invalid_query',
+        'invalid_request',
         'payload_too_large',
         'unsupported_media_type',
         'unauthorized',

@@ -82,7 +82,7 @@ describe('GET /openapi.json', () => {
     const codes = operations().flatMap(({ operation }) =>
       Object.values(operation.responses).flatMap((r) => Object.values(r.content?.['application/json']?.examples ?? {}).map((e) => (e.value as { error?: { code: string } }).error?.code)),
     )
-    for (const code of ['invalid_json', 'invalid_event', 'invalid_batch', 'batch_too_large', 'invalid_query', 'unauthorized', 'payload_too_large', 'unsupported_media_type', 'overloaded', 'storage_unavailable']) {
+    for (const code of ['invalid_json', 'invalid_event', 'invalid_batch', 'batch_too_large', 'invalid_query', 'invalid_request', 'unauthorized', 'payload_too_large', 'unsupported_media_type', 'overloaded', 'storage_unavailable']) {
       expect(codes).toContain(code)
     }
   })

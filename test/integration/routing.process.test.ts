@@ -123,7 +123,9 @@ describe('routing, end to end through the process', () => {
       expect(await replay.json()).toEqual({ replayed: 5 })
       await until(() => hook.ids().size === 5)
       expect((await post(sluice.url, '/v1/dead-letters/replay', { route: 'nope' })).status).toBe(404)
-      expect((await post(sluice.url, '/v1/dead-letters/replay', { route: 'flaky', extra: 1 })).status).toBe(400)
+      const malformed = await post(sluice.url, '/v1/dead-letters/replay', { route: 'flaky', extra: 1 })
+      expect(malformed.status).toBe(400)
+      expect(((await malformed.json()) as { error: { code: string } }).error.code).toBe('invalid_request')
     } finally {
       await hook.close()
     }

@@ -36,7 +36,7 @@ afterAll(async () => {
   await dropDatabase(database)
 })
 
-const ERROR_CODES = new Set(['invalid_json', 'invalid_event', 'invalid_batch', 'batch_too_large', 'invalid_query', 'payload_too_large', 'unsupported_media_type', 'unauthorized', 'not_found', 'method_not_allowed', 'overloaded', 'storage_unavailable'])
+const ERROR_CODES = new Set(['invalid_json', 'invalid_event', 'invalid_batch', 'batch_too_large', 'invalid_query', 'invalid_request', 'payload_too_large', 'unsupported_media_type', 'unauthorized', 'not_found', 'method_not_allowed', 'overloaded', 'storage_unavailable'])
 const WS_ERROR_CODES = new Set(['invalid_json', 'invalid_frame', 'too_many_events'])
 
 /** The events of a body or frame as the server reads them (for remembering what a random one got accepted). */

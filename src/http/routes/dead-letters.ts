@@ -7,6 +7,7 @@ import { errorResponses, jsonResponse, SECURITY } from '../openapi-responses.js'
 import type { DeadLetterAdmin } from '../ports.js'
 import { StoredEventSchema } from '../schemas.js'
 import { limitParameter, sinceParameter } from './read-events.js'
+import { boundedIssues, boundedPath } from '../../streams/properties.js'
 
 const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/
 const routeName = z.string().regex(ROUTE_NAME, 'must be a route name from ROUTES_FILE')
@@ -69,7 +70,7 @@ export const replayDeadLettersRoute = createRoute({
   request: { body: { required: true, content: { 'application/json': { schema: ReplaySchema, examples: { 'a route': { value: replayExample } } } } } },
   responses: {
     200: jsonResponse(z.object({ replayed: z.number().int() }).meta({ id: 'ReplayResult' }), 'How many were handed back to the route', { replayed: { value: { replayed: 42 } } }),
-    ...errorResponses({ 400: ['invalid_json', 'invalid_query'], 401: ['unauthorized'], 503: ['overloaded', 'storage_unavailable'] }),
+    ...errorResponses({ 400: ['invalid_json', 'invalid_request'], 401: ['unauthorized'], 503: ['overloaded', 'storage_unavailable'] }),
     404: jsonResponse(z.any(), 'No route of that name is configured', { 'unknown route': { value: { error: { code: 'not_found', message: 'no route named "nope"', requestId: '0193a3c2-7f00-7000-8000-000000000000' } } } }),
   },
 })
@@ -89,9 +90,9 @@ export function deadLetterRoutes(app: OpenAPIHono<HttpEnv>, admin: DeadLetterAdm
   app.openAPIRegistry.registerPath(replayDeadLettersRoute)
   app.post('/v1/dead-letters/replay', async function replay(c) {
     const parsed = ReplaySchema.safeParse((await readJsonBody(c, maxBodyBytes)).value)
-    if (!parsed.success) throw new ApiError(400, 'invalid_query', 'the replay request is invalid', { issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) })
+    if (!parsed.success) throw new ApiError(400, 'invalid_request', 'the replay request is invalid', { issues: boundedIssues(parsed.error.issues.map((i) => ({ path: boundedPath(i.path.join('.')), message: i.message }))) })
     const since = parsed.data.since === undefined ? undefined : sinceParameter.safeParse(String(parsed.data.since))
-    if (since && !since.success) throw new ApiError(400, 'invalid_query', 'the replay request is invalid', { issues: [{ path: 'since', message: 'must be an RFC 3339 date-time or integer epoch milliseconds' }] })
+    if (since && !since.success) throw new ApiError(400, 'invalid_request', 'the replay request is invalid', { issues: [{ path: 'since', message: 'must be an RFC 3339 date-time or integer epoch milliseconds' }] })
     try {
       return c.json(await admin.replay(parsed.data.route, since?.data), 200)
     } catch (error) {
