@@ -137,6 +137,7 @@ describe.each(modes)('attacks on a running Sluice ($mode)', ({ mode, env }) => {
       })
       for (const reply of frames.result) expect(reply).toMatchObject({ op: 'error', code: 'invalid_json' })
       expect(frames.maxDelayMs).toBeLessThan(LOOP_BOUND_MS)
+      console.info(`loop delay (${mode}): deep REST bodies ${rest.maxDelayMs.toFixed(1)} ms, deep 1 MB frames ${frames.maxDelayMs.toFixed(1)} ms`)
       // the deepest valid event still goes through
       let deepest: unknown = 1
       for (let i = 0; i < 31; i++) deepest = { d: deepest }
