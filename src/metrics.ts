@@ -130,6 +130,7 @@ export function createMetrics(registry = new Registry()): Metrics {
     upgradeRefused: (_status, reason) => wsRefusedUpgrades.inc({ reason }),
     frameRefused: (code) => wsRefusedFrames.inc({ code }),
     frameTooLarge: () => wsRefusedFrames.inc({ code: 'frame_too_large' }),
+    frameFailed: () => wsRefusedFrames.inc({ code: 'internal' }),
     readingPaused: () => wsPauses.inc(),
     subscriberDropped: () => wsDropped.inc(),
     peerTimedOut: () => wsTimedOut.inc(),

@@ -38,7 +38,7 @@ afterAll(async () => {
 
 /** A host that records what the actor asks of the gateway. */
 function recordingHost() {
-  const calls = { settled: 0, subscribed: 0, unsubscribed: 0, closed: [] as number[] }
+  const calls = { settled: 0, subscribed: 0, unsubscribed: 0, closed: [] as number[], faults: [] as unknown[] }
   const host: ConnectionHost = {
     options: resolveWsOptions({}),
     pipeline,
@@ -49,15 +49,40 @@ function recordingHost() {
     subscribe: () => calls.subscribed++,
     unsubscribe: () => calls.unsubscribed++,
     closed: (_connection, code) => calls.closed.push(code),
+    faulted: (_connection, error) => calls.faults.push(error),
   }
   return { host, calls }
 }
 
 describe('connection actor', () => {
-  it('releases everything it held when its peer vanishes with a frame in flight: listeners, held frames, replies', async () => {
+  it('contains a fault reached while handling a frame: the frame keeps its one reply, the connection closes with 1011, the fault is reported', async () => {
+    const earlier = accepted.length
     const client = await connect(url)
-    await until(() => accepted.length === 1)
-    const { ws, socket, before } = accepted[0]!
+    await until(() => accepted.length === earlier + 1)
+    const { ws, socket } = accepted[earlier]!
+    const { host, calls } = recordingHost()
+    const faulty: ConnectionHost = {
+      ...host,
+      subscribe: () => {
+        throw new Error('a bug reached by this frame')
+      },
+    }
+    createConnectionActor('c-faulty', ws, socket, faulty)
+    expect(await client.next()).toMatchObject({ op: 'welcome' })
+    client.send({ op: 'ping' })
+    client.send({ op: 'subscribe', types: ['*'] })
+    expect(await client.next()).toEqual({ op: 'pong', seq: 1 })
+    expect(await client.next()).toEqual({ op: 'subscribed', seq: 2, types: ['*'] })
+    await until(() => calls.closed.length === 1)
+    expect(calls.closed).toEqual([1011])
+    expect(calls.faults.map((error) => (error as Error).message)).toEqual(['a bug reached by this frame'])
+  })
+
+  it('releases everything it held when its peer vanishes with a frame in flight: listeners, held frames, replies', async () => {
+    const earlier = accepted.length
+    const client = await connect(url)
+    await until(() => accepted.length === earlier + 1)
+    const { ws, socket, before } = accepted[earlier]!
     const { host, calls } = recordingHost()
     const actor: ConnectionActor = createConnectionActor('c-1', ws, socket, host)
     expect(await client.next()).toMatchObject({ op: 'welcome', connectionId: 'c-1' })

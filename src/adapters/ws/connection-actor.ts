@@ -159,10 +159,28 @@ class SocketActor implements ConnectionActor {
   private receive(data: RawData, isBinary: boolean): void {
     this.heardAt = this.host.now()
     if (this.state === 'closed' || this.closeSent) return
-    const { host } = this
     // Every frame counts, whatever it is and however wrong (API.md §4).
     const seq = ++this.frames
     const reply = (this.mailbox ??= this.openMailbox()).reserve()
+    try {
+      this.handle(seq, reply, data, isBinary)
+    } catch (error) {
+      // A fault reached by one client's frame is that connection's alone: the frame gets its one
+      // reply if it has none yet, and the connection closes (1011) after its other replies.
+      this.host.faulted(this, error)
+      try {
+        reply(errorReply(seq, 'internal', 'this frame could not be handled; the connection will close'))
+      } catch {
+        // it had its reply already
+      }
+      this.closeAfterReplies(1011, 'internal error')
+    }
+    this.updateReading()
+    this.closeIfDrained()
+  }
+
+  private handle(seq: number, reply: (text: string, onSent?: () => void) => void, data: RawData, isBinary: boolean): void {
+    const { host } = this
     const frame = parseClientFrame(asBuffer(data), isBinary, host.options)
     switch (frame.kind) {
       case 'publish':
@@ -182,8 +200,6 @@ class SocketActor implements ConnectionActor {
         reply(errorReply(seq, frame.code, frame.message))
         break
     }
-    this.updateReading()
-    this.closeIfDrained()
   }
 
   private openMailbox(): OutboundMailbox {

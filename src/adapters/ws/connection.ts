@@ -19,6 +19,8 @@ export interface ConnectionHost {
   subscribe(connection: ConnectionActor, matches: TypeMatcher): void
   unsubscribe(connection: ConnectionActor): void
   closed(connection: ConnectionActor, code: number): void
+  /** handling one of its frames threw: a fault of Sluice's, reported once; the connection closes with 1011 */
+  faulted(connection: ConnectionActor, error: unknown): void
 }
 
 export interface ConnectionActor {

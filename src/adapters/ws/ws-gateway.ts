@@ -106,6 +106,10 @@ export function createWsGateway(options: WsGatewayOptions, deps: WsGatewayDeps):
     waitForAdmission: (connection) => waiting.add(connection),
     subscribe: (connection, matches) => fanout?.subscribe(connection, matches.patterns),
     unsubscribe: (connection) => fanout?.unsubscribe(connection),
+    faulted(connection, error) {
+      telemetry.frameFailed?.()
+      logger.error({ err: error, connectionId: connection.id }, 'handling a frame failed; closing that connection (1011)')
+    },
     closed(connection, code) {
       connections.delete(connection.id)
       waiting.remove(connection)

@@ -11,6 +11,8 @@ export interface WsTelemetry {
   upgradeRefused?(status: 401 | 403 | 503, reason: 'unauthorized' | 'origin_not_allowed' | 'too_many_connections' | 'shutting_down'): void
   /** a client frame answered with an error frame instead of an ack */
   frameRefused?(code: WsErrorCode): void
+  /** handling a frame threw (a fault of Sluice's): that connection closes with 1011, the others go on */
+  frameFailed?(): void
   /** a frame over WS_MAX_FRAME_BYTES: the connection closes with 1009 once its acks are sent */
   frameTooLarge?(): void
   /** a connection stopped being read: the pipeline is over its high-water mark, or the connection over its own bounds */
