@@ -9,6 +9,7 @@ import type { HttpEnv } from './http-env.js'
 import type { DeadLetterAdmin, EventReader, HttpTelemetry, MetricsSource, ReadinessCheck } from './ports.js'
 import { requestId } from './request-id.js'
 import { closeAfterUnreadBody } from './unread-body.js'
+import { quote } from '../quote.js'
 import { boundedIssues, boundedPath } from '../streams/properties.js'
 import { deadLetterRoutes } from './routes/dead-letters.js'
 import { docsRoutes } from './routes/docs.js'
@@ -118,7 +119,7 @@ export function createHttpApp(options: HttpAppOptions, deps: HttpAppDeps): OpenA
     })
   }
 
-  app.notFound((c) => errorResponse(c, new ApiError(404, 'not_found', `no route for ${c.req.method} ${c.req.path}`)))
+  app.notFound((c) => errorResponse(c, new ApiError(404, 'not_found', `no route for ${c.req.method} ${quote(c.req.path, 128)}`)))
   app.onError((error, c) => {
     if (error instanceof ApiError) {
       if (error.status >= 500 && error.options.cause !== undefined) logger.warn({ requestId: c.get('requestId'), err: error.options.cause, code: error.code }, error.message)
