@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
 import { REDIS_URL } from '../support/services.js'
-import { launch, metric, type Instance } from './support/instance.js'
+import { launch, metric, watch, type Instance } from './support/instance.js'
 import { Ledger, resendUntilSettled, restWorker, sleep, wsWorker, type TestEvent } from './support/load.js'
 import { startPrivateClickHouse, type PrivateClickHouse } from './support/private-servers.js'
 import { privateDatabase, readStored } from './support/stored.js'
@@ -41,32 +41,6 @@ afterAll(async () => {
   await clickhouse?.dispose()
 })
 
-/** Samples the process's RSS and the bytes in flight until stopped (metrics need no storage). */
-function sampler(instance: Instance) {
-  const seen = { maxRssKb: 0, maxBytesInFlight: 0, samples: 0 }
-  let running = true
-  const loop = (async () => {
-    while (running) {
-      seen.maxRssKb = Math.max(seen.maxRssKb, instance.memory().rssKb)
-      try {
-        seen.maxBytesInFlight = Math.max(seen.maxBytesInFlight, metric(await instance.metrics(), 'sluice_bytes_in_flight'))
-      } catch {
-        // busy: the next sample tells
-      }
-      seen.samples++
-      await sleep(50)
-    }
-  })()
-  return {
-    seen,
-    async stop() {
-      running = false
-      await loop
-      return seen
-    },
-  }
-}
-
 describe('a storage stall with 32 KiB events', () => {
   it('keeps RSS under MAX_INFLIGHT_BYTES plus a fixed overhead, answers REST 503 overloaded past the bound, and afterwards every event is answered and stored once', async () => {
     clickhouse = await startPrivateClickHouse()
@@ -97,7 +71,7 @@ describe('a storage stall with 32 KiB events', () => {
     const baselineKb = instance.memory().rssKb
 
     clickhouse.freeze()
-    const watcher = sampler(instance)
+    const watcher = watch(instance, 50, { ready: false })
     let loading = true
     const running = () => loading
     const workers = [
@@ -130,7 +104,7 @@ describe('a storage stall with 32 KiB events', () => {
     const values = await instance.metrics()
     console.info(
       `inflight bytes: ${ledger.events.size} events of 32 KiB, RSS ${Math.round(baselineKb / 1024)} MiB after warm-up, ` +
-        `at most ${Math.round(stalled.maxRssKb / 1024)} MiB sampled and ${Math.round(peakKbDuringStall / 1024)} MiB peak during the stall ` +
+        `at most ${Math.round(stalled.peakRssKb / 1024)} MiB sampled and ${Math.round(peakKbDuringStall / 1024)} MiB peak during the stall ` +
         `(bound ${MAX_INFLIGHT_BYTES / MiB} MiB + overhead ${OVERHEAD / MiB} MiB); at most ${Math.round(stalled.maxBytesInFlight / MiB)} MiB counted in flight; ${JSON.stringify(ledger.counts)}`,
     )
 

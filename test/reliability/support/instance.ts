@@ -66,19 +66,21 @@ export function metric(values: Map<string, number>, name: string, ...labels: str
 }
 
 /**
- * Samples the instance while a test runs: events in flight (the admission bound), /ready, and the
- * resident memory. `stop()` ends the sampling and returns what was seen.
+ * Samples the instance while a test runs: events and bytes in flight (the admission bounds), /ready
+ * (unless `ready: false`: a stalled storage makes it slow), and the resident memory. `stop()` ends
+ * the sampling and returns what was seen.
  */
-export function watch(instance: Instance, everyMs = 100) {
-  const seen = { maxInflight: 0, readyStatuses: [] as Array<{ at: number; status: number; clickhouse?: string; redis?: string }>, peakRssKb: 0, samples: 0 }
+export function watch(instance: Instance, everyMs = 100, options: { ready?: boolean } = {}) {
+  const seen = { maxInflight: 0, maxBytesInFlight: 0, readyStatuses: [] as Array<{ at: number; status: number; clickhouse?: string; redis?: string }>, peakRssKb: 0, samples: 0 }
   let running = true
   const loop = (async () => {
     while (running && instance.alive) {
+      seen.peakRssKb = Math.max(seen.peakRssKb, instance.memory().rssKb)
       try {
-        const [values, ready] = await Promise.all([instance.metrics(), instance.ready()])
+        const [values, ready] = await Promise.all([instance.metrics(), options.ready === false ? undefined : instance.ready()])
         seen.maxInflight = Math.max(seen.maxInflight, values.get('sluice_events_in_flight') ?? 0)
-        seen.readyStatuses.push({ at: Date.now(), status: ready.status, clickhouse: ready.body.checks.clickhouse?.status, redis: ready.body.checks.redis?.status })
-        seen.peakRssKb = Math.max(seen.peakRssKb, instance.memory().rssKb)
+        seen.maxBytesInFlight = Math.max(seen.maxBytesInFlight, values.get('sluice_bytes_in_flight') ?? 0)
+        if (ready) seen.readyStatuses.push({ at: Date.now(), status: ready.status, clickhouse: ready.body.checks.clickhouse?.status, redis: ready.body.checks.redis?.status })
         seen.samples++
       } catch {
         // the instance is going away (crash test) or busy: the next sample tells
