@@ -7,7 +7,7 @@ import { createServer } from 'node:http'
 import { Redis } from 'ioredis'
 import { from, lastValueFrom } from 'rxjs'
 import { WebSocketServer } from 'ws'
-import { createClickHouseClient, createClickHouseSink } from '../src/adapters/clickhouse-sink.js'
+import { createClickHouseClient, createClickHouseSink } from '../src/adapters/clickhouse/clickhouse-sink.js'
 import { normalize } from '../src/streams/normalize.js'
 
 const redis = new Redis(process.env.REDIS_URL!)

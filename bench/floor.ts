@@ -3,7 +3,7 @@
  * dedupe and no transport — as fast as this machine's ClickHouse takes them.
  */
 import { from, lastValueFrom } from 'rxjs'
-import { createClickHouseClient, createClickHouseSink } from '../src/adapters/clickhouse-sink.js'
+import { createClickHouseClient, createClickHouseSink } from '../src/adapters/clickhouse/clickhouse-sink.js'
 import { normalize } from '../src/streams/normalize.js'
 import type { AcceptedEvent } from '../src/streams/event.js'
 import { eventSource } from './events.js'

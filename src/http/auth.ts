@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono'
-import { presentedKey, type ApiKeyCheck } from '../auth/api-keys.js'
+import { presentedKey, type ApiKeyCheck } from '../wire/api-keys.js'
 import { ApiError } from './errors.js'
 
 /** API_KEYS: `Authorization: Bearer <key>` or `X-API-Key: <key>`, else 401. */

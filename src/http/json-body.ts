@@ -1,7 +1,7 @@
 import type { Context } from 'hono'
 import { ApiError } from './errors.js'
-import { parseJsonText } from '../json-text.js'
-import { quote } from '../quote.js'
+import { parseJsonText } from '../wire/json-text.js'
+import { quote } from '../streams/quote.js'
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i

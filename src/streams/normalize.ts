@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { v7 as uuidv7 } from 'uuid'
 import { EventSchema, parseRfc3339, type AcceptedEvent, type EventInput, type Transport } from './event.js'
 import { boundedIssues, boundedPath, canonicalJson, checkProperties, MAX_ISSUES } from './properties.js'
-import { quote } from '../quote.js'
+import { quote } from './quote.js'
 import type { Issue } from './outcome.js'
 
 export type Normalized =

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Sluice } from '../../src/sluice.js'
+import type { Sluice } from '../../src/app/create-sluice.js'
 import { uniqueId } from '../support/services.js'
 
 export interface IngestHarness {

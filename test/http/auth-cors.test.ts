@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createLogger } from '../../src/logger.js'
+import { createLogger } from '../../src/telemetry/logger.js'
 import { serverSluice } from '../support/services.js'
 
 let open: Awaited<ReturnType<typeof serverSluice>>

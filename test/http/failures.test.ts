@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { createMemoryDedupeStore } from '../../src/adapters/memory-dedupe-store.js'
+import { createMemoryDedupeStore } from '../../src/adapters/memory/memory-dedupe-store.js'
 import { createHttpApp } from '../../src/http/app.js'
-import { createLogger } from '../../src/logger.js'
+import { createLogger } from '../../src/telemetry/logger.js'
 import { createPipeline, type Pipeline } from '../../src/streams/pipeline.js'
 import type { EventSink } from '../../src/streams/ports.js'
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createClickHouseClient, createClickHouseSink } from '../../src/adapters/clickhouse-sink.js'
-import { createMemoryDedupeStore } from '../../src/adapters/memory-dedupe-store.js'
+import { createClickHouseClient, createClickHouseSink } from '../../src/adapters/clickhouse/clickhouse-sink.js'
+import { createMemoryDedupeStore } from '../../src/adapters/memory/memory-dedupe-store.js'
 import { createHttpApp } from '../../src/http/app.js'
-import { clickHouseCheck } from '../../src/readiness.js'
+import { clickHouseCheck } from '../../src/app/readiness.js'
 import { createPipeline } from '../../src/streams/pipeline.js'
 import { serverSluice, silent, uniqueId } from '../support/services.js'
 

@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadConfig } from '../../src/config.js'
-import { createSluice } from '../../src/sluice.js'
+import { loadConfig } from '../../src/app/config.js'
+import { createSluice } from '../../src/app/create-sluice.js'
 import { ingestContract } from '../contracts/ingest.contract.js'
 import { silent } from '../support/services.js'
 

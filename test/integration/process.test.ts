@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { createClickHouseClient, createClickHouseSink } from '../../src/adapters/clickhouse-sink.js'
+import { createClickHouseClient, createClickHouseSink } from '../../src/adapters/clickhouse/clickhouse-sink.js'
 import { runToExit, startProcess, type RunningSluice } from '../support/process.js'
 import { uniqueId } from '../support/services.js'
 

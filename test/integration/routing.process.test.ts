@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { runToExit, startProcess, type RunningSluice } from '../support/process.js'
 import { CLICKHOUSE_URL, dropDatabase, REDIS_URL, uniqueId } from '../support/services.js'
+import { until } from '../support/wait.js'
 
 /** A downstream service on a real socket: records what it received; `answer` decides its status. */
 function downstream(answer: () => number | 'hang' = () => 200) {
@@ -36,14 +37,6 @@ function downstream(answer: () => number | 'hang' = () => 200) {
     held: () => hanging.length,
     listen: () => new Promise<string>((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as { port: number }).port}/hook`))),
     close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
-  }
-}
-
-const until = async (condition: () => boolean | Promise<boolean>, timeoutMs = 20_000) => {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 50))
   }
 }
 

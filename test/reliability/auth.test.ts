@@ -5,7 +5,7 @@ import { CLICKHOUSE_URL, dropDatabase, REDIS_URL } from '../support/services.js'
 import { launch, type Instance } from './support/instance.js'
 import { privateDatabase, readStored } from './support/stored.js'
 
-// Issue 7.7, end to end on real sockets (test/http/auth-cors.test.ts and test/ws/limits.test.ts
+// Issue 7.7, end to end on real sockets (test/http/auth-cors.test.ts and test/adapters/ws/limits.test.ts
 // cover the same rules in-process): with API_KEYS set, no /v1 request and no WebSocket upgrade
 // works without a valid key, and no key ever reaches the process's output, even at trace level.
 

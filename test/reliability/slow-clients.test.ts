@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { connect } from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
-import { SLOW_CLIENT_TIMEOUTS } from '../../src/http/slow-client-timeouts.js'
+import { SLOW_CLIENT_TIMEOUTS } from '../../src/wire/slow-client-timeouts.js'
 import { CLICKHOUSE_URL, dropDatabase, REDIS_URL } from '../support/services.js'
 import { launch, metric, type Instance } from './support/instance.js'
 import { post, sleep } from './support/load.js'

@@ -1,6 +1,6 @@
 import { map } from 'rxjs'
 import { describe, expect, it } from 'vitest'
-import { createMemoryDedupeStore } from '../../src/adapters/memory-dedupe-store.js'
+import { createMemoryDedupeStore } from '../../src/adapters/memory/memory-dedupe-store.js'
 import { commit, type CommitOptions } from '../../src/streams/operators/commit.js'
 import { createFakeSink } from '../../src/testing/fake-sink.js'
 import { claimNow, envelopes, ids, testScheduler } from './helpers.js'

@@ -1,6 +1,6 @@
 import { map, of, throwError } from 'rxjs'
 import { describe, expect, it } from 'vitest'
-import { createMemoryDedupeStore } from '../../src/adapters/memory-dedupe-store.js'
+import { createMemoryDedupeStore } from '../../src/adapters/memory/memory-dedupe-store.js'
 import type { Envelope } from '../../src/streams/envelope.js'
 import { dedupe } from '../../src/streams/operators/dedupe.js'
 import { ACCEPTED, failed } from '../../src/streams/outcome.js'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createMemoryDedupeStore } from '../../src/adapters/memory-dedupe-store.js'
+import { createMemoryDedupeStore } from '../../src/adapters/memory/memory-dedupe-store.js'
 import { createPipeline } from '../../src/streams/pipeline.js'
 import { Submission } from '../../src/streams/submission.js'
 import { createFakeSink } from '../../src/testing/fake-sink.js'

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import pino, { type Logger } from 'pino'
-import { createClickHouseClient } from '../../src/adapters/clickhouse-sink.js'
-import { loadConfig } from '../../src/config.js'
-import { createSluice, type Sluice, type SluiceDeps } from '../../src/sluice.js'
+import { createClickHouseClient } from '../../src/adapters/clickhouse/clickhouse-sink.js'
+import { loadConfig } from '../../src/app/config.js'
+import { createSluice, type Sluice, type SluiceDeps } from '../../src/app/create-sluice.js'
 
 /** Real servers, as scripts/services.sh brings them up (or as the environment points to). */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'

@@ -1,5 +1,5 @@
-import { parseJsonText } from '../../json-text.js'
-import { quote, quoteList } from '../../quote.js'
+import { parseJsonText } from '../../wire/json-text.js'
+import { quote, quoteList } from '../../streams/quote.js'
 import { compilePatterns, patternError, type TypeMatcher } from '../../streams/type-patterns.js'
 import type { WsErrorCode } from './ws-telemetry.js'
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { STATUS_CODES, type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { presentedKey } from '../../auth/api-keys.js'
+import { presentedKey } from '../../wire/api-keys.js'
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/
 

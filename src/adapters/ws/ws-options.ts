@@ -51,7 +51,7 @@ export interface WsGatewayOptions {
 
 /*
  * What WS_PER_MESSAGE_DEFLATE=true negotiates. ws's defaults cost ~215 KB per idle connection
- * (1,000 connections, RSS after GC, test/ws/deflate-memory.test.ts): without no-context-takeover
+ * (1,000 connections, RSS after GC, test/adapters/ws/deflate-memory.test.ts): without no-context-takeover
  * every message is compressed, the welcome included, so each connection builds a deflate context
  * (32 KiB window, 64 KiB hash) for it and keeps it. With no context takeover each way, a message
  * under `threshold` is sent as is, so an idle connection holds no zlib context (5 to 10 KB measured,

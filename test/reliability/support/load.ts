@@ -1,4 +1,7 @@
 import WebSocket from 'ws'
+import { sleep } from '../../support/wait.js'
+
+export { sleep }
 
 /*
  * Load clients that behave as API.md tells a client to: keep what was sent until a result comes,
@@ -19,8 +22,6 @@ export interface TestEvent {
   readonly type: string
   readonly properties?: Record<string, unknown>
 }
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /** Events with ids `<prefix>-<n>`, numbered across every call, so each id is new. */
 export function eventSource(prefix: string, type: string) {

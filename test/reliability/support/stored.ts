@@ -1,5 +1,5 @@
-import { createClickHouseClient } from '../../../src/adapters/clickhouse-sink.js'
-import { quoteIdentifier } from '../../../src/adapters/clickhouse-schema.js'
+import { createClickHouseClient } from '../../../src/adapters/clickhouse/clickhouse-sink.js'
+import { quoteIdentifier } from '../../../src/adapters/clickhouse/clickhouse-schema.js'
 
 /** What a database's `raw_events` holds, read the three ways that tell "exactly once" apart. */
 export interface Stored {

@@ -1,0 +1,189 @@
+import type { AcceptedEvent, Transport } from '../../streams/event.js'
+
+/*
+ * The two SQL dialects Sluice speaks (API.md §5): the ClickHouse that Debian packages (18.16) has no
+ * DateTime64, no LowCardinality (without an experimental setting), no codecs and no query
+ * parameters; current ClickHouse (server images, chDB) has all of them. Times are therefore
+ * `DateTime64(3, 'UTC')` where it exists and plain epoch milliseconds (`UInt64`) before.
+ */
+export type Dialect = 'datetime64' | 'epoch-ms'
+
+/** DateTime64 arrived in ClickHouse 20.1. */
+export function dialectForVersion(version: string): Dialect {
+  const [major = 0] = version.split('.').map(Number)
+  return major >= 20 ? 'datetime64' : 'epoch-ms'
+}
+
+/** The dialect an existing table was created in, told by the type of its `received_at` column. */
+export function dialectForColumnType(type: string): Dialect {
+  return type.startsWith('DateTime64') ? 'datetime64' : 'epoch-ms'
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/** A database or table name from configuration, back-quoted; anything but a plain name is refused. */
+export function quoteIdentifier(name: string): string {
+  if (!IDENTIFIER.test(name)) throw new Error(`not a valid ClickHouse identifier: ${JSON.stringify(name)}`)
+  return `\`${name}\``
+}
+
+/**
+ * THE one place a value becomes SQL text. 18.16 has no query parameters, so values are quoted
+ * here: backslash first (so the escapes we add are not escaped again), then the quote, then the
+ * bytes that would end or confuse a literal. Callers validate their values too; this does not rely on it.
+ */
+export function quoteString(value: string): string {
+  const escaped = value
+    .replace(/\\/g, '\\\\')
+    .replace(/'/g, "\\'")
+    .replace(/\0/g, '\\0')
+    .replace(/\n/g, '\\n')
+    .replace(/\r/g, '\\r')
+  return `'${escaped}'`
+}
+
+/** An integer for SQL text; anything else (NaN, 1e400, 1.5, '1 OR 1') is refused. */
+export function sqlInteger(value: number): string {
+  if (!Number.isSafeInteger(value)) throw new Error(`not a safe integer: ${String(value)}`)
+  return String(value)
+}
+
+/** A time as a SQL expression of the column's type. */
+export function sqlTime(ms: number, dialect: Dialect): string {
+  return dialect === 'datetime64' ? `toDateTime64(${quoteString(toClickHouseTime(ms))}, 3, 'UTC')` : sqlInteger(ms)
+}
+
+/*
+ * ReplacingMergeTree collapses rows with the same sorting key, but only inside one partition, so
+ * there is NO partition key by time: a replayed id whose re-send got a different default timestamp
+ * (or arrived on another day) must still collapse. The sorting key is the id alone for the same reason.
+ */
+export function rawEventsDdl(database: string, table: string, dialect: Dialect): string {
+  const time = dialect === 'datetime64' ? "DateTime64(3, 'UTC')" : 'UInt64'
+  const label = dialect === 'datetime64' ? 'LowCardinality(String)' : 'String'
+  return `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(database)}.${quoteIdentifier(table)} (
+  id String,
+  type ${label},
+  timestamp ${time},
+  received_at ${time},
+  source ${label},
+  user_id String,
+  session_id String,
+  properties String,
+  transport ${label}
+) ENGINE = ReplacingMergeTree ORDER BY (id)`
+}
+
+/** Batches that routing gave up on (API.md §5): append-only, read by operators. */
+export function deadLettersDdl(database: string, dialect: Dialect): string {
+  const time = dialect === 'datetime64' ? "DateTime64(3, 'UTC')" : 'UInt64'
+  return `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(database)}.${quoteIdentifier('dead_letters')} (
+  route String,
+  event String,
+  error String,
+  attempts UInt32,
+  time ${time}
+) ENGINE = MergeTree ORDER BY (route, time)`
+}
+
+/** The row of one event as JSONEachRow reads it back. */
+export interface RawEventRow {
+  id: string
+  type: string
+  timestamp: number | string
+  received_at: number | string
+  source: string
+  user_id: string
+  session_id: string
+  properties: string
+  transport: string
+}
+
+/*
+ * DateTime64 is sent as text ('2026-11-26 10:00:00.123', read in the column's UTC): how an integer
+ * is read into DateTime64 has changed between versions (seconds or ticks), text has not.
+ */
+function toClickHouseTime(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
+}
+
+function fromClickHouseTime(value: number | string): number {
+  // 18.16 quotes 64-bit integers in JSON ("1795687200123"); DateTime64 comes as '2026-11-26 10:00:00.123'.
+  if (typeof value === 'number' || /^\d+$/.test(value)) return Number(value)
+  return Date.parse(`${value.replace(' ', 'T')}Z`)
+}
+
+/**
+ * The rows of a batch as TabSeparated bytes, in the column order of `rawEventsDdl`. Hot path (once
+ * per stored event): ClickHouse parses TabSeparated with less CPU than JSONEachRow, and each row
+ * goes straight into a buffer, with no row object per event and no batch-sized string.
+ */
+export function tabSeparatedRows(events: readonly AcceptedEvent[], dialect: Dialect, propertiesTexts?: ReadonlyArray<string | undefined>): Buffer[] {
+  const time = dialect === 'datetime64' ? clickHouseTimeMemo() : String
+  const receiveTime = dialect === 'datetime64' ? clickHouseTimeMemo() : String
+  const out = new RowWriter()
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i]!
+    // Absent optional fields are stored as '' (no Nullable: cheaper, and 18.16-friendly) ...
+    out.row(
+      `${tsv(event.id)}\t${tsv(event.type)}\t${time(event.timestamp)}\t${receiveTime(event.receivedAt)}\t${event.source === undefined ? '' : tsv(event.source)}\t${event.userId === undefined ? '' : tsv(event.userId)}\t${event.sessionId === undefined ? '' : tsv(event.sessionId)}\t${event.properties === undefined ? '' : tsv(propertiesTexts?.[i] ?? JSON.stringify(event.properties))}\t${event.transport}\n`,
+    )
+  }
+  return out.done()
+}
+
+const CHUNK_BYTES = 1 << 20
+
+/** Appends rows, as UTF-8, to 1 MiB buffers: a batch never becomes one large string. */
+class RowWriter {
+  private readonly chunks: Buffer[] = []
+  private buffer = Buffer.allocUnsafe(CHUNK_BYTES)
+  private offset = 0
+
+  row(text: string): void {
+    // A UTF-16 unit takes at most 3 bytes.
+    const most = text.length * 3
+    if (this.offset + most > this.buffer.length) {
+      this.chunks.push(this.buffer.subarray(0, this.offset))
+      this.buffer = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, most))
+      this.offset = 0
+    }
+    this.offset += this.buffer.write(text, this.offset)
+  }
+
+  done(): Buffer[] {
+    this.chunks.push(this.buffer.subarray(0, this.offset))
+    return this.chunks
+  }
+}
+
+const TSV_SPECIAL = /[\\\t\n\r\0]/
+const TSV_SPECIAL_ALL = new RegExp(TSV_SPECIAL.source, 'g')
+const TSV_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' }
+
+/** A string as a TabSeparated field: the bytes that would end or confuse a field, escaped. */
+export function tsv(value: string): string {
+  return TSV_SPECIAL.test(value) ? value.replace(TSV_SPECIAL_ALL, (c) => TSV_ESCAPES[c]!) : value
+}
+
+/** Neighbouring events mostly share a time (a request's or frame's receive time): convert it once. */
+function clickHouseTimeMemo(): (ms: number) => string {
+  let lastMs = Number.NaN
+  let lastText = ''
+  return (ms) => (ms === lastMs ? lastText : ((lastMs = ms), (lastText = toClickHouseTime(ms))))
+}
+
+/** A row as read back; an absent optional field was stored as '' and reads back as absent. */
+export function fromRow(row: RawEventRow): AcceptedEvent {
+  return {
+    id: row.id,
+    type: row.type,
+    timestamp: fromClickHouseTime(row.timestamp),
+    receivedAt: fromClickHouseTime(row.received_at),
+    ...(row.source !== '' && { source: row.source }),
+    ...(row.user_id !== '' && { userId: row.user_id }),
+    ...(row.session_id !== '' && { sessionId: row.session_id }),
+    ...(row.properties !== '' && { properties: JSON.parse(row.properties) as Record<string, unknown> }),
+    transport: row.transport as Transport,
+  }
+}

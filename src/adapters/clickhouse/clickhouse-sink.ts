@@ -1,0 +1,203 @@
+import { mkdir } from 'node:fs/promises'
+import { Readable } from 'node:stream'
+import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseClientConfigOptions } from '@clickhouse/client'
+import { defer, of, type ObservableInput } from 'rxjs'
+import type { AcceptedEvent } from '../../streams/event.js'
+import type { EventSink } from '../../streams/ports.js'
+import { isRetriableClickHouseError } from './clickhouse-retry.js'
+import {
+  deadLettersDdl,
+  dialectForColumnType,
+  dialectForVersion,
+  fromRow,
+  quoteIdentifier,
+  quoteString,
+  rawEventsDdl,
+  sqlInteger,
+  sqlTime,
+  tabSeparatedRows,
+  type Dialect,
+  type RawEventRow,
+} from './clickhouse-schema.js'
+
+/** A ClickHouse server (CLICKHOUSE_URL), or the embedded engine (chDB) keeping its data in a directory (DATA_DIR). */
+export type ClickHouseTarget = { readonly url: string } | { readonly dataDir: string }
+
+export interface ClickHouseClientOptions {
+  /** per request, server mode only (default 30000) */
+  readonly requestTimeoutMs?: number
+}
+
+/**
+ * One client for both targets: `@clickhouse/client` over HTTP, or over chDB through the client's
+ * connection hook. chDB is an optional dependency, loaded only when asked for, so that a machine
+ * without it still runs against a server. chDB binds one data directory per process.
+ */
+export async function createClickHouseClient(target: ClickHouseTarget, options: ClickHouseClientOptions = {}): Promise<ClickHouseClient> {
+  // The client would log every failed request itself; failures reach the pipeline as errors and
+  // are counted there (one telemetry object, no logger per component).
+  const log = { level: ClickHouseLogLevel.OFF }
+  if ('url' in target) return createClient({ url: target.url, request_timeout: options.requestTimeoutMs ?? 30_000, log })
+  let chdb: typeof import('chdb/connection')
+  try {
+    chdb = await import('chdb/connection')
+  } catch (cause) {
+    throw new Error('embedded ClickHouse needs the optional package "chdb" (npm install chdb); or set CLICKHOUSE_URL to use a server', { cause })
+  }
+  await mkdir(target.dataDir, { recursive: true })
+  // chdb types its connection against @clickhouse/client-common, which @clickhouse/client 1.23 now
+  // bundles as its own copy: the same interface, two declarations, hence the cast.
+  const connection = chdb.createChdbConnection({ path: target.dataDir }) as unknown as ClickHouseClientConfigOptions['connection']
+  return createClient({ connection, log })
+}
+
+export interface ClickHouseSinkOptions {
+  /** the sink owns it from now on: `close()` closes it */
+  readonly client: ClickHouseClient
+  /** CLICKHOUSE_DATABASE (default `default`) */
+  readonly database?: string
+  readonly table?: string
+}
+
+export interface RecentQuery {
+  /** an exact event type */
+  readonly type?: string
+  /** epoch ms: only events received at or after it */
+  readonly sinceMs?: number
+  readonly limit: number
+}
+
+export interface CountQuery {
+  /** keep the list short: 18.16 refuses queries over 256 KiB */
+  readonly ids?: readonly string[]
+  readonly type?: string
+  readonly final?: boolean
+}
+
+export interface ClickHouseSink extends EventSink {
+  /** Creates the database and the tables if missing; tells the server version and the dialect in use. */
+  start(): Promise<{ version: string; dialect: Dialect }>
+  /** One TabSeparated insert per batch; completes once ClickHouse has taken the rows. */
+  write(events: readonly AcceptedEvent[], propertiesTexts?: ReadonlyArray<string | undefined>): ObservableInput<void>
+  ping(): Promise<boolean>
+  /** The newest stored events (by received_at, then timestamp), each id once. */
+  recent(query: RecentQuery): Promise<AcceptedEvent[]>
+  /** The stored events of these ids (a replayed id not merged yet may come twice). */
+  byIds(ids: readonly string[]): Promise<AcceptedEvent[]>
+  /** Ids received at or after `sinceMs`, newest first: what an in-process dedupe store re-learns at start. */
+  recentIds(query: { readonly sinceMs: number; readonly limit: number }): Promise<Array<{ id: string; receivedAt: number }>>
+  /** Rows stored, all or of some ids or of one type; `final: true` counts what a merge leaves (replayed ids once). */
+  count(options?: CountQuery): Promise<number>
+  close(): Promise<void>
+}
+
+const EMPTY_ROW: RawEventRow = { id: '', type: '', timestamp: 0, received_at: 0, source: '', user_id: '', session_id: '', properties: '', transport: 'rest' }
+
+const COLUMNS = 'id, type, timestamp, received_at, source, user_id, session_id, properties, transport'
+const BY_IDS_PER_QUERY = 200
+
+export function createClickHouseSink(options: ClickHouseSinkOptions): ClickHouseSink {
+  const { client, database = 'default', table = 'raw_events' } = options
+  const qualified = `${quoteIdentifier(database)}.${quoteIdentifier(table)}`
+  let dialect: Promise<Dialect> | undefined
+
+  async function rows<T>(query: string): Promise<T[]> {
+    const result = await client.query({ query, format: 'JSONEachRow' })
+    return result.json<T>()
+  }
+
+  async function version(): Promise<string> {
+    const [row] = await rows<{ version: string }>('SELECT version() AS version')
+    return row?.version ?? '0'
+  }
+
+  /** Before start() (or when start() is not wanted), the dialect is the server's. A failure is not kept. */
+  function dialectOf(): Promise<Dialect> {
+    dialect ??= version().then(dialectForVersion, (error: unknown) => {
+      dialect = undefined
+      throw error
+    })
+    return dialect
+  }
+
+  return {
+    async start() {
+      const serverVersion = await version()
+      await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}` })
+      await client.command({ query: rawEventsDdl(database, table, dialectForVersion(serverVersion)) })
+      await client.command({ query: deadLettersDdl(database, dialectForVersion(serverVersion)) })
+      // A table created earlier keeps its types (e.g. a server upgraded past 20.1 keeps UInt64 times):
+      // read and write in the dialect the table has, not the one a new table would get.
+      const [column] = await rows<{ type: string }>(
+        `SELECT type FROM system.columns WHERE database = ${quoteString(database)} AND table = ${quoteString(table)} AND name = 'received_at'`,
+      )
+      const inUse = column ? dialectForColumnType(column.type) : dialectForVersion(serverVersion)
+      dialect = Promise.resolve(inUse)
+      return { version: serverVersion, dialect: inUse }
+    },
+
+    write(events: readonly AcceptedEvent[], propertiesTexts?: ReadonlyArray<string | undefined>) {
+      if (events.length === 0) return of(undefined)
+      return defer(async () => {
+        const inUse = await dialectOf()
+        await client.insert({ table: qualified, values: Readable.from(tabSeparatedRows(events, inUse, propertiesTexts), { objectMode: false }), format: 'TabSeparated' })
+      })
+    },
+
+    isRetriable: isRetriableClickHouseError,
+
+    async ping() {
+      try {
+        return (await client.ping()).success
+      } catch {
+        return false
+      }
+    },
+
+    async recent({ type, sinceMs, limit }: RecentQuery) {
+      const inUse = await dialectOf()
+      const where = [
+        ...(type === undefined ? [] : [`type = ${quoteString(type)}`]),
+        ...(sinceMs === undefined ? [] : [`received_at >= ${sqlTime(sinceMs, inUse)}`]),
+      ]
+      // FINAL: a replayed id that has not been merged yet is still read once.
+      const query = `SELECT ${COLUMNS} FROM ${qualified} FINAL
+${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+ORDER BY received_at DESC, timestamp DESC, id DESC LIMIT ${sqlInteger(Math.max(0, limit))}`
+      return (await rows<RawEventRow>(query)).map(fromRow)
+    },
+
+    async byIds(ids) {
+      const found: AcceptedEvent[] = []
+      // Slices keep each query under 18.16's 256 KiB limit: 128 characters of an id are at most 512 bytes.
+      for (let i = 0; i < ids.length; i += BY_IDS_PER_QUERY) {
+        const list = ids.slice(i, i + BY_IDS_PER_QUERY).map(quoteString).join(', ')
+        for (const row of await rows<RawEventRow>(`SELECT ${COLUMNS} FROM ${qualified} WHERE id IN (${list})`)) found.push(fromRow(row))
+      }
+      return found
+    },
+
+    async recentIds({ sinceMs, limit }) {
+      const inUse = await dialectOf()
+      const query = `SELECT id, received_at FROM ${qualified} WHERE received_at >= ${sqlTime(sinceMs, inUse)}
+ORDER BY received_at DESC LIMIT ${sqlInteger(Math.max(0, limit))}`
+      return (await rows<Pick<RawEventRow, 'id' | 'received_at'>>(query)).map((row) => ({ id: row.id, receivedAt: fromRow({ ...EMPTY_ROW, ...row }).receivedAt }))
+    },
+
+    async count({ ids, type, final = false }: CountQuery = {}) {
+      if (ids?.length === 0) return 0
+      const where = [
+        ...(ids === undefined ? [] : [`id IN (${ids.map(quoteString).join(', ')})`]),
+        ...(type === undefined ? [] : [`type = ${quoteString(type)}`]),
+      ]
+      const query = `SELECT count() AS n FROM ${qualified}${final ? ' FINAL' : ''}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`
+      const [row] = await rows<{ n: number | string }>(query)
+      // 18.16 quotes 64-bit integers in JSON output.
+      return Number(row?.n ?? 0)
+    },
+
+    close() {
+      return client.close()
+    },
+  }
+}

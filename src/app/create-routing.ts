@@ -1,0 +1,99 @@
+import { hostname } from 'node:os'
+import type { ClickHouseClient } from '@clickhouse/client'
+import type { Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import { createClickHouseDeadLetters, type ClickHouseDeadLetters } from '../adapters/clickhouse/clickhouse-dead-letters.js'
+import { createHttpDelivery } from '../adapters/http-delivery/http-delivery.js'
+import { createRedisRouteOutbox } from '../adapters/redis/redis-route-outbox.js'
+import type { Config } from './config.js'
+import type { Metrics } from '../telemetry/metrics.js'
+import type { EventTransform } from '../streams/operators/transform.js'
+import type { EventSink } from '../streams/ports.js'
+import type { Route } from '../streams/routing/route.js'
+import { routedSink } from '../streams/routing/routed-sink.js'
+import { createRouter, type Router } from '../streams/routing/router.js'
+import type { RouterTelemetry } from '../streams/routing/telemetry.js'
+
+export interface Routing {
+  readonly router: Router | undefined
+  readonly deadLetters: ClickHouseDeadLetters
+  /** the sink the pipeline writes to: with routes, committed events are handed to the router before the ack */
+  sinkFor(sink: EventSink): EventSink
+  start(): Promise<void>
+  /** Delivers what routes hold for up to `flushMs`, keeps the rest (outbox or dead letters), closes what it opened. */
+  stop(flushMs: number): Promise<void>
+}
+
+/**
+ * The routing part of the composition root (issue 6): HTTP delivery, dead letters in ClickHouse,
+ * and — with Redis — a Redis Streams outbox so that no matched event is lost across a crash.
+ * Without routes nothing is started, but the dead-letters table can still be listed.
+ */
+export function createRouting(
+  config: Config,
+  deps: { routes: readonly Route[]; transforms?: Readonly<Record<string, readonly EventTransform[]>>; client: ClickHouseClient; redis: Redis | undefined; metrics: Metrics; logger: Logger },
+): Routing {
+  const { routes, client, redis, metrics, logger } = deps
+  const deadLetters = createClickHouseDeadLetters({ client, database: config.CLICKHOUSE_DATABASE })
+  if (routes.length === 0) {
+    return { router: undefined, deadLetters, sinkFor: (sink) => sink, start: async () => {}, stop: async () => {} }
+  }
+  const delivery = createHttpDelivery()
+  // A connection of its own: large XADD pipelines must not queue behind (or ahead of) dedupe claims.
+  const outboxRedis = redis?.duplicate()
+  const outbox = outboxRedis && createRedisRouteOutbox({ redis: outboxRedis, consumer: config.ROUTE_CONSUMER ?? hostname(), claimIdleMs: config.ROUTE_CLAIM_IDLE_MS })
+  const router = createRouter(
+    {
+      routes,
+      queueMaxEvents: config.ROUTE_QUEUE_MAX_EVENTS,
+      breaker: { failureThreshold: config.ROUTE_BREAKER_FAILURES, coolDownMs: config.ROUTE_BREAKER_COOLDOWN_MS },
+      pollMs: config.ROUTE_POLL_MS,
+      ...(deps.transforms && { transforms: deps.transforms }),
+    },
+    { delivery, deadLetters, ...(outbox && { outbox }), telemetry: routerTelemetry(metrics, logger.child({ component: 'routing' })) },
+  )
+  metrics.watchRoutes(() => router.status())
+  return {
+    router,
+    deadLetters,
+    sinkFor: (sink) => routedSink(sink, router),
+    start: () => router.start(),
+    async stop(flushMs) {
+      await router.drain({ flushMs })
+      outbox?.close()
+      delivery.close()
+      await outboxRedis?.quit().catch(() => {})
+    },
+  }
+}
+
+function routerTelemetry(metrics: Metrics, log: Logger): RouterTelemetry {
+  const { routes } = metrics
+  return {
+    batchDelivered(route, events, _attempts, durationMs) {
+      routes.deliveries.inc({ route, outcome: 'delivered' })
+      routes.events.inc({ route, outcome: 'delivered' }, events)
+      routes.duration.observe({ route }, durationMs / 1000)
+    },
+    deliveryRetried: (route) => routes.deliveries.inc({ route, outcome: 'retried' }),
+    batchDeadLettered(route, events, reason, error) {
+      routes.deliveries.inc({ route, outcome: 'dead_lettered' })
+      routes.deadLetters.inc({ route, reason }, events)
+      log.warn({ route, events, reason, error }, 'events written to dead letters')
+    },
+    deadLetterWriteFailed(route, events, error, kept) {
+      routes.deadLetterWriteFailures.inc({ route, kept: String(kept) }, events)
+      log.error({ route, events, err: error, kept }, kept ? 'dead letters could not be written; the events stay in the outbox' : 'dead letters could not be written; events lost')
+    },
+    breakerChanged(route, state) {
+      if (state === 'open') log.warn({ route }, 'route circuit breaker opened')
+      else log.info({ route, state }, 'route circuit breaker changed')
+    },
+    outboxFailed(operation, route, error) {
+      routes.outboxErrors.inc({ operation })
+      log.warn({ operation, route, err: error }, 'route outbox failed')
+    },
+    routeRestarted: (route, error) => log.error({ route, err: error }, 'route chain threw; restarted'),
+    resumeFailed: (route, error) => log.warn({ route, err: error }, 'could not resend what the last shutdown left; POST /v1/dead-letters/replay sends it'),
+  }
+}

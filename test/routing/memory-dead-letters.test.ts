@@ -1,6 +1,0 @@
-import { deadLetterStoreContract } from './dead-letter-store.contract.js'
-import { memoryDeadLetters } from './fakes.js'
-
-// The fake that router tests use keeps the contract too.
-const store = memoryDeadLetters()
-deadLetterStoreContract('memory dead letters (test fake)', () => store, { failingStore: () => ({ ...memoryDeadLetters({ failWrites: () => true }), isRetriable: () => false }) })
