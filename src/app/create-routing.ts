@@ -2,7 +2,7 @@ import { hostname } from 'node:os'
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
-import { createClickHouseDeadLetters, type ClickHouseDeadLetters } from '../adapters/clickhouse/clickhouse-dead-letters.js'
+import { createClickHouseDeadLetters } from '../adapters/clickhouse/clickhouse-dead-letters.js'
 import { createHttpDelivery } from '../adapters/http-delivery/http-delivery.js'
 import { createRedisRouteOutbox } from '../adapters/redis/redis-route-outbox.js'
 import type { Config } from './config.js'
@@ -13,10 +13,11 @@ import type { Route } from '../streams/routing/route.js'
 import { routedSink } from '../streams/routing/routed-sink.js'
 import { createRouter, type Router } from '../streams/routing/router.js'
 import type { RouterTelemetry } from '../streams/routing/telemetry.js'
+import type { DeadLetterStore, Delivery, RouteOutbox } from '../streams/routing/ports.js'
 
 export interface Routing {
   readonly router: Router | undefined
-  readonly deadLetters: ClickHouseDeadLetters
+  readonly deadLetters: DeadLetterStore
   /** the sink the pipeline writes to: with routes, committed events are handed to the router before the ack */
   sinkFor(sink: EventSink): EventSink
   start(): Promise<void>
@@ -31,17 +32,30 @@ export interface Routing {
  */
 export function createRouting(
   config: Config,
-  deps: { routes: readonly Route[]; transforms?: Readonly<Record<string, readonly EventTransform[]>>; client: ClickHouseClient; redis: Redis | undefined; metrics: Metrics; logger: Logger },
+  deps: {
+    routes: readonly Route[]
+    transforms?: Readonly<Record<string, readonly EventTransform[]>>
+    client: ClickHouseClient | undefined
+    redis: Redis | undefined
+    metrics: Metrics
+    logger: Logger
+    /** given ports are used as they are, and left open on stop */
+    delivery?: Delivery | undefined
+    outbox?: RouteOutbox | undefined
+    deadLetters?: DeadLetterStore | undefined
+  },
 ): Routing {
   const { routes, client, redis, metrics, logger } = deps
-  const deadLetters = createClickHouseDeadLetters({ client, database: config.CLICKHOUSE_DATABASE })
+  const deadLetters = deps.deadLetters ?? createClickHouseDeadLetters({ client: client!, database: config.CLICKHOUSE_DATABASE })
   if (routes.length === 0) {
     return { router: undefined, deadLetters, sinkFor: (sink) => sink, start: async () => {}, stop: async () => {} }
   }
-  const delivery = createHttpDelivery()
+  const ownDelivery = deps.delivery ? undefined : createHttpDelivery()
+  const delivery = deps.delivery ?? ownDelivery!
   // A connection of its own: large XADD pipelines must not queue behind (or ahead of) dedupe claims.
-  const outboxRedis = redis?.duplicate()
-  const outbox = outboxRedis && createRedisRouteOutbox({ redis: outboxRedis, consumer: config.ROUTE_CONSUMER ?? hostname(), claimIdleMs: config.ROUTE_CLAIM_IDLE_MS })
+  const outboxRedis = deps.outbox ? undefined : redis?.duplicate()
+  const ownOutbox = outboxRedis && createRedisRouteOutbox({ redis: outboxRedis, consumer: config.ROUTE_CONSUMER ?? hostname(), claimIdleMs: config.ROUTE_CLAIM_IDLE_MS })
+  const outbox = deps.outbox ?? ownOutbox
   const router = createRouter(
     {
       routes,
@@ -60,8 +74,8 @@ export function createRouting(
     start: () => router.start(),
     async stop(flushMs) {
       await router.drain({ flushMs })
-      outbox?.close()
-      delivery.close()
+      ownOutbox?.close()
+      ownDelivery?.close()
       await outboxRedis?.quit().catch(() => {})
     },
   }

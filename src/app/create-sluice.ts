@@ -1,9 +1,10 @@
 import { resolve } from 'node:path'
 import { serve, type ServerType } from '@hono/node-server'
+import type { ClickHouseClient } from '@clickhouse/client'
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { createLogger } from '../telemetry/logger.js'
-import { createClickHouseClient, createClickHouseSink, type ClickHouseSink } from '../adapters/clickhouse/clickhouse-sink.js'
+import { createClickHouseClient, createClickHouseSink } from '../adapters/clickhouse/clickhouse-sink.js'
 import { createMemoryDedupeStore } from '../adapters/memory/memory-dedupe-store.js'
 import { createWsGateway, type WsGateway } from '../adapters/ws/index.js'
 import { createRedisDedupeStore } from '../adapters/redis/redis-dedupe-store.js'
@@ -12,6 +13,8 @@ import { createHttpApp } from '../http/app.js'
 import { SLOW_CLIENT_TIMEOUTS } from '../wire/slow-client-timeouts.js'
 import { createPipeline, type Pipeline } from '../streams/pipeline.js'
 import type { DedupeStore } from '../streams/ports.js'
+import type { DeadLetterStore, Delivery, RouteOutbox } from '../streams/routing/ports.js'
+import type { EventStorage } from './event-storage.js'
 import type { EventTransform } from '../streams/operators/transform.js'
 import type { PipelineTelemetry } from '../streams/telemetry.js'
 import { from, lastValueFrom } from 'rxjs'
@@ -36,6 +39,23 @@ export interface SluiceDeps {
   readonly routes?: readonly Route[]
   /** the user's own RxJS operators per route name, run on the events a route matched before they are queued for it */
   readonly routeTransforms?: Readonly<Record<string, readonly EventTransform[]>>
+
+  // Prebuilt clients and ports (tests pass fakes; an embedder its own clients). Each one given is
+  // used as it is, and stays the caller's to close; each one missing is built from config here.
+  /** instead of one built from REDIS_URL: the Redis dedupe store and the route outbox use it */
+  readonly redis?: Redis
+  /** instead of one built from CLICKHOUSE_URL or DATA_DIR: the ClickHouse sink and dead letters use it */
+  readonly clickhouse?: ClickHouseClient
+  /** instead of a ClickHouse sink: where events are committed and read back from */
+  readonly sink?: EventStorage
+  /** instead of the Redis store (with a Redis client) or the in-process one */
+  readonly store?: DedupeStore
+  /** instead of the Redis Streams outbox (which needs Redis) */
+  readonly outbox?: RouteOutbox
+  /** instead of HTTP POSTs to the routes' urls */
+  readonly delivery?: Delivery
+  /** instead of the ClickHouse dead-letters table (needed when `sink` is given without `clickhouse`) */
+  readonly deadLetters?: DeadLetterStore
 }
 
 export interface Backends {
@@ -45,7 +65,7 @@ export interface Backends {
 
 export interface Sluice {
   readonly pipeline: Pipeline
-  readonly sink: ClickHouseSink
+  readonly sink: EventStorage
   readonly store: DedupeStore
   readonly app: ReturnType<typeof createHttpApp>
   readonly metrics: Metrics
@@ -62,25 +82,32 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
   const logger = deps.logger ?? createLogger(config.LOG_LEVEL)
   const metrics = deps.metrics ?? createMetrics()
 
-  const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, commandTimeout: 2000 }) : undefined
-  redis?.on('error', (error) => logger.warn({ err: error, component: 'redis' }, 'redis connection error'))
+  if (deps.sink && !deps.clickhouse && !deps.deadLetters) throw new TypeError('createSluice: a sink without a ClickHouse client needs deps.deadLetters too')
+
+  const ownRedis = !deps.redis && config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, commandTimeout: 2000 }) : undefined
+  ownRedis?.on('error', (error) => logger.warn({ err: error, component: 'redis' }, 'redis connection error'))
+  const redis = deps.redis ?? ownRedis
   const dataDir = resolve(config.DATA_DIR)
-  const client = await createClickHouseClient(config.CLICKHOUSE_URL ? { url: config.CLICKHOUSE_URL } : { dataDir })
-  const sink = createClickHouseSink({ client, database: config.CLICKHOUSE_DATABASE })
+  // A given sink needs no client of ours: an embedded chDB would otherwise claim DATA_DIR for nothing.
+  const client = deps.clickhouse ?? (deps.sink ? undefined : await createClickHouseClient(config.CLICKHOUSE_URL ? { url: config.CLICKHOUSE_URL } : { dataDir }))
+  const sink: EventStorage = deps.sink ?? createClickHouseSink({ client: client!, database: config.CLICKHOUSE_DATABASE })
+  // The ClickHouse sink closes its client: only when both are ours.
+  const ownSink = !deps.sink && !deps.clickhouse
+  const closeOwn = () => Promise.allSettled([ownSink ? sink.close() : undefined, ownRedis?.quit()])
 
   // What storage holds is what the client sent unless user transforms changed it: then a re-sent id
   // from before a restart cannot be compared, and is a plain duplicate.
   const storedFingerprints = deps.transforms?.length
     ? undefined
     : async (ids: readonly string[]) => new Map((await sink.byIds(ids)).map((event) => [event.id, storedFingerprint(event)]))
-  const memory = redis
+  const memory = deps.store || redis
     ? undefined
     : createMemoryDedupeStore({ ttlSeconds: config.DEDUPE_TTL_SECONDS, reservationSeconds: config.dedupeReservationSeconds, maxEntries: config.DEDUPE_MAX_ENTRIES, storedFingerprints })
-  const store: DedupeStore = memory ?? createRedisDedupeStore({ redis: redis!, ttlSeconds: config.DEDUPE_TTL_SECONDS, reservationSeconds: config.dedupeReservationSeconds })
+  const store: DedupeStore = deps.store ?? memory ?? createRedisDedupeStore({ redis: redis!, ttlSeconds: config.DEDUPE_TTL_SECONDS, reservationSeconds: config.dedupeReservationSeconds })
 
   // The in-process store starts empty; without this a restart would forget the dedupe window and
   // accept re-sent ids again (the table engine would collapse them, but the answer would be wrong).
-  let started: Awaited<ReturnType<ClickHouseSink['start']>>
+  let started: Awaited<ReturnType<EventStorage['start']>>
   let remembered = 0
   try {
     started = await sink.start()
@@ -90,22 +117,26 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       remembered = ids.length
     }
   } catch (error) {
-    await Promise.allSettled([sink.close(), redis?.quit()])
+    await closeOwn()
     throw error
   }
 
   const backends: Backends = {
-    dedupe: redis ? `redis ${redacted(config.REDIS_URL!)}` : `in-process (max ${config.DEDUPE_MAX_ENTRIES} ids, ${remembered} re-learned from storage)`,
-    storage: config.CLICKHOUSE_URL
+    dedupe: deps.store ? 'given store' : deps.redis ? 'redis (given client)' : redis ? `redis ${redacted(config.REDIS_URL!)}` : `in-process (max ${config.DEDUPE_MAX_ENTRIES} ids, ${remembered} re-learned from storage)`,
+    storage: deps.sink
+      ? `given sink (version ${started.version})`
+      : deps.clickhouse
+        ? `clickhouse (given client, version ${started.version}, ${started.dialect} timestamps)`
+        : config.CLICKHOUSE_URL
       ? `clickhouse server ${redacted(config.CLICKHOUSE_URL)} (version ${started.version}, ${started.dialect} timestamps)`
       : `embedded chDB in ${dataDir} (version ${started.version})`,
   }
 
-  const routing = createRouting(config, { routes: deps.routes ?? [], transforms: deps.routeTransforms, client, redis, metrics, logger })
+  const routing = createRouting(config, { routes: deps.routes ?? [], transforms: deps.routeTransforms, client, redis, metrics, logger, delivery: deps.delivery, outbox: deps.outbox, deadLetters: deps.deadLetters })
   try {
     await routing.start()
   } catch (error) {
-    await Promise.allSettled([routing.stop(0), sink.close(), redis?.quit()])
+    await Promise.allSettled([routing.stop(0), closeOwn()])
     throw error
   }
 
@@ -124,7 +155,7 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
   metrics.watchAdmission(pipeline.admission)
 
   let stopping = false
-  const checks = [dedupeCheck(redis), clickHouseCheck(sink, config.CLICKHOUSE_URL ? 'clickhouse server' : 'embedded chDB')]
+  const checks = [dedupeCheck(redis), clickHouseCheck(sink, deps.sink ? 'given sink' : deps.clickhouse ? 'clickhouse (given client)' : config.CLICKHOUSE_URL ? 'clickhouse server' : 'embedded chDB')]
   const app = createHttpApp(
     {
       batchMaxEvents: config.BATCH_MAX_EVENTS,
@@ -205,7 +236,7 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       const grace = setTimeout(() => http?.closeAllConnections(), 1000)
       await closed
       clearTimeout(grace)
-      await Promise.allSettled([sink.close(), redis?.quit()])
+      await closeOwn()
     },
   }
 }
