@@ -3,7 +3,8 @@ import { defer, of } from 'rxjs'
 import { toWire, type AcceptedEvent, type Transport } from '../../streams/event.js'
 import type { DeadLetter, DeadLetterQuery, DeadLetterRange, DeadLetterStore, StoredDeadLetter } from '../../streams/routing/ports.js'
 import { isRetriableClickHouseError } from './clickhouse-retry.js'
-import { deadLettersDdl, dialectForColumnType, dialectForVersion, quoteIdentifier, quoteString, sqlInteger, sqlTime, type Dialect } from './clickhouse-schema.js'
+import { queryRows, serverVersion, tableDialect } from './clickhouse-queries.js'
+import { deadLettersDdl, dialectForVersion, quoteIdentifier, quoteString, sqlInteger, sqlTime, type Dialect } from './clickhouse-schema.js'
 
 export interface ClickHouseDeadLettersOptions {
   /** shared with the sink; the store never closes it */
@@ -42,25 +43,9 @@ const REMOVE_CHUNK = 2000
 export function createClickHouseDeadLetters(options: ClickHouseDeadLettersOptions): ClickHouseDeadLetters {
   const { client, database = 'default' } = options
   const table = `${quoteIdentifier(database)}.${quoteIdentifier('dead_letters')}`
-  let dialect: Promise<Dialect> | undefined
-
-  async function rows<T>(query: string): Promise<T[]> {
-    return (await client.query({ query, format: 'JSONEachRow' })).json<T>()
-  }
-
-  /** The dialect of the table as it exists (a table made before an upgrade keeps UInt64 times). A failure is not kept. */
-  function dialectOf(): Promise<Dialect> {
-    dialect ??= (async () => {
-      const [column] = await rows<{ type: string }>(`SELECT type FROM system.columns WHERE database = ${quoteString(database)} AND table = 'dead_letters' AND name = 'time'`)
-      if (column) return dialectForColumnType(column.type)
-      const [server] = await rows<{ version: string }>('SELECT version() AS version')
-      return dialectForVersion(server?.version ?? '0')
-    })().catch((error: unknown) => {
-      dialect = undefined
-      throw error
-    })
-    return dialect
-  }
+  const dialect = tableDialect(client, database, 'dead_letters', 'time')
+  const dialectOf = () => dialect.get()
+  const rows = <T>(query: string) => queryRows<T>(client, query)
 
   const toLetter = (row: Row): StoredDeadLetter => {
     const time = fromTime(row.time)
@@ -69,10 +54,10 @@ export function createClickHouseDeadLetters(options: ClickHouseDeadLettersOption
 
   return {
     async start() {
-      const [server] = await rows<{ version: string }>('SELECT version() AS version')
+      const version = await serverVersion(client)
       await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}` })
-      await client.command({ query: deadLettersDdl(database, dialectForVersion(server?.version ?? '0')) })
-      dialect = undefined
+      await client.command({ query: deadLettersDdl(database, dialectForVersion(version)) })
+      dialect.forget()
       return dialectOf()
     },
 

@@ -3,11 +3,11 @@ import { Readable } from 'node:stream'
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseClientConfigOptions } from '@clickhouse/client'
 import { defer, of, type ObservableInput } from 'rxjs'
 import type { AcceptedEvent } from '../../streams/event.js'
-import type { EventSink } from '../../streams/ports.js'
+import type { EventRow, EventSink } from '../../streams/ports.js'
+import { queryRows, serverVersion, tableDialect } from './clickhouse-queries.js'
 import { isRetriableClickHouseError } from './clickhouse-retry.js'
 import {
   deadLettersDdl,
-  dialectForColumnType,
   dialectForVersion,
   fromRow,
   quoteIdentifier,
@@ -78,7 +78,7 @@ export interface ClickHouseSink extends EventSink {
   /** Creates the database and the tables if missing; tells the server version and the dialect in use. */
   start(): Promise<{ version: string; dialect: Dialect }>
   /** One TabSeparated insert per batch; completes once ClickHouse has taken the rows. */
-  write(events: readonly AcceptedEvent[], propertiesTexts?: ReadonlyArray<string | undefined>): ObservableInput<void>
+  write(rows: readonly EventRow[]): ObservableInput<void>
   ping(): Promise<boolean>
   /** The newest stored events (by received_at, then timestamp), each id once. */
   recent(query: RecentQuery): Promise<AcceptedEvent[]>
@@ -99,48 +99,26 @@ const BY_IDS_PER_QUERY = 200
 export function createClickHouseSink(options: ClickHouseSinkOptions): ClickHouseSink {
   const { client, database = 'default', table = 'raw_events' } = options
   const qualified = `${quoteIdentifier(database)}.${quoteIdentifier(table)}`
-  let dialect: Promise<Dialect> | undefined
-
-  async function rows<T>(query: string): Promise<T[]> {
-    const result = await client.query({ query, format: 'JSONEachRow' })
-    return result.json<T>()
-  }
-
-  async function version(): Promise<string> {
-    const [row] = await rows<{ version: string }>('SELECT version() AS version')
-    return row?.version ?? '0'
-  }
-
-  /** Before start() (or when start() is not wanted), the dialect is the server's. A failure is not kept. */
-  function dialectOf(): Promise<Dialect> {
-    dialect ??= version().then(dialectForVersion, (error: unknown) => {
-      dialect = undefined
-      throw error
-    })
-    return dialect
-  }
+  const dialect = tableDialect(client, database, table, 'received_at')
+  const dialectOf = () => dialect.get()
+  const rows = <T>(query: string) => queryRows<T>(client, query)
 
   return {
     async start() {
-      const serverVersion = await version()
+      const version = await serverVersion(client)
       await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}` })
-      await client.command({ query: rawEventsDdl(database, table, dialectForVersion(serverVersion)) })
-      await client.command({ query: deadLettersDdl(database, dialectForVersion(serverVersion)) })
-      // A table created earlier keeps its types (e.g. a server upgraded past 20.1 keeps UInt64 times):
-      // read and write in the dialect the table has, not the one a new table would get.
-      const [column] = await rows<{ type: string }>(
-        `SELECT type FROM system.columns WHERE database = ${quoteString(database)} AND table = ${quoteString(table)} AND name = 'received_at'`,
-      )
-      const inUse = column ? dialectForColumnType(column.type) : dialectForVersion(serverVersion)
-      dialect = Promise.resolve(inUse)
-      return { version: serverVersion, dialect: inUse }
+      await client.command({ query: rawEventsDdl(database, table, dialectForVersion(version)) })
+      await client.command({ query: deadLettersDdl(database, dialectForVersion(version)) })
+      dialect.forget()
+      const inUse = await dialectOf()
+      return { version, dialect: inUse }
     },
 
-    write(events: readonly AcceptedEvent[], propertiesTexts?: ReadonlyArray<string | undefined>) {
-      if (events.length === 0) return of(undefined)
+    write(batch: readonly EventRow[]) {
+      if (batch.length === 0) return of(undefined)
       return defer(async () => {
         const inUse = await dialectOf()
-        await client.insert({ table: qualified, values: Readable.from(tabSeparatedRows(events, inUse, propertiesTexts), { objectMode: false }), format: 'TabSeparated' })
+        await client.insert({ table: qualified, values: Readable.from(tabSeparatedRows(batch, inUse), { objectMode: false }), format: 'TabSeparated' })
       })
     },
 
