@@ -1,6 +1,8 @@
 /**
  * Sluice as a library: the pipeline, its operators with typed options, the ports and the event
  * schema — for embedding Sluice, and for marble-testing its chains (fakes in `sluice/testing`).
+ * It loads no client library and no server framework (test/entries.test.ts checks the import
+ * graph): the composition root and the adapters are in `sluice/server`.
  */
 export { createAdmission, type Admission, type AdmissionOptions } from './streams/admission.js'
 export type { Envelope } from './streams/envelope.js'
@@ -19,18 +21,11 @@ export { createPipeline, type Pipeline, type PipelineConfig, type PipelineDeps }
 export type { Claim, ClaimStatus, DedupeStore, EventSink } from './streams/ports.js'
 export { RawEnvelope, Submission } from './streams/submission.js'
 export type { PipelineTelemetry } from './streams/telemetry.js'
-export { createMemoryDedupeStore, type MemoryDedupeStoreOptions } from './adapters/memory/memory-dedupe-store.js'
-export { createRedisDedupeStore } from './adapters/redis/redis-dedupe-store.js'
-export { createClickHouseClient, createClickHouseSink, type ClickHouseSink, type ClickHouseTarget } from './adapters/clickhouse/clickhouse-sink.js'
-export { createWsGateway, type WsGateway, type WsGatewayOptions, type WsTelemetry } from './adapters/ws/index.js'
-export { loadConfig, ConfigError, type Config } from './app/config.js'
-export { createSluice, type Sluice, type SluiceDeps } from './app/create-sluice.js'
 export { createCircuitBreaker, type CircuitBreaker, type CircuitBreakerOptions } from './streams/routing/circuit-breaker.js'
 export { deadLetterWriter, type RouteItem, type SettledBatch } from './streams/routing/dead-letter-writer.js'
 export { deliverRoute, type DeliverRouteDeps } from './streams/routing/deliver-route.js'
 export { DeliveryError, finalError, retriableError } from './streams/routing/delivery-error.js'
-export type { DeadLetter, DeadLetterStore, Delivery, DeliveryBatch, RouteOutbox } from './streams/routing/ports.js'
+export type { DeadLetter, DeadLetterQuery, DeadLetterRange, DeadLetterStore, Delivery, DeliveryBatch, OutboxEntry, RouteOutbox, StoredDeadLetter } from './streams/routing/ports.js'
 export { route, type Route } from './streams/routing/route.js'
 export { createRouter, type Router, type RouterConfig, type RouterDeps } from './streams/routing/router.js'
 export type { RouterTelemetry } from './streams/routing/telemetry.js'
-export { loadRoutesFile, parseRoutes, RoutesFileError } from './app/routes-file.js'
