@@ -1,9 +1,11 @@
 import { hostname } from 'node:os'
+import { join, resolve } from 'node:path'
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { createClickHouseDeadLetters } from '../adapters/clickhouse/clickhouse-dead-letters.js'
 import { createHttpDelivery } from '../adapters/http-delivery/http-delivery.js'
+import { createFileRouteOutbox } from '../adapters/journal/file-route-outbox.js'
 import { createRedisRouteOutbox } from '../adapters/redis/redis-route-outbox.js'
 import type { Config } from './config.js'
 import type { Metrics } from '../telemetry/metrics.js'
@@ -27,7 +29,8 @@ export interface Routing {
 
 /**
  * The routing part of the composition root (issue 6): HTTP delivery, dead letters in ClickHouse,
- * and — with Redis — a Redis Streams outbox so that no matched event is lost across a crash.
+ * and an outbox so that no matched event is lost across a crash: Redis Streams with Redis, else a
+ * journal in DATA_DIR.
  * Without routes nothing is started, but the dead-letters table can still be listed.
  */
 export function createRouting(
@@ -54,7 +57,16 @@ export function createRouting(
   const delivery = deps.delivery ?? ownDelivery!
   // A connection of its own: large XADD pipelines must not queue behind (or ahead of) dedupe claims.
   const outboxRedis = deps.outbox ? undefined : redis?.duplicate()
-  const ownOutbox = outboxRedis && createRedisRouteOutbox({ redis: outboxRedis, consumer: config.ROUTE_CONSUMER ?? hostname(), claimIdleMs: config.ROUTE_CLAIM_IDLE_MS })
+  // Without Redis, a journal in DATA_DIR (which exists in server mode too): a kill -9 still loses no delivery.
+  const ownOutbox: (RouteOutbox & { close(): void }) | undefined = deps.outbox
+    ? undefined
+    : outboxRedis
+      ? createRedisRouteOutbox({ redis: outboxRedis, consumer: config.ROUTE_CONSUMER ?? hostname(), claimIdleMs: config.ROUTE_CLAIM_IDLE_MS })
+      : createFileRouteOutbox({
+          dir: join(resolve(config.DATA_DIR), 'route-outbox'),
+          releaseDelayMs: config.ROUTE_CLAIM_IDLE_MS,
+          onUnreadable: (route, receipt, error) => logger.warn({ route, receipt, err: error }, 'route outbox: skipped a journal line that is not an event'),
+        })
   const outbox = deps.outbox ?? ownOutbox
   const router = createRouter(
     {
