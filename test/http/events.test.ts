@@ -1,12 +1,12 @@
 import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { serverSluice, uniqueId } from '../support/services.js'
+import { fakeSluice, uniqueId } from '../support/services.js'
 
-type Started = Awaited<ReturnType<typeof serverSluice>>
+type Started = Awaited<ReturnType<typeof fakeSluice>>
 let sluice: Started
 
 beforeAll(async () => {
-  sluice = await serverSluice({ BATCH_MAX_EVENTS: '50', MAX_BODY_BYTES: '65536' })
+  sluice = await fakeSluice({ BATCH_MAX_EVENTS: '50', MAX_BODY_BYTES: '65536' })
 })
 afterAll(() => sluice.dispose())
 

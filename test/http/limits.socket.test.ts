@@ -2,13 +2,13 @@ import { request } from 'node:http'
 import { connect } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { serverSluice } from '../support/services.js'
+import { fakeSluice } from '../support/services.js'
 
 // Over a real socket: the limits are about what the server reads, which app.request cannot show.
-let sluice: Awaited<ReturnType<typeof serverSluice>>
+let sluice: Awaited<ReturnType<typeof fakeSluice>>
 let port: number
 beforeAll(async () => {
-  sluice = await serverSluice({ PORT: '0', HOST: '127.0.0.1', MAX_BODY_BYTES: String(1024 * 1024) })
+  sluice = await fakeSluice({ PORT: '0', HOST: '127.0.0.1', MAX_BODY_BYTES: String(1024 * 1024) })
   ;({ port } = await sluice.listen())
 })
 afterAll(() => sluice.dispose())

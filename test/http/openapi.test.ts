@@ -1,7 +1,7 @@
 import { Validator } from '@seriousme/openapi-schema-validator'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { serverSluice, uniqueId } from '../support/services.js'
+import { fakeSluice, uniqueId } from '../support/services.js'
 
 type Media = { schema?: object; examples?: Record<string, { value: unknown }> }
 type Operation = {
@@ -12,10 +12,10 @@ type Operation = {
 }
 type Document = { openapi: string; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, { properties: Record<string, unknown>; required?: string[]; additionalProperties?: boolean }> } }
 
-let sluice: Awaited<ReturnType<typeof serverSluice>>
+let sluice: Awaited<ReturnType<typeof fakeSluice>>
 let document: Document
 beforeAll(async () => {
-  sluice = await serverSluice()
+  sluice = await fakeSluice()
   document = (await (await sluice.app.request('/openapi.json')).json()) as Document
 })
 afterAll(() => sluice.dispose())

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { serverSluice, uniqueId } from '../support/services.js'
+import { fakeSluice, uniqueId } from '../support/services.js'
 
-let sluice: Awaited<ReturnType<typeof serverSluice>>
+let sluice: Awaited<ReturnType<typeof fakeSluice>>
 const type = `read.${uniqueId().slice(2, 10)}`
 const other = `${type}.other`
 const sent: Array<{ id: string; type: string }> = []
 
 beforeAll(async () => {
-  sluice = await serverSluice()
+  sluice = await fakeSluice()
   // Three requests in a row: each later one is received later.
   for (const batch of [[type, type], [other], [type]]) {
     const events = batch.map((t, i) => ({ id: `${t}-${sent.length + i}`, type: t, timestamp: 1_764_151_200_000 + sent.length + i, properties: { n: sent.length + i } }))

@@ -3,6 +3,7 @@ import pino, { type Logger } from 'pino'
 import { createClickHouseClient } from '../../src/adapters/clickhouse/clickhouse-sink.js'
 import { loadConfig } from '../../src/app/config.js'
 import { createSluice, type Sluice, type SluiceDeps } from '../../src/app/create-sluice.js'
+import { createMemoryDeadLetters, createMemoryStorage, type MemoryStorage } from '../../src/testing.js'
 
 /** Real servers, as scripts/services.sh brings them up (or as the environment points to). */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -26,6 +27,18 @@ export async function serverSluice(env: Record<string, string> = {}, logger: Log
       await dropDatabase(database)
     },
   }
+}
+
+/**
+ * A Sluice on the fakes of sluice/testing: events stored in memory, the in-process dedupe store,
+ * dead letters in memory. For tests of HTTP and WebSocket behaviour, which no storage server
+ * changes; `deps` replaces any of them (a Redis client, a failing storage, a fake delivery…).
+ */
+export async function fakeSluice(env: Record<string, string> = {}, logger: Logger = silent, deps: Omit<SluiceDeps, 'logger'> = {}): Promise<Sluice & { storage: MemoryStorage; dispose(): Promise<void> }> {
+  const storage = createMemoryStorage()
+  const config = loadConfig({ INSERT_BATCH_MAX_WAIT_MS: '5', LOG_LEVEL: 'silent', WS_PORT: '0', ...env })
+  const sluice = await createSluice(config, { sink: storage, deadLetters: createMemoryDeadLetters(), ...deps, logger })
+  return { ...sluice, storage, dispose: () => sluice.stop() }
 }
 
 export async function dropDatabase(database: string): Promise<void> {
