@@ -1,33 +1,34 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createClickHouseClient, createClickHouseSink } from '../../src/adapters/clickhouse/clickhouse-sink.js'
+import { Redis } from 'ioredis'
 import { createMemoryDedupeStore } from '../../src/adapters/memory/memory-dedupe-store.js'
 import { createHttpApp } from '../../src/http/app.js'
 import { clickHouseCheck } from '../../src/app/readiness.js'
 import { createPipeline } from '../../src/streams/pipeline.js'
-import { serverSluice, silent, uniqueId } from '../support/services.js'
+import { createMemoryStorage } from '../../src/testing.js'
+import { fakeSluice, silent, uniqueId } from '../support/services.js'
 
-let sluice: Awaited<ReturnType<typeof serverSluice>>
+let sluice: Awaited<ReturnType<typeof fakeSluice>>
 beforeAll(async () => {
-  sluice = await serverSluice()
+  sluice = await fakeSluice()
 })
 afterAll(() => sluice.dispose())
 
 type Ready = { status: string; checks: Record<string, { status: string; backend: string; error?: string }> }
 
 describe('GET /ready', () => {
-  it('answers 200 when Redis and the ClickHouse server both answer', async () => {
+  it('answers 200 when the dedupe store and storage both answer, naming each backend', async () => {
     const response = await sluice.app.request('/ready')
     expect(response.status).toBe(200)
     const body = (await response.json()) as Ready
     expect(body.status).toBe('ready')
     expect(body.checks).toEqual({
-      redis: { status: 'ok', backend: 'redis', latencyMs: expect.any(Number) },
-      clickhouse: { status: 'ok', backend: 'clickhouse server', latencyMs: expect.any(Number) },
+      redis: { status: 'ok', backend: 'in-process', latencyMs: expect.any(Number) },
+      clickhouse: { status: 'ok', backend: 'given sink', latencyMs: expect.any(Number) },
     })
   })
 
   it('answers 503 naming ClickHouse when it cannot be reached, within the timeout', async () => {
-    const unreachable = createClickHouseSink({ client: await createClickHouseClient({ url: 'http://127.0.0.1:1' }) })
+    const unreachable = createMemoryStorage({ down: () => true })
     const pipeline = createPipeline(
       { insertBatchMaxRows: 10, insertBatchMaxWaitMs: 5, insertConcurrency: 1, maxInflightEvents: 100, retry: { initialMs: 1, maxMs: 1, budgetMs: 0 } },
       { sink: unreachable, store: createMemoryDedupeStore({ ttlSeconds: 60, reservationSeconds: 60, maxEntries: 10 }) },
@@ -46,11 +47,13 @@ describe('GET /ready', () => {
     expect(body.checks.clickhouse).toMatchObject({ status: 'fail', error: 'ClickHouse does not answer its ping' })
     expect(body.checks.slow).toMatchObject({ status: 'fail', error: 'no answer within 200 ms' })
     await pipeline.drain()
-    await unreachable.close()
   })
 
   it('answers 503 naming Redis when it cannot be reached', async () => {
-    const deadRedis = await serverSluice({ REDIS_URL: 'redis://127.0.0.1:1' })
+    // A client of a port nobody listens on: what a Redis that went away looks like to Sluice.
+    const redis = new Redis('redis://127.0.0.1:1', { maxRetriesPerRequest: 1, lazyConnect: true })
+    redis.on('error', () => {})
+    const deadRedis = await fakeSluice({}, silent, { redis })
     try {
       const response = await deadRedis.app.request('/ready')
       expect(response.status).toBe(503)
@@ -59,6 +62,7 @@ describe('GET /ready', () => {
       expect(body.checks.clickhouse!.status).toBe('ok')
     } finally {
       await deadRedis.dispose()
+      redis.disconnect()
     }
   })
 })
