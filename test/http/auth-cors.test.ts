@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../../src/telemetry/logger.js'
-import { serverSluice } from '../support/services.js'
+import { fakeSluice } from '../support/services.js'
 
-let open: Awaited<ReturnType<typeof serverSluice>>
-let locked: Awaited<ReturnType<typeof serverSluice>>
+let open: Awaited<ReturnType<typeof fakeSluice>>
+let locked: Awaited<ReturnType<typeof fakeSluice>>
 
 beforeAll(async () => {
   ;[open, locked] = await Promise.all([
-    serverSluice({ CORS_ORIGINS: 'https://app.example, https://admin.example' }),
-    serverSluice({ API_KEYS: 'key-one,key-two', METRICS_REQUIRE_KEY: 'true', CORS_ORIGINS: '*' }),
+    fakeSluice({ CORS_ORIGINS: 'https://app.example, https://admin.example' }),
+    fakeSluice({ API_KEYS: 'key-one,key-two', METRICS_REQUIRE_KEY: 'true', CORS_ORIGINS: '*' }),
   ])
 })
 afterAll(() => Promise.all([open.dispose(), locked.dispose()]))
@@ -78,7 +78,7 @@ describe('logs', () => {
   it('never contain an API key, even at debug level with a failing request', async () => {
     const lines: string[] = []
     const logger = createLogger('trace', { write: (line: string) => void lines.push(line) })
-    const sluice = await serverSluice({ API_KEYS: 'secret-key-123,other-secret-456' }, logger)
+    const sluice = await fakeSluice({ API_KEYS: 'secret-key-123,other-secret-456' }, logger)
     try {
       await sluice.app.request('/v1/events', { method: 'POST', body: '{"type":"x"}', headers: { 'content-type': 'application/json', authorization: 'Bearer secret-key-123' } })
       await sluice.app.request('/v1/events', { method: 'POST', body: '{"type":"x"}', headers: { 'content-type': 'application/json', 'x-api-key': 'other-secret-456x' } })
