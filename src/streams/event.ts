@@ -1,7 +1,13 @@
 import { z } from 'zod'
 
 /** The event as a client sends it (API.md §1). Strict: an unknown top-level key is rejected by name. */
-export const TYPE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/
+
+/**
+ * An event type: one optional leading `$` (the prefix PostHog's own events carry, `$pageview`), then
+ * a letter or digit, then letters, digits and `_ . : / -`.
+ */
+export const TYPE_PATTERN = /^\$?[A-Za-z0-9][A-Za-z0-9_.:/-]*$/
+export const TYPE_PATTERN_MESSAGE = 'must match ^\\$?[A-Za-z0-9][A-Za-z0-9_.:/-]*$ (e.g. page_view, checkout.completed, $pageview)'
 // 2100-01-01T00:00:00.000Z: the first instant that is out of range.
 const MAX_TIMESTAMP_MS = Date.UTC(2100, 0, 1)
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
@@ -54,7 +60,7 @@ const propertiesSchema = z
 export const EventSchema = z
   .strictObject({
     id: wellFormedString(128, 1).optional().meta({ description: 'Idempotency key; absent: the server assigns a UUIDv7', example: 'evt-0001' }),
-    type: z.string().min(1).max(128).regex(TYPE_PATTERN, 'must match ^[A-Za-z0-9][A-Za-z0-9_.:/-]*$').meta({ example: 'page_view' }),
+    type: z.string().min(1).max(128).regex(TYPE_PATTERN, TYPE_PATTERN_MESSAGE).meta({ description: 'What happened, e.g. page_view, checkout.completed, $pageview (one leading $ is allowed)', example: 'page_view' }),
     timestamp: timestampSchema.optional(),
     source: wellFormedString(128).optional().meta({ example: 'web' }),
     userId: wellFormedString(256).optional().meta({ example: 'u-42' }),

@@ -10,8 +10,10 @@ export interface TypeMatcher {
 /**
  * The patterns a subscription (and a route, API.md §8) may use: an exact type (`page_view`), a
  * prefix ending in `.*` (`checkout.*` matches `checkout.completed` and `checkout.step.2`, not
- * `checkout` itself), or `*` for every type. Anything else is refused with the reason, so that a
- * typo such as `checkout*` is an error frame rather than a subscription that never matches.
+ * `checkout` itself), or `*` for every type. A type's one leading `$` belongs to its name: `$pageview`
+ * and `$feature.*` are patterns, `$*` is not (`*` already matches every type). Anything else is
+ * refused with the reason, so that a typo such as `checkout*` is an error frame rather than a
+ * subscription that never matches.
  */
 export function patternError(pattern: unknown): string | undefined {
   if (typeof pattern !== 'string') return 'must be a string'

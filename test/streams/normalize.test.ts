@@ -157,3 +157,15 @@ describe('normalize: fingerprints and properties', () => {
     expect(result.errors.map((issue) => issue.message).join(' ').length).toBeLessThan(400)
   })
 })
+
+describe('normalize: event types', () => {
+  it('accepts a type with one leading $ (PostHog\'s own events), and refuses any other use of $', () => {
+    for (const type of ['$pageview', '$feature_flag_called', '$exception.handled', 'page_view', 'checkout.completed', 'a:b/c-d']) {
+      expect(normalize({ type }, context).ok, type).toBe(true)
+    }
+    for (const type of ['$', '$$pageview', '$.x', '$_x', 'page$view', 'pageview$', ' $pageview', '_x', '.x']) {
+      const result = normalize({ type }, context)
+      expect(result.ok ? [] : result.errors, type).toEqual([{ path: 'type', message: 'must match ^\\$?[A-Za-z0-9][A-Za-z0-9_.:/-]*$ (e.g. page_view, checkout.completed, $pageview)' }])
+    }
+  })
+})

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { compilePatterns, createPatternIndex, type PatternIndex } from '../../src/streams/type-patterns.js'
+import { compilePatterns, createPatternIndex, patternError, type PatternIndex } from '../../src/streams/type-patterns.js'
 
 const matching = <K>(index: PatternIndex<K>, type: string): K[] => {
   const keys: K[] = []
@@ -106,5 +106,23 @@ describe('compilePatterns', () => {
   it('carries the patterns it was compiled from', () => {
     expect(compilePatterns(['page_view', 'checkout.*']).patterns).toEqual(['page_view', 'checkout.*'])
     expect(compilePatterns(['*', 'x']).patterns).toEqual(['*', 'x'])
+  })
+})
+
+describe('patternError', () => {
+  it('takes types and prefixes that start with one $, and refuses $ anywhere else', () => {
+    for (const pattern of ['$pageview', '$feature.*', '$exception.handled']) expect(patternError(pattern), pattern).toBeUndefined()
+    for (const pattern of ['$*', '$', '$$pageview', '$.*', 'page$view', 'checkout.$step']) expect(patternError(pattern), pattern).toBeDefined()
+  })
+
+  it('matches $-types exactly and by prefix, apart from the same names without $', () => {
+    const index = createPatternIndex<string>()
+    index.set('posthog', ['$pageview', '$feature.*'])
+    index.set('plain', ['pageview', 'feature.*'])
+    expect(matching(index, '$pageview')).toEqual(['posthog'])
+    expect(matching(index, '$feature.flag')).toEqual(['posthog'])
+    expect(matching(index, 'feature.flag')).toEqual(['plain'])
+    expect(compilePatterns(['$feature.*'])('$feature.flag')).toBe(true)
+    expect(compilePatterns(['$feature.*'])('feature.flag')).toBe(false)
   })
 })

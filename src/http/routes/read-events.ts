@@ -1,5 +1,5 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
-import { parseRfc3339, toWire, TYPE_PATTERN } from '../../streams/event.js'
+import { parseRfc3339, toWire, TYPE_PATTERN, TYPE_PATTERN_MESSAGE } from '../../streams/event.js'
 import { ApiError } from '../errors.js'
 import { storedEvents } from '../examples.js'
 import type { HttpEnv } from '../http-env.js'
@@ -34,7 +34,7 @@ export const sinceParameter = z
   .meta({ description: 'Only events received at or after this instant: RFC 3339 (e.g. 2026-11-26T00:00:00.000Z) or epoch milliseconds' })
 
 export const ReadQuerySchema = z.strictObject({
-  type: z.string().min(1).max(128).regex(TYPE_PATTERN, 'must match ^[A-Za-z0-9][A-Za-z0-9_.:/-]*$').optional().meta({ description: 'Only events of this exact type (e.g. page_view)' }),
+  type: z.string().min(1).max(128).regex(TYPE_PATTERN, TYPE_PATTERN_MESSAGE).optional().meta({ description: 'Only events of this exact type (e.g. page_view)' }),
   since: sinceParameter.optional(),
   limit: limitParameter('How many events, 1 to 1000'),
 })

@@ -5,14 +5,14 @@ import { runInNewContext } from 'node:vm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Pipeline } from '../../../src/streams/pipeline.js'
 import { uniqueId } from '../../support/services.js'
-import { connect, gate, heldSink, pipelineOver, realStorage, sleep, startGateway, statuses, until, type Running, type Storage } from './support.js'
+import { connect, gate, heldSink, pipelineOver, fakeStorage, sleep, startGateway, statuses, until, type Running, type Storage } from './support.js'
 
 let storage: Storage
 const closers: Array<() => Promise<unknown>> = []
 const gates: Array<() => void> = []
 
 beforeAll(async () => {
-  storage = await realStorage()
+  storage = await fakeStorage()
 })
 afterAll(async () => {
   for (const open of gates) open()

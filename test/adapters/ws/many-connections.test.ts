@@ -3,13 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AcceptedEvent } from '../../../src/streams/event.js'
 import type { Pipeline } from '../../../src/streams/pipeline.js'
 import { uniqueId } from '../../support/services.js'
-import { connect, pipelineOver, realStorage, startGateway, statuses, until, type Client, type Storage } from './support.js'
+import { connect, pipelineOver, fakeStorage, startGateway, statuses, until, type Client, type Storage } from './support.js'
 
 let storage: Storage
 let pipeline: Pipeline
 
 beforeAll(async () => {
-  storage = await realStorage()
+  storage = await fakeStorage()
   pipeline = pipelineOver(storage)
 })
 afterAll(async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AcceptedEvent } from '../../../src/streams/event.js'
 import type { Pipeline } from '../../../src/streams/pipeline.js'
 import { uniqueId } from '../../support/services.js'
-import { connect, gate, heldSink, pipelineOver, realStorage, startGateway, until, type Running, type Storage } from './support.js'
+import { connect, gate, heldSink, pipelineOver, fakeStorage, startGateway, until, type Running, type Storage } from './support.js'
 
 let storage: Storage
 let pipeline: Pipeline
@@ -12,7 +12,7 @@ const holds = new Map<string, Promise<unknown>>()
 const commits: string[] = []
 
 beforeAll(async () => {
-  storage = await realStorage()
+  storage = await fakeStorage()
   const sink = heldSink(storage.sink, (events: readonly AcceptedEvent[]) => {
     const held = events.map((event) => holds.get(event.type)).find((hold) => hold !== undefined)
     return held?.then(() => void commits.push(...new Set(events.map((e) => e.type))))

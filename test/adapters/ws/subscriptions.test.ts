@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Pipeline } from '../../../src/streams/pipeline.js'
 import { uniqueId } from '../../support/services.js'
-import { connect, pipelineOver, realStorage, startGateway, until, type Client, type Message, type Running, type Storage } from './support.js'
+import { connect, pipelineOver, fakeStorage, startGateway, until, type Client, type Message, type Running, type Storage } from './support.js'
 
 let storage: Storage
 let pipeline: Pipeline
@@ -9,7 +9,7 @@ let running: Running
 let dropped = 0
 
 beforeAll(async () => {
-  storage = await realStorage()
+  storage = await fakeStorage()
   pipeline = pipelineOver(storage)
   running = await startGateway(pipeline, { subscriberMaxBufferedBytes: 64 * 1024 }, { subscriberDropped: () => dropped++ })
 })

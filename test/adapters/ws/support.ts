@@ -1,35 +1,27 @@
-import { randomUUID } from 'node:crypto'
-import { Redis } from 'ioredis'
 import { defer, from, lastValueFrom } from 'rxjs'
 import { WebSocket, type ClientOptions } from 'ws'
-import { createClickHouseClient, createClickHouseSink, type ClickHouseSink } from '../../../src/adapters/clickhouse/clickhouse-sink.js'
-import { createRedisDedupeStore } from '../../../src/adapters/redis/redis-dedupe-store.js'
 import { createWsGateway, type WsGateway, type WsGatewayOptions, type WsTelemetry } from '../../../src/adapters/ws/index.js'
 import type { AcceptedEvent } from '../../../src/streams/event.js'
 import { createPipeline, type Pipeline, type PipelineConfig } from '../../../src/streams/pipeline.js'
-import type { EventSink } from '../../../src/streams/ports.js'
-import { CLICKHOUSE_URL, dropDatabase, REDIS_URL, silent } from '../../support/services.js'
+import type { DedupeStore, EventSink } from '../../../src/streams/ports.js'
+import { createMemoryDedupeStore, createMemoryStorage, type MemoryStorage } from '../../../src/testing.js'
+import { silent } from '../../support/services.js'
 
-/** Real Redis and a real ClickHouse server, in a database of the test file's own. */
+/**
+ * Storage and dedupe for the gateway's pipeline: the fakes of sluice/testing, since what these tests
+ * watch is the WebSocket protocol, not the storage (the ingest contract runs it on real servers).
+ */
 export interface Storage {
-  readonly sink: ClickHouseSink
-  readonly redis: Redis
+  readonly sink: MemoryStorage
+  readonly store: DedupeStore
   dispose(): Promise<void>
 }
 
-export async function realStorage(): Promise<Storage> {
-  const database = `sluice_test_${randomUUID().replace(/-/g, '').slice(0, 12)}`
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
-  const sink = createClickHouseSink({ client: await createClickHouseClient({ url: CLICKHOUSE_URL }), database })
-  await sink.start()
+export async function fakeStorage(): Promise<Storage> {
   return {
-    sink,
-    redis,
-    async dispose() {
-      await sink.close()
-      await redis.quit()
-      await dropDatabase(database)
-    },
+    sink: createMemoryStorage(),
+    store: createMemoryDedupeStore({ ttlSeconds: 600, reservationSeconds: 30, maxEntries: 1_000_000 }),
+    dispose: async () => {},
   }
 }
 
@@ -42,8 +34,7 @@ export const PIPELINE: PipelineConfig = {
 }
 
 export function pipelineOver(storage: Storage, sink: EventSink = storage.sink, config: Partial<PipelineConfig> = {}): Pipeline {
-  const store = createRedisDedupeStore({ redis: storage.redis, ttlSeconds: 600, reservationSeconds: 30 })
-  return createPipeline({ ...PIPELINE, ...config }, { sink, store })
+  return createPipeline({ ...PIPELINE, ...config }, { sink, store: storage.store })
 }
 
 /**
