@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { apiKeyProblem } from '../wire/api-keys.js'
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
@@ -54,6 +55,8 @@ const EnvSchema = z.object({
   CORS_ORIGINS: list.optional(),
   METRICS_REQUIRE_KEY: bool.default(false),
   DOCS_PERSIST_AUTHORIZATION: bool.default(false),
+  HTTP_HEADERS_TIMEOUT_MS: int(1).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: int(1).default(30_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: int(0).default(10_000),
   MAX_WS_CONNECTIONS: int(1).default(10_000),
@@ -95,6 +98,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // A frame is submitted whole: one larger than either bound could never be taken.
   if (config.WS_MAX_EVENTS_PER_FRAME > config.WS_MAX_INFLIGHT_PER_CONNECTION) problems.push({ variable: 'WS_MAX_EVENTS_PER_FRAME', message: 'must not exceed WS_MAX_INFLIGHT_PER_CONNECTION' })
   if (config.WS_MAX_EVENTS_PER_FRAME > config.MAX_INFLIGHT_EVENTS) problems.push({ variable: 'WS_MAX_EVENTS_PER_FRAME', message: 'must not exceed MAX_INFLIGHT_EVENTS' })
+  // Node refuses a server whose head bound is longer than its whole-request bound.
+  if (config.HTTP_HEADERS_TIMEOUT_MS > config.HTTP_REQUEST_TIMEOUT_MS) problems.push({ variable: 'HTTP_HEADERS_TIMEOUT_MS', message: 'must not exceed HTTP_REQUEST_TIMEOUT_MS' })
+  for (const entry of config.API_KEYS ?? []) {
+    const problem = apiKeyProblem(entry)
+    if (problem) problems.push({ variable: 'API_KEYS', message: problem })
+  }
   if (reservation * 1000 <= config.INSERT_RETRY_BUDGET_MS) problems.push({ variable: 'DEDUPE_RESERVATION_SECONDS', message: 'must be longer than INSERT_RETRY_BUDGET_MS' })
   if (problems.length > 0) throw new ConfigError(problems)
   return { ...config, dedupeReservationSeconds: reservation }

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path'
+import type { Server } from 'node:http'
 import { serve, type ServerType } from '@hono/node-server'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { Redis } from 'ioredis'
@@ -10,7 +11,7 @@ import { createWsGateway, type WsGateway } from '../adapters/ws/index.js'
 import { createRedisDedupeStore } from '../adapters/redis/redis-dedupe-store.js'
 import type { Config } from './config.js'
 import { createHttpApp } from '../http/app.js'
-import { SLOW_CLIENT_TIMEOUTS } from '../wire/slow-client-timeouts.js'
+import { answerClientErrors, slowClientServerOptions } from '../wire/slow-client-timeouts.js'
 import { createPipeline, type Pipeline } from '../streams/pipeline.js'
 import type { DedupeStore } from '../streams/ports.js'
 import type { DeadLetterStore, Delivery, RouteOutbox } from '../streams/routing/ports.js'
@@ -194,6 +195,8 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       allowedOrigins: config.CORS_ORIGINS,
       // Shutdown must fit in SHUTDOWN_TIMEOUT_MS, with time left to drain the pipeline and close clients.
       closeTimeoutMs: Math.max(1000, Math.floor(config.SHUTDOWN_TIMEOUT_MS * 0.8)),
+      headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
     },
     { pipeline, logger: logger.child({ component: 'ws' }), telemetry: metrics.ws, ownHttpPort: () => httpPort },
   )
@@ -210,7 +213,9 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
     backends,
     async listen() {
       const port = await new Promise<number>((resolveListen, reject) => {
-        server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST, serverOptions: SLOW_CLIENT_TIMEOUTS }, (info) => resolveListen(info.port))
+        const serverOptions = slowClientServerOptions({ headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS, requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS })
+        server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST, serverOptions }, (info) => resolveListen(info.port))
+        answerClientErrors(server as Server)
         server.once('error', reject)
       })
       httpPort = port

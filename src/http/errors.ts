@@ -2,22 +2,30 @@ import type { Context } from 'hono'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Issue } from '../streams/outcome.js'
 
-/** Every error code of API.md §3; one shape for all of them. */
-export type ErrorCode =
-  | 'invalid_json'
-  | 'invalid_event'
-  | 'invalid_batch'
-  | 'batch_too_large'
-  | 'invalid_query'
-  | 'invalid_request'
-  | 'payload_too_large'
-  | 'unsupported_media_type'
-  | 'unauthorized'
-  | 'not_found'
-  | 'method_not_allowed'
-  | 'overloaded'
-  | 'storage_unavailable'
-  | 'internal'
+/**
+ * Every error code the REST port answers with (API.md §3), in one shape for all of them. The
+ * WebSocket codes (invalid_frame, too_many_events, subscriber_too_slow, and those of a refused
+ * upgrade) belong to the WebSocket source.
+ */
+export const ERROR_CODES = [
+  'invalid_json',
+  'invalid_event',
+  'invalid_batch',
+  'batch_too_large',
+  'invalid_query',
+  'invalid_request',
+  'payload_too_large',
+  'unsupported_media_type',
+  'unauthorized',
+  'not_found',
+  'method_not_allowed',
+  'request_timeout',
+  'overloaded',
+  'storage_unavailable',
+  'internal',
+] as const
+
+export type ErrorCode = (typeof ERROR_CODES)[number]
 
 /** An answer that ends a request early; thrown by helpers, turned into the error shape by the app. */
 export class ApiError extends Error {

@@ -1,3 +1,5 @@
+import { REQUEST_TIMEOUT_MESSAGE } from '../wire/slow-client-timeouts.js'
+
 /**
  * Examples for the OpenAPI document: what Swagger UI pre-fills for "Try it out" and shows beside
  * each response. They are real: a test sends each request example and checks the documented answer.
@@ -53,6 +55,7 @@ export const errorExamples = {
   invalid_query: error('invalid_query', 'the query is invalid', [{ path: 'limit', message: 'Too big: expected number to be <=1000' }]),
   invalid_request: error('invalid_request', 'the replay request is invalid', [{ path: 'route', message: 'Invalid input: expected string, received undefined' }]),
   unauthorized: error('unauthorized', 'a valid API key is needed: Authorization: Bearer <key> or X-API-Key: <key>'),
+  request_timeout: error('request_timeout', REQUEST_TIMEOUT_MESSAGE),
   payload_too_large: error('payload_too_large', 'the request body is over the limit of 5242880 bytes'),
   unsupported_media_type: error('unsupported_media_type', 'content type "text/plain" is not JSON; send application/json'),
   overloaded: error('overloaded', 'too many events in flight; retry shortly'),

@@ -14,12 +14,13 @@ const DESCRIPTIONS: Record<number, string> = {
   400: 'The request is malformed (the error code says how)',
   401: 'A valid API key is needed (only when API_KEYS is set)',
   413: 'The body is over MAX_BODY_BYTES (the inflated size, for gzip)',
+  408: 'The request head did not arrive within HTTP_HEADERS_TIMEOUT_MS, or the whole request within HTTP_REQUEST_TIMEOUT_MS; the connection is closed',
   415: 'The body is not JSON',
   503: 'Try again after Retry-After seconds',
 }
 
 /** Error responses of a route, each with one example per error code it can answer. */
-export function errorResponses(byStatus: Partial<Record<400 | 401 | 413 | 415 | 503, ErrorCode[]>>) {
+export function errorResponses(byStatus: Partial<Record<400 | 401 | 408 | 413 | 415 | 503, ErrorCode[]>>) {
   const responses: Record<string, ReturnType<typeof jsonResponse>> = {}
   for (const [status, codes] of Object.entries(byStatus)) {
     const examples = Object.fromEntries(codes.map((code) => [code, errorExamples[code as keyof typeof errorExamples]]).filter(([, example]) => example))

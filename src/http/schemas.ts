@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi'
 import { EventSchema } from '../streams/event.js'
+import { ERROR_CODES } from './errors.js'
 
 /** Wire schemas of API.md §2–3 for the OpenAPI document; the event schema is the pipeline's own. */
 
@@ -35,22 +36,7 @@ export const BatchResponseSchema = z
 export const ErrorSchema = z
   .object({
     error: z.object({
-      code: z.enum([
-        'invalid_json',
-        'invalid_event',
-        'invalid_batch',
-        'batch_too_large',
-        'invalid_query',
-        'invalid_request',
-        'payload_too_large',
-        'unsupported_media_type',
-        'unauthorized',
-        'not_found',
-        'method_not_allowed',
-        'overloaded',
-        'storage_unavailable',
-        'internal',
-      ]),
+      code: z.enum(ERROR_CODES),
       message: z.string(),
       requestId: z.string(),
       issues: z.array(IssueSchema).optional(),

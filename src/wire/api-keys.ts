@@ -1,5 +1,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 
+/** What a configured key says about the requests that present it. */
+export interface KeyHolder {
+  /** the key's name (`name=key` in API_KEYS): the `source` of the events sent with it that carry none */
+  readonly source?: string
+}
+
 /**
  * Checks a presented API key against the configured ones in constant time. Keys are compared as
  * SHA-256 digests, so neither the length of a key nor the position of the first wrong character
@@ -9,21 +15,63 @@ export interface ApiKeyCheck {
   /** true when no keys are configured (auth off) */
   readonly open: boolean
   accepts(presented: string | undefined): boolean
+  /** The holder of a configured key (an open check accepts anyone, unnamed); undefined: refused. */
+  identify(presented: string | undefined): KeyHolder | undefined
 }
 
-export function createApiKeyCheck(keys: readonly string[] | undefined): ApiKeyCheck {
-  const digests = (keys ?? []).map(digest)
-  return {
-    open: digests.length === 0,
-    accepts(presented) {
-      if (digests.length === 0) return true
-      if (presented === undefined || presented === '') return false
-      const candidate = digest(presented)
-      let match = false
-      for (const known of digests) match = timingSafeEqual(known, candidate) || match
-      return match
-    },
+const ANYONE: KeyHolder = Object.freeze({})
+
+/** `entries` are API_KEYS' entries: `key`, or `name=key` (API.md §3). */
+export function createApiKeyCheck(entries: readonly string[] | undefined): ApiKeyCheck {
+  const keys = (entries ?? []).map(parseApiKey).map(({ key, name }) => ({ digest: digest(key), holder: name === undefined ? ANYONE : Object.freeze({ source: name }) }))
+  function identify(presented: string | undefined): KeyHolder | undefined {
+    if (keys.length === 0) return ANYONE
+    if (presented === undefined || presented === '') return undefined
+    const candidate = digest(presented)
+    let holder: KeyHolder | undefined
+    for (const key of keys) if (timingSafeEqual(key.digest, candidate)) holder ??= key.holder
+    return holder
   }
+  return {
+    open: keys.length === 0,
+    accepts: (presented) => identify(presented) !== undefined,
+    identify,
+  }
+}
+
+/**
+ * One API_KEYS entry. `name=key` names the key; a key may still end in `=` (base64 padding), so an
+ * entry whose part after the first `=` is only `=` signs is a key without a name.
+ */
+export function parseApiKey(entry: string): { readonly key: string; readonly name?: string } {
+  const at = entry.indexOf('=')
+  if (at <= 0 || /^=*$/.test(entry.slice(at + 1))) return { key: entry }
+  return { name: entry.slice(0, at).trim(), key: entry.slice(at + 1).trim() }
+}
+
+/** Why an API_KEYS entry cannot be used, or undefined (a name becomes a `source`: 1 to 128 characters). */
+export function apiKeyProblem(entry: string): string | undefined {
+  const { name, key } = parseApiKey(entry)
+  if (key === '') return 'a key must not be empty'
+  if (name !== undefined && (name === '' || name.length > 128)) return 'a key name must be 1 to 128 characters'
+  return undefined
+}
+
+/**
+ * Gives the events sent with a named key `source: <name>` where they carry none (an empty source is
+ * none, API.md §1). The events are the request's or frame's own freshly parsed objects, so they are
+ * changed in place rather than copied; anything that is not an event object is left for validation
+ * to reject.
+ */
+export function applyKeySource(events: readonly unknown[], holder: KeyHolder | undefined): readonly unknown[] {
+  const source = holder?.source
+  if (source === undefined) return events
+  for (const event of events) {
+    if (event === null || typeof event !== 'object' || Array.isArray(event)) continue
+    const fields = event as Record<string, unknown>
+    if (!Object.hasOwn(fields, 'source') || fields.source === '') fields.source = source
+  }
+  return events
 }
 
 /** The key a request presents: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */

@@ -1,12 +1,18 @@
+import { randomUUID } from 'node:crypto'
+import { STATUS_CODES, type Server, type ServerOptions, type ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
+
 /**
  * Timeouts of the HTTP servers (REST on PORT, and the upgrade requests on WS_PORT) against slow
  * clients. Node's defaults let a client drip its headers for 60 s and its body for 300 s, checked
  * only every 30 s: a few hundred such connections (slowloris) hold sockets and memory for minutes
- * without ever sending a whole request. Past these bounds Node answers `408` and closes.
+ * without ever sending a whole request. Past these bounds the request is answered
+ * `408 request_timeout` in the error shape (API.md §3) and the connection closed.
  *
- * - headers: a whole request head in 10 s;
- * - request: a whole request, body included, in 30 s (5 MiB, the default MAX_BODY_BYTES, at 1.4 Mbit/s);
- *   only the receiving counts: a request that is read and waits for its events to commit is not cut;
+ * - headers (HTTP_HEADERS_TIMEOUT_MS): a whole request head in 10 s;
+ * - request (HTTP_REQUEST_TIMEOUT_MS): a whole request, body included, in 30 s (5 MiB, the default
+ *   MAX_BODY_BYTES, at 1.4 Mbit/s); only the receiving counts: a request that is read and waits for
+ *   its events to commit is not cut;
  * - checked every second.
  *
  * A WebSocket connection is no longer a request once upgraded: these do not apply to it (its
@@ -17,3 +23,53 @@ export const SLOW_CLIENT_TIMEOUTS = {
   requestTimeout: 30_000,
   connectionsCheckingInterval: 1_000,
 } as const
+
+export interface SlowClientTimeouts {
+  readonly headersTimeout: number
+  readonly requestTimeout: number
+}
+
+/** The options of `http.createServer` for these bounds (Node refuses a head bound over the request bound). */
+export function slowClientServerOptions(timeouts: SlowClientTimeouts = SLOW_CLIENT_TIMEOUTS): ServerOptions {
+  if (timeouts.headersTimeout > timeouts.requestTimeout) throw new RangeError('the headers timeout must not exceed the request timeout')
+  return { headersTimeout: timeouts.headersTimeout, requestTimeout: timeouts.requestTimeout, connectionsCheckingInterval: SLOW_CLIENT_TIMEOUTS.connectionsCheckingInterval }
+}
+
+export const REQUEST_TIMEOUT_MESSAGE = 'the request did not arrive in time (HTTP_HEADERS_TIMEOUT_MS for its head, HTTP_REQUEST_TIMEOUT_MS for all of it)'
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/
+
+/** Node's own answers to the other client errors, which a `clientError` listener takes over. */
+const NODE_ANSWERS: Record<string, number> = { HPE_HEADER_OVERFLOW: 431, HPE_CHUNK_EXTENSIONS_OVERFLOW: 413 }
+
+type ClientSocket = Duplex & { readonly _httpMessage?: (ServerResponse & { readonly _headerSent?: boolean }) | null }
+
+/**
+ * Answers a timed-out request `408 request_timeout` in the error shape instead of Node's bare 408,
+ * and every other client error (a malformed request head, a reset) as Node itself would: a listener
+ * for `clientError` replaces Node's handling of all of them.
+ */
+export function answerClientErrors(server: Server): void {
+  server.on('clientError', function clientError(error: Error & { code?: string }, socket: ClientSocket) {
+    const response = socket._httpMessage
+    // Only between answers: a response already under way cannot be followed by another.
+    if (socket.writable && !(response?._headerSent ?? false)) {
+      if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') socket.write(requestTimeoutAnswer(response?.req.headers['x-request-id']))
+      else socket.write(`HTTP/1.1 ${bareStatus(error.code)}\r\nConnection: close\r\n\r\n`)
+    }
+    socket.destroy(error)
+  })
+}
+
+function bareStatus(code: string | undefined): string {
+  const status = (code !== undefined && NODE_ANSWERS[code]) || 400
+  return `${status} ${STATUS_CODES[status]}`
+}
+
+/** The head of a request whose body timed out was read: its X-Request-Id is echoed, as on every answer. */
+function requestTimeoutAnswer(sent: string | string[] | undefined): string {
+  const requestId = typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID()
+  const body = JSON.stringify({ error: { code: 'request_timeout', message: REQUEST_TIMEOUT_MESSAGE, requestId } })
+  const head = ['HTTP/1.1 408 Request Timeout', 'Connection: close', 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`, `X-Request-Id: ${requestId}`]
+  return `${head.join('\r\n')}\r\n\r\n${body}`
+}

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../../src/telemetry/logger.js'
-import { fakeSluice } from '../support/services.js'
+import { fakeSluice, uniqueId } from '../support/services.js'
 
 let open: Awaited<ReturnType<typeof fakeSluice>>
 let locked: Awaited<ReturnType<typeof fakeSluice>>
@@ -8,7 +8,7 @@ let locked: Awaited<ReturnType<typeof fakeSluice>>
 beforeAll(async () => {
   ;[open, locked] = await Promise.all([
     fakeSluice({ CORS_ORIGINS: 'https://app.example, https://admin.example' }),
-    fakeSluice({ API_KEYS: 'key-one,key-two', METRICS_REQUIRE_KEY: 'true', CORS_ORIGINS: '*' }),
+    fakeSluice({ API_KEYS: 'key-one,web-app=key-two', METRICS_REQUIRE_KEY: 'true', CORS_ORIGINS: '*' }),
   ])
 })
 afterAll(() => Promise.all([open.dispose(), locked.dispose()]))
@@ -38,6 +38,21 @@ describe('API keys', () => {
       const response = await locked.app.request(path, { method, ...init, headers: { 'content-type': 'application/json', ...headers } })
       expect(response.status).toBeLessThan(300)
     }
+  })
+
+  it('gives events sent with a named key the key\'s name as their source when they carry none (an empty one counts as none)', async () => {
+    const type = `named.${uniqueId().slice(2, 10)}`
+    const send = (path: string, body: unknown, key: string) =>
+      locked.app.request(path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', 'x-api-key': key } })
+    const batch = await send('/v1/events/batch', { events: [{ id: `${type}-1`, type }, { id: `${type}-2`, type, source: 'ios' }, { id: `${type}-3`, type, source: '' }] }, 'key-two')
+    expect(((await batch.json()) as { accepted: number }).accepted).toBe(3)
+    expect((await send('/v1/events', { id: `${type}-4`, type }, 'key-two')).status).toBe(202)
+    expect((await send('/v1/events', { id: `${type}-5`, type }, 'key-one')).status).toBe(202)
+
+    const stored = await locked.app.request(`/v1/events?type=${type}`, { headers: { authorization: 'Bearer key-one' } })
+    const { events } = (await stored.json()) as { events: Array<{ id: string; source?: string }> }
+    const sources = Object.fromEntries(events.map((event) => [event.id.slice(type.length + 1), event.source ?? null]))
+    expect(sources).toEqual({ 1: 'web-app', 2: 'ios', 3: 'web-app', 4: 'web-app', 5: null })
   })
 
   it('keeps /health, /ready, /docs and /openapi.json open, and /metrics behind the key when METRICS_REQUIRE_KEY is set', async () => {

@@ -82,9 +82,19 @@ describe('GET /openapi.json', () => {
     const codes = operations().flatMap(({ operation }) =>
       Object.values(operation.responses).flatMap((r) => Object.values(r.content?.['application/json']?.examples ?? {}).map((e) => (e.value as { error?: { code: string } }).error?.code)),
     )
-    for (const code of ['invalid_json', 'invalid_event', 'invalid_batch', 'batch_too_large', 'invalid_query', 'invalid_request', 'unauthorized', 'payload_too_large', 'unsupported_media_type', 'overloaded', 'storage_unavailable']) {
+    for (const code of ['invalid_json', 'invalid_event', 'invalid_batch', 'batch_too_large', 'invalid_query', 'invalid_request', 'unauthorized', 'payload_too_large', 'unsupported_media_type', 'request_timeout', 'overloaded', 'storage_unavailable']) {
       expect(codes).toContain(code)
     }
+  })
+
+  it('names in the Error schema exactly the error codes of API.md §3 that the REST port answers with', () => {
+    const error = document.components.schemas.Error!.properties.error as { properties: { code: { enum: string[] } } }
+    expect(error.properties.code.enum.sort()).toEqual(
+      [
+        'invalid_json', 'invalid_event', 'invalid_batch', 'batch_too_large', 'invalid_query', 'invalid_request', 'payload_too_large', 'unsupported_media_type',
+        'unauthorized', 'not_found', 'method_not_allowed', 'request_timeout', 'overloaded', 'storage_unavailable', 'internal',
+      ].sort(),
+    )
   })
 
   it('describes the event with the schema the pipeline validates with: every field of API.md §1 and no other', () => {
@@ -92,7 +102,7 @@ describe('GET /openapi.json', () => {
     expect(Object.keys(event.properties).sort()).toEqual(['id', 'properties', 'sessionId', 'source', 'timestamp', 'type', 'userId'])
     expect(event.required).toEqual(['type'])
     expect(event.additionalProperties).toBe(false)
-    expect(event.properties.type).toMatchObject({ type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9_.:/-]*$' })
+    expect(event.properties.type).toMatchObject({ type: 'string', minLength: 1, maxLength: 128, pattern: '^\\$?[A-Za-z0-9][A-Za-z0-9_.:/-]*$' })
   })
 })
 

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream'
 import { WebSocket, type RawData } from 'ws'
+import { applyKeySource, type KeyHolder } from '../../wire/api-keys.js'
 import { parseClientFrame } from './client-frame.js'
 import { createOutboundMailbox, type OutboundMailbox } from './outbound-mailbox.js'
 import { createPublishQueue, type PublishQueue } from './publish-queue.js'
@@ -19,8 +20,9 @@ export type { ConnectionActor, ConnectionHost, ConnectionState } from './connect
  * waiting for their turn), while a frame waits for admission, and while too much output waits to be
  * written to a peer that does not read.
  */
-export function createConnectionActor(id: string, ws: WebSocket, socket: Duplex, host: ConnectionHost): ConnectionActor {
-  return new SocketActor(id, ws, socket, host)
+/** `keyHolder`: who presented the upgrade's API key; a named key gives the connection's events their `source`. */
+export function createConnectionActor(id: string, ws: WebSocket, socket: Duplex, host: ConnectionHost, keyHolder?: KeyHolder): ConnectionActor {
+  return new SocketActor(id, ws, socket, host, keyHolder)
 }
 
 /*
@@ -54,6 +56,7 @@ class SocketActor implements ConnectionActor {
     private readonly ws: WebSocket,
     private readonly socket: Duplex,
     private readonly host: ConnectionHost,
+    private readonly keyHolder: KeyHolder | undefined,
   ) {
     this.heardAt = host.now()
     this.onMessage = (data, isBinary) => this.receive(data, isBinary)
@@ -184,7 +187,7 @@ class SocketActor implements ConnectionActor {
     const frame = parseClientFrame(asBuffer(data), isBinary, host.options)
     switch (frame.kind) {
       case 'publish':
-        ;(this.queue ??= this.openQueue()).push({ seq, ref: frame.ref, events: frame.events, bytes: asBuffer(data).byteLength, reply })
+        ;(this.queue ??= this.openQueue()).push({ seq, ref: frame.ref, events: applyKeySource(frame.events, this.keyHolder), bytes: asBuffer(data).byteLength, reply })
         break
       case 'ping':
         reply(pong(seq))

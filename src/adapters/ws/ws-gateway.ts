@@ -6,7 +6,7 @@ import type { Logger } from 'pino'
 import type { Subscription } from 'rxjs'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { createApiKeyCheck } from '../../wire/api-keys.js'
-import { SLOW_CLIENT_TIMEOUTS } from '../../wire/slow-client-timeouts.js'
+import { answerClientErrors, slowClientServerOptions } from '../../wire/slow-client-timeouts.js'
 import type { Pipeline } from '../../streams/pipeline.js'
 import { createAdmissionWaitList } from './admission-wait-list.js'
 import { createConnectionActor, type ConnectionActor, type ConnectionHost } from './connection-actor.js'
@@ -77,7 +77,8 @@ export function createWsGateway(options: WsGatewayOptions, deps: WsGatewayDeps):
   const connections = new Map<string, ConnectionActor>()
   // ws's own limit is the contract's (1009 over WS_MAX_FRAME_BYTES); the actor delays that close until its acks are out.
   const wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: resolved.maxFrameBytes, perMessageDeflate: resolved.perMessageDeflate && PER_MESSAGE_DEFLATE })
-  const server = createServer(SLOW_CLIENT_TIMEOUTS, notAnUpgrade)
+  const server = createServer(slowClientServerOptions({ headersTimeout: resolved.headersTimeoutMs, requestTimeout: resolved.requestTimeoutMs }), notAnUpgrade)
+  answerClientErrors(server)
   server.on('upgrade', onUpgrade)
   server.on('error', (error) => logger.error({ err: error, component: 'ws' }, 'websocket server error'))
 
@@ -131,7 +132,8 @@ export function createWsGateway(options: WsGatewayOptions, deps: WsGatewayDeps):
       telemetry.upgradeRefused?.(403, 'origin_not_allowed')
       return refuseUpgrade(request, socket, 403, 'origin_not_allowed', 'this page may not connect: its Origin is not in CORS_ORIGINS (or, with CORS_ORIGINS unset, not Sluice\'s own HTTP origin)')
     }
-    if (!keys.accepts(upgradeKey(request))) {
+    const holder = keys.identify(upgradeKey(request))
+    if (holder === undefined) {
       telemetry.upgradeRefused?.(401, 'unauthorized')
       return refuseUpgrade(request, socket, 401, 'unauthorized', 'an API key is required: Authorization: Bearer <key>, X-API-Key: <key>, or ?api_key=<key>')
     }
@@ -150,7 +152,7 @@ export function createWsGateway(options: WsGatewayOptions, deps: WsGatewayDeps):
       uncount()
       socket.off('close', uncount)
       if (!accepting) return ws.close(1001, 'server shutting down')
-      const connection = createConnectionActor(randomUUID(), ws, socket, host)
+      const connection = createConnectionActor(randomUUID(), ws, socket, host, holder)
       connections.set(connection.id, connection)
       telemetry.connectionOpened?.()
       sweep.start()

@@ -1,4 +1,5 @@
 import type { PerMessageDeflateOptions } from 'ws'
+import { SLOW_CLIENT_TIMEOUTS } from '../../wire/slow-client-timeouts.js'
 
 /**
  * The WebSocket gateway's options (API.md §4), with the contract's defaults. The composition root
@@ -35,7 +36,7 @@ export interface WsGatewayOptions {
    * past it the slowest (largest backlog) are dropped from their subscriptions until it is under again
    */
   readonly subscribersMaxBufferedBytes?: number
-  /** WS_SEND_HIGH_WATER_BYTES (default 1 MiB): a connection with more unsent output is not read until it drains */
+  /** no variable (default 1 MiB): a connection with more unsent output is not read until it drains */
   readonly sendHighWaterBytes?: number
   /**
    * WS_MAX_SUBSCRIPTION_PATTERNS (default 100): patterns in one subscribe frame, and so per connection
@@ -43,10 +44,15 @@ export interface WsGatewayOptions {
    */
   readonly maxSubscriptionTypes?: number
   /**
-   * WS_CLOSE_TIMEOUT_MS (default 10000): how long a closing connection may take to settle its frames,
-   * send their acks and finish the close handshake before it is terminated; also bounds `close()`.
+   * 80% of SHUTDOWN_TIMEOUT_MS, at least 1 s (default 10000): how long a closing connection may take
+   * to settle its frames, send their acks and finish the close handshake before it is terminated;
+   * also bounds `close()`.
    */
   readonly closeTimeoutMs?: number
+  /** HTTP_HEADERS_TIMEOUT_MS (default 10000): an upgrade request's head must arrive within it, else 408 */
+  readonly headersTimeoutMs?: number
+  /** HTTP_REQUEST_TIMEOUT_MS (default 30000): a whole upgrade request must arrive within it, else 408 */
+  readonly requestTimeoutMs?: number
 }
 
 /*
@@ -94,6 +100,8 @@ export const WS_DEFAULTS = {
   sendHighWaterBytes: 1024 * 1024,
   maxSubscriptionTypes: 100,
   closeTimeoutMs: 10_000,
+  headersTimeoutMs: SLOW_CLIENT_TIMEOUTS.headersTimeout,
+  requestTimeoutMs: SLOW_CLIENT_TIMEOUTS.requestTimeout,
 } as const satisfies Omit<ResolvedWsOptions, 'host' | 'apiKeys' | 'allowedOrigins'>
 
 /** Fills in the defaults and refuses combinations that could never work (a RangeError naming the option). */
@@ -110,6 +118,8 @@ export function resolveWsOptions(options: WsGatewayOptions): ResolvedWsOptions {
     'sendHighWaterBytes',
     'maxSubscriptionTypes',
     'closeTimeoutMs',
+    'headersTimeoutMs',
+    'requestTimeoutMs',
   ] as const
   for (const name of positive) {
     if (!Number.isInteger(resolved[name]) || resolved[name] <= 0) throw new RangeError(`ws option ${name} must be a positive integer (got ${resolved[name]})`)

@@ -70,7 +70,7 @@ export const replayDeadLettersRoute = createRoute({
   request: { body: { required: true, content: { 'application/json': { schema: ReplaySchema, examples: { 'a route': { value: replayExample } } } } } },
   responses: {
     200: jsonResponse(z.object({ replayed: z.number().int() }).meta({ id: 'ReplayResult' }), 'How many were handed back to the route', { replayed: { value: { replayed: 42 } } }),
-    ...errorResponses({ 400: ['invalid_json', 'invalid_request'], 401: ['unauthorized'], 503: ['overloaded', 'storage_unavailable'] }),
+    ...errorResponses({ 400: ['invalid_json', 'invalid_request'], 401: ['unauthorized'], 408: ['request_timeout'], 503: ['overloaded', 'storage_unavailable'] }),
     404: jsonResponse(z.any(), 'No route of that name is configured', { 'unknown route': { value: { error: { code: 'not_found', message: 'no route named "nope"', requestId: '0193a3c2-7f00-7000-8000-000000000000' } } } }),
   },
 })

@@ -5,6 +5,7 @@ import { countResults, type EventResult } from '../../streams/outcome.js'
 import { boundedIssues, boundedPath, MAX_ISSUES } from '../../streams/properties.js'
 import { quoteList } from '../../streams/quote.js'
 import type { Pipeline } from '../../streams/pipeline.js'
+import { applyKeySource } from '../../wire/api-keys.js'
 import { ApiError } from '../errors.js'
 import type { HttpEnv } from '../http-env.js'
 import { readJsonBody, type JsonBody } from '../json-body.js'
@@ -35,7 +36,7 @@ export const postEventRoute = createRoute({
       accepted: { value: { index: 0, id: 'evt-0001', status: 'accepted' } },
       duplicate: { value: { index: 0, id: 'evt-0001', status: 'duplicate' } },
     }),
-    ...errorResponses({ 400: ['invalid_json', 'invalid_event'], 401: ['unauthorized'], 413: ['payload_too_large'], 415: ['unsupported_media_type'], 503: ['overloaded', 'storage_unavailable'] }),
+    ...errorResponses({ 400: ['invalid_json', 'invalid_event'], 401: ['unauthorized'], 408: ['request_timeout'], 413: ['payload_too_large'], 415: ['unsupported_media_type'], 503: ['overloaded', 'storage_unavailable'] }),
   },
 })
 
@@ -52,7 +53,7 @@ export const postBatchRoute = createRoute({
   request: { body: { required: true, content: { 'application/json': { schema: BatchRequestSchema, examples: { 'a mixed batch': { value: mixedBatch } } } } } },
   responses: {
     200: jsonResponse(BatchResponseSchema, 'Every event settled', { 'a mixed batch': { value: mixedBatchResponse } }),
-    ...errorResponses({ 400: ['invalid_json', 'invalid_batch', 'batch_too_large'], 401: ['unauthorized'], 413: ['payload_too_large'], 415: ['unsupported_media_type'], 503: ['overloaded'] }),
+    ...errorResponses({ 400: ['invalid_json', 'invalid_batch', 'batch_too_large'], 401: ['unauthorized'], 408: ['request_timeout'], 413: ['payload_too_large'], 415: ['unsupported_media_type'], 503: ['overloaded'] }),
   },
 })
 
@@ -67,7 +68,7 @@ export function eventRoutes(app: OpenAPIHono<HttpEnv>, options: EventRoutesOptio
 
   app.openAPIRegistry.registerPath(postEventRoute)
   app.post('/v1/events', async function postEvent(c) {
-    const [result] = await settle(pipeline, await readJsonBody(c, maxBodyBytes), (value) => [value])
+    const [result] = await settle(pipeline, await readJsonBody(c, maxBodyBytes), (value) => applyKeySource([value], c.get('keyHolder')))
     switch (result!.status) {
       case 'accepted':
       case 'duplicate':
@@ -81,7 +82,7 @@ export function eventRoutes(app: OpenAPIHono<HttpEnv>, options: EventRoutesOptio
 
   app.openAPIRegistry.registerPath(postBatchRoute)
   app.post('/v1/events/batch', async function postBatch(c: Context<HttpEnv>) {
-    const results = await settle(pipeline, await readJsonBody(c, maxBodyBytes), (value) => batchEvents(value, batchMaxEvents))
+    const results = await settle(pipeline, await readJsonBody(c, maxBodyBytes), (value) => applyKeySource(batchEvents(value, batchMaxEvents), c.get('keyHolder')))
     return c.json({ ...countResults(results), results }, 200)
   })
 }

@@ -3,7 +3,7 @@ import type { WsTelemetry } from '../../../src/adapters/ws/index.js'
 import type { AcceptedEvent } from '../../../src/streams/event.js'
 import type { Pipeline } from '../../../src/streams/pipeline.js'
 import { uniqueId } from '../../support/services.js'
-import { connect, gate, heldSink, pipelineOver, realStorage, sleep, startGateway, until, upgradeStatus, type Running, type Storage } from './support.js'
+import { connect, gate, heldSink, pipelineOver, realStorage, sleep, startGateway, statuses, until, upgradeStatus, type Running, type Storage } from './support.js'
 
 let storage: Storage
 let pipeline: Pipeline
@@ -102,6 +102,23 @@ describe('WebSocket limits (API.md §4)', () => {
     expect((await upgradeStatus(url, { headers: { authorization: 'Bearer key-one' } })).status).toBe(101)
     expect((await upgradeStatus(url, { headers: { 'x-api-key': 'key-two' } })).status).toBe(101)
     expect((await upgradeStatus(`${url}/?api_key=key-two`)).status).toBe(101)
+  })
+
+  it('gives the events of a connection opened with a named key the key\'s name as their source when they carry none', async () => {
+    const { url } = await gateway({ apiKeys: ['key-one', 'kiosk=key-two'] })
+    const type = `limits.named.${uniqueId().slice(2, 10)}`
+    for (const [key, expected] of [['key-two', ['kiosk', 'pos', 'kiosk']], ['key-one', [null, 'pos', null]]] as const) {
+      const client = await connect(`${url}/?api_key=${key}`)
+      await client.firstOf('welcome')
+      client.send({ op: 'subscribe', types: [type] })
+      await client.firstOf('subscribed')
+      client.send([{ type }, { type, source: 'pos' }, { type, source: '' }])
+      expect(statuses(await client.firstOf('ack'))).toEqual(['accepted', 'accepted', 'accepted'])
+      const events = () => client.received.filter((m) => m.op === 'event')
+      await until(() => events().length === 3, 10_000, 'three subscribed events')
+      expect(events().map((m) => m.event.source ?? null)).toEqual(expected)
+      await client.close()
+    }
   })
 
   it('terminates a peer silent for two ping intervals, and keeps one that answers pings', async () => {
