@@ -7,7 +7,7 @@ import { createConnectionActor, type ConnectionActor, type ConnectionHost } from
 import { resolveWsOptions } from '../../../src/adapters/ws/ws-options.js'
 import type { Pipeline } from '../../../src/streams/pipeline.js'
 import { uniqueId } from '../../support/services.js'
-import { connect, gate, heldSink, pipelineOver, realStorage, until, type Storage } from './support.js'
+import { connect, gate, heldSink, pipelineOver, fakeStorage, until, type Storage } from './support.js'
 
 let storage: Storage
 let pipeline: Pipeline
@@ -20,7 +20,7 @@ const wss = new WebSocketServer({ noServer: true, clientTracking: false })
 const listeners = (emitter: NodeJS.EventEmitter) => Object.fromEntries(emitter.eventNames().map((name) => [String(name), emitter.listenerCount(name)]))
 
 beforeAll(async () => {
-  storage = await realStorage()
+  storage = await fakeStorage()
   pipeline = pipelineOver(storage, heldSink(storage.sink, (events) => (events.some((e) => e.type === 'actor.slow') ? slow.wait() : undefined)))
   server = createServer()
   server.on('upgrade', (request, socket, head) =>

@@ -3,7 +3,7 @@ import type { WsTelemetry } from '../../../src/adapters/ws/index.js'
 import type { AcceptedEvent } from '../../../src/streams/event.js'
 import type { Pipeline } from '../../../src/streams/pipeline.js'
 import { uniqueId } from '../../support/services.js'
-import { connect, gate, heldSink, pipelineOver, realStorage, sleep, startGateway, statuses, until, upgradeStatus, type Running, type Storage } from './support.js'
+import { connect, gate, heldSink, pipelineOver, fakeStorage, sleep, startGateway, statuses, until, upgradeStatus, type Running, type Storage } from './support.js'
 
 let storage: Storage
 let pipeline: Pipeline
@@ -13,7 +13,7 @@ const holds = new Map<string, Promise<unknown>>()
 const gates: Array<() => void> = []
 
 beforeAll(async () => {
-  storage = await realStorage()
+  storage = await fakeStorage()
   const sink = heldSink(storage.sink, (events: readonly AcceptedEvent[]) => events.map((event) => holds.get(event.type)).find((hold) => hold !== undefined))
   pipeline = pipelineOver(storage, sink)
 })
