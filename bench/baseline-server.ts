@@ -27,7 +27,7 @@ async function handle(events: unknown[], transport: 'rest' | 'ws'): Promise<Arra
       results.push({ index, id: checked.event.id, status: 'duplicate' })
       continue
     }
-    await lastValueFrom(from(sink.write([checked.event])), { defaultValue: undefined })
+    await lastValueFrom(from(sink.write([{ event: checked.event }])), { defaultValue: undefined })
     await redis.setex(key, 3600, '1')
     results.push({ index, id: checked.event.id, status: 'accepted' })
   }

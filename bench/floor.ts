@@ -25,7 +25,7 @@ export async function floor(options: { url: string; database: string; runId: str
   let next = 0
   await Promise.all(
     Array.from({ length: options.concurrency }, async () => {
-      while (next < batches.length) await lastValueFrom(from(sink.write(batches[next++]!)), { defaultValue: undefined })
+      while (next < batches.length) await lastValueFrom(from(sink.write(batches[next++]!.map((event) => ({ event })))), { defaultValue: undefined })
     }),
   )
   const seconds = (performance.now() - started) / 1000

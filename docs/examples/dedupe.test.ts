@@ -1,4 +1,4 @@
-import { map } from 'rxjs'
+import { from, map } from 'rxjs'
 import { TestScheduler } from 'rxjs/testing'
 import { ACCEPTED, dedupe, type Envelope, type Outcome } from 'sluice'
 import { createMemoryDedupeStore } from 'sluice/testing'
@@ -9,7 +9,8 @@ it('drops in-batch repeats, claims the rest in one round trip, and settles what 
   scheduler.run(({ hot, expectObservable, flush }) => {
     // The in-process store is the real adapter; its clock is the scheduler's.
     const store = createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds: 30, maxEntries: 1000, now: () => scheduler.now() })
-    store.confirm([{ id: 'b', fingerprint: 'fp-b' }]) // b was stored by an earlier batch
+    // b was stored by an earlier batch: claimed, then confirmed with the store's receipt
+    from(store.claim([{ id: 'b', fingerprint: 'fp-b' }])).subscribe((receipt) => store.confirm([receipt]))
 
     const settled: string[] = []
     const envelope = (id: string): Envelope => ({
@@ -19,10 +20,10 @@ it('drops in-batch repeats, claims the rest in one round trip, and settles what 
     })
 
     const batches = hot('-x-|', { x: [envelope('a'), envelope('b'), envelope('a')] })
-    const passed: Envelope[][] = []
+    const passed: Array<readonly Envelope[]> = []
     const fresh = batches.pipe(
       dedupe({ store, concurrency: 1 }),
-      map((batch) => (passed.push(batch), batch.map((e) => e.event.id).join(','))),
+      map(({ envelopes }) => (passed.push(envelopes), envelopes.map((e) => e.event.id).join(','))),
     )
     expectObservable(fresh).toBe('-x-|', { x: 'a' })
     flush()

@@ -1,12 +1,15 @@
-import type { AcceptedEvent } from './event.js'
 import type { Outcome } from './outcome.js'
+import type { ClaimReceipt, EventRow } from './ports.js'
 
-/** A valid event on its way to storage; it carries its own settle callback to the ack. */
-export interface Envelope {
-  readonly event: AcceptedEvent
+/** A valid event on its way to storage (a row as it will be written); it carries its own settle callback to the ack. */
+export interface Envelope extends EventRow {
   /** digest of the content the client sent (see normalize.ts) */
   readonly fingerprint: string
-  /** the properties as validated, in canonical JSON: what storage writes, so an event is serialized once */
-  readonly propertiesText?: string
   settle(outcome: Outcome): void
+}
+
+/** A batch dedupe let through, with the receipts of the claims that reserved its ids (none when the store was unreachable and dedupe failed open). */
+export interface ClaimedBatch {
+  readonly envelopes: readonly Envelope[]
+  readonly receipts: readonly ClaimReceipt[]
 }

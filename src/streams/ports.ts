@@ -21,31 +21,37 @@ export type ClaimStatus =
 export interface Claim {
   readonly id: string
   readonly fingerprint: string
-  /**
-   * The store's own note on this claim, from its claim to its confirm or release. The pipeline hands
-   * the same Claim objects to all three calls, so a store can keep what it holds here rather than in
-   * a map of every id in flight. Confirm takes equal claims that are other objects too; release may
-   * then leave the reservation to expire, since it cannot tell it from another process's.
-   */
-  held?: unknown
+}
+
+/**
+ * The store's answer to one claim batch: a status per id, in the order asked. It is also the only
+ * handle on the reservations the claim took (its `new` ids): the pipeline hands it back, unread
+ * beyond `statuses`, to confirm or release them. What else it holds is the store's own business;
+ * a store ignores receipts it did not issue, and a receipt already confirmed or released.
+ */
+export interface ClaimReceipt {
+  readonly statuses: readonly ClaimStatus[]
 }
 
 export interface DedupeStore {
-  /** Claims every id of a batch in one round trip; answers in the order asked. */
-  claim(claims: readonly Claim[]): ObservableInput<readonly ClaimStatus[]>
-  /** After the commit: turns the reservations into marks for the whole dedupe window, in one round trip. */
-  confirm(claims: readonly Claim[]): ObservableInput<void>
-  /** After a final failure: gives the reservations back so a re-send is accepted. */
-  release(claims: readonly Claim[]): ObservableInput<void>
+  /** Claims every id of a batch in one round trip; the receipt answers in the order asked. */
+  claim(claims: readonly Claim[]): ObservableInput<ClaimReceipt>
+  /** After the commit: turns the receipts' reservations into marks for the whole dedupe window, in one round trip. */
+  confirm(receipts: readonly ClaimReceipt[]): ObservableInput<void>
+  /** After a final failure: gives the receipts' reservations back so a re-send is accepted. */
+  release(receipts: readonly ClaimReceipt[]): ObservableInput<void>
+}
+
+/** One row of an insert: the event, and its properties already serialized as canonical JSON when known. */
+export interface EventRow {
+  readonly event: AcceptedEvent
+  /** the properties as validated, keys sorted: a sink may store it rather than serialize them again */
+  readonly propertiesText?: string
 }
 
 export interface EventSink {
-  /**
-   * Commits a batch of events in one insert; completes once the rows are durable.
-   * `propertiesTexts[i]`, when given, is event i's properties already serialized as JSON (the same
-   * value, keys sorted): a sink may store it rather than serialize the properties again.
-   */
-  write(events: readonly AcceptedEvent[], propertiesTexts?: ReadonlyArray<string | undefined>): ObservableInput<void>
+  /** Commits a batch of rows in one insert; completes once they are durable. */
+  write(rows: readonly EventRow[]): ObservableInput<void>
   /** The sink's own retry policy: may this error go away if the same batch is written again? */
   isRetriable(error: unknown): boolean
 }

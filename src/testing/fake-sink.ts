@@ -1,6 +1,6 @@
 import { asyncScheduler, defer, map, timer, type SchedulerLike } from 'rxjs'
 import type { AcceptedEvent } from '../streams/event.js'
-import type { EventSink } from '../streams/ports.js'
+import type { EventRow, EventSink } from '../streams/ports.js'
 
 export interface FakeSinkOptions {
   /** virtual time in marble tests */
@@ -27,15 +27,16 @@ export function createFakeSink(options: FakeSinkOptions = {}): FakeSink {
     batches: [],
     rows: () => sink.batches.flatMap((b) => b.events),
     attempts: 0,
-    write(events) {
+    write(rows: readonly EventRow[]) {
       return defer(() => {
+        const events = rows.map((row) => row.event)
         const attempt = ++sink.attempts
         const latency = typeof latencyMs === 'number' ? latencyMs : latencyMs(events, attempt)
         const error = fail?.(events, attempt)
         return timer(latency, scheduler).pipe(
           map(() => {
             if (error !== undefined) throw error
-            sink.batches.push({ at: scheduler.now(), events: [...events] })
+            sink.batches.push({ at: scheduler.now(), events })
           }),
         )
       })

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { firstValueFrom, from, lastValueFrom, type ObservableInput } from 'rxjs'
 import { describe, expect, it } from 'vitest'
-import type { Claim, DedupeStore } from '../../src/streams/ports.js'
+import type { Claim, ClaimReceipt, DedupeStore } from '../../src/streams/ports.js'
 
 export interface DedupeStoreHarness {
   readonly store: DedupeStore
@@ -22,6 +22,7 @@ const TIMEOUT_MS = 20_000
 
 const value = <T>(input: ObservableInput<T>) => firstValueFrom(from(input))
 const done = (input: ObservableInput<void>) => lastValueFrom(from(input), { defaultValue: undefined })
+const statuses = async (input: ObservableInput<ClaimReceipt>) => (await value(input)).statuses
 
 /** Ids unique to each test, so that one Redis serves many tests (and runs) without cross-talk. */
 function claims(count: number, fingerprint = 'fp-a'): Claim[] {
@@ -42,79 +43,91 @@ export function dedupeStoreContract(name: string, factory: DedupeStoreFactory): 
     it('answers new for ids it has never seen, in the order asked', async () => {
       const { store } = await make()
       const batch = claims(3)
-      expect(await value(store.claim(batch))).toEqual(['new', 'new', 'new'])
+      expect(await statuses(store.claim(batch))).toEqual(['new', 'new', 'new'])
     })
 
     it('answers duplicate for a confirmed id claimed again with the same fingerprint', async () => {
       const { store } = await make()
       const batch = claims(2)
-      await value(store.claim(batch))
-      await done(store.confirm(batch))
-      expect(await value(store.claim(batch))).toEqual(['duplicate', 'duplicate'])
+      const receipt = await value(store.claim(batch))
+      await done(store.confirm([receipt]))
+      expect(await statuses(store.claim(batch))).toEqual(['duplicate', 'duplicate'])
     })
 
     it('answers conflict for a confirmed id claimed again with other content', async () => {
       const { store } = await make()
       const batch = claims(1)
-      await value(store.claim(batch))
-      await done(store.confirm(batch))
-      expect(await value(store.claim(withFingerprint(batch, 'fp-b')))).toEqual(['conflict'])
+      const receipt = await value(store.claim(batch))
+      await done(store.confirm([receipt]))
+      expect(await statuses(store.claim(withFingerprint(batch, 'fp-b')))).toEqual(['conflict'])
     })
 
     it('answers pending while another claim holds the reservation, whatever the fingerprint', async () => {
       const { store } = await make()
       const batch = claims(1)
       await value(store.claim(batch))
-      expect(await value(store.claim(batch))).toEqual(['pending'])
-      expect(await value(store.claim(withFingerprint(batch, 'fp-b')))).toEqual(['pending'])
+      expect(await statuses(store.claim(batch))).toEqual(['pending'])
+      expect(await statuses(store.claim(withFingerprint(batch, 'fp-b')))).toEqual(['pending'])
     })
 
     it('answers pending for a second copy of an id in the same batch', async () => {
       const { store } = await make()
       const [one] = claims(1)
-      expect(await value(store.claim([one!, one!]))).toEqual(['new', 'pending'])
+      expect(await statuses(store.claim([one!, one!]))).toEqual(['new', 'pending'])
     })
 
     it('answers a mixed batch per id', async () => {
       const { store } = await make()
       const [confirmed, other, reserved, fresh] = claims(4)
-      await value(store.claim([confirmed!, other!, reserved!]))
-      await done(store.confirm([confirmed!, other!]))
-      const statuses = await value(store.claim([fresh!, { ...other!, fingerprint: 'fp-b' }, reserved!, confirmed!]))
-      expect(statuses).toEqual(['new', 'conflict', 'pending', 'duplicate'])
+      const receipt = await value(store.claim([confirmed!, other!]))
+      await value(store.claim([reserved!]))
+      await done(store.confirm([receipt]))
+      const answer = await statuses(store.claim([fresh!, { ...other!, fingerprint: 'fp-b' }, reserved!, confirmed!]))
+      expect(answer).toEqual(['new', 'conflict', 'pending', 'duplicate'])
     })
 
     it('lets a released id be claimed again', async () => {
       const { store } = await make()
       const batch = claims(2)
-      await value(store.claim(batch))
-      await done(store.release(batch))
-      expect(await value(store.claim(batch))).toEqual(['new', 'new'])
+      const receipt = await value(store.claim(batch))
+      await done(store.release([receipt]))
+      expect(await statuses(store.claim(batch))).toEqual(['new', 'new'])
     })
 
-    it('does not release a reservation held with another fingerprint', async () => {
+    it('releases only the reservations its receipt took, not those a claim answered pending', async () => {
       const { store } = await make()
       const batch = claims(1)
       await value(store.claim(batch))
-      await done(store.release(withFingerprint(batch, 'fp-b')))
-      expect(await value(store.claim(batch))).toEqual(['pending'])
+      const second = await value(store.claim(withFingerprint(batch, 'fp-b')))
+      expect(second.statuses).toEqual(['pending'])
+      await done(store.release([second]))
+      expect(await statuses(store.claim(batch))).toEqual(['pending'])
     })
 
-    it('confirms equal claims that are other objects than the ones claimed', async () => {
+    it('confirms several receipts in one call', async () => {
       const { store } = await make()
-      const batch = claims(2)
+      const [a, b] = claims(2)
+      const receipts = [await value(store.claim([a!])), await value(store.claim([b!]))]
+      await done(store.confirm(receipts))
+      expect(await statuses(store.claim([a!, b!]))).toEqual(['duplicate', 'duplicate'])
+    })
+
+    it('ignores a receipt it did not issue', async () => {
+      const { store } = await make()
+      const batch = claims(1)
       await value(store.claim(batch))
-      await done(store.confirm(batch.map(({ id, fingerprint }) => ({ id, fingerprint }))))
-      expect(await value(store.claim(batch))).toEqual(['duplicate', 'duplicate'])
+      await done(store.release([{ statuses: ['new'] }]))
+      await done(store.confirm([{ statuses: ['new'] }]))
+      expect(await statuses(store.claim(batch))).toEqual(['pending'])
     })
 
     it('does not release an id that is already confirmed', async () => {
       const { store } = await make()
       const batch = claims(1)
-      await value(store.claim(batch))
-      await done(store.confirm(batch))
-      await done(store.release(batch))
-      expect(await value(store.claim(batch))).toEqual(['duplicate'])
+      const receipt = await value(store.claim(batch))
+      await done(store.confirm([receipt]))
+      await done(store.release([receipt]))
+      expect(await statuses(store.claim(batch))).toEqual(['duplicate'])
     })
 
     it('frees a reservation that is never confirmed once it expires', { timeout: TIMEOUT_MS }, async () => {
@@ -122,30 +135,30 @@ export function dedupeStoreContract(name: string, factory: DedupeStoreFactory): 
       const batch = claims(1)
       await value(store.claim(batch))
       await elapse(RESERVATION_SECONDS * 1000 + 200)
-      expect(await value(store.claim(withFingerprint(batch, 'fp-b')))).toEqual(['new'])
+      expect(await statuses(store.claim(withFingerprint(batch, 'fp-b')))).toEqual(['new'])
     })
 
     it('keeps a confirmed id past the reservation time', { timeout: TIMEOUT_MS }, async () => {
       const { store, elapse } = await make()
       const batch = claims(1)
-      await value(store.claim(batch))
-      await done(store.confirm(batch))
+      const receipt = await value(store.claim(batch))
+      await done(store.confirm([receipt]))
       await elapse(RESERVATION_SECONDS * 1000 + 200)
-      expect(await value(store.claim(batch))).toEqual(['duplicate'])
+      expect(await statuses(store.claim(batch))).toEqual(['duplicate'])
     })
 
     it('forgets a confirmed id once the dedupe window has passed', { timeout: TIMEOUT_MS }, async () => {
       const { store, elapse } = await factory({ ttlSeconds: 1, reservationSeconds: 1 })
       const batch = claims(1)
-      await value(store.claim(batch))
-      await done(store.confirm(batch))
+      const receipt = await value(store.claim(batch))
+      await done(store.confirm([receipt]))
       await elapse(1200)
-      expect(await value(store.claim(batch))).toEqual(['new'])
+      expect(await statuses(store.claim(batch))).toEqual(['new'])
     })
 
     it('answers an empty batch with an empty list and takes empty confirms and releases', async () => {
       const { store } = await make()
-      expect(await value(store.claim([]))).toEqual([])
+      expect(await statuses(store.claim([]))).toEqual([])
       await expect(done(store.confirm([]))).resolves.toBeUndefined()
       await expect(done(store.release([]))).resolves.toBeUndefined()
     })
@@ -153,11 +166,12 @@ export function dedupeStoreContract(name: string, factory: DedupeStoreFactory): 
     it('claims, confirms and re-claims 10,000 ids in one call each', { timeout: TIMEOUT_MS }, async () => {
       const { store } = await make()
       const batch = claims(10_000)
-      const first = await value(store.claim(batch))
+      const receipt = await value(store.claim(batch))
+      const first = receipt.statuses
       expect(first).toHaveLength(10_000)
       expect(first.every((status) => status === 'new')).toBe(true)
-      await done(store.confirm(batch))
-      const again = await value(store.claim(batch))
+      await done(store.confirm([receipt]))
+      const again = await statuses(store.claim(batch))
       expect(again.every((status) => status === 'duplicate')).toBe(true)
     })
   })

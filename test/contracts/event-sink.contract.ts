@@ -25,7 +25,7 @@ export interface EventSinkHarness {
 
 const TIMEOUT_MS = 60_000
 const at = (iso: string) => Date.parse(iso)
-const write = (sink: EventSink, events: readonly AcceptedEvent[]) => lastValueFrom(from(sink.write(events)), { defaultValue: undefined })
+const write = (sink: EventSink, events: readonly AcceptedEvent[]) => lastValueFrom(from(sink.write(events.map((event) => ({ event })))), { defaultValue: undefined })
 const failureOf = (promise: Promise<unknown>) => promise.then(() => expect.fail('the write should have failed'), (error: unknown) => error)
 
 /** A type unique to one test, so tests sharing a table do not see each other's rows. */
@@ -85,7 +85,7 @@ export function eventSinkContract(name: string, setup: () => Promise<EventSinkHa
     it('stores the serialized properties it is handed, and serializes the events it is not', async () => {
       const type = uniqueType('texts')
       const [given, plain] = [event({ type, properties: { b: 1, a: [true] } }), event({ type, properties: { z: 'z' } })]
-      await lastValueFrom(from(harness.sink.write([given, plain], ['{"a":[true],"b":1}', undefined])), { defaultValue: undefined })
+      await lastValueFrom(from(harness.sink.write([{ event: given, propertiesText: '{"a":[true],"b":1}' }, { event: plain }])), { defaultValue: undefined })
       const back = await harness.sink.recent({ type, limit: 10 })
       expect(back.find((e) => e.id === given.id)).toStrictEqual(given)
       expect(back.find((e) => e.id === plain.id)).toStrictEqual(plain)

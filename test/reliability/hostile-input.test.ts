@@ -301,7 +301,7 @@ describe('hostile input', () => {
     const sink = createClickHouseSink({ client: await createClickHouseClient({ url: CLICKHOUSE_URL }), database })
     try {
       // Past validation (which refuses it), a time that is not an integer is what the server cannot parse.
-      const error = await lastValueFrom(from(sink.write([{ id: `unparsable-${runId}`, type: 'x', timestamp: Number.NaN, receivedAt: 0, transport: 'rest' }])), { defaultValue: undefined }).then(
+      const error = await lastValueFrom(from(sink.write([{ event: { id: `unparsable-${runId}`, type: 'x', timestamp: Number.NaN, receivedAt: 0, transport: 'rest' } }])), { defaultValue: undefined }).then(
         () => 'stored',
         (e: unknown) => e,
       )

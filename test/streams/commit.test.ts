@@ -1,8 +1,10 @@
-import { map } from 'rxjs'
+import { from, map } from 'rxjs'
 import { describe, expect, it } from 'vitest'
 import { createMemoryDedupeStore } from '../../src/adapters/memory/memory-dedupe-store.js'
 import { commit, type CommitOptions } from '../../src/streams/operators/commit.js'
 import { createFakeSink } from '../../src/testing/fake-sink.js'
+import type { ClaimedBatch } from '../../src/streams/envelope.js'
+import type { ClaimReceipt } from '../../src/streams/ports.js'
 import { claimNow, envelopes, ids, testScheduler } from './helpers.js'
 
 const retry = { initialMs: 10, maxMs: 1000, budgetMs: 100, random: () => 1 }
@@ -11,16 +13,23 @@ function setup(scheduler: ReturnType<typeof testScheduler>, sinkOptions: Paramet
   const store = createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds: 60, maxEntries: 100, now: () => scheduler.now() })
   const sink = createFakeSink({ scheduler, ...sinkOptions })
   const operator = commit({ sink, store, concurrency: 2, retry, scheduler, ...options })
-  return { store, sink, operator, ...envelopes(() => scheduler.now()) }
+  const { make, settled } = envelopes(() => scheduler.now())
+  /** The envelopes of these ids as dedupe hands them on: claimed, with the store's receipt. */
+  const claimed = (...ids: string[]): ClaimedBatch => {
+    const batch = ids.map((id) => make(id))
+    let receipt!: ClaimReceipt
+    from(store.claim(batch.map((envelope) => ({ id: envelope.event.id, fingerprint: envelope.fingerprint })))).subscribe((r) => (receipt = r))
+    return { envelopes: batch, receipts: [receipt] }
+  }
+  return { store, sink, operator, claimed, settled }
 }
 
 describe('commit', () => {
   it('writes a batch in one insert, then confirms its claims and settles it accepted', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable, flush }) => {
-      const { store, sink, operator, make, settled } = setup(scheduler, { latencyMs: 3 })
-      store.claim([{ id: 'a', fingerprint: 'fp-a' }, { id: 'b', fingerprint: 'fp-b' }])
-      expectObservable(hot('-x-|', { x: [make('a'), make('b')] }).pipe(operator, map(ids))).toBe('----(x|)', { x: 'a,b' })
+      const { store, sink, operator, claimed, settled } = setup(scheduler, { latencyMs: 3 })
+      expectObservable(hot('-x-|', { x: claimed('a', 'b') }).pipe(operator, map(ids))).toBe('----(x|)', { x: 'a,b' })
       flush()
       expect(sink.batches.map((b) => [b.at, ids(b.events)])).toEqual([[4, 'a,b']])
       expect(settled.map((s) => `${s.id}:${s.status}@${s.at}`)).toEqual(['a:accepted@4', 'b:accepted@4'])
@@ -31,9 +40,9 @@ describe('commit', () => {
   it('merges the batches that waited for a free insert into one, up to maxRows', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable, flush }) => {
-      const { sink, operator, make, settled } = setup(scheduler, { latencyMs: 5 }, { concurrency: 1, maxRows: 3 })
+      const { sink, operator, claimed, settled } = setup(scheduler, { latencyMs: 5 }, { concurrency: 1, maxRows: 3 })
       // a is being written (1–6) while b, c and d come; b and c fit in one insert of 3 rows, d does not.
-      const source = hot('-a-b-c-d-|', { a: [make('a')], b: [make('b1'), make('b2')], c: [make('c')], d: [make('d')] })
+      const source = hot('-a-b-c-d-|', { a: claimed('a'), b: claimed('b1', 'b2'), c: claimed('c'), d: claimed('d') })
       expectObservable(source.pipe(operator, map(ids))).toBe('------a----x----(d|)', { a: 'a', x: 'b1,b2,c', d: 'd' })
       flush()
       expect(sink.batches.map((b) => [b.at, ids(b.events)])).toEqual([
@@ -49,8 +58,8 @@ describe('commit', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable, flush }) => {
       // The first two writes fail after 1 ms; waits are 10 then 20 ms.
-      const { operator, make, settled } = setup(scheduler, { latencyMs: 1, fail: (_e, attempt) => (attempt <= 2 ? new Error('ECONNRESET') : undefined) })
-      expectObservable(hot('-x', { x: [make('a')] }).pipe(operator, map(ids))).toBe('- 1ms 10ms 1ms 20ms 1ms x', { x: 'a' })
+      const { operator, claimed, settled } = setup(scheduler, { latencyMs: 1, fail: (_e, attempt) => (attempt <= 2 ? new Error('ECONNRESET') : undefined) })
+      expectObservable(hot('-x', { x: claimed('a') }).pipe(operator, map(ids))).toBe('- 1ms 10ms 1ms 20ms 1ms x', { x: 'a' })
       flush()
       expect(settled).toEqual([{ id: 'a', status: 'accepted', at: 34 }])
     })
@@ -60,9 +69,8 @@ describe('commit', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable, flush }) => {
       const down = (events: readonly { id: string }[]) => (events[0]!.id === 'a' ? new Error('ECONNREFUSED') : undefined)
-      const { store, operator, make, settled } = setup(scheduler, { latencyMs: 1, fail: down })
-      store.claim([{ id: 'a', fingerprint: 'fp-a' }])
-      expectObservable(hot('-x----y', { x: [make('a')], y: [make('b')] }).pipe(operator, map(ids))).toBe('-------y', { y: 'b' })
+      const { store, operator, claimed, settled } = setup(scheduler, { latencyMs: 1, fail: down })
+      expectObservable(hot('-x----y', { x: claimed('a'), y: claimed('b') }).pipe(operator, map(ids))).toBe('-------y', { y: 'b' })
       flush()
       // attempts end at 2, 13, 34, 75; the next wait (80 ms) would pass the 100 ms budget.
       expect(settled).toEqual([
@@ -76,8 +84,8 @@ describe('commit', () => {
   it('fails a batch at once when the sink calls the error final', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, flush }) => {
-      const { operator, make, settled, sink } = setup(scheduler, { latencyMs: 1, fail: () => new Error('Code: 60'), isRetriable: () => false })
-      hot('-x', { x: [make('a')] }).pipe(operator).subscribe()
+      const { operator, claimed, settled, sink } = setup(scheduler, { latencyMs: 1, fail: () => new Error('Code: 60'), isRetriable: () => false })
+      hot('-x', { x: claimed('a') }).pipe(operator).subscribe()
       flush()
       expect(sink.attempts).toBe(1)
       expect(settled).toEqual([{ id: 'a', status: 'failed', at: 2 }])
@@ -87,8 +95,8 @@ describe('commit', () => {
   it('keeps at most `concurrency` inserts in flight', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable }) => {
-      const { operator, make } = setup(scheduler, { latencyMs: 5 }, {})
-      const source = hot('-xyz', { x: [make('a')], y: [make('b')], z: [make('c')] })
+      const { operator, claimed } = setup(scheduler, { latencyMs: 5 }, {})
+      const source = hot('-xyz', { x: claimed('a'), y: claimed('b'), z: claimed('c') })
       // concurrency 2: a and b together, c once a is done
       expectObservable(source.pipe(operator, map(ids))).toBe('------ab---c', { a: 'a', b: 'b', c: 'c' })
     })

@@ -5,7 +5,7 @@ import type { Envelope } from '../../src/streams/envelope.js'
 import { dedupe } from '../../src/streams/operators/dedupe.js'
 import { ACCEPTED, failed } from '../../src/streams/outcome.js'
 import type { DedupeStore } from '../../src/streams/ports.js'
-import { envelopes, ids, testScheduler } from './helpers.js'
+import { confirmNow, envelopes, ids, testScheduler } from './helpers.js'
 
 function memoryStore(now: () => number, reservationSeconds = 60) {
   return createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds, maxEntries: 1000, now })
@@ -18,8 +18,8 @@ describe('dedupe', () => {
       const { make, settled } = envelopes(() => scheduler.now())
       const a1 = make('a'), b = make('b'), a2 = make('a'), a3 = make('a', 'other content')
       const source = hot('-x-|', { x: [a1, b, a2, a3] })
-      let passed: Envelope[] = []
-      const result = source.pipe(dedupe({ store: memoryStore(() => scheduler.now()), concurrency: 2 }), map((batch) => ((passed = batch), ids(batch))))
+      let passed: readonly Envelope[] = []
+      const result = source.pipe(dedupe({ store: memoryStore(() => scheduler.now()), concurrency: 2 }), map((batch) => ((passed = batch.envelopes), ids(batch))))
       expectObservable(result).toBe('-x-|', { x: 'a,b' })
       flush()
       expect(settled).toEqual([])
@@ -36,9 +36,9 @@ describe('dedupe', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable, flush }) => {
       const { make, settled } = envelopes(() => scheduler.now())
-      let passed: Envelope[] = []
+      let passed: readonly Envelope[] = []
       const source = hot('-x-|', { x: [make('a'), make('a')] })
-      expectObservable(source.pipe(dedupe({ store: memoryStore(() => scheduler.now()), concurrency: 1 }), map((b) => ((passed = b), ids(b))))).toBe('-x-|', { x: 'a' })
+      expectObservable(source.pipe(dedupe({ store: memoryStore(() => scheduler.now()), concurrency: 1 }), map((b) => ((passed = b.envelopes), ids(b))))).toBe('-x-|', { x: 'a' })
       flush()
       passed[0]!.settle(failed('storage down'))
       expect(settled.map((s) => s.status)).toEqual(['failed', 'failed'])
@@ -49,9 +49,9 @@ describe('dedupe', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable, flush }) => {
       const { make, settled } = envelopes(() => scheduler.now())
-      const batches: Envelope[][] = []
+      const batches: Array<readonly Envelope[]> = []
       const source = hot('-x--y-|', { x: [make('a')], y: [make('a'), make('c')] })
-      expectObservable(source.pipe(dedupe({ store: memoryStore(() => scheduler.now()), concurrency: 2 }), map((b) => (batches.push(b), ids(b))))).toBe('-x--y-|', { x: 'a', y: 'c' })
+      expectObservable(source.pipe(dedupe({ store: memoryStore(() => scheduler.now()), concurrency: 2 }), map((b) => (batches.push(b.envelopes), ids(b))))).toBe('-x--y-|', { x: 'a', y: 'c' })
       flush()
       batches[0]![0]!.settle(ACCEPTED)
       expect(settled.map((s) => `${s.id}:${s.status}`)).toEqual(['a:accepted', 'a:duplicate'])
@@ -62,7 +62,7 @@ describe('dedupe', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable, flush }) => {
       const store = memoryStore(() => scheduler.now())
-      store.confirm([{ id: 'a', fingerprint: 'fp-a' }, { id: 'b', fingerprint: 'fp-b' }])
+      confirmNow(store, [{ id: 'a', fingerprint: 'fp-a' }, { id: 'b', fingerprint: 'fp-b' }])
       const { make, settled } = envelopes(() => scheduler.now())
       const source = hot('-x-|', { x: [make('a'), make('b', 'fp-new'), make('c')] })
       expectObservable(source.pipe(dedupe({ store, concurrency: 1 }), map(ids))).toBe('-x-|', { x: 'c' })
@@ -106,7 +106,7 @@ describe('dedupe', () => {
     scheduler.run(({ cold, hot, expectObservable }) => {
       // Each claim takes 5 ms; with concurrency 1 the second batch waits for the first.
       const store: DedupeStore = {
-        claim: (claims) => cold('-----(s|)', { s: claims.map(() => 'new' as const) }),
+        claim: (claims) => cold('-----(s|)', { s: { statuses: claims.map(() => 'new' as const) } }),
         confirm: () => of(undefined),
         release: () => of(undefined),
       }

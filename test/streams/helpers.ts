@@ -1,7 +1,7 @@
 import { from, Observable } from 'rxjs'
 import { TestScheduler } from 'rxjs/testing'
 import { expect } from 'vitest'
-import type { Envelope } from '../../src/streams/envelope.js'
+import type { ClaimedBatch, Envelope } from '../../src/streams/envelope.js'
 import type { AcceptedEvent, Transport } from '../../src/streams/event.js'
 import type { Pipeline } from '../../src/streams/pipeline.js'
 import type { Claim, ClaimStatus, DedupeStore } from '../../src/streams/ports.js'
@@ -28,13 +28,18 @@ export function envelopes(now: () => number) {
   return { make, settled }
 }
 
-export const ids = (batch: readonly { event: { id: string } }[] | readonly AcceptedEvent[]) =>
-  batch.map((item) => ('event' in item ? item.event.id : item.id)).join(',')
+export const ids = (batch: ClaimedBatch | readonly { event: { id: string } }[] | readonly AcceptedEvent[]) =>
+  ('envelopes' in batch ? batch.envelopes : batch).map((item) => ('event' in item ? item.event.id : item.id)).join(',')
+
+/** Confirms ids as if an earlier batch had claimed and committed them. */
+export function confirmNow(store: DedupeStore, claims: Claim[]): void {
+  from(store.claim(claims)).subscribe((receipt) => from(store.confirm([receipt])).subscribe())
+}
 
 /** The statuses a store answers for a claim, read synchronously (the memory store answers at once). */
 export function claimNow(store: DedupeStore, claims: Claim[]): readonly ClaimStatus[] | undefined {
   let statuses: readonly ClaimStatus[] | undefined
-  from(store.claim(claims)).subscribe((s) => (statuses = s))
+  from(store.claim(claims)).subscribe((receipt) => (statuses = receipt.statuses))
   return statuses
 }
 

@@ -124,7 +124,7 @@ describe('what storage is given to write', () => {
     const scheduler = testScheduler()
     const writes: Array<{ events: readonly AcceptedEvent[]; texts: ReadonlyArray<string | undefined> | undefined }> = []
     const sink: EventSink = {
-      write: (events, texts) => ((writes.push({ events: [...events], texts: texts && [...texts] }), of(undefined))),
+      write: (rows) => ((writes.push({ events: rows.map((row) => row.event), texts: rows.map((row) => row.propertiesText) }), of(undefined))),
       isRetriable: () => false,
     }
     const store = createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds: 60, maxEntries: 1000, now: () => scheduler.now() })

@@ -1,4 +1,5 @@
 import type { AcceptedEvent, Transport } from '../../streams/event.js'
+import type { EventRow } from '../../streams/ports.js'
 
 /*
  * The two SQL dialects Sluice speaks (API.md §5): the ClickHouse that Debian packages (18.16) has no
@@ -118,15 +119,14 @@ function fromClickHouseTime(value: number | string): number {
  * per stored event): ClickHouse parses TabSeparated with less CPU than JSONEachRow, and each row
  * goes straight into a buffer, with no row object per event and no batch-sized string.
  */
-export function tabSeparatedRows(events: readonly AcceptedEvent[], dialect: Dialect, propertiesTexts?: ReadonlyArray<string | undefined>): Buffer[] {
+export function tabSeparatedRows(rows: readonly EventRow[], dialect: Dialect): Buffer[] {
   const time = dialect === 'datetime64' ? clickHouseTimeMemo() : String
   const receiveTime = dialect === 'datetime64' ? clickHouseTimeMemo() : String
   const out = new RowWriter()
-  for (let i = 0; i < events.length; i++) {
-    const event = events[i]!
+  for (const { event, propertiesText } of rows) {
     // Absent optional fields are stored as '' (no Nullable: cheaper, and 18.16-friendly) ...
     out.row(
-      `${tsv(event.id)}\t${tsv(event.type)}\t${time(event.timestamp)}\t${receiveTime(event.receivedAt)}\t${event.source === undefined ? '' : tsv(event.source)}\t${event.userId === undefined ? '' : tsv(event.userId)}\t${event.sessionId === undefined ? '' : tsv(event.sessionId)}\t${event.properties === undefined ? '' : tsv(propertiesTexts?.[i] ?? JSON.stringify(event.properties))}\t${event.transport}\n`,
+      `${tsv(event.id)}\t${tsv(event.type)}\t${time(event.timestamp)}\t${receiveTime(event.receivedAt)}\t${event.source === undefined ? '' : tsv(event.source)}\t${event.userId === undefined ? '' : tsv(event.userId)}\t${event.sessionId === undefined ? '' : tsv(event.sessionId)}\t${event.properties === undefined ? '' : tsv(propertiesText ?? JSON.stringify(event.properties))}\t${event.transport}\n`,
     )
   }
   return out.done()

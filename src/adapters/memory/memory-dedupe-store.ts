@@ -1,5 +1,5 @@
 import { defer, of } from 'rxjs'
-import type { Claim, ClaimStatus, DedupeStore } from '../../streams/ports.js'
+import type { Claim, ClaimReceipt, ClaimStatus, DedupeStore } from '../../streams/ports.js'
 
 export interface MemoryDedupeStoreOptions {
   /** how long a confirmed id stays a duplicate (DEDUPE_TTL_SECONDS) */
@@ -24,6 +24,28 @@ interface Entry {
   readonly fingerprint: string | undefined
   readonly committed: boolean
   readonly expiresAt: number
+}
+
+/** A claim batch's answer, with the very entries it reserved: release frees those and no later one. */
+class MemoryReceipt implements ClaimReceipt {
+  /** set by the first confirm or release: a receipt is handed back once */
+  spent = false
+
+  constructor(
+    readonly statuses: ClaimStatus[],
+    readonly reserved: ReadonlyArray<readonly [string, Entry]>,
+  ) {}
+}
+
+/** The receipts of this store not yet handed back; others' (and spent ones) are ignored. */
+function unspent(receipts: readonly ClaimReceipt[]): MemoryReceipt[] {
+  const out: MemoryReceipt[] = []
+  for (const receipt of receipts) {
+    if (!(receipt instanceof MemoryReceipt) || receipt.spent) continue
+    receipt.spent = true
+    out.push(receipt)
+  }
+  return out
 }
 
 /**
@@ -81,19 +103,23 @@ export function createMemoryDedupeStore(options: MemoryDedupeStoreOptions): Memo
       const at = now()
       sweep(at)
       const unread: number[] = []
+      const reserved: Array<readonly [string, Entry]> = []
       const statuses = claims.map(({ id, fingerprint }, i): ClaimStatus => {
         const entry = live(id, at)
         if (!entry) {
-          put(id, { fingerprint, committed: false, expiresAt: at + reservationSeconds * 1000 })
+          const reservation = { fingerprint, committed: false, expiresAt: at + reservationSeconds * 1000 }
+          put(id, reservation)
+          reserved.push([id, reservation])
           return 'new'
         }
         if (!entry.committed) return 'pending'
         if (entry.fingerprint === undefined) unread.push(i)
         return entry.fingerprint === undefined || entry.fingerprint === fingerprint ? 'duplicate' : 'conflict'
       })
-      if (unread.length === 0 || !storedFingerprints) return of(statuses)
+      const receipt = new MemoryReceipt(statuses, reserved)
+      if (unread.length === 0 || !storedFingerprints) return of<ClaimReceipt>(receipt)
       // Only re-sends of ids from before the start wait for this read: one query per batch.
-      return defer(async () => {
+      return defer(async (): Promise<ClaimReceipt> => {
         const stored = await readWithin(STORED_READ_TIMEOUT_MS, storedFingerprints(unread.map((i) => claims[i]!.id)))
         for (const i of unread) {
           const { id, fingerprint } = claims[i]!
@@ -104,19 +130,20 @@ export function createMemoryDedupeStore(options: MemoryDedupeStoreOptions): Memo
           entries.set(id, { ...entry, fingerprint: known })
           if (known !== fingerprint) statuses[i] = 'conflict'
         }
-        return statuses
+        return receipt
       })
     },
-    confirm(claims: readonly Claim[]) {
+    confirm(receipts: readonly ClaimReceipt[]) {
       const expiresAt = now() + ttlSeconds * 1000
-      for (const { id, fingerprint } of claims) put(id, { fingerprint, committed: true, expiresAt })
+      for (const receipt of unspent(receipts)) {
+        for (const [id, { fingerprint }] of receipt.reserved) put(id, { fingerprint, committed: true, expiresAt })
+      }
       return of(undefined)
     },
-    release(claims: readonly Claim[]) {
-      const at = now()
-      for (const { id, fingerprint } of claims) {
-        const entry = live(id, at)
-        if (entry && !entry.committed && entry.fingerprint === fingerprint) entries.delete(id)
+    release(receipts: readonly ClaimReceipt[]) {
+      for (const receipt of unspent(receipts)) {
+        // Only the very reservation this claim made: one that expired and was taken by a later claim is not ours.
+        for (const [id, reservation] of receipt.reserved) if (entries.get(id) === reservation) entries.delete(id)
       }
       return of(undefined)
     },

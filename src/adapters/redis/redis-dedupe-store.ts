@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { defer, of } from 'rxjs'
 import type { Redis } from 'ioredis'
-import type { Claim, ClaimStatus, DedupeStore } from '../../streams/ports.js'
+import type { Claim, ClaimReceipt, ClaimStatus, DedupeStore } from '../../streams/ports.js'
 
 export interface RedisDedupeStoreOptions {
   /** a connected ioredis client; the store never creates or closes it */
@@ -97,12 +97,30 @@ interface DedupeCommands {
 }
 
 /**
- * A claim batch of this process: its ids still waiting for their confirm or release. Each claim it
- * took holds it as its `held` note, so the store keeps no map of the ids in flight.
+ * A claim batch of this process, as its receipt: the statuses, and the batch whose state key decides
+ * all its reservations at once, so the store keeps no map of the ids in flight.
  */
-class Batch {
-  readonly id = newBatchId()
-  outstanding = 0
+class RedisReceipt implements ClaimReceipt {
+  /** set by the first confirm or release: a receipt is handed back once */
+  spent = false
+
+  constructor(
+    readonly statuses: readonly ClaimStatus[],
+    readonly batch: string,
+    /** how many of its ids it reserved ('new'): a batch with none has nothing to confirm or release */
+    readonly reserved: number,
+  ) {}
+}
+
+/** The state keys of this store's receipts not yet handed back; others' (and spent ones) are ignored. */
+function batchesOf(receipts: readonly ClaimReceipt[]): string[] {
+  const batches: string[] = []
+  for (const receipt of receipts) {
+    if (!(receipt instanceof RedisReceipt) || receipt.spent) continue
+    receipt.spent = true
+    if (receipt.reserved > 0) batches.push(receipt.batch)
+  }
+  return batches
 }
 
 /**
@@ -118,79 +136,51 @@ export function createRedisDedupeStore(options: RedisDedupeStoreOptions): Dedupe
   const commands = redis as unknown as DedupeCommands
   const ttl = Math.ceil(ttlSeconds)
   const reservationMs = Math.max(1, Math.round(reservationSeconds * 1000))
-  /**
-   * Takes the claims out of what this process holds, and splits them: whole claim batches (one
-   * state write each), and single ids, each with the batch this process claimed it in (none if it
-   * never claimed this very claim here: another object, even an equal one, holds nothing).
-   */
-  function takeHeld(claims: readonly Claim[]): { whole: Batch[]; single: Array<{ claim: Claim; holding: Batch | undefined }> } {
-    const touched = new Set<Batch>()
-    const taken = claims.map((claim) => {
-      const holding = claim.held instanceof Batch ? claim.held : undefined
-      if (!holding) return { claim, holding }
-      claim.held = undefined
-      holding.outstanding--
-      touched.add(holding)
-      return { claim, holding }
-    })
-    const whole = new Set([...touched].filter((batch) => batch.outstanding === 0))
-    return { whole: [...whole], single: taken.filter(({ holding }) => !holding || !whole.has(holding)) }
-  }
-
   return {
     claim(claims: readonly Claim[]) {
-      if (claims.length === 0) return of([])
-      return defer(async () => {
-        const batch = new Batch()
+      if (claims.length === 0) return of<ClaimReceipt>(new RedisReceipt([], '', 0))
+      return defer(async (): Promise<ClaimReceipt> => {
+        const batch = newBatchId()
         const keys = new Array<string>(claims.length + 1)
         const fingerprints = new Array<string>(claims.length)
         for (let i = 0; i < claims.length; i++) {
           keys[i] = keyPrefix + claims[i]!.id
           fingerprints[i] = claims[i]!.fingerprint
         }
-        keys[claims.length] = batchKeyPrefix + batch.id
+        keys[claims.length] = batchKeyPrefix + batch
         let answer: string
         try {
-          answer = await commands.sluiceDedupeClaimBatch(keys.length, ...keys, batch.id, ttl, reservationMs, batchKeyPrefix, ...fingerprints)
+          answer = await commands.sluiceDedupeClaimBatch(keys.length, ...keys, batch, ttl, reservationMs, batchKeyPrefix, ...fingerprints)
         } catch (error) {
           // A claim ioredis gave up on (commandTimeout, or queued while disconnected) is not taken
           // back: it may still run after a reconnect, and would then hold these ids for the whole
           // reservation with nobody left to release them. A release queued behind it on the same
           // connection runs after it and frees the batch. Best effort.
-          commands.sluiceDedupeReleaseBatch(1, batchKeyPrefix + batch.id, 1).catch(() => {})
+          commands.sluiceDedupeReleaseBatch(1, batchKeyPrefix + batch, 1).catch(() => {})
           throw error
         }
         const statuses = new Array<ClaimStatus>(claims.length)
+        let reserved = 0
         for (let i = 0; i < claims.length; i++) {
           const status = STATUS[answer[i]!]!
           statuses[i] = status
-          if (status === 'new') {
-            batch.outstanding++
-            claims[i]!.held = batch
-          }
+          if (status === 'new') reserved++
         }
-        return statuses
+        return new RedisReceipt(statuses, batch, reserved)
       })
     },
-    confirm(claims: readonly Claim[]) {
-      if (claims.length === 0) return of(undefined)
+    confirm(receipts: readonly ClaimReceipt[]) {
+      const batches = batchesOf(receipts)
+      if (batches.length === 0) return of(undefined)
       return defer(async () => {
-        const { whole, single } = takeHeld(claims)
-        const keys = whole.map((batch) => batchKeyPrefix + batch.id)
-        const moved = newBatchId()
-        if (single.length > 0) keys.push(...single.map(({ claim }) => keyPrefix + claim.id), batchKeyPrefix + moved)
-        await commands.sluiceDedupeConfirmBatch(keys.length, ...keys, ttl, whole.length, moved, ...single.map(({ claim }) => claim.fingerprint))
+        await commands.sluiceDedupeConfirmBatch(batches.length, ...batches.map((batch) => batchKeyPrefix + batch), ttl, batches.length, newBatchId())
       })
     },
-    release(claims: readonly Claim[]) {
-      if (claims.length === 0) return of(undefined)
+    release(receipts: readonly ClaimReceipt[]) {
+      const batches = batchesOf(receipts)
+      if (batches.length === 0) return of(undefined)
       return defer(async () => {
-        const { whole, single } = takeHeld(claims)
-        // Ids this process does not hold (not claimed here with this very claim object) are not ours to free.
-        const ours = single.flatMap(({ claim, holding }) => (holding ? [{ key: keyPrefix + claim.id, value: `${holding.id}:${claim.fingerprint}` }] : []))
-        if (whole.length + ours.length === 0) return
-        const keys = [...whole.map((batch) => batchKeyPrefix + batch.id), ...ours.map((id) => id.key)]
-        await commands.sluiceDedupeReleaseBatch(keys.length, ...keys, whole.length, ...ours.map((id) => id.value))
+        await commands.sluiceDedupeReleaseBatch(batches.length, ...batches.map((batch) => batchKeyPrefix + batch), batches.length)
       })
     },
   }

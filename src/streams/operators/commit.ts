@@ -1,10 +1,9 @@
 import { asyncScheduler, catchError, concat, concatMap, defer, EMPTY, endWith, ignoreElements, mergeMap, of, tap, type OperatorFunction, type SchedulerLike } from 'rxjs'
-import type { Envelope } from '../envelope.js'
+import type { ClaimedBatch } from '../envelope.js'
 import type { AcceptedEvent } from '../event.js'
 import { ACCEPTED, failed } from '../outcome.js'
-import type { DedupeStore, EventSink } from '../ports.js'
+import type { ClaimReceipt, DedupeStore, EventSink } from '../ports.js'
 import type { PipelineTelemetry } from '../telemetry.js'
-import { toClaim } from './dedupe.js'
 import { retryWithBackoff, type BackoffOptions } from './retry-with-backoff.js'
 
 export interface CommitOptions {
@@ -49,7 +48,7 @@ export interface CommitOptions {
  * @example
  * fresh$.pipe(commit({ sink, store, concurrency: 4, maxRows: 10_000, retry: { initialMs: 100, maxMs: 5000, budgetMs: 20_000 } }))
  */
-export function commit(options: CommitOptions): OperatorFunction<Envelope[], AcceptedEvent[]> {
+export function commit(options: CommitOptions): OperatorFunction<ClaimedBatch, AcceptedEvent[]> {
   const { sink, store, concurrency, maxRows = 0, scheduler = asyncScheduler, telemetry = {} } = options
   const retry = retryWithBackoff<void>({
     ...options.retry,
@@ -58,7 +57,7 @@ export function commit(options: CommitOptions): OperatorFunction<Envelope[], Acc
     onRetry: telemetry.insertRetried?.bind(telemetry),
   })
 
-  function commitOne(batch: Envelope[]) {
+  function commitOne({ envelopes: batch, receipts }: ClaimedBatch) {
     const events = batch.map((envelope) => envelope.event)
     const started = scheduler.now()
     const committed = defer(() => {
@@ -73,22 +72,22 @@ export function commit(options: CommitOptions): OperatorFunction<Envelope[], Acc
         for (const envelope of batch) envelope.settle(outcome)
         return EMPTY
       })
-    const propertiesTexts = batch.map((envelope) => envelope.propertiesText)
-    return defer(() => sink.write(events, propertiesTexts)).pipe(
+    return defer(() => sink.write(batch)).pipe(
       retry,
       ignoreElements(),
       endWith(COMMITTED),
       catchError((error: unknown) => of({ error })),
       // Confirm before settling so that a client re-sending right after its ack is told `duplicate`.
       concatMap((result) =>
-        result === COMMITTED ? concat(storeStep('confirm', batch), committed) : concat(storeStep('release', batch), gaveUp(result.error)),
+        result === COMMITTED ? concat(storeStep('confirm', receipts), committed) : concat(storeStep('release', receipts), gaveUp(result.error)),
       ),
     )
   }
 
   /** A confirm or release that fails is reported and then ignored: the reservation expires by itself. */
-  function storeStep(operation: 'confirm' | 'release', batch: Envelope[]) {
-    return defer(() => store[operation](batch.map(toClaim))).pipe(
+  function storeStep(operation: 'confirm' | 'release', receipts: readonly ClaimReceipt[]) {
+    if (receipts.length === 0) return EMPTY
+    return defer(() => store[operation](receipts)).pipe(
       ignoreElements(),
       catchError((error: unknown) => {
         telemetry.dedupeStoreFailed?.(operation, error, 'ignored')
@@ -102,7 +101,7 @@ export function commit(options: CommitOptions): OperatorFunction<Envelope[], Acc
       // Every batch joins the queue as it comes; each free insert takes what has queued by then.
       // mergeMap calls its project only when an insert is free, once per batch, so a project may
       // find its batch already taken by an earlier one: it then writes nothing.
-      const waiting: Envelope[][] = []
+      const waiting: ClaimedBatch[] = []
       return source.pipe(
         tap((batch) => waiting.push(batch)),
         mergeMap(() => {
@@ -113,13 +112,18 @@ export function commit(options: CommitOptions): OperatorFunction<Envelope[], Acc
     })
 }
 
-/** The first waiting batch, with the batches after it that fit within maxRows. */
-function takeWaiting(waiting: Envelope[][], maxRows: number): Envelope[] | undefined {
+/** The first waiting batch, with the batches after it that fit within maxRows (their receipts go with them). */
+function takeWaiting(waiting: ClaimedBatch[], maxRows: number): ClaimedBatch | undefined {
   const first = waiting.shift()
-  if (first === undefined || waiting.length === 0 || first.length + waiting[0]!.length > maxRows) return first
-  const merged = [...first]
-  while (waiting.length > 0 && merged.length + waiting[0]!.length <= maxRows) merged.push(...waiting.shift()!)
-  return merged
+  if (first === undefined || waiting.length === 0 || first.envelopes.length + waiting[0]!.envelopes.length > maxRows) return first
+  const envelopes = [...first.envelopes]
+  const receipts = [...first.receipts]
+  while (waiting.length > 0 && envelopes.length + waiting[0]!.envelopes.length <= maxRows) {
+    const next = waiting.shift()!
+    envelopes.push(...next.envelopes)
+    receipts.push(...next.receipts)
+  }
+  return { envelopes, receipts }
 }
 
 const COMMITTED = 'committed' as const

@@ -1,7 +1,7 @@
 import { catchError, defer, filter, map, mergeMap, of, type OperatorFunction } from 'rxjs'
-import type { Envelope } from '../envelope.js'
+import type { ClaimedBatch, Envelope } from '../envelope.js'
 import { CONFLICT, DUPLICATE, failed, followerOutcome, type Outcome } from '../outcome.js'
-import type { Claim, ClaimStatus, DedupeStore } from '../ports.js'
+import type { Claim, ClaimReceipt, ClaimStatus, DedupeStore } from '../ports.js'
 import type { PipelineTelemetry } from '../telemetry.js'
 
 export interface DedupeOptions {
@@ -22,6 +22,10 @@ export interface DedupeOptions {
  * 2. across processes and time: the rest are claimed in the store in ONE round trip per batch.
  *    Ids seen before settle `duplicate` (with `conflict` when the content differs); ids reserved
  *    by a commit still in progress elsewhere settle `failed`, so the client sends them again.
+ *    The fresh ones go on with the store's receipt, which `commit` hands back to confirm or release.
+ *
+ * The ids on their way belong to one subscription: a chain the supervisor resubscribes starts with
+ * none, so a re-send is never parked behind a first copy that died with the old chain.
  *
  * ```
  * store knows b
@@ -32,30 +36,15 @@ export interface DedupeOptions {
  * @example
  * batches$.pipe(dedupe({ store, concurrency: 4 }))
  */
-export function dedupe(options: DedupeOptions): OperatorFunction<Envelope[], Envelope[]> {
+export function dedupe(options: DedupeOptions): OperatorFunction<Envelope[], ClaimedBatch> {
   const { store, concurrency, onStoreError = 'open', telemetry = {} } = options
-  const onTheirWay = new Map<string, Leader>()
 
-  function track(batch: Envelope[]): Envelope[] {
-    const leaders: Envelope[] = []
-    for (const envelope of batch) {
-      const leader = onTheirWay.get(envelope.event.id)
-      if (leader) (leader.followers ??= []).push(envelope)
-      else {
-        const tracked = new Leader(envelope, onTheirWay)
-        onTheirWay.set(envelope.event.id, tracked)
-        leaders.push(tracked)
-      }
-    }
-    return leaders
-  }
-
-  function claimed(leaders: Envelope[], statuses: readonly ClaimStatus[]): Envelope[] {
+  function claimed(leaders: Leader[], receipt: ClaimReceipt): ClaimedBatch {
     const fresh: Envelope[] = []
     let duplicates = 0
     for (let i = 0; i < leaders.length; i++) {
       const envelope = leaders[i]!
-      const status = statuses[i]
+      const status = receipt.statuses[i]
       if (status === 'new') fresh.push(envelope)
       else {
         if (status !== 'pending') duplicates++
@@ -63,33 +52,50 @@ export function dedupe(options: DedupeOptions): OperatorFunction<Envelope[], Env
       }
     }
     if (duplicates > 0) telemetry.duplicatesFound?.(duplicates)
-    return fresh
+    return { envelopes: fresh, receipts: [receipt] }
   }
 
   return (source) =>
-    source.pipe(
-      map(track),
-      filter((leaders) => leaders.length > 0),
-      mergeMap(
-        (leaders) =>
-          defer(() => store.claim(leaders.map(toClaim))).pipe(
-            map((statuses) => claimed(leaders, statuses)),
-            catchError((error: unknown) => {
-              telemetry.dedupeStoreFailed?.('claim', error, onStoreError)
-              if (onStoreError === 'open') return of(leaders)
-              for (const envelope of leaders) envelope.settle(failed('the dedupe store is unavailable'))
-              return of([])
-            }),
-          ),
-        concurrency,
-      ),
-      filter((fresh) => fresh.length > 0),
-    )
+    defer(() => {
+      const onTheirWay = new Map<string, Leader>()
+
+      function track(batch: Envelope[]): Leader[] {
+        const leaders: Leader[] = []
+        for (const envelope of batch) {
+          const leader = onTheirWay.get(envelope.event.id)
+          if (leader) (leader.followers ??= []).push(envelope)
+          else {
+            const tracked = new Leader(envelope, onTheirWay)
+            onTheirWay.set(envelope.event.id, tracked)
+            leaders.push(tracked)
+          }
+        }
+        return leaders
+      }
+
+      return source.pipe(
+        map(track),
+        filter((leaders) => leaders.length > 0),
+        mergeMap(
+          (leaders) =>
+            defer(() => store.claim(leaders.map(toClaim))).pipe(
+              map((receipt) => claimed(leaders, receipt)),
+              catchError((error: unknown) => {
+                telemetry.dedupeStoreFailed?.('claim', error, onStoreError)
+                if (onStoreError === 'open') return of<ClaimedBatch>({ envelopes: leaders, receipts: [] })
+                for (const envelope of leaders) envelope.settle(failed('the dedupe store is unavailable'))
+                return of<ClaimedBatch>({ envelopes: [], receipts: [] })
+              }),
+            ),
+          concurrency,
+        ),
+        filter((batch) => batch.envelopes.length > 0),
+      )
+    })
 }
 
-/** The claim of an envelope: a leader is its own, so the store gets the same object at claim, confirm and release. */
-export function toClaim(envelope: Envelope): Claim {
-  return envelope instanceof Leader ? envelope : { id: envelope.event.id, fingerprint: envelope.fingerprint }
+function toClaim(leader: Leader): Claim {
+  return { id: leader.id, fingerprint: leader.fingerprint }
 }
 
 const OUTCOME_OF: Record<Exclude<ClaimStatus, 'new'>, Outcome> = {
@@ -99,11 +105,10 @@ const OUTCOME_OF: Record<Exclude<ClaimStatus, 'new'>, Outcome> = {
 }
 
 /** The first copy of an id on its way: when it settles, its followers settle from its outcome. */
-class Leader implements Envelope, Claim {
+class Leader implements Envelope {
   /** later copies of the id; made only when one comes (most ids have none) */
   followers: Envelope[] | undefined
   readonly id: string
-  held: unknown = undefined
 
   constructor(
     private readonly first: Envelope,

@@ -1,6 +1,5 @@
 import { concat, defer, ignoreElements, type Observable } from 'rxjs'
-import type { AcceptedEvent } from '../event.js'
-import type { EventSink } from '../ports.js'
+import type { EventRow, EventSink } from '../ports.js'
 import type { Router } from './router.js'
 
 /**
@@ -25,8 +24,8 @@ import type { Router } from './router.js'
  */
 export function routedSink(sink: EventSink, router: Pick<Router, 'enqueue'>): EventSink {
   return {
-    write(events: readonly AcceptedEvent[], propertiesTexts?: ReadonlyArray<string | undefined>): Observable<void> {
-      return concat(defer(() => sink.write(events, propertiesTexts)).pipe(ignoreElements()), defer(() => router.enqueue(events)))
+    write(rows: readonly EventRow[]): Observable<void> {
+      return concat(defer(() => sink.write(rows)).pipe(ignoreElements()), defer(() => router.enqueue(rows.map((row) => row.event))))
     },
     isRetriable: (error: unknown) => sink.isRetriable(error),
   }

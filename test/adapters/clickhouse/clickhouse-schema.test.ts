@@ -38,13 +38,13 @@ describe('ClickHouse schema helpers', () => {
   it('writes a batch as TabSeparated rows in both dialects, separators escaped', () => {
     const event: AcceptedEvent = { id: 'e\t1', type: 't', timestamp: 1795687200123, receivedAt: 1795687201456, userId: 'u\\', properties: { a: ['x\ny'] }, transport: 'ws' }
     const bare: AcceptedEvent = { id: 'e2', type: 't', timestamp: 1795687200123, receivedAt: 1795687201456, transport: 'rest' }
-    expect(text(tabSeparatedRows([event, bare], 'epoch-ms'))).toBe(
+    expect(text(tabSeparatedRows([{ event }, { event: bare }], 'epoch-ms'))).toBe(
       'e\\t1\tt\t1795687200123\t1795687201456\t\tu\\\\\t\t{"a":["x\\\\ny"]}\tws\n' + 'e2\tt\t1795687200123\t1795687201456\t\t\t\t\trest\n',
     )
-    expect(text(tabSeparatedRows([bare], 'datetime64'))).toBe('e2\tt\t2026-11-26 10:00:00.123\t2026-11-26 10:00:01.456\t\t\t\t\trest\n')
+    expect(text(tabSeparatedRows([{ event: bare }], 'datetime64'))).toBe('e2\tt\t2026-11-26 10:00:00.123\t2026-11-26 10:00:01.456\t\t\t\t\trest\n')
     // Rows past one buffer, multi-byte text included, go on in the next.
     const big = Array.from({ length: 3000 }, (_, i): AcceptedEvent => ({ ...bare, id: `e${i}`, properties: { text: 'é😀'.repeat(100) } }))
-    const lines = text(tabSeparatedRows(big, 'epoch-ms')).split('\n')
+    const lines = text(tabSeparatedRows(big.map((event) => ({ event })), 'epoch-ms')).split('\n')
     expect(lines).toHaveLength(3001)
     expect(lines[2999]).toBe(`e2999\tt\t1795687200123\t1795687201456\t\t\t\t{"text":"${'é😀'.repeat(100)}"}\trest`)
     expect(tsv('plain')).toBe('plain')

@@ -24,8 +24,8 @@ describe('memory dedupe store, its cost', () => {
     const store = createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds: 60, maxEntries: IDS })
     for (let i = 0; i < IDS; i += 10_000) {
       const batch = claims.slice(i, i + 10_000)
-      await lastValueFrom(from(store.claim(batch)))
-      await lastValueFrom(from(store.confirm(batch)), { defaultValue: undefined })
+      const receipt = await lastValueFrom(from(store.claim(batch)))
+      await lastValueFrom(from(store.confirm([receipt])), { defaultValue: undefined })
     }
     claims = []
     const perId = (heapUsed() - before) / IDS

@@ -18,14 +18,13 @@ dedupeStoreContract('memory dedupe store', ({ ttlSeconds, reservationSeconds }) 
 describe('memory dedupe store, beyond the contract', () => {
   const statuses = (store: ReturnType<typeof createMemoryDedupeStore>, ids: string[]) => {
     let out: readonly string[] = []
-    from(store.claim(ids.map((id) => ({ id, fingerprint: `fp-${id}` })))).subscribe((s) => (out = s))
+    from(store.claim(ids.map((id) => ({ id, fingerprint: `fp-${id}` })))).subscribe((receipt) => (out = receipt.statuses))
     return out
   }
 
   it('keeps at most maxEntries ids, forgetting the oldest first', () => {
     const store = createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds: 60, maxEntries: 3 })
-    store.confirm(['a', 'b', 'c'].map((id) => ({ id, fingerprint: `fp-${id}` })))
-    store.confirm([{ id: 'd', fingerprint: 'fp-d' }])
+    store.remember(['a', 'b', 'c', 'd'].map((id) => ({ id, receivedAt: Date.now() })))
     expect(store.size).toBe(3)
     // a was the oldest: it is new again; claiming it evicted b, the next oldest.
     expect(statuses(store, ['a'])).toEqual(['new'])
@@ -47,7 +46,7 @@ describe('memory dedupe store, beyond the contract', () => {
 
   describe('ids from before the start, sent again, when it can read their content back', () => {
     const claim = (store: ReturnType<typeof createMemoryDedupeStore>, claims: Array<[string, string]>) =>
-      lastValueFrom(from(store.claim(claims.map(([id, fingerprint]) => ({ id, fingerprint })))))
+      lastValueFrom(from(store.claim(claims.map(([id, fingerprint]) => ({ id, fingerprint }))))).then((receipt) => receipt.statuses)
     const remembering = (storedFingerprints: (ids: readonly string[]) => Promise<ReadonlyMap<string, string>>) => {
       const store = createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds: 60, maxEntries: 100, storedFingerprints })
       store.remember(['a', 'b', 'gone'].map((id) => ({ id, receivedAt: Date.now() })))

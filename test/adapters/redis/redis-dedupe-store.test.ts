@@ -3,7 +3,7 @@ import { Redis } from 'ioredis'
 import { firstValueFrom, from, lastValueFrom, type ObservableInput } from 'rxjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRedisDedupeStore } from '../../../src/adapters/redis/redis-dedupe-store.js'
-import type { Claim } from '../../../src/streams/ports.js'
+import type { Claim, ClaimReceipt } from '../../../src/streams/ports.js'
 import { dedupeStoreContract } from '../../contracts/dedupe-store.contract.js'
 import { sleep } from '../../support/wait.js'
 
@@ -55,7 +55,7 @@ describe('redis dedupe store', () => {
   it('keeps each id for the full TTL, and its claim batch reserved for reservationSeconds, then committed for the TTL', async () => {
     const store = createRedisDedupeStore({ redis, ttlSeconds: 3600, reservationSeconds: 30, keyPrefix: prefix, batchKeyPrefix })
     const one = claim()
-    await value(store.claim([one]))
+    const receipt = await value(store.claim([one]))
     const [batch, fingerprint] = (await redis.get(prefix + one.id))!.split(':')
     expect(fingerprint).toBe('fp-a')
     expect(await redis.pttl(prefix + one.id)).toBeGreaterThan(3_599_000)
@@ -63,7 +63,7 @@ describe('redis dedupe store', () => {
     const reserved = await redis.pttl(batchKeyPrefix + batch)
     expect(reserved).toBeGreaterThan(29_000)
     expect(reserved).toBeLessThanOrEqual(30_000)
-    await done(store.confirm([one]))
+    await done(store.confirm([receipt]))
     expect(await redis.get(batchKeyPrefix + batch)).toBe('c')
     const confirmed = await redis.pttl(batchKeyPrefix + batch)
     expect(confirmed).toBeGreaterThan(3_599_000)
@@ -74,28 +74,28 @@ describe('redis dedupe store', () => {
     const client = connect()
     const store = createRedisDedupeStore({ redis: client, ttlSeconds: 60, reservationSeconds: 5, keyPrefix: prefix, batchKeyPrefix })
     const batch = Array.from({ length: 100 }, () => claim())
-    await value(store.claim(batch))
+    const receipt = await value(store.claim(batch))
     const monitor = await connect().monitor()
     const writes: string[] = []
     monitor.on('monitor', (_time: string, args: string[], source: string) => {
       if (source === 'lua') writes.push(args[0]!.toLowerCase())
     })
     await sleep(50)
-    await done(store.confirm(batch))
+    await done(store.confirm([receipt]))
     await client.echo('confirmed')
     await sleep(200)
     await monitor.disconnect()
     expect(writes).toEqual(['set'])
-    expect(await value(store.claim(batch))).toEqual(batch.map(() => 'duplicate'))
+    expect((await value(store.claim(batch))).statuses).toEqual(batch.map(() => 'duplicate'))
   })
 
   it('confirms and releases several claim batches in one call (inserts merged under load)', async () => {
     const store = createRedisDedupeStore({ redis, ttlSeconds: 60, reservationSeconds: 5, keyPrefix: prefix, batchKeyPrefix })
     const [a, b, c] = [[claim(), claim()], [claim()], [claim(), claim()]]
-    for (const batch of [a, b, c]) await value(store.claim(batch))
-    await done(store.confirm([...a, ...b]))
-    await done(store.release(c))
-    expect(await value(store.claim([...a, ...b, ...c]))).toEqual(['duplicate', 'duplicate', 'duplicate', 'new', 'new'])
+    const [ra, rb, rc] = [await value(store.claim(a)), await value(store.claim(b)), await value(store.claim(c))]
+    await done(store.confirm([ra, rb]))
+    await done(store.release([rc]))
+    expect((await value(store.claim([...a, ...b, ...c]))).statuses).toEqual(['duplicate', 'duplicate', 'duplicate', 'new', 'new'])
   })
 
   it('reads the layout of earlier versions (p:/c: values) as reserved and committed', async () => {
@@ -104,7 +104,7 @@ describe('redis dedupe store', () => {
     await redis.set(prefix + reserved.id, 'p:fp-a', 'EX', 60)
     await redis.set(prefix + committed.id, 'c:fp-a', 'EX', 60)
     await redis.set(prefix + other.id, 'c:fp-b', 'EX', 60)
-    expect(await value(store.claim([reserved, committed, other]))).toEqual(['pending', 'duplicate', 'conflict'])
+    expect((await value(store.claim([reserved, committed, other]))).statuses).toEqual(['pending', 'duplicate', 'conflict'])
   })
 
   it('sends exactly one command per claim, confirm and release, whatever the batch size', async () => {
@@ -127,10 +127,12 @@ describe('redis dedupe store', () => {
       return seen.slice(start + 1, end).map((args) => args[0]!.toLowerCase())
     }
     const batch = Array.from({ length: 50 }, () => claim())
-    expect(await between('claim', () => value(store.claim(batch)))).toEqual([expect.stringMatching(/^eval(sha)?$/)])
-    expect(await between('claim-again', () => value(store.claim(batch)))).toEqual(['evalsha'])
-    expect(await between('confirm', () => done(store.confirm(batch.slice(0, 25))))).toEqual([expect.stringMatching(/^eval(sha)?$/)])
-    expect(await between('release', () => done(store.release(batch.slice(25))))).toEqual([expect.stringMatching(/^eval(sha)?$/)])
+    let first!: ClaimReceipt
+    let second!: ClaimReceipt
+    expect(await between('claim', async () => (first = await value(store.claim(batch.slice(0, 25)))))).toEqual([expect.stringMatching(/^eval(sha)?$/)])
+    expect(await between('claim-again', async () => (second = await value(store.claim(batch.slice(25)))))).toEqual(['evalsha'])
+    expect(await between('confirm', () => done(store.confirm([first])))).toEqual([expect.stringMatching(/^eval(sha)?$/)])
+    expect(await between('release', () => done(store.release([second])))).toEqual([expect.stringMatching(/^eval(sha)?$/)])
     expect(await between('empty', () => value(store.claim([])))).toEqual([])
     await monitor.disconnect()
   })
@@ -140,7 +142,7 @@ describe('redis dedupe store', () => {
     const one = claim()
     await value(store.claim([one]))
     await redis.script('FLUSH')
-    expect(await value(store.claim([one]))).toEqual(['pending'])
+    expect((await value(store.claim([one]))).statuses).toEqual(['pending'])
   })
 
   it('fails the claim, not the process, when Redis cannot be reached', async () => {

@@ -43,10 +43,10 @@ export function pipelineOver(storage: Storage, sink: EventSink = storage.sink, c
  */
 export function heldSink(real: EventSink, hold: (events: readonly AcceptedEvent[]) => Promise<unknown> | undefined): EventSink {
   return {
-    write: (events) =>
+    write: (rows) =>
       defer(async () => {
-        await hold(events)
-        await lastValueFrom(from(real.write(events)), { defaultValue: undefined })
+        await hold(rows.map((row) => row.event))
+        await lastValueFrom(from(real.write(rows)), { defaultValue: undefined })
       }),
     isRetriable: (error) => real.isRetriable(error),
   }
