@@ -88,13 +88,13 @@ describe('WebSocket backpressure', () => {
     await client.close()
   })
 
-  it('under a flood far faster than ClickHouse takes: stops reading, stays within its bounds, and acks and stores every event once', async () => {
+  it('under a flood far faster than storage takes: stops reading, stays within its bounds, and acks and stores every event once', async () => {
     const run = uniqueId().slice(2, 10)
     const types = [`bp.flood.${run}.a`, `bp.flood.${run}.b`]
     const events = 20_000 // per flooding client, 1 KiB each
     const perFrame = 250
     const cap = 1000
-    // ClickHouse slowed down: every insert waits 30 ms first (two at a time, 500 rows each). Two
+    // Storage slowed down: every insert waits 30 ms first (two at a time, 500 rows each). Two
     // floods at their per-connection cap (1,000 each) pass the high-water mark (1,500) together.
     const pipeline = pipelineOver(
       storage,
