@@ -69,7 +69,11 @@ export function createFileRouteOutbox(options: FileRouteOutboxOptions): FileRout
     append(entries) {
       return defer(async () => {
         const byRoute = new Map<string, AcceptedEvent[]>()
-        for (const { route, events } of entries) byRoute.set(route, [...(byRoute.get(route) ?? []), ...events])
+        for (const { route, events } of entries) {
+          const list = byRoute.get(route) ?? []
+          list.push(...events)
+          byRoute.set(route, list)
+        }
         await Promise.all([...byRoute].map(async ([route, events]) => (await journalOf(route)).append(events)))
       })
     },

@@ -149,7 +149,10 @@ export async function openRouteJournal(dir: string, options: RouteJournalOptions
         for (const receipt of known) {
           const [n, offset] = receipt.split(':')
           const segment = segments.find((s) => s.n === Number(n))
-          if (segment) bySegment.set(segment, [...(bySegment.get(segment) ?? []), `${offset}\n`])
+          if (!segment) continue
+          const lines = bySegment.get(segment) ?? []
+          lines.push(`${offset}\n`)
+          bySegment.set(segment, lines)
         }
         for (const [segment, lines] of bySegment) {
           segment.acks ??= await open(acksPath(dir, segment.n), 'a')
