@@ -18,7 +18,7 @@ export { transform, type EventTransform, type TransformOptions } from './streams
 export { validate, type ValidateOptions } from './streams/operators/validate.js'
 export * from './streams/outcome.js'
 export { createPipeline, type Pipeline, type PipelineConfig, type PipelineDeps } from './streams/pipeline.js'
-export type { Claim, ClaimStatus, DedupeStore, EventSink } from './streams/ports.js'
+export type { Claim, ClaimReceipt, ClaimStatus, DedupeStore, EventRow, EventSink } from './streams/ports.js'
 export { RawEnvelope, Submission } from './streams/submission.js'
 export type { PipelineTelemetry } from './streams/telemetry.js'
 export { createCircuitBreaker, type CircuitBreaker, type CircuitBreakerOptions } from './streams/routing/circuit-breaker.js'
