@@ -34,13 +34,20 @@ async function handle(events: unknown[], transport: 'rest' | 'ws'): Promise<Arra
   return results
 }
 
+async function answer(body: Buffer): Promise<unknown[]> {
+  const { events } = JSON.parse(body.toString()) as { events: unknown[] }
+  return handle(events, 'rest')
+}
+
 const http = createServer((req, res) => {
   const chunks: Buffer[] = []
   req.on('data', (chunk: Buffer) => chunks.push(chunk))
-  req.on('end', async () => {
-    const { events } = JSON.parse(Buffer.concat(chunks).toString()) as { events: unknown[] }
-    const results = await handle(events, 'rest')
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ results }))
+  req.on('end', () => {
+    answer(Buffer.concat(chunks)).then(
+      (results) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ results })),
+      // An answer, so that the bench client counts a failure instead of waiting for ever.
+      (error: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(error instanceof Error ? error.message : String(error)),
+    )
   })
 })
 const ws = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false })
@@ -52,7 +59,10 @@ ws.on('connection', (socket) => {
     const frameSeq = ++seq
     const events = JSON.parse(data.toString()) as unknown[]
     // One frame after another, one event after another: the hand-rolled service's order.
-    chain = chain.then(async () => socket.send(JSON.stringify({ op: 'ack', seq: frameSeq, results: await handle(events, 'ws') })))
+    chain = chain
+      .then(async () => socket.send(JSON.stringify({ op: 'ack', seq: frameSeq, results: await handle(events, 'ws') })))
+      // A failed frame is answered, and the frames after it still are: a rejected chain would skip them all.
+      .catch((error: unknown) => socket.send(JSON.stringify({ op: 'error', seq: frameSeq, code: 'internal', message: error instanceof Error ? error.message : String(error) })))
   })
 })
 http.listen(0, '127.0.0.1', () => {

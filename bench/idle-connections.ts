@@ -4,7 +4,12 @@
  */
 import WebSocket from 'ws'
 
-process.once('message', async ({ url, count }: { url: string; count: number }) => {
+// A failure is reported to the parent, which otherwise waits for an answer that never comes.
+const fail = (error: unknown) => process.send!({ error: error instanceof Error ? error.message : String(error) }, () => process.exit(1))
+
+process.once('message', ({ url, count }: { url: string; count: number }) => void open(url, count).catch(fail))
+
+async function open(url: string, count: number): Promise<void> {
   const sockets: WebSocket[] = []
   let opened = 0
   // In waves, so that the server's accept queue is not the thing measured.
@@ -21,8 +26,10 @@ process.once('message', async ({ url, count }: { url: string; count: number }) =
     )
   }
   process.send!({ opened })
-  process.once('message', async () => {
-    await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => (socket.once('close', () => resolve()), socket.close()))))
-    process.send!({ closed: true }, () => process.exit(0))
-  })
-})
+  process.once('message', () => void closeAll(sockets).catch(fail))
+}
+
+async function closeAll(sockets: readonly WebSocket[]): Promise<void> {
+  await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => (socket.once('close', () => resolve()), socket.close()))))
+  process.send!({ closed: true }, () => process.exit(0))
+}

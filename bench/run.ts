@@ -8,7 +8,7 @@
 import { execFileSync, fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
@@ -186,7 +186,16 @@ interface IdleResult {
 async function idleConnections(server: ServerProcess, count: number): Promise<IdleResult> {
   const child = fork(fileURLToPath(new URL('./idle-connections.ts', import.meta.url)), { execArgv: ['--import', 'tsx'] })
   const before = server.stats().rssBytes
-  const reply = () => new Promise<{ opened?: number }>((resolve) => child.once('message', resolve as (m: unknown) => void))
+  const reply = () =>
+    new Promise<{ opened?: number }>((resolve, reject) => {
+      const exited = (code: number | null) => reject(new Error(`the idle-connections client exited (${code}) before it answered`))
+      child.once('exit', exited)
+      child.once('message', (message: { opened?: number; error?: string }) => {
+        child.off('exit', exited)
+        if (message.error === undefined) resolve(message)
+        else reject(new Error(`the idle-connections client failed: ${message.error}`))
+      })
+    })
   child.send({ url: server.wsUrl, count })
   const { opened } = await reply()
   await new Promise((resolve) => setTimeout(resolve, 1000))
