@@ -4,20 +4,38 @@ import { describe, expect, it } from 'vitest'
 import type { Claim, ClaimReceipt, DedupeStore } from '../../src/streams/ports.js'
 
 export interface DedupeStoreHarness {
+  /** the store of one instance (one Sluice process) */
   readonly store: DedupeStore
   /** makes `ms` pass for the store: moves its injected clock, or waits in real time */
   elapse(ms: number): Promise<void>
+  /**
+   * The store of another live instance sharing `store`'s ids. The in-process store is one
+   * process's alone: there it is `store` itself.
+   */
+  readonly peer: DedupeStore
+  /**
+   * Ends the instance of `store` as kill -9 would (nothing confirmed, released or said goodbye),
+   * and resolves, once the store can know it died, with the store of an instance started after it.
+   * In-process: the store dies with its process, and the restarted process starts with a new one.
+   */
+  kill(): Promise<DedupeStore>
 }
 
 export interface DedupeStoreOptions {
   readonly ttlSeconds: number
   readonly reservationSeconds: number
+  /** how long an instance's lease outlives its last refresh, where the store keeps leases */
+  readonly leaseMs: number
 }
 
 export type DedupeStoreFactory = (options: DedupeStoreOptions) => DedupeStoreHarness | Promise<DedupeStoreHarness>
 
 /** How long a test waits for a reservation to lapse: real Redis needs real seconds. */
 const RESERVATION_SECONDS = 1
+/** Far longer than any test here waits: what frees an id then is its owner's death, not expiry. */
+const LONG_RESERVATION_SECONDS = 600
+/** A lease a test can outlast in real time, with room for a late refresh on a busy machine. */
+const LEASE_MS = 1000
 const TIMEOUT_MS = 20_000
 
 const value = <T>(input: ObservableInput<T>) => firstValueFrom(from(input))
@@ -34,11 +52,14 @@ const withFingerprint = (list: readonly Claim[], fingerprint: string) => list.ma
 
 /**
  * The behaviour every DedupeStore must have (ports.ts, API.md §5): two-phase claims — a short
- * reservation that becomes a mark for the whole window only when the commit confirms it.
+ * reservation that becomes a mark for the whole window only when the commit confirms it — and
+ * reservations that stop blocking their ids soon after their instance dies, not only when they
+ * expire. A shared store learns of a death from the dead instance's lapsed lease; the in-process
+ * store needs nothing for it, since a restart starts it empty of reservations.
  */
 export function dedupeStoreContract(name: string, factory: DedupeStoreFactory): void {
   describe(`${name} (DedupeStore contract)`, () => {
-    const make = () => factory({ ttlSeconds: 60, reservationSeconds: RESERVATION_SECONDS })
+    const make = () => factory({ ttlSeconds: 60, reservationSeconds: RESERVATION_SECONDS, leaseMs: LEASE_MS })
 
     it('answers new for ids it has never seen, in the order asked', async () => {
       const { store } = await make()
@@ -138,6 +159,23 @@ export function dedupeStoreContract(name: string, factory: DedupeStoreFactory): 
       expect(await statuses(store.claim(withFingerprint(batch, 'fp-b')))).toEqual(['new'])
     })
 
+    it('takes over a reservation whose owner died once its lease lapsed, long before the reservation expires', { timeout: TIMEOUT_MS }, async () => {
+      const { store, kill } = await factory({ ttlSeconds: 60, reservationSeconds: LONG_RESERVATION_SECONDS, leaseMs: LEASE_MS })
+      const batch = claims(3)
+      await value(store.claim(batch))
+      const next = await kill()
+      expect(await statuses(next.claim([...withFingerprint(batch.slice(0, 2), 'fp-b'), batch[2]!]))).toEqual(['new', 'new', 'new'])
+      expect(await statuses(next.claim(batch))).toEqual(['pending', 'pending', 'pending'])
+    })
+
+    it('keeps a reservation pending while its owner lives, past its lease time', { timeout: TIMEOUT_MS }, async () => {
+      const { store, peer, elapse } = await factory({ ttlSeconds: 60, reservationSeconds: LONG_RESERVATION_SECONDS, leaseMs: LEASE_MS })
+      const batch = claims(2)
+      await value(store.claim(batch))
+      await elapse(LEASE_MS * 2.5)
+      expect(await statuses(peer.claim(batch))).toEqual(['pending', 'pending'])
+    })
+
     it('keeps a confirmed id past the reservation time', { timeout: TIMEOUT_MS }, async () => {
       const { store, elapse } = await make()
       const batch = claims(1)
@@ -148,7 +186,7 @@ export function dedupeStoreContract(name: string, factory: DedupeStoreFactory): 
     })
 
     it('forgets a confirmed id once the dedupe window has passed', { timeout: TIMEOUT_MS }, async () => {
-      const { store, elapse } = await factory({ ttlSeconds: 1, reservationSeconds: 1 })
+      const { store, elapse } = await factory({ ttlSeconds: 1, reservationSeconds: 1, leaseMs: LEASE_MS })
       const batch = claims(1)
       const receipt = await value(store.claim(batch))
       await done(store.confirm([receipt]))

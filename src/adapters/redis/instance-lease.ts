@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Redis } from 'ioredis'
 
+/** Where leases live unless told otherwise: `sluice:lease:<instance id>`. */
+export const LEASE_KEY_PREFIX = 'sluice:lease:'
+
 export interface InstanceLeaseOptions {
   /** a connected ioredis client; the lease never creates or closes it */
   readonly redis: Redis
@@ -24,7 +27,11 @@ export interface InstanceLeaseOptions {
  * the next claim of its id takes it over (redis-dedupe-store.ts).
  */
 export interface InstanceLease {
-  /** random per process start, so a restarted process never inherits its predecessor's reservations */
+  /**
+   * Random per process start, so a restarted process never inherits its predecessor's reservations.
+   * 8 characters (48 random bits): a claim batch's name `<id>.<n>` then stays within the length that
+   * keeps an id's value in Redis inline (redis-dedupe-store.ts).
+   */
   readonly id: string
   readonly keyPrefix: string
   /** Writes the lease now and keeps refreshing it. Commands on one connection run in order, so claims sent after this find it. */
@@ -37,9 +44,9 @@ export interface InstanceLease {
 }
 
 export function createInstanceLease(options: InstanceLeaseOptions): InstanceLease {
-  const { redis, ttlMs = 3000, keyPrefix = 'sluice:lease:', onRefreshFailed } = options
+  const { redis, ttlMs = 3000, keyPrefix = LEASE_KEY_PREFIX, onRefreshFailed } = options
   const refreshMs = options.refreshMs ?? Math.max(1, Math.floor(ttlMs / 3))
-  const id = randomBytes(9).toString('base64url')
+  const id = randomBytes(6).toString('base64url')
   const key = keyPrefix + id
   // Who holds it, for an operator reading Redis; claims only ask whether the key exists.
   const holder = `${hostname()}:${process.pid}`

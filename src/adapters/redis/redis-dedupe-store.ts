@@ -2,14 +2,22 @@ import { randomBytes } from 'node:crypto'
 import { defer, of } from 'rxjs'
 import type { Redis } from 'ioredis'
 import type { Claim, ClaimReceipt, ClaimStatus, DedupeStore } from '../../streams/ports.js'
+import { LEASE_KEY_PREFIX, type InstanceLease } from './instance-lease.js'
 
 export interface RedisDedupeStoreOptions {
   /** a connected ioredis client; the store never creates or closes it */
   readonly redis: Redis
   /** how long a confirmed id stays a duplicate (DEDUPE_TTL_SECONDS) */
   readonly ttlSeconds: number
-  /** how long a claim stays reserved if its commit never confirms or releases it (a crash) */
+  /** how long a claim stays reserved if its commit never confirms or releases it and its owner lives on */
   readonly reservationSeconds: number
+  /**
+   * This instance's lease (instance-lease.ts), started and stopped by the caller. Claim batches name
+   * it as their owner, and a reservation whose owner's lease lapsed is taken over by the next claim
+   * of its id. Without one, batches name no owner and a dead process's reservations block their
+   * ids until reservationSeconds runs out.
+   */
+  readonly lease?: Pick<InstanceLease, 'id' | 'keyPrefix'>
   /** prepended to every id: `sluice:dedupe:<id>` (API.md §5) */
   readonly keyPrefix?: string
   /** prepended to every claim batch's state key (default: `sluice:dedupe-batch:`, outside the ids' space) */
@@ -21,21 +29,50 @@ export interface RedisDedupeStoreOptions {
  * is claimed; whether that claim counts is the state of its claim batch, one key per batch:
  * `p` (reserved: its commit is in progress) for the reservation time, then `c` (committed) for the
  * dedupe window. Confirming a batch is then ONE write, not one per id: half the Redis work per
- * event of writing every key twice. A batch whose state is gone (released, or its process died and
- * the reservation lapsed) holds nothing: the next claim takes its ids over.
+ * event of writing every key twice. A batch whose state is gone (released, or the reservation ran
+ * out) holds nothing: the next claim takes its ids over.
+ *
+ * Owners. A batch is named `<owner>.<n>`: the owner is the lease id of the instance that claimed
+ * it, so every id's value names its owner. A reserved batch whose owner's lease
+ * (`sluice:lease:<owner>`) is gone belongs to a dead process and holds nothing either. The owner is
+ * in the name, not in the state, so that versions before leases (which read `p` and `c` only) still
+ * read it right during a rolling upgrade; and the name keeps 16 characters (an 8-character owner,
+ * a base-36 counter of up to 7), so a value with a 27-character fingerprint stays within the 44
+ * bytes Redis keeps inline with the key's object (measured on Redis 7.0 with
+ * `sluice:dedupe:<uuid>`: 152 bytes a key, 168 past 44).
  *
  * Each method is one Lua script call, so a batch costs one round trip and no other client slips
  * between a SET NX and the reads that explain its failure. The scripts read other batches' state
- * keys by name, so this store is not for Redis Cluster (one script touches keys of many slots).
+ * keys and leases by name, so this store is not for Redis Cluster (one script touches keys of many slots).
  */
+
+// KEYS: the ids' keys, then this batch's state key.
+// ARGV: the batch, ttl, reservation in ms, the batch key prefix, the lease key prefix, the fingerprints.
 const CLAIM = `
 local n = #KEYS - 1
-local batchKey, batch, ttl, batchPrefix = KEYS[#KEYS], ARGV[1], ARGV[2], ARGV[4]
+local batchKey, batch, ttl, batchPrefix, leasePrefix = KEYS[#KEYS], ARGV[1], ARGV[2], ARGV[4], ARGV[5]
+local me = string.match(batch, '^([^.]+)%.')
 -- Reserved first, so that a second copy of an id in this very batch reads as pending.
 redis.call('SET', batchKey, 'p', 'PX', ARGV[3])
+-- What a batch holds now: 'c', 'p' (reserved by a live owner), or false. Both lookups are kept for
+-- the whole call: thousands of ids left by one dead process cost one read of its state and lease.
+local states, alive = {}, {}
+local function stateOf(held)
+  local state = states[held]
+  if state ~= nil then return state end
+  state = redis.call('GET', batchPrefix .. held)
+  local owner = state == 'p' and string.match(held, '^([^.]+)%.')
+  -- Never our own: a lease lapsed for a moment (Redis restarted) must not free a second copy of an id.
+  if owner and owner ~= me then
+    if alive[owner] == nil then alive[owner] = redis.call('EXISTS', leasePrefix .. owner) == 1 end
+    if not alive[owner] then state = false end
+  end
+  states[held] = state
+  return state
+end
 local out, taken = {}, 0
 for i = 1, n do
-  local fp = ARGV[i + 4]
+  local fp = ARGV[i + 5]
   local mine = batch .. ':' .. fp
   if redis.call('SET', KEYS[i], mine, 'NX', 'EX', ttl) then
     out[i] = 'n'
@@ -43,9 +80,9 @@ for i = 1, n do
   else
     local held = redis.call('GET', KEYS[i])
     local sep = held and string.find(held, ':', 1, true)
-    local owner = sep and string.sub(held, 1, sep - 1)
+    local holder = sep and string.sub(held, 1, sep - 1)
     -- 'p:'/'c:' values are the layout before claim batches: the state was in the value itself.
-    local state = owner and (#owner == 1 and owner or redis.call('GET', batchPrefix .. owner))
+    local state = holder and (#holder == 1 and holder or stateOf(holder))
     if state == 'c' then
       out[i] = string.sub(held, sep + 1) == fp and 'd' or 'x'
     elseif state == 'p' then
@@ -60,32 +97,24 @@ end
 if taken == 0 then redis.call('DEL', batchKey) end
 return table.concat(out)`
 
-// KEYS: the state keys of whole batches, then ids confirmed on their own (part of a batch, or never
-// claimed here: the store was unreachable at claim time and the events went through).
-// ARGV: ttl, the number of whole batches, the batch the single ids move to, their fingerprints.
+// KEYS: the state keys of the batches. ARGV: ttl. An id another claim took over meanwhile (its
+// owner's lease had lapsed) names that claim's batch now, and this write does not touch it.
 const CONFIRM = `
-local ttl, whole, batch = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-for i = 1, whole do redis.call('SET', KEYS[i], 'c', 'EX', ttl) end
-if #KEYS > whole then
-  for i = whole + 1, #KEYS - 1 do redis.call('SET', KEYS[i], batch .. ':' .. ARGV[i - whole + 3], 'EX', ttl) end
-  redis.call('SET', KEYS[#KEYS], 'c', 'EX', ttl)
-end
+for i = 1, #KEYS do redis.call('SET', KEYS[i], 'c', 'EX', ARGV[1]) end
 return #KEYS`
 
-// KEYS: the state keys of whole batches, then ids released on their own. ARGV: the number of whole
-// batches, then each single id's '<batch>:<fingerprint>'. Only our own reservations go: a batch
-// that is committed, or an id that another claim took over, belongs to someone else.
+// KEYS: the state keys of the batches. Only reservations go: a committed batch stays committed.
 const RELEASE = `
-local whole = tonumber(ARGV[1])
-for i = 1, whole do
+for i = 1, #KEYS do
   if redis.call('GET', KEYS[i]) == 'p' then redis.call('DEL', KEYS[i]) end
 end
-for i = whole + 1, #KEYS do
-  if redis.call('GET', KEYS[i]) == ARGV[i - whole + 1] then redis.call('DEL', KEYS[i]) end
-end
 return #KEYS`
 
-const newBatchId = () => randomBytes(12).toString('base64url')
+/** Claim batches without an owner: 96 random bits, as unique as a name can need. */
+const randomBatchName = () => randomBytes(12).toString('base64url')
+
+/** Counts claim batches across every store of this process, so two stores sharing one lease never name a batch alike. */
+let batchesNamed = 0
 
 const STATUS: Record<string, ClaimStatus> = { n: 'new', d: 'duplicate', x: 'conflict', p: 'pending' }
 
@@ -128,7 +157,7 @@ function batchesOf(receipts: readonly ClaimReceipt[]): string[] {
  * ioredis sends EVALSHA and falls back to EVAL on NOSCRIPT, so scripts survive a Redis restart.
  */
 export function createRedisDedupeStore(options: RedisDedupeStoreOptions): DedupeStore {
-  const { redis, ttlSeconds, reservationSeconds, keyPrefix = 'sluice:dedupe:', batchKeyPrefix = 'sluice:dedupe-batch:' } = options
+  const { redis, ttlSeconds, reservationSeconds, lease, keyPrefix = 'sluice:dedupe:', batchKeyPrefix = 'sluice:dedupe-batch:' } = options
   // Defining again on the same client (a second store) just replaces the same script.
   redis.defineCommand('sluiceDedupeClaimBatch', { lua: CLAIM })
   redis.defineCommand('sluiceDedupeConfirmBatch', { lua: CONFIRM })
@@ -136,11 +165,14 @@ export function createRedisDedupeStore(options: RedisDedupeStoreOptions): Dedupe
   const commands = redis as unknown as DedupeCommands
   const ttl = Math.ceil(ttlSeconds)
   const reservationMs = Math.max(1, Math.round(reservationSeconds * 1000))
+  // A store without a lease of its own still frees the reservations of other instances that died.
+  const leaseKeyPrefix = lease?.keyPrefix ?? LEASE_KEY_PREFIX
+  const batchName = lease ? () => `${lease.id}.${(batchesNamed++).toString(36)}` : randomBatchName
   return {
     claim(claims: readonly Claim[]) {
       if (claims.length === 0) return of<ClaimReceipt>(new RedisReceipt([], '', 0))
       return defer(async (): Promise<ClaimReceipt> => {
-        const batch = newBatchId()
+        const batch = batchName()
         const keys = new Array<string>(claims.length + 1)
         const fingerprints = new Array<string>(claims.length)
         for (let i = 0; i < claims.length; i++) {
@@ -150,13 +182,13 @@ export function createRedisDedupeStore(options: RedisDedupeStoreOptions): Dedupe
         keys[claims.length] = batchKeyPrefix + batch
         let answer: string
         try {
-          answer = await commands.sluiceDedupeClaimBatch(keys.length, ...keys, batch, ttl, reservationMs, batchKeyPrefix, ...fingerprints)
+          answer = await commands.sluiceDedupeClaimBatch(keys.length, ...keys, batch, ttl, reservationMs, batchKeyPrefix, leaseKeyPrefix, ...fingerprints)
         } catch (error) {
           // A claim ioredis gave up on (commandTimeout, or queued while disconnected) is not taken
           // back: it may still run after a reconnect, and would then hold these ids for the whole
           // reservation with nobody left to release them. A release queued behind it on the same
           // connection runs after it and frees the batch. Best effort.
-          commands.sluiceDedupeReleaseBatch(1, batchKeyPrefix + batch, 1).catch(() => {})
+          commands.sluiceDedupeReleaseBatch(1, batchKeyPrefix + batch).catch(() => {})
           throw error
         }
         const statuses = new Array<ClaimStatus>(claims.length)
@@ -173,14 +205,14 @@ export function createRedisDedupeStore(options: RedisDedupeStoreOptions): Dedupe
       const batches = batchesOf(receipts)
       if (batches.length === 0) return of(undefined)
       return defer(async () => {
-        await commands.sluiceDedupeConfirmBatch(batches.length, ...batches.map((batch) => batchKeyPrefix + batch), ttl, batches.length, newBatchId())
+        await commands.sluiceDedupeConfirmBatch(batches.length, ...batches.map((batch) => batchKeyPrefix + batch), ttl)
       })
     },
     release(receipts: readonly ClaimReceipt[]) {
       const batches = batchesOf(receipts)
       if (batches.length === 0) return of(undefined)
       return defer(async () => {
-        await commands.sluiceDedupeReleaseBatch(batches.length, ...batches.map((batch) => batchKeyPrefix + batch), batches.length)
+        await commands.sluiceDedupeReleaseBatch(batches.length, ...batches.map((batch) => batchKeyPrefix + batch))
       })
     },
   }

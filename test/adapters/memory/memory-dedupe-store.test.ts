@@ -6,9 +6,13 @@ import { dedupeStoreContract } from '../../contracts/dedupe-store.contract.js'
 // An injected clock: expiry is tested without waiting.
 dedupeStoreContract('memory dedupe store', ({ ttlSeconds, reservationSeconds }) => {
   let now = Date.UTC(2026, 10, 26)
-  const store = createMemoryDedupeStore({ ttlSeconds, reservationSeconds, maxEntries: 100_000, now: () => now })
+  const create = () => createMemoryDedupeStore({ ttlSeconds, reservationSeconds, maxEntries: 100_000, now: () => now })
+  const store = create()
   return {
     store,
+    peer: store,
+    // The store dies with its process: the restarted process holds no reservation of the dead one.
+    kill: async () => create(),
     async elapse(ms) {
       now += ms
     },

@@ -2,16 +2,33 @@ import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { firstValueFrom, from, lastValueFrom, type ObservableInput } from 'rxjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createInstanceLease, type InstanceLease } from '../../../src/adapters/redis/instance-lease.js'
 import { createRedisDedupeStore } from '../../../src/adapters/redis/redis-dedupe-store.js'
 import type { Claim, ClaimReceipt } from '../../../src/streams/ports.js'
 import { dedupeStoreContract } from '../../contracts/dedupe-store.contract.js'
-import { sleep } from '../../support/wait.js'
+import { sleep, until } from '../../support/wait.js'
 
 // A real Redis (scripts/services.sh starts one); every key of this run lives under its own prefix.
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const prefix = `sluice:test:${randomUUID()}:`
 const batchKeyPrefix = `${prefix}batch:`
+const leaseKeyPrefix = `${prefix}lease:`
 const clients: Redis[] = []
+const leases: InstanceLease[] = []
+
+/** A started lease on `client`, as one Sluice process keeps it (short, so that tests can outlast it). */
+function startLease(client: Redis, ttlMs = 1000): InstanceLease {
+  const lease = createInstanceLease({ redis: client, ttlMs, keyPrefix: leaseKeyPrefix })
+  leases.push(lease)
+  lease.start()
+  return lease
+}
+
+/** What a kill -9 does to an instance: its connection goes, and nothing refreshes or deletes its lease. */
+async function die(client: Redis, lease: InstanceLease): Promise<void> {
+  client.disconnect()
+  await until(async () => (await redis.exists(leaseKeyPrefix + lease.id)) === 0, 10_000, "the dead instance's lease lapsed", 20)
+}
 
 function connect(): Redis {
   const redis = new Redis(REDIS_URL, { lazyConnect: false, maxRetriesPerRequest: 1 })
@@ -25,18 +42,31 @@ beforeAll(() => {
 })
 
 afterAll(async () => {
+  await Promise.all(leases.map((lease) => lease.stop()))
   const keys = await redis.keys(`${prefix}*`)
   for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000))
-  await Promise.all(clients.map((client) => client.quit()))
+  // Killed instances' clients are disconnected already.
+  await Promise.all(clients.map((client) => client.quit().catch(() => {})))
 })
 
 const value = <T>(input: ObservableInput<T>) => firstValueFrom(from(input))
 const done = (input: ObservableInput<void>) => lastValueFrom(from(input), { defaultValue: undefined })
 
-dedupeStoreContract('redis dedupe store', ({ ttlSeconds, reservationSeconds }) => ({
-  store: createRedisDedupeStore({ redis, ttlSeconds, reservationSeconds, keyPrefix: `${prefix}id:`, batchKeyPrefix }),
-  elapse: sleep,
-}))
+dedupeStoreContract('redis dedupe store', ({ ttlSeconds, reservationSeconds, leaseMs }) => {
+  const instance = (client: Redis, lease: InstanceLease) => createRedisDedupeStore({ redis: client, ttlSeconds, reservationSeconds, lease, keyPrefix: `${prefix}id:`, batchKeyPrefix })
+  // Its own connection, so that killing it leaves the other instances' alone.
+  const own = connect()
+  const lease = startLease(own, leaseMs)
+  return {
+    store: instance(own, lease),
+    peer: instance(redis, startLease(redis, leaseMs)),
+    elapse: sleep,
+    async kill() {
+      await die(own, lease)
+      return instance(redis, startLease(redis, leaseMs))
+    },
+  }
+})
 
 describe('redis dedupe store', () => {
   const claim = (fingerprint = 'fp-a'): Claim => ({ id: randomUUID(), fingerprint })
@@ -107,14 +137,96 @@ describe('redis dedupe store', () => {
     expect((await value(store.claim([reserved, committed, other]))).statuses).toEqual(['pending', 'duplicate', 'conflict'])
   })
 
+  it('names the instance in each batch it claims, and keeps an id\'s value within what Redis stores inline', async () => {
+    const lease = startLease(redis)
+    const store = createRedisDedupeStore({ redis, ttlSeconds: 60, reservationSeconds: 5, lease, keyPrefix: prefix, batchKeyPrefix })
+    // A real fingerprint: 27 characters of base64url (sha1).
+    const one = claim('x'.repeat(27))
+    await value(store.claim([one]))
+    expect(await redis.get(prefix + one.id)).toMatch(new RegExp(`^${lease.id}\\.[0-9a-z]{1,7}:x{27}$`))
+    expect(await redis.object('ENCODING', prefix + one.id)).toBe('embstr')
+  })
+
+  it('never takes over its own instance\'s reservations, even while its lease has lapsed', async () => {
+    // Never started: the lease is as lapsed as a dead process's (Redis lost it, or it could not be refreshed).
+    const lease = createInstanceLease({ redis, keyPrefix: leaseKeyPrefix })
+    const store = createRedisDedupeStore({ redis, ttlSeconds: 60, reservationSeconds: 600, lease, keyPrefix: prefix, batchKeyPrefix })
+    const one = claim()
+    expect((await value(store.claim([one, one]))).statuses).toEqual(['new', 'pending'])
+    expect((await value(store.claim([one]))).statuses).toEqual(['pending'])
+  })
+
+  it('keeps what a dead instance committed: a duplicate, or a conflict with other content', { timeout: 20_000 }, async () => {
+    const client = connect()
+    const lease = startLease(client)
+    const dead = createRedisDedupeStore({ redis: client, ttlSeconds: 60, reservationSeconds: 600, lease, keyPrefix: prefix, batchKeyPrefix })
+    const [same, other] = [claim(), claim()]
+    await done(dead.confirm([await value(dead.claim([same, other]))]))
+    await die(client, lease)
+    const next = createRedisDedupeStore({ redis, ttlSeconds: 60, reservationSeconds: 600, lease: startLease(redis), keyPrefix: prefix, batchKeyPrefix })
+    expect((await value(next.claim([same, { ...other, fingerprint: 'fp-b' }]))).statuses).toEqual(['duplicate', 'conflict'])
+  })
+
+  it('leaves an id taken over alone when its first owner, alive after all, confirms or releases it late', async () => {
+    const store = (lease: InstanceLease) => createRedisDedupeStore({ redis, ttlSeconds: 60, reservationSeconds: 600, lease, keyPrefix: prefix, batchKeyPrefix })
+    // A stalls past its lease (a long pause): its lease is gone, its process is not.
+    const stalled = startLease(redis)
+    const a = store(stalled)
+    const [confirmed, released, kept] = [claim(), claim(), claim()]
+    const early = await value(a.claim([confirmed, kept]))
+    const earlyReleased = await value(a.claim([released]))
+    await stalled.stop()
+    const b = store(startLease(redis))
+    const taken = await value(b.claim([confirmed, released]))
+    expect(taken.statuses).toEqual(['new', 'new'])
+    await done(a.confirm([early]))
+    await done(a.release([earlyReleased]))
+    const c = store(startLease(redis))
+    // confirmed and released are B's reservations now; kept stayed A's and is committed.
+    expect((await value(c.claim([confirmed, released, kept]))).statuses).toEqual(['pending', 'pending', 'duplicate'])
+    await done(b.release([taken]))
+    expect((await value(c.claim([confirmed, released]))).statuses).toEqual(['new', 'new'])
+  })
+
+  it('reads a reservation of a batch that names no owner (before leases) as pending until it expires', async () => {
+    const store = createRedisDedupeStore({ redis, ttlSeconds: 60, reservationSeconds: 5, lease: startLease(redis), keyPrefix: prefix, batchKeyPrefix })
+    const one = claim()
+    await redis.set(batchKeyPrefix + 'AAAAAAAAAAAAAAAA', 'p', 'EX', 60)
+    await redis.set(prefix + one.id, 'AAAAAAAAAAAAAAAA:fp-a', 'EX', 60)
+    expect((await value(store.claim([one]))).statuses).toEqual(['pending'])
+  })
+
+  it('reads a dead owner\'s batch and lease once per claim, however many of its ids the claim meets', { timeout: 20_000 }, async () => {
+    const client = connect()
+    const lease = startLease(client)
+    const dead = createRedisDedupeStore({ redis: client, ttlSeconds: 60, reservationSeconds: 600, lease, keyPrefix: prefix, batchKeyPrefix })
+    const batch = Array.from({ length: 100 }, () => claim())
+    await value(dead.claim(batch))
+    await die(client, lease)
+    const next = createRedisDedupeStore({ redis, ttlSeconds: 60, reservationSeconds: 600, lease: startLease(redis), keyPrefix: prefix, batchKeyPrefix })
+    const monitor = await connect().monitor()
+    const reads: string[] = []
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source === 'lua' && (args[1]!.startsWith(batchKeyPrefix) || args[1]!.startsWith(leaseKeyPrefix))) reads.push(args[0]!.toLowerCase())
+    })
+    await sleep(50)
+    expect((await value(next.claim(batch))).statuses).toEqual(batch.map(() => 'new'))
+    await redis.echo('claimed')
+    await sleep(200)
+    await monitor.disconnect()
+    // The new batch's own state is written once; the dead batch's state and its owner's lease are read once.
+    expect(reads.sort()).toEqual(['exists', 'get', 'set'])
+  })
+
   it('sends exactly one command per claim, confirm and release, whatever the batch size', async () => {
     const client = connect()
     const store = createRedisDedupeStore({ redis: client, ttlSeconds: 60, reservationSeconds: 5, keyPrefix: prefix, batchKeyPrefix })
     const monitor = await connect().monitor()
     const seen: string[][] = []
     // MONITOR also reports the commands a script runs (source 'lua'): those are not round trips.
+    // Nor are other tests' lease refreshes, which it reports from every client.
     monitor.on('monitor', (_time: string, args: string[], source: string) => {
-      if (source !== 'lua') seen.push(args)
+      if (source !== 'lua' && !args[1]?.startsWith(leaseKeyPrefix)) seen.push(args)
     })
     // MONITOR reports in order, so everything between two markers came from the calls between them.
     const between = async (marker: string, work: () => Promise<unknown>) => {
