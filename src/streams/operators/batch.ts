@@ -14,8 +14,12 @@ export interface BatchOptions {
  * ```
  * maxRows 3, maxWaitMs 5 (frames of 1 ms)
  * source: -abcd-------e----|
- * batch:  ---x-----y-----z-(w|)     x = [a,b,c], y = [d], z = [e], w = [] is dropped
+ * batch:  ---x----y----z---|     x = [a,b,c], y = [d], z = [e]
  * ```
+ *
+ * A full batch closes at once and opens the next, whose wait starts then: y closes 5 ms after x,
+ * z 5 ms after y. The buffers that close empty (the one open when the source completes, and every
+ * one while it is idle) are dropped.
  *
  * @example
  * envelopes$.pipe(batch({ maxRows: 10_000, maxWaitMs: 20 }))

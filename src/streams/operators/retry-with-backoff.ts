@@ -29,10 +29,16 @@ export function backoffDelay(attempt: number, options: Pick<BackoffOptions, 'ini
  * long as the time budget allows; then lets the last error through.
  *
  * ```
- * initialMs 10, random () => 1, budget 100
- * source (cold): --#
- * result:        --#----------#--------------------#------… (waits 10, 20, 40 ms while within budget)
+ * initialMs 10, maxMs 1000, budgetMs 100, random () => 1: waits 10, 20 and 40 ms; the next (80)
+ * would end past the budget, so the fourth attempt's error goes through
+ *
+ * source (cold):  -#
+ * subscriptions:  ^!, 11ms ^!, 32ms ^!, 73ms ^!            one attempt after each wait
+ * result:         - 10ms - 20ms - 40ms -#                  one error, the last attempt's, at 74 ms
  * ```
+ *
+ * The errors of the attempts before the last never reach the subscriber: retrying is invisible but
+ * for the time it takes.
  *
  * @example
  * defer(() => sink.write(rows)).pipe(retryWithBackoff({ initialMs: 100, maxMs: 5000, budgetMs: 30_000, isRetriable: sink.isRetriable }))
