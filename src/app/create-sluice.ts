@@ -8,6 +8,7 @@ import { createLogger } from '../telemetry/logger.js'
 import { createClickHouseClient, createClickHouseSink } from '../adapters/clickhouse/clickhouse-sink.js'
 import { createMemoryDedupeStore } from '../adapters/memory/memory-dedupe-store.js'
 import { createWsGateway, type WsGateway } from '../adapters/ws/index.js'
+import { createInstanceLease } from '../adapters/redis/instance-lease.js'
 import { createRedisDedupeStore } from '../adapters/redis/redis-dedupe-store.js'
 import type { Config } from './config.js'
 import { createHttpApp } from '../http/app.js'
@@ -88,13 +89,17 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
   const ownRedis = !deps.redis && config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, commandTimeout: 2000 }) : undefined
   ownRedis?.on('error', (error) => logger.warn({ err: error, component: 'redis' }, 'redis connection error'))
   const redis = deps.redis ?? ownRedis
+  // This process's lease, named by its claim batches: once it lapses (kill -9), the next claim of
+  // an id the process had reserved takes it over, instead of waiting out DEDUPE_RESERVATION_SECONDS.
+  const lease = redis && !deps.store ? createInstanceLease({ redis, onRefreshFailed: (error) => logger.warn({ err: error, component: 'redis' }, 'dedupe lease not refreshed: if this lasts, other instances take over its reservations') }) : undefined
   const dataDir = resolve(config.DATA_DIR)
   // A given sink needs no client of ours: an embedded chDB would otherwise claim DATA_DIR for nothing.
   const client = deps.clickhouse ?? (deps.sink ? undefined : await createClickHouseClient(config.CLICKHOUSE_URL ? { url: config.CLICKHOUSE_URL } : { dataDir }))
   const sink: EventStorage = deps.sink ?? createClickHouseSink({ client: client!, database: config.CLICKHOUSE_DATABASE })
   // The ClickHouse sink closes its client: only when both are ours.
   const ownSink = !deps.sink && !deps.clickhouse
-  const closeOwn = () => Promise.allSettled([ownSink ? sink.close() : undefined, ownRedis?.quit()])
+  // The lease goes first, over the connection it is deleted with.
+  const closeOwn = () => Promise.allSettled([ownSink ? sink.close() : undefined, (lease?.stop() ?? Promise.resolve()).then(() => ownRedis?.quit())])
 
   // What storage holds is what the client sent unless user transforms changed it: then a re-sent id
   // from before a restart cannot be compared, and is a plain duplicate.
@@ -104,7 +109,9 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
   const memory = deps.store || redis
     ? undefined
     : createMemoryDedupeStore({ ttlSeconds: config.DEDUPE_TTL_SECONDS, reservationSeconds: config.dedupeReservationSeconds, maxEntries: config.DEDUPE_MAX_ENTRIES, storedFingerprints })
-  const store: DedupeStore = deps.store ?? memory ?? createRedisDedupeStore({ redis: redis!, ttlSeconds: config.DEDUPE_TTL_SECONDS, reservationSeconds: config.dedupeReservationSeconds })
+  const store: DedupeStore = deps.store ?? memory ?? createRedisDedupeStore({ redis: redis!, ttlSeconds: config.DEDUPE_TTL_SECONDS, reservationSeconds: config.dedupeReservationSeconds, lease })
+  // Started with the store it serves: closeOwn stops it, on a failed start below and in stop().
+  lease?.start()
 
   // The in-process store starts empty; without this a restart would forget the dedupe window and
   // accept re-sent ids again (the table engine would collapse them, but the answer would be wrong).
@@ -151,7 +158,7 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       retry: { initialMs: config.INSERT_RETRY_INITIAL_MS, maxMs: config.INSERT_RETRY_MAX_MS, budgetMs: config.INSERT_RETRY_BUDGET_MS },
       dedupeOnError: config.DEDUPE_ON_ERROR,
     },
-    { sink: routing.sinkFor(sink), store, transforms: deps.transforms, telemetry: combineTelemetry(loggingTelemetry(logger), metrics.pipeline, ...(deps.telemetry ? [deps.telemetry] : [])) },
+    { sink, store, routes: routing.router, transforms: deps.transforms, telemetry: combineTelemetry(loggingTelemetry(logger), metrics.pipeline, ...(deps.telemetry ? [deps.telemetry] : [])) },
   )
   metrics.watchAdmission(pipeline.admission)
 
