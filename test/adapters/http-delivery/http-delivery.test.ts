@@ -95,13 +95,20 @@ describe('http delivery', () => {
     expect(reset.retriable).toBe(true)
   })
 
-  it('aborts the request when unsubscribed', async () => {
-    let aborted!: () => void
-    const gone = new Promise<void>((resolve) => (aborted = resolve))
-    handler = (request) => request.socket.on('close', aborted)
-    const sending = from(delivery.send(route({ name: 'r', match: ['*'], url }), { id: 'x', events: [event('a')] })) as Observable<unknown>
+  it('aborts the request when unsubscribed: its socket closes though the destination never answers', async () => {
+    // The route's timeout (which is also the socket's) is far past the test's own: if unsubscribing
+    // did not abort, nothing would close the socket and the test would time out.
+    let arrived!: () => void
+    const received = new Promise<void>((resolve) => (arrived = resolve))
+    let closed!: () => void
+    const gone = new Promise<void>((resolve) => (closed = resolve))
+    handler = (request) => {
+      request.socket.once('close', closed)
+      arrived()
+    }
+    const sending = from(delivery.send(route({ name: 'r', match: ['*'], url, timeoutMs: 3_600_000 }), { id: 'x', events: [event('a')] })) as Observable<unknown>
     const subscription = sending.subscribe({ error: () => {} })
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await received
     subscription.unsubscribe()
     await gone
   })
