@@ -1,14 +1,14 @@
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { REQUEST_TIMEOUT_MESSAGE } from '../../src/wire/slow-client-timeouts.js'
-import { serverSluice } from '../support/services.js'
+import { fakeSluice } from '../support/services.js'
 
 // Over a real socket: Node's HTTP server, not the app, decides when a request took too long.
-let sluice: Awaited<ReturnType<typeof serverSluice>>
+let sluice: Awaited<ReturnType<typeof fakeSluice>>
 let port: number
 let wsPort: number
 beforeAll(async () => {
-  sluice = await serverSluice({ PORT: '0', HOST: '127.0.0.1', HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_REQUEST_TIMEOUT_MS: '2000' })
+  sluice = await fakeSluice({ PORT: '0', HOST: '127.0.0.1', HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_REQUEST_TIMEOUT_MS: '2000' })
   ;({ port, wsPort } = await sluice.listen())
 })
 afterAll(() => sluice.dispose())
