@@ -48,6 +48,15 @@ describe('GET /v1/events', () => {
     expect((await read(`type=${type}&limit=2`)).body.events!.map((e) => e.id)).toEqual([`${type}-3`, `${type}-1`])
   })
 
+  it('reads back a type with a leading $ by its exact name, escaped or not', async () => {
+    const posthog = `$${type}`
+    const sentEvent = await sluice.app.request('/v1/events', { method: 'POST', body: JSON.stringify({ id: `${posthog}-0`, type: posthog }), headers: { 'content-type': 'application/json' } })
+    expect(sentEvent.status).toBe(202)
+    expect((await read(`type=${encodeURIComponent(posthog)}`)).body.events!.map((e) => e.id)).toEqual([`${posthog}-0`])
+    expect((await read(`type=${posthog}`)).body.events!.map((e) => e.type)).toEqual([posthog])
+    expect((await read(`type=${type}`)).body.events!.map((e) => e.type)).not.toContain(posthog)
+  })
+
   it.each([
     ['limit=0', 'limit'],
     ['limit=1001', 'limit'],
