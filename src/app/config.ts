@@ -51,6 +51,7 @@ const EnvSchema = z.object({
   ROUTE_CONSUMER: z.string().trim().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1-128 of A-Z a-z 0-9 . _ : -').optional(),
   ROUTE_CLAIM_IDLE_MS: int(1000).default(60_000),
   ROUTE_POLL_MS: int(10).default(1000),
+  ROUTE_TRANSFORM_CONCURRENCY: int(1).default(256),
   API_KEYS: list.optional(),
   CORS_ORIGINS: list.optional(),
   METRICS_REQUIRE_KEY: bool.default(false),

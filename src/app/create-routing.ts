@@ -10,18 +10,15 @@ import { createRedisRouteOutbox } from '../adapters/redis/redis-route-outbox.js'
 import type { Config } from './config.js'
 import type { Metrics } from '../telemetry/metrics.js'
 import type { EventTransform } from '../streams/operators/transform.js'
-import type { EventSink } from '../streams/ports.js'
 import type { Route } from '../streams/routing/route.js'
-import { routedSink } from '../streams/routing/routed-sink.js'
 import { createRouter, type Router } from '../streams/routing/router.js'
 import type { RouterTelemetry } from '../streams/routing/telemetry.js'
 import type { DeadLetterStore, Delivery, RouteOutbox } from '../streams/routing/ports.js'
 
 export interface Routing {
+  /** the routing stage: the pipeline hands it each committed batch before the ack (undefined without routes) */
   readonly router: Router | undefined
   readonly deadLetters: DeadLetterStore
-  /** the sink the pipeline writes to: with routes, committed events are handed to the router before the ack */
-  sinkFor(sink: EventSink): EventSink
   start(): Promise<void>
   /** Delivers what routes hold for up to `flushMs`, keeps the rest (outbox or dead letters), closes what it opened. */
   stop(flushMs: number): Promise<void>
@@ -51,7 +48,7 @@ export function createRouting(
   const { routes, client, redis, metrics, logger } = deps
   const deadLetters = deps.deadLetters ?? createClickHouseDeadLetters({ client: client!, database: config.CLICKHOUSE_DATABASE })
   if (routes.length === 0) {
-    return { router: undefined, deadLetters, sinkFor: (sink) => sink, start: async () => {}, stop: async () => {} }
+    return { router: undefined, deadLetters, start: async () => {}, stop: async () => {} }
   }
   const ownDelivery = deps.delivery ? undefined : createHttpDelivery()
   const delivery = deps.delivery ?? ownDelivery!
@@ -74,6 +71,7 @@ export function createRouting(
       queueMaxEvents: config.ROUTE_QUEUE_MAX_EVENTS,
       breaker: { failureThreshold: config.ROUTE_BREAKER_FAILURES, coolDownMs: config.ROUTE_BREAKER_COOLDOWN_MS },
       pollMs: config.ROUTE_POLL_MS,
+      transformConcurrency: config.ROUTE_TRANSFORM_CONCURRENCY,
       ...(deps.transforms && { transforms: deps.transforms }),
     },
     { delivery, deadLetters, ...(outbox && { outbox }), telemetry: routerTelemetry(metrics, logger.child({ component: 'routing' })) },
@@ -82,7 +80,6 @@ export function createRouting(
   return {
     router,
     deadLetters,
-    sinkFor: (sink) => routedSink(sink, router),
     start: () => router.start(),
     async stop(flushMs) {
       await router.drain({ flushMs })

@@ -1,3 +1,4 @@
+import type { AcceptedEvent } from './event.js'
 import type { Outcome } from './outcome.js'
 import type { ClaimReceipt, EventRow } from './ports.js'
 
@@ -12,4 +13,10 @@ export interface Envelope extends EventRow {
 export interface ClaimedBatch {
   readonly envelopes: readonly Envelope[]
   readonly receipts: readonly ClaimReceipt[]
+}
+
+/** A batch storage has taken, its claims confirmed: on its way to the routes and then to the ack. */
+export interface CommittedBatch {
+  readonly envelopes: readonly Envelope[]
+  readonly events: readonly AcceptedEvent[]
 }

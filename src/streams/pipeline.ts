@@ -1,13 +1,15 @@
-import { asyncScheduler, retry, Subject, type Observable, type SchedulerLike } from 'rxjs'
+import { asyncScheduler, defer, retry, Subject, type Observable, type SchedulerLike } from 'rxjs'
 import { createAdmission, retainedBytes, type Admission } from './admission.js'
 import type { AcceptedEvent, Transport } from './event.js'
+import { acknowledge } from './operators/acknowledge.js'
 import { batch } from './operators/batch.js'
 import { commit } from './operators/commit.js'
 import { dedupe } from './operators/dedupe.js'
 import { explode } from './operators/explode.js'
+import { handOff, type RouteHandOff } from './operators/hand-off.js'
 import { transform, type EventTransform } from './operators/transform.js'
 import { validate } from './operators/validate.js'
-import { countResults, type EventResult } from './outcome.js'
+import { countResults, failed, type EventResult } from './outcome.js'
 import type { DedupeStore, EventSink } from './ports.js'
 import { Submission } from './submission.js'
 import type { PipelineTelemetry } from './telemetry.js'
@@ -37,6 +39,8 @@ export interface PipelineDeps {
   readonly telemetry?: PipelineTelemetry
   /** the user's own operators, run on every valid event before storage (see operators/transform.ts) */
   readonly transforms?: readonly EventTransform[]
+  /** routing (the router, or anything with its `enqueue`): committed batches are handed to it before their ack */
+  readonly routes?: RouteHandOff
 }
 
 export interface Pipeline {
@@ -56,27 +60,51 @@ export interface Pipeline {
   drain(): Promise<void>
 }
 
+/** What a client is told for an event its chain died with: nothing says it was stored, so it is sent again. */
+const STRANDED = failed('internal error; send it again')
+
 /**
  * The one operator chain of API.md and ARCHITECTURE.md:
- * ingress Subject → explode → validate → batch → dedupe → commit → accepted events.
+ * ingress Subject → explode → validate → transform → batch → dedupe → commit → hand off to routes
+ * → acknowledge → accepted events.
+ *
+ * Supervisor: a stage that throws in a way the chain does not expect is reported, and the chain is
+ * subscribed again (the ingress Subject is hot, so later submissions flow again). Every event the
+ * dead chain held is answered `failed` first, which also gives back its admission; the stages'
+ * own teardown gives back what they held in the dedupe store, and the new chain starts with empty
+ * state (dedupe's ids on their way), so a re-send is never parked behind a copy that died.
  */
 export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipeline {
   const scheduler = deps.scheduler ?? asyncScheduler
   const telemetry = deps.telemetry ?? {}
   const admission = createAdmission({ maxInflight: config.maxInflightEvents, highWater: config.highWater, lowWater: config.lowWater, maxInflightBytes: config.maxInflightBytes })
   const ingress = new Subject<Submission>()
+  // The submissions taken by the chain now running that are not fully settled yet.
+  let inFlight = new Set<Submission>()
 
-  const committed$ = ingress.pipe(
-    explode(),
-    validate({ newId: deps.newId }),
-    transform({ transforms: deps.transforms ?? [], concurrency: config.transformConcurrency ?? 256 }),
-    batch({ maxRows: config.insertBatchMaxRows, maxWaitMs: config.insertBatchMaxWaitMs, scheduler }),
-    dedupe({ store: deps.store, concurrency: config.insertConcurrency, onStoreError: config.dedupeOnError, telemetry }),
-    commit({ sink: deps.sink, store: deps.store, concurrency: config.insertConcurrency, maxRows: config.insertBatchMaxRows, retry: { ...config.retry, random: deps.random }, scheduler, telemetry }),
-    // Supervisor: a stage that throws in a way the chain does not expect is reported and resubscribed;
-    // the ingress Subject is hot, so later submissions flow again.
-    retry({ delay: (error: unknown) => (telemetry.pipelineRestarted?.(error), [0]) }),
+  const chain$ = defer(() =>
+    ingress.pipe(
+      explode(),
+      validate({ newId: deps.newId }),
+      transform({ transforms: deps.transforms ?? [], concurrency: config.transformConcurrency ?? 256 }),
+      batch({ maxRows: config.insertBatchMaxRows, maxWaitMs: config.insertBatchMaxWaitMs, scheduler }),
+      dedupe({ store: deps.store, concurrency: config.insertConcurrency, onStoreError: config.dedupeOnError, telemetry }),
+      commit({ sink: deps.sink, store: deps.store, concurrency: config.insertConcurrency, maxRows: config.insertBatchMaxRows, retry: { ...config.retry, random: deps.random }, scheduler, telemetry }),
+      deps.routes ? handOff({ routes: deps.routes, concurrency: config.insertConcurrency, telemetry }) : (committed) => committed,
+      acknowledge(),
+    ),
   )
+
+  /** Answers every event the dead chain held, and gives the next chain a set of its own. */
+  function strand(): number {
+    const dead = inFlight
+    inFlight = new Set()
+    let stranded = 0
+    for (const submission of dead) stranded += submission.abandon(STRANDED)
+    return stranded
+  }
+
+  const committed$ = chain$.pipe(retry({ delay: (error: unknown) => (telemetry.pipelineRestarted?.(error, strand()), [0]) }))
   const accepted = new Subject<AcceptedEvent>()
   const done = new Promise<void>((resolve) =>
     committed$.subscribe({
@@ -103,7 +131,20 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
         telemetry.answerFailed?.(transport, error)
       }
     }
-    ingress.next(new Submission(events, transport, scheduler.now(), settled, () => admission.release(1, share)))
+    // The ingress Subject hands the submission to the chain running now, synchronously: it is that chain's.
+    const owner = inFlight
+    const submission: Submission = new Submission(
+      events,
+      transport,
+      scheduler.now(),
+      (results) => {
+        owner.delete(submission)
+        settled(results)
+      },
+      () => admission.release(1, share),
+    )
+    if (submission.unsettled > 0) owner.add(submission)
+    ingress.next(submission)
     return true
   }
 

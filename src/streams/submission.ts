@@ -15,6 +15,9 @@ export class Submission {
   readonly size: number
   private pending: number
   private events: readonly unknown[] | undefined
+  private abandoned = false
+  /** the id of each event that passed validation: what `abandon` answers with */
+  private ids: Array<string | undefined> | undefined
 
   constructor(
     events: readonly unknown[],
@@ -39,7 +42,36 @@ export class Submission {
     return out
   }
 
+  /** Notes the id an event was validated with, so that even an abandoned event is answered with its id. */
+  identify(index: number, id: string): void {
+    this.ids ??= new Array<string | undefined>(this.size)
+    this.ids[index] = id
+  }
+
+  /** events not settled yet */
+  get unsettled(): number {
+    return this.pending
+  }
+
+  /**
+   * Settles every event that has no result yet with `outcome`: the supervisor's answer for events
+   * a chain that died still held. Returns how many it settled. A stage of the dead chain that
+   * settles one of them later (a promise it had started) is then ignored, not an error.
+   */
+  abandon(outcome: Outcome): number {
+    this.abandoned = true
+    this.events = undefined
+    let settled = 0
+    for (let i = 0; i < this.results.length && this.pending > 0; i++) {
+      if (this.results[i] !== undefined) continue
+      this.settle(i, this.ids?.[i], outcome)
+      settled++
+    }
+    return settled
+  }
+
   settle(index: number, id: string | undefined, outcome: Outcome): void {
+    if (this.abandoned && this.results[index] !== undefined) return
     // A second settle of the same event would corrupt the count; it is a bug upstream, so ignore it loudly in tests.
     if (this.results[index] !== undefined) throw new Error(`event ${index} settled twice`)
     this.results[index] = toResult(index, id, outcome)

@@ -14,10 +14,12 @@ export interface PipelineTelemetry {
   duplicatesFound?(count: number): void
   /** the dedupe store could not be reached: `action` says whether events went on (open) or failed (reject) */
   dedupeStoreFailed?(operation: 'claim' | 'confirm' | 'release', error: unknown, action: 'open' | 'reject' | 'ignored'): void
+  /** handing committed events to their routes failed (the router's enqueue never should): they are acked all the same */
+  handOffFailed?(events: number, error: unknown): void
   /** an adapter threw while answering a submission whose events had all settled; the others are unaffected */
   answerFailed?(transport: Transport, error: unknown): void
-  /** a stage threw in a way the chain does not expect; the supervisor resubscribes */
-  pipelineRestarted?(error: unknown): void
+  /** a stage threw in a way the chain does not expect; the supervisor settled the `stranded` events in flight `failed` and resubscribes */
+  pipelineRestarted?(error: unknown, stranded?: number): void
 }
 
 export const silentTelemetry: PipelineTelemetry = {}

@@ -1,6 +1,7 @@
-import { from, map } from 'rxjs'
+import { from, map, type Observable } from 'rxjs'
 import { describe, expect, it } from 'vitest'
 import { createMemoryDedupeStore } from '../../src/adapters/memory/memory-dedupe-store.js'
+import { acknowledge } from '../../src/streams/operators/acknowledge.js'
 import { commit, type CommitOptions } from '../../src/streams/operators/commit.js'
 import { createFakeSink } from '../../src/testing/fake-sink.js'
 import type { ClaimedBatch } from '../../src/streams/envelope.js'
@@ -12,7 +13,9 @@ const retry = { initialMs: 10, maxMs: 1000, budgetMs: 100, random: () => 1 }
 function setup(scheduler: ReturnType<typeof testScheduler>, sinkOptions: Parameters<typeof createFakeSink>[0] = {}, options: Partial<CommitOptions> = {}) {
   const store = createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds: 60, maxEntries: 100, now: () => scheduler.now() })
   const sink = createFakeSink({ scheduler, ...sinkOptions })
-  const operator = commit({ sink, store, concurrency: 2, retry, scheduler, ...options })
+  const commitOnly = commit({ sink, store, concurrency: 2, retry, scheduler, ...options })
+  // What the pipeline does after a commit (without routes): the ack.
+  const operator = (source: Observable<ClaimedBatch>) => source.pipe(commitOnly, acknowledge())
   const { make, settled } = envelopes(() => scheduler.now())
   /** The envelopes of these ids as dedupe hands them on: claimed, with the store's receipt. */
   const claimed = (...ids: string[]): ClaimedBatch => {
@@ -21,19 +24,43 @@ function setup(scheduler: ReturnType<typeof testScheduler>, sinkOptions: Paramet
     from(store.claim(batch.map((envelope) => ({ id: envelope.event.id, fingerprint: envelope.fingerprint })))).subscribe((r) => (receipt = r))
     return { envelopes: batch, receipts: [receipt] }
   }
-  return { store, sink, operator, claimed, settled }
+  return { store, sink, operator, commitOnly, claimed, settled }
 }
 
 describe('commit', () => {
-  it('writes a batch in one insert, then confirms its claims and settles it accepted', () => {
+  it('writes a batch in one insert, confirms its claims and emits it unsettled: the ack comes later', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable, flush }) => {
-      const { store, sink, operator, claimed, settled } = setup(scheduler, { latencyMs: 3 })
-      expectObservable(hot('-x-|', { x: claimed('a', 'b') }).pipe(operator, map(ids))).toBe('----(x|)', { x: 'a,b' })
+      const { store, sink, commitOnly, claimed, settled } = setup(scheduler, { latencyMs: 3 })
+      expectObservable(hot('-x-|', { x: claimed('a', 'b') }).pipe(commitOnly, map(ids))).toBe('----(x|)', { x: 'a,b' })
       flush()
       expect(sink.batches.map((b) => [b.at, ids(b.events)])).toEqual([[4, 'a,b']])
-      expect(settled.map((s) => `${s.id}:${s.status}@${s.at}`)).toEqual(['a:accepted@4', 'b:accepted@4'])
+      expect(settled).toEqual([])
       expect(claimNow(store, [{ id: 'a', fingerprint: 'fp-a' }])).toEqual(['duplicate'])
+    })
+  })
+
+  it('settles a committed batch accepted once acknowledge takes it', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, expectObservable, flush }) => {
+      const { operator, claimed, settled } = setup(scheduler, { latencyMs: 3 })
+      expectObservable(hot('-x-|', { x: claimed('a', 'b') }).pipe(operator, map(ids))).toBe('----(x|)', { x: 'a,b' })
+      flush()
+      expect(settled.map((s) => `${s.id}:${s.status}@${s.at}`)).toEqual(['a:accepted@4', 'b:accepted@4'])
+    })
+  })
+
+  it('releases the claims of the batches it holds when it is unsubscribed: waiting, or being written', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, expectObservable, flush }) => {
+      const { store, sink, commitOnly, claimed, settled } = setup(scheduler, { latencyMs: 10 }, { concurrency: 1 })
+      const source = hot('-x-y-', { x: claimed('a'), y: claimed('b') })
+      // a is being written (1–11) and b waits when the chain is torn down at 5
+      expectObservable(source.pipe(commitOnly, map(ids)), '^----!').toBe('-----')
+      flush()
+      expect(sink.batches).toEqual([])
+      expect(settled).toEqual([])
+      expect(claimNow(store, [{ id: 'a', fingerprint: 'fp-a' }, { id: 'b', fingerprint: 'fp-b' }])).toEqual(['new', 'new'])
     })
   })
 

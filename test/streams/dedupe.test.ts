@@ -1,11 +1,11 @@
-import { map, of, throwError } from 'rxjs'
+import { from, map, of, throwError } from 'rxjs'
 import { describe, expect, it } from 'vitest'
 import { createMemoryDedupeStore } from '../../src/adapters/memory/memory-dedupe-store.js'
 import type { Envelope } from '../../src/streams/envelope.js'
 import { dedupe } from '../../src/streams/operators/dedupe.js'
 import { ACCEPTED, failed } from '../../src/streams/outcome.js'
-import type { DedupeStore } from '../../src/streams/ports.js'
-import { confirmNow, envelopes, ids, testScheduler } from './helpers.js'
+import type { Claim, ClaimReceipt, DedupeStore } from '../../src/streams/ports.js'
+import { claimNow, confirmNow, envelopes, ids, testScheduler } from './helpers.js'
 
 function memoryStore(now: () => number, reservationSeconds = 60) {
   return createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds, maxEntries: 1000, now })
@@ -127,4 +127,43 @@ describe('dedupe', () => {
       expect(settled).toEqual([{ id: 'b', status: 'failed', at: 1 }])
     })
   })
+
+  it('starts each subscription with no ids on their way: after a restart a re-send is not parked behind a dead first copy', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, expectObservable }) => {
+      const { make } = envelopes(() => scheduler.now())
+      // a store that lets every id through: what is left to test is dedupe's own map
+      const store: DedupeStore = { claim: (claims) => of({ statuses: claims.map(() => 'new' as const) }), confirm: () => of(undefined), release: () => of(undefined) }
+      const operator = dedupe({ store, concurrency: 1 })
+      // the first chain takes a and dies (unsubscribed at 3) before a settles
+      expectObservable(hot('-x-', { x: [make('a')] }).pipe(operator, map(ids)), '^--!').toBe('-x-', { x: 'a' })
+      // the next chain, built from the same operator, gets the re-send of a: it goes on
+      expectObservable(hot('-----y-|', { y: [make('a')] }).pipe(operator, map(ids)), '----^--').toBe('-----y-|', { y: 'a' })
+    })
+  })
+
+  it('releases the reservations of a claim that answers after it was unsubscribed', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, cold, expectObservable, flush }) => {
+      const inner = memoryStore(() => scheduler.now())
+      const released: Array<readonly string[]> = []
+      const store: DedupeStore = {
+        // the claim is taken at once but answered 5 ms later, like a round trip
+        claim: (claims) => cold('-----(r|)', { r: claimNowReceipt(inner, claims) }),
+        confirm: (receipts) => inner.confirm(receipts),
+        release: (receipts) => (released.push(...receipts.map((r) => r.statuses)), inner.release(receipts)),
+      }
+      const { make } = envelopes(() => scheduler.now())
+      expectObservable(hot('-x', { x: [make('a')] }).pipe(dedupe({ store, concurrency: 1 }), map(ids)), '^--!').toBe('---')
+      flush()
+      expect(released).toEqual([['new']])
+      expect(claimNow(inner, [{ id: 'a', fingerprint: 'fp-a' }])).toEqual(['new'])
+    })
+  })
 })
+
+function claimNowReceipt(store: DedupeStore, claims: readonly Claim[]): ClaimReceipt {
+  let receipt!: ClaimReceipt
+  from(store.claim(claims)).subscribe((r) => (receipt = r))
+  return receipt
+}

@@ -1,7 +1,7 @@
 import { from, Observable } from 'rxjs'
 import { TestScheduler } from 'rxjs/testing'
 import { expect } from 'vitest'
-import type { ClaimedBatch, Envelope } from '../../src/streams/envelope.js'
+import type { Envelope } from '../../src/streams/envelope.js'
 import type { AcceptedEvent, Transport } from '../../src/streams/event.js'
 import type { Pipeline } from '../../src/streams/pipeline.js'
 import type { Claim, ClaimStatus, DedupeStore } from '../../src/streams/ports.js'
@@ -28,7 +28,7 @@ export function envelopes(now: () => number) {
   return { make, settled }
 }
 
-export const ids = (batch: ClaimedBatch | readonly { event: { id: string } }[] | readonly AcceptedEvent[]) =>
+export const ids = (batch: { readonly envelopes: readonly Envelope[] } | readonly { event: { id: string } }[] | readonly AcceptedEvent[]) =>
   ('envelopes' in batch ? batch.envelopes : batch).map((item) => ('event' in item ? item.event.id : item.id)).join(',')
 
 /** Confirms ids as if an earlier batch had claimed and committed them. */

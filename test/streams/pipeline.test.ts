@@ -1,4 +1,4 @@
-import { map, mergeMap, of, toArray } from 'rxjs'
+import { map, mergeMap, of, throwError, toArray } from 'rxjs'
 import type { AcceptedEvent } from '../../src/streams/event.js'
 import type { EventSink } from '../../src/streams/ports.js'
 import { describe, expect, it } from 'vitest'
@@ -147,5 +147,43 @@ describe('what storage is given to write', () => {
     const [write] = capture([map((event) => (event.properties && ((event.properties as Record<string, unknown>).b = 'changed'), event))])
     expect(write!.texts).toEqual([undefined, undefined])
     expect(write!.events[0]!.properties).toEqual({ b: 'changed', a: { d: 2, c: 3 } })
+  })
+})
+
+describe('the routing stage', () => {
+  it("hands each committed batch to the routes after its insert and before its ack: the insert's time and retries are its own", () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, cold, expectObservable, flush }) => {
+      const store = createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds: 60, maxEntries: 1000, now: () => scheduler.now() })
+      // the first write fails after 4 ms, the second (after a 10 ms wait) takes the batch
+      const sink = createFakeSink({ scheduler, latencyMs: 4, fail: (_events, attempt) => (attempt === 1 ? new Error('ECONNRESET') : undefined) })
+      const handed: string[] = []
+      const routes = { enqueue: (events: readonly AcceptedEvent[]) => (handed.push(`${scheduler.now()}:${ids(events)}`), cold<void>('-------|')) }
+      const inserts: string[] = []
+      const telemetry = { batchCommitted: (rows: number, durationMs: number) => inserts.push(`${rows} rows in ${durationMs} ms`) }
+      const pipeline = createPipeline(config, { sink, store, scheduler, routes, telemetry, random: () => 1 })
+      scheduler.schedule(() => void pipeline.drain(), 300)
+      const answers = hot('-r', { r: [ev('a'), ev('b')] }).pipe(mergeMap((events) => submitted(pipeline, events), 10))
+      // batch at 5; writes 5–9 (failed) and 19–23; handed off 23–30; acked at 30
+      expectObservable(answers).toBe('- 29ms r', { r: 'a:accepted,b:accepted' })
+      flush()
+      expect(handed).toEqual(['23:a,b'])
+      expect(inserts).toEqual(['2 rows in 18 ms'])
+    })
+  })
+
+  it('acks a batch whose hand-off fails all the same: it is stored', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, expectObservable, flush }) => {
+      const store = createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds: 60, maxEntries: 1000, now: () => scheduler.now() })
+      const failures: number[] = []
+      const routes = { enqueue: () => throwError(() => new Error('outbox down')) }
+      const pipeline = createPipeline(config, { sink: createFakeSink({ scheduler, latencyMs: 4 }), store, scheduler, routes, telemetry: { handOffFailed: (events: number) => failures.push(events) } })
+      scheduler.schedule(() => void pipeline.drain(), 300)
+      const answers = hot('-r', { r: [ev('a')] }).pipe(mergeMap((events) => submitted(pipeline, events), 10))
+      expectObservable(answers).toBe('- 8ms r', { r: 'a:accepted' })
+      flush()
+      expect(failures).toEqual([1])
+    })
   })
 })

@@ -1,7 +1,6 @@
-import { asyncScheduler, catchError, concat, concatMap, defer, EMPTY, endWith, ignoreElements, mergeMap, of, tap, type OperatorFunction, type SchedulerLike } from 'rxjs'
-import type { ClaimedBatch } from '../envelope.js'
-import type { AcceptedEvent } from '../event.js'
-import { ACCEPTED, failed } from '../outcome.js'
+import { asyncScheduler, catchError, concat, concatMap, defer, EMPTY, endWith, finalize, ignoreElements, mergeMap, of, tap, type Observable, type OperatorFunction, type SchedulerLike } from 'rxjs'
+import type { ClaimedBatch, CommittedBatch } from '../envelope.js'
+import { failed } from '../outcome.js'
 import type { ClaimReceipt, DedupeStore, EventSink } from '../ports.js'
 import type { PipelineTelemetry } from '../telemetry.js'
 import { retryWithBackoff, type BackoffOptions } from './retry-with-backoff.js'
@@ -28,27 +27,30 @@ export interface CommitOptions {
  * backoff while the sink's policy calls the error retriable and the budget lasts. Batches that had
  * to wait for a free insert go together into one, up to `maxRows`.
  *
- * - committed: the dedupe reservations become marks, every event settles `accepted` and the batch
- *   is emitted (the accepted-events stream);
- * - gave up: the reservations are released and every event settles `failed`; nothing is emitted and
+ * - committed: the claims' receipts are confirmed (their reservations become marks) and the batch
+ *   is emitted, not yet settled: routes take it next, then `acknowledge` settles it `accepted`;
+ * - gave up: the receipts are released and every event settles `failed`; nothing is emitted and
  *   the stream goes on.
+ *
+ * The receipts of batches it holds when it is unsubscribed (waiting, or being written) are
+ * released, so a chain the supervisor replaces leaves no reservation behind for the re-sends.
  *
  * ```
  * sink fails once, then takes the batch; retry.initialMs 10 (random () => 1)
  * source: --B------------|
- * commit: -------------B-|    (B settled accepted after the second insert)
+ * commit: -------------B-|    (B written by the second insert, its claims confirmed)
  * ```
  *
  * ```
  * concurrency 1, sink latency 5: A is being written when B and C come, so they wait and go in one insert
  * source: -A-B-C------|
- * commit: ------A----(BC)|   (B and C settle together, as one batch)
+ * commit: ------A----(BC)|   (B and C committed together, as one batch)
  * ```
  *
  * @example
- * fresh$.pipe(commit({ sink, store, concurrency: 4, maxRows: 10_000, retry: { initialMs: 100, maxMs: 5000, budgetMs: 20_000 } }))
+ * claimed$.pipe(commit({ sink, store, concurrency: 4, maxRows: 10_000, retry: { initialMs: 100, maxMs: 5000, budgetMs: 20_000 } }))
  */
-export function commit(options: CommitOptions): OperatorFunction<ClaimedBatch, AcceptedEvent[]> {
+export function commit(options: CommitOptions): OperatorFunction<ClaimedBatch, CommittedBatch> {
   const { sink, store, concurrency, maxRows = 0, scheduler = asyncScheduler, telemetry = {} } = options
   const retry = retryWithBackoff<void>({
     ...options.retry,
@@ -57,35 +59,41 @@ export function commit(options: CommitOptions): OperatorFunction<ClaimedBatch, A
     onRetry: telemetry.insertRetried?.bind(telemetry),
   })
 
-  function commitOne({ envelopes: batch, receipts }: ClaimedBatch) {
-    const events = batch.map((envelope) => envelope.event)
+  function commitOne(batch: ClaimedBatch, holding: Set<ClaimedBatch>) {
+    const { envelopes, receipts } = batch
+    const events = envelopes.map((envelope) => envelope.event)
     const started = scheduler.now()
-    const committed = defer(() => {
-      telemetry.batchCommitted?.(events.length, scheduler.now() - started, events)
-      for (const envelope of batch) envelope.settle(ACCEPTED)
-      return of(events)
-    })
+    // The receipts are handed back here (confirm or release) and nowhere else.
+    const done = (operation: 'confirm' | 'release') => (holding.delete(batch), storeStep(operation, receipts))
+    const committed = (durationMs: number) =>
+      defer(() => {
+        telemetry.batchCommitted?.(events.length, durationMs, events)
+        // Confirm before the ack so that a client re-sending right after its ack is told `duplicate`.
+        return concat(done('confirm'), of<CommittedBatch>({ envelopes, events }))
+      })
     const gaveUp = (error: unknown) =>
       defer(() => {
         telemetry.batchFailed?.(events.length, error)
         const outcome = failed(`storage unavailable: ${describe(error)}`)
-        for (const envelope of batch) envelope.settle(outcome)
-        return EMPTY
+        return concat(
+          done('release'),
+          defer(() => {
+            for (const envelope of envelopes) envelope.settle(outcome)
+            return EMPTY
+          }),
+        )
       })
-    return defer(() => sink.write(batch)).pipe(
+    return defer(() => sink.write(envelopes)).pipe(
       retry,
       ignoreElements(),
       endWith(COMMITTED),
       catchError((error: unknown) => of({ error })),
-      // Confirm before settling so that a client re-sending right after its ack is told `duplicate`.
-      concatMap((result) =>
-        result === COMMITTED ? concat(storeStep('confirm', receipts), committed) : concat(storeStep('release', receipts), gaveUp(result.error)),
-      ),
+      concatMap((result) => (result === COMMITTED ? committed(scheduler.now() - started) : gaveUp(result.error))),
     )
   }
 
   /** A confirm or release that fails is reported and then ignored: the reservation expires by itself. */
-  function storeStep(operation: 'confirm' | 'release', receipts: readonly ClaimReceipt[]) {
+  function storeStep(operation: 'confirm' | 'release', receipts: readonly ClaimReceipt[]): Observable<never> {
     if (receipts.length === 0) return EMPTY
     return defer(() => store[operation](receipts)).pipe(
       ignoreElements(),
@@ -102,28 +110,39 @@ export function commit(options: CommitOptions): OperatorFunction<ClaimedBatch, A
       // mergeMap calls its project only when an insert is free, once per batch, so a project may
       // find its batch already taken by an earlier one: it then writes nothing.
       const waiting: ClaimedBatch[] = []
+      // Batches whose receipts are not handed back yet: waiting, or being written.
+      const holding = new Set<ClaimedBatch>()
       return source.pipe(
-        tap((batch) => waiting.push(batch)),
+        tap((batch) => (waiting.push(batch), holding.add(batch))),
         mergeMap(() => {
-          const next = takeWaiting(waiting, maxRows)
-          return next === undefined ? EMPTY : commitOne(next)
+          const next = takeWaiting(waiting, maxRows, holding)
+          return next === undefined ? EMPTY : commitOne(next, holding)
         }, concurrency),
+        finalize(() => {
+          const left = [...holding].flatMap((batch) => batch.receipts)
+          holding.clear()
+          if (left.length > 0) storeStep('release', left).subscribe()
+        }),
       )
     })
 }
 
-/** The first waiting batch, with the batches after it that fit within maxRows (their receipts go with them). */
-function takeWaiting(waiting: ClaimedBatch[], maxRows: number): ClaimedBatch | undefined {
+/** The first waiting batch, with the batches after it that fit within maxRows (their receipts go with them, held as one). */
+function takeWaiting(waiting: ClaimedBatch[], maxRows: number, holding: Set<ClaimedBatch>): ClaimedBatch | undefined {
   const first = waiting.shift()
   if (first === undefined || waiting.length === 0 || first.envelopes.length + waiting[0]!.envelopes.length > maxRows) return first
   const envelopes = [...first.envelopes]
   const receipts = [...first.receipts]
+  holding.delete(first)
   while (waiting.length > 0 && envelopes.length + waiting[0]!.envelopes.length <= maxRows) {
     const next = waiting.shift()!
+    holding.delete(next)
     envelopes.push(...next.envelopes)
     receipts.push(...next.receipts)
   }
-  return { envelopes, receipts }
+  const merged = { envelopes, receipts }
+  holding.add(merged)
+  return merged
 }
 
 const COMMITTED = 'committed' as const

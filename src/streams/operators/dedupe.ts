@@ -1,4 +1,4 @@
-import { catchError, defer, filter, map, mergeMap, of, type OperatorFunction } from 'rxjs'
+import { catchError, defer, filter, finalize, from, map, mergeMap, of, ReplaySubject, share, tap, type Observable, type OperatorFunction } from 'rxjs'
 import type { ClaimedBatch, Envelope } from '../envelope.js'
 import { CONFLICT, DUPLICATE, failed, followerOutcome, type Outcome } from '../outcome.js'
 import type { Claim, ClaimReceipt, ClaimStatus, DedupeStore } from '../ports.js'
@@ -78,7 +78,7 @@ export function dedupe(options: DedupeOptions): OperatorFunction<Envelope[], Cla
         filter((leaders) => leaders.length > 0),
         mergeMap(
           (leaders) =>
-            defer(() => store.claim(leaders.map(toClaim))).pipe(
+            claimOnce(leaders.map(toClaim)).pipe(
               map((receipt) => claimed(leaders, receipt)),
               catchError((error: unknown) => {
                 telemetry.dedupeStoreFailed?.('claim', error, onStoreError)
@@ -92,6 +92,26 @@ export function dedupe(options: DedupeOptions): OperatorFunction<Envelope[], Cla
         filter((batch) => batch.envelopes.length > 0),
       )
     })
+
+  /**
+   * One claim round trip. Unsubscribed before its answer (the chain torn down), the claim is not
+   * cancelled, since the store may take it anyway: its answer is awaited and its reservations
+   * released, so they do not block the ids until they expire.
+   */
+  function claimOnce(claims: Claim[]): Observable<ClaimReceipt> {
+    let answered = false
+    const answer$ = defer(() => store.claim(claims)).pipe(share({ connector: () => new ReplaySubject<ClaimReceipt>(1), resetOnError: false, resetOnComplete: false, resetOnRefCountZero: false }))
+    return answer$.pipe(
+      tap({ next: () => (answered = true), error: () => (answered = true) }),
+      finalize(() => {
+        if (answered) return
+        answer$.subscribe({
+          next: (receipt) => from(store.release([receipt])).subscribe({ error: (error: unknown) => telemetry.dedupeStoreFailed?.('release', error, 'ignored') }),
+          error: () => {},
+        })
+      }),
+    )
+  }
 }
 
 function toClaim(leader: Leader): Claim {

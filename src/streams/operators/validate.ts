@@ -44,7 +44,9 @@ class ValidEnvelope implements Envelope {
     readonly propertiesText: string | undefined,
     private readonly submission: Submission,
     private readonly index: number,
-  ) {}
+  ) {
+    submission.identify(index, event.id)
+  }
 
   settle(outcome: Outcome): void {
     this.submission.settle(this.index, this.event.id, outcome)

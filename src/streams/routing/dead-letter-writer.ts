@@ -9,6 +9,8 @@ export interface RouteItem {
   readonly event: AcceptedEvent
   /** the outbox's receipt: acknowledged once the item is settled */
   readonly receipt?: string
+  /** this item's own error, when it differs from its batch's (each event a transform threw on) */
+  readonly error?: string
   /** called once the item is settled, whichever way (replay waits on it) */
   readonly onSettled?: (outcome: SettledBatch['outcome']) => void
 }
@@ -47,7 +49,7 @@ export function deadLetterWriter(options: DeadLetterWriterOptions): DeadLetterWr
   return function writeDeadLetters(route, items, reason, error, attempts) {
     return defer(() => {
       const time = scheduler.now()
-      const letters = items.map((item) => ({ route, event: item.event, error, attempts, time }))
+      const letters = items.map((item) => ({ route, event: item.event, error: item.error ?? error, attempts, time }))
       return defer(() => store.write(letters)).pipe(
         retry,
         ignoreElements(),

@@ -1,9 +1,9 @@
-import { asyncScheduler, firstValueFrom, from, lastValueFrom, mergeMap, of, timer, toArray, type Observable, type SchedulerLike, type Subscription } from 'rxjs'
+import { asyncScheduler, catchError, EMPTY, firstValueFrom, from, lastValueFrom, map, mergeMap, of, timer, toArray, type Observable, type SchedulerLike, type Subscription } from 'rxjs'
 import { v7 as uuidv7 } from 'uuid'
 import type { AcceptedEvent } from '../event.js'
 import { batch } from '../operators/batch.js'
 import type { EventTransform } from '../operators/transform.js'
-import { deadLetterWriter } from './dead-letter-writer.js'
+import { deadLetterWriter, type RouteItem } from './dead-letter-writer.js'
 import type { DeadLetterStore, Delivery, RouteOutbox } from './ports.js'
 import { replayDeadLetters } from './replay.js'
 import { createLane, PENDING_AT_SHUTDOWN, type Lane } from './route-lane.js'
@@ -33,6 +33,8 @@ export interface RouterConfig {
    * transform throws on goes to dead letters (reason `transform`); other routes are not affected.
    */
   readonly transforms?: Readonly<Record<string, readonly EventTransform[]>>
+  /** events whose route transforms may run at once, over all routes, per committed batch (ROUTE_TRANSFORM_CONCURRENCY; default 256, as for the ingest transforms) */
+  readonly transformConcurrency?: number
 }
 
 export interface RouterDeps {
@@ -111,6 +113,8 @@ export function createRouter(config: RouterConfig, deps: RouterDeps): Router {
   const following = new Set<Promise<void>>()
   const followers = new Set<Subscription>()
   const resuming = new Set<Promise<void>>()
+  const writing = new Set<Promise<void>>()
+  const transformConcurrency = config.transformConcurrency ?? 256
   const replays = new Map<string, Promise<number>>()
   let draining = false
   const replayDeps = { store: deps.deadLetters, outbox, scheduler, pageSize: config.replayPageSize ?? 1000 }
@@ -129,30 +133,62 @@ export function createRouter(config: RouterConfig, deps: RouterDeps): Router {
     for (const { lane, events } of entries) lane.push(events.map((event) => ({ event })))
   }
 
-  /** The route's transforms over its matched events; what they throw on is dead-lettered here. */
-  async function transformed(lane: Lane, matched: AcceptedEvent[]): Promise<AcceptedEvent[]> {
-    const steps = config.transforms?.[lane.route.name]
-    if (!steps || steps.length === 0 || matched.length === 0) return matched
-    const kept: AcceptedEvent[] = []
-    const failed: Array<{ event: AcceptedEvent; error: string }> = []
-    for (const event of matched) {
-      try {
-        kept.push(...(await lastValueFrom(steps.reduce<Observable<AcceptedEvent>>((events, step) => events.pipe(step), of(event)).pipe(toArray()))))
-      } catch (error) {
-        failed.push({ event, error: `a transform of route ${lane.route.name} failed: ${error instanceof Error ? error.message : String(error)}` })
-      }
-    }
-    for (const { event, error } of failed) {
-      // The writer retries and reports a write it gives up on (deadLetterWriteFailed); enqueue never rejects.
-      await lastValueFrom(laneDeps.deadLetters(lane.route.name, [{ event }], 'transform', error, 0), { defaultValue: undefined }).catch(() => undefined)
-    }
-    return kept
+  /**
+   * Each route's transforms over its matched events, at most `transformConcurrency` events at once
+   * over all routes; each route keeps its events in the order committed. What a transform throws
+   * on is written to dead letters in one insert per route, in the background: off the path to the
+   * ack (drain waits for it).
+   */
+  async function transformed(matched: ReadonlyArray<{ lane: Lane; events: AcceptedEvent[] }>): Promise<Array<{ lane: Lane; events: AcceptedEvent[] }>> {
+    const work = matched.flatMap(({ lane, events }, route) => {
+      const steps = config.transforms?.[lane.route.name]
+      return steps && steps.length > 0 ? events.map((event, index) => ({ route, index, event, steps })) : []
+    })
+    if (work.length === 0) return [...matched]
+    const outputs = matched.map(({ events }) => events.map((event): AcceptedEvent[] => [event]))
+    const failures = matched.map((): RouteItem[] => [])
+    await lastValueFrom(
+      from(work).pipe(
+        mergeMap(
+          ({ route, index, event, steps }) =>
+            steps.reduce<Observable<AcceptedEvent>>((events, step) => events.pipe(step), of(event)).pipe(
+              toArray(),
+              map((out) => void (outputs[route]![index] = out)),
+              catchError((error: unknown) => {
+                outputs[route]![index] = []
+                const name = matched[route]!.lane.route.name
+                failures[route]!.push({ event, error: `a transform of route ${name} failed: ${error instanceof Error ? error.message : String(error)}` })
+                return EMPTY
+              }),
+            ),
+          transformConcurrency,
+        ),
+      ),
+      { defaultValue: undefined },
+    )
+    matched.forEach(({ lane }, route) => {
+      const items = failures[route]!
+      if (items.length === 0) return
+      // One insert for the route's failures of this batch, each row with its own error. The writer
+      // retries and reports a write it gives up on (deadLetterWriteFailed): nothing to wait for here.
+      background(lastValueFrom(laneDeps.deadLetters(lane.route.name, items, 'transform', items[0]!.error!, 0), { defaultValue: undefined }))
+    })
+    return matched.map(({ lane }, route) => ({ lane, events: outputs[route]!.flat() }))
+  }
+
+  /** Work off the path to the ack that drain still waits for. */
+  function background(work: Promise<unknown>): void {
+    const tracked: Promise<void> = work.then(
+      () => undefined,
+      () => undefined,
+    )
+    writing.add(tracked)
+    void tracked.finally(() => writing.delete(tracked))
   }
 
   async function enqueue(events: readonly AcceptedEvent[]): Promise<void> {
-    const entries = (
-      await Promise.all([...lanes.values()].map(async ({ lane, matches }) => ({ lane, events: await transformed(lane, events.filter((event) => matches(event.type))) })))
-    ).filter((entry) => entry.events.length > 0)
+    const matched = [...lanes.values()].map(({ lane, matches }) => ({ lane, events: events.filter((event) => matches(event.type)) })).filter((entry) => entry.events.length > 0)
+    const entries = (await transformed(matched)).filter((entry) => entry.events.length > 0)
     if (entries.length === 0) return
     if (!outbox) return toMemory(entries)
     try {
@@ -191,7 +227,7 @@ export function createRouter(config: RouterConfig, deps: RouterDeps): Router {
       for (const subscription of followers) subscription.unsubscribe()
       await Promise.all([...lanes.values()].map(({ lane }) => lane.drain(deadline)))
       // Replays and resends still going stop at their next page; the one in hand is persisted again.
-      await Promise.allSettled([...resuming, ...replays.values()])
+      await Promise.allSettled([...resuming, ...replays.values(), ...writing])
     },
     async replay(name, sinceMs) {
       const entry = lanes.get(name)

@@ -1,4 +1,4 @@
-import { asyncScheduler, firstValueFrom, lastValueFrom, NEVER, Subject, throwError, type Observable } from 'rxjs'
+import { asyncScheduler, firstValueFrom, lastValueFrom, map, mergeMap, NEVER, Subject, throwError, type Observable } from 'rxjs'
 import { describe, expect, it } from 'vitest'
 import { finalError, retriableError } from '../../../src/streams/routing/delivery-error.js'
 import { route } from '../../../src/streams/routing/route.js'
@@ -7,7 +7,6 @@ import { createRouter, UnknownRouteError, type RouterDeps } from '../../../src/s
 import { createMemoryDedupeStore } from '../../../src/adapters/memory/memory-dedupe-store.js'
 import { createPipeline } from '../../../src/streams/pipeline.js'
 import type { Delivery } from '../../../src/streams/routing/ports.js'
-import { routedSink } from '../../../src/streams/routing/routed-sink.js'
 import { createFakeSink } from '../../../src/testing/fake-sink.js'
 import type { DeadLetterReason } from '../../../src/streams/routing/telemetry.js'
 import { event, fakeDelivery, memoryDeadLetters, memoryOutbox, type Call } from './fakes.js'
@@ -215,6 +214,48 @@ describe('router with an outbox', () => {
     expect(delivered.flatMap((c) => c.ids.split(','))).toEqual(['a', 'b'])
   })
 
+  it('runs route transforms at most transformConcurrency at once, and writes what they throw on in one insert per route and batch, each row with its own error', async () => {
+    const { deps: d, store, delivered } = deps()
+    let running = 0
+    let most = 0
+    const slow = (source: Observable<ReturnType<typeof event>>) =>
+      source.pipe(
+        mergeMap(async (e) => {
+          most = Math.max(most, ++running)
+          await sleep(5)
+          running--
+          if (e.id.startsWith('bad')) throw new Error(`no ${e.id}`)
+          return e
+        }),
+      )
+    const writes: number[] = []
+    const write = store.write
+    store.write = (letters) => (writes.push(letters.length), write(letters))
+    const router = createRouter({ routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })], transforms: { r: [slow] }, transformConcurrency: 2 }, d)
+    await router.start()
+    await router.enqueue([event('ok1'), event('bad1'), event('ok2'), event('bad2'), event('ok3')])
+    await router.drain()
+    expect(most).toBe(2)
+    expect(delivered.flatMap((c) => c.ids.split(','))).toEqual(['ok1', 'ok2', 'ok3'])
+    expect(writes).toEqual([2])
+    expect(store.rows.map((r) => [r.event.id, r.error])).toEqual([
+      ['bad1', 'a transform of route r failed: no bad1'],
+      ['bad2', 'a transform of route r failed: no bad2'],
+    ])
+  })
+
+  it('does not wait for the dead letters of a route transform before it hands the batch on', async () => {
+    const { deps: d, store } = deps()
+    const held = new Subject<void>()
+    store.write = () => held
+    const router = createRouter({ routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })], transforms: { r: [map(() => { throw new Error('no') })] } }, d)
+    await router.start()
+    await router.enqueue([event('a')]) // resolves although the dead-letter insert has not answered
+    const drained = router.drain()
+    held.complete()
+    await drained
+  })
+
   it('retries 5xx and dead-letters 4xx end to end', async () => {
     const { deps: d, store, delivered } = deps((call) =>
       call.ids === 'bad' ? { error: finalError('HTTP 422', { status: 422 }) } : call.attempt < 3 ? { error: retriableError('HTTP 503', { status: 503 }) } : undefined,
@@ -228,7 +269,7 @@ describe('router with an outbox', () => {
   })
 })
 
-describe('routedSink', () => {
+describe('the pipeline\'s routing stage', () => {
   it('puts committed events in the outbox before the pipeline acks them, and only once a write succeeded', async () => {
     const outbox = memoryOutbox()
     const appended: string[] = []
@@ -240,7 +281,7 @@ describe('routedSink', () => {
     const sink = createFakeSink({ fail: (_events, attempt) => (attempt === 1 ? new Error('ECONNRESET') : undefined) })
     const pipeline = createPipeline(
       { insertBatchMaxRows: 100, insertBatchMaxWaitMs: 1, insertConcurrency: 1, maxInflightEvents: 1000, retry: { initialMs: 1, maxMs: 1, budgetMs: 1000 } },
-      { sink: routedSink(sink, router), store: createMemoryDedupeStore({ ttlSeconds: 60, reservationSeconds: 10, maxEntries: 100 }) },
+      { sink, routes: router, store: createMemoryDedupeStore({ ttlSeconds: 60, reservationSeconds: 10, maxEntries: 100 }) },
     )
     const results = await pipeline.submit([{ id: 'x', type: 'page_view' }, { id: 'y', type: 'page_view' }], 'rest')!
     expect(results.map((r) => r.status)).toEqual(['accepted', 'accepted'])
