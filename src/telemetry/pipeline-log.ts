@@ -20,8 +20,11 @@ export function loggingTelemetry(logger: Logger): PipelineTelemetry {
     answerFailed(transport, error) {
       log.error({ err: error, transport }, 'answering a submission failed; its client got no answer, the others are unaffected')
     },
-    pipelineRestarted(error) {
-      log.error({ err: error }, 'pipeline stage threw; resubscribed')
+    handOffFailed(events, error) {
+      log.error({ err: error, events }, 'handing committed events to their routes failed; they are acked all the same')
+    },
+    pipelineRestarted(error, stranded) {
+      log.error({ err: error, stranded }, 'pipeline stage threw; the events in flight were answered failed, and the chain resubscribed')
     },
   }
 }
