@@ -43,7 +43,7 @@ describe('the pipeline supervisor in a process under load', () => {
       wsWorker({ url: instance.wsUrl, ledger, next: () => next(25), running, via: 'ws', window: 6, intervalMs: 20 }),
     ]
     // Every 250 ms a request whose crash event breaks the chain while the workers' events are in flight.
-    const crashes: Array<{ status: number; body: any }> = []
+    const crashes: Array<{ status: number; body: { results?: Array<{ status: string }> } }> = []
     for (let i = 0; i < 12; i++) {
       await sleep(250)
       crashes.push(await post(instance.url, '/v1/events/batch', { events: [{ id: `crash-${run}-${i}`, type: 'crash.now' }] }))
@@ -59,7 +59,7 @@ describe('the pipeline supervisor in a process under load', () => {
     // One answer per event, in order, for every request and frame (Ledger.record checks each one).
     expect(ledger.unexpected).toEqual([])
     expect([...ledger.events.keys()].filter((id) => (ledger.answers.get(id)?.length ?? 0) !== 1)).toEqual([])
-    expect(crashes.map((crash) => `${crash.status}:${crash.body?.results?.[0]?.status}`)).toEqual(crashes.map(() => '200:failed'))
+    expect(crashes.map((crash) => `${crash.status}:${crash.body.results?.[0]?.status}`)).toEqual(crashes.map(() => '200:failed'))
     expect(restarts).toBe(crashes.length)
     // Restarts landed while other clients' events were in flight: they were answered, not stranded.
     expect(failed.length).toBeGreaterThan(0)

@@ -229,7 +229,7 @@ describe('router with an outbox', () => {
         }),
       )
     const writes: number[] = []
-    const write = store.write
+    const write = store.write.bind(store)
     store.write = (letters) => (writes.push(letters.length), write(letters))
     const router = createRouter({ routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })], transforms: { r: [slow] }, transformConcurrency: 2 }, d)
     await router.start()
@@ -273,7 +273,7 @@ describe('the pipeline\'s routing stage', () => {
   it('puts committed events in the outbox before the pipeline acks them, and only once a write succeeded', async () => {
     const outbox = memoryOutbox()
     const appended: string[] = []
-    const append = outbox.append
+    const append = outbox.append.bind(outbox)
     outbox.append = (entries) => (entries.forEach(({ events }) => appended.push(...events.map((e) => e.id))), append(entries))
     const { deps: d } = deps(undefined, { outbox })
     const router = createRouter({ routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })] }, d)
