@@ -133,12 +133,14 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
     }
     // The ingress Subject hands the submission to the chain running now, synchronously: it is that chain's.
     const owner = inFlight
-    const submission: Submission = new Submission(
+    // A submission of no events settles inside its constructor, before it is assigned: nothing to forget then.
+    let submission: Submission | undefined = undefined
+    submission = new Submission(
       events,
       transport,
       scheduler.now(),
       (results) => {
-        owner.delete(submission)
+        if (submission !== undefined) owner.delete(submission)
         settled(results)
       },
       () => admission.release(1, share),

@@ -94,6 +94,14 @@ describe('the whole pipeline under TestScheduler', () => {
     expect(pipeline.submit([ev('c')], 'rest')).toBeUndefined()
   })
 
+  it('answers a submission of no events at once, with no results', async () => {
+    const store = createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds: 60, maxEntries: 1000 })
+    const pipeline = createPipeline({ ...config, maxInflightEvents: 100, highWater: undefined, lowWater: undefined }, { sink: createFakeSink(), store })
+    expect(await pipeline.submit([], 'rest')).toEqual([])
+    expect(pipeline.admission.inflight).toBe(0)
+    await pipeline.drain()
+  })
+
   it("contains one client's failure to answer: the other clients of its batch are answered, nothing stays in flight, no restart", async () => {
     const store = createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds: 60, maxEntries: 1000 })
     const failures: unknown[] = []
