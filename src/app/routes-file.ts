@@ -109,5 +109,5 @@ function problemOf(issue: z.core.$ZodIssue, json: unknown): RoutesFileProblem {
   const named = typeof raw?.name === 'string' && NAME.test(raw.name)
   const field = path.slice(2).map(String).join('.')
   // A route that is not an object at all has no field to name.
-  return { route: named ? (raw!.name as string) : `#${index}`, field: field === '' ? '(the route)' : field, message }
+  return { route: named ? (raw.name as string) : `#${index}`, field: field === '' ? '(the route)' : field, message }
 }

@@ -35,7 +35,7 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<JsonBo
   let stream = c.req.raw.body
   if (stream === null) return parse(Buffer.alloc(0))
   if (encoding === 'gzip') {
-    stream = stream.pipeThrough(limitBytes(maxBytes)).pipeThrough(new DecompressionStream('gzip') as unknown as TransformStream<Uint8Array, Uint8Array>)
+    stream = stream.pipeThrough(limitBytes(maxBytes)).pipeThrough(new DecompressionStream('gzip'))
   }
   return parse(await readBytes(stream, maxBytes))
 }

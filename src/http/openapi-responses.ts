@@ -23,7 +23,8 @@ const DESCRIPTIONS: Record<number, string> = {
 export function errorResponses(byStatus: Partial<Record<400 | 401 | 408 | 413 | 415 | 503, ErrorCode[]>>) {
   const responses: Record<string, ReturnType<typeof jsonResponse>> = {}
   for (const [status, codes] of Object.entries(byStatus)) {
-    const examples = Object.fromEntries(codes.map((code) => [code, errorExamples[code as keyof typeof errorExamples]]).filter(([, example]) => example))
+    const examples: Record<string, Example> = {}
+    for (const code of codes) if (code in errorExamples) examples[code] = errorExamples[code as keyof typeof errorExamples]
     const description = `${DESCRIPTIONS[Number(status)]}: ${codes.join(', ')}`
     responses[status] = jsonResponse(ErrorSchema, description, examples)
   }

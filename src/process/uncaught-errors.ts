@@ -79,6 +79,7 @@ export function summarize(error: unknown): { type: string; message: string; stac
   const read = (get: () => unknown): string | undefined => {
     try {
       const value = get()
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a thrown value may be anything; this is the one conversion every value has, and it is guarded
       return value === undefined ? undefined : String(value)
     } catch {
       return undefined

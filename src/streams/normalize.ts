@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto'
 import { z } from 'zod'
 import { v7 as uuidv7 } from 'uuid'
-import { EventSchema, parseRfc3339, type AcceptedEvent, type EventInput, type Transport } from './event.js'
+import { EventSchema, parseRfc3339, type AcceptedEvent, type Transport } from './event.js'
 import { boundedIssues, boundedPath, canonicalJson, checkProperties, MAX_ISSUES } from './properties.js'
 import { quote } from './quote.js'
 import type { Issue } from './outcome.js'
@@ -36,7 +36,8 @@ export function normalize(raw: unknown, context: NormalizeContext): Normalized {
     }
     return { ok: false, errors: boundedIssues(errors, omitted) }
   }
-  const input = raw as EventInput
+  // z.validate narrowed raw to the event's input type
+  const input = raw
   const sentTimestamp = input.timestamp === undefined ? undefined : typeof input.timestamp === 'number' ? input.timestamp : parseRfc3339(input.timestamp)!
   // Built field by field rather than with conditional spreads: this runs once per event.
   const event = {

@@ -170,10 +170,13 @@ export function combineTelemetry(...sinks: PipelineTelemetry[]): PipelineTelemet
   const keys = new Set(sinks.flatMap((sink) => Object.keys(sink))) as Set<keyof PipelineTelemetry>
   const combined: Record<string, (...args: unknown[]) => void> = {}
   for (const key of keys) {
-    const hooks = sinks.map((sink) => sink[key] as ((...args: unknown[]) => void) | undefined).filter((hook) => hook !== undefined)
+    const hooks = sinks.flatMap((sink) => {
+      const hook = (sink[key] as ((...args: unknown[]) => void) | undefined)?.bind(sink)
+      return hook === undefined ? [] : [hook]
+    })
     combined[key] = (...args) => {
       for (const hook of hooks) hook(...args)
     }
   }
-  return combined as PipelineTelemetry
+  return combined
 }

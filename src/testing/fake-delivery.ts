@@ -29,6 +29,7 @@ export function createFakeDelivery(scheduler: SchedulerLike, behave: (call: Call
         const { ms = 0, error } = behave(call) ?? {}
         return timer(ms, scheduler).pipe(
           map(() => {
+            // eslint-disable-next-line @typescript-eslint/only-throw-error -- a fake fails with whatever the test gives it
             if (error !== undefined) throw error
             delivered.push({ ...call, doneAt: scheduler.now() })
           }),

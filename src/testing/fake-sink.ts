@@ -35,6 +35,7 @@ export function createFakeSink(options: FakeSinkOptions = {}): FakeSink {
         const error = fail?.(events, attempt)
         return timer(latency, scheduler).pipe(
           map(() => {
+            // eslint-disable-next-line @typescript-eslint/only-throw-error -- a fake fails with whatever the test gives it
             if (error !== undefined) throw error
             sink.batches.push({ at: scheduler.now(), events })
           }),

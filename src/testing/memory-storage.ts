@@ -26,8 +26,8 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
   const { down = () => false } = options
   const rows: AcceptedEvent[] = []
 
-  async function reachable(): Promise<void> {
-    if (down()) throw unreachable()
+  function reachable(): Promise<void> {
+    return down() ? Promise.reject(unreachable()) : Promise.resolve()
   }
 
   // What a merge leaves: each id once, its last row.
@@ -51,10 +51,8 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
       })
     },
     isRetriable: () => true,
-    start: async () => ({ version: 'memory' }),
-    async ping() {
-      return !down()
-    },
+    start: () => Promise.resolve({ version: 'memory' }),
+    ping: () => Promise.resolve(!down()),
     async recent({ type, sinceMs, limit }) {
       await reachable()
       return merged()

@@ -15,11 +15,14 @@ export function firstInvalidIndex(text: string): number {
   const ws = () => {
     while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++
   }
-  const fail = (): never => {
-    throw i
+  const fail = (at = i): never => {
+    throw new InvalidAt(at)
   }
   const literal = (word: string) => {
-    for (const ch of word) if (text[i++] !== ch) (i--, fail())
+    for (const ch of word) {
+      if (text[i] !== ch) fail()
+      i++
+    }
   }
   const string = () => {
     i++ // opening quote
@@ -29,7 +32,7 @@ export function firstInvalidIndex(text: string): number {
       if (text[i] === '\\') {
         i++
         if (text[i] === 'u') {
-          for (let k = 1; k <= 4; k++) if (!/[0-9a-fA-F]/.test(text[i + k] ?? '')) ((i += k), fail())
+          for (let k = 1; k <= 4; k++) if (!/[0-9a-fA-F]/.test(text[i + k] ?? '')) fail(i + k)
           i += 4
         } else if (!'"\\/bfnrt'.includes(text[i] ?? 'x')) fail()
       }
@@ -86,8 +89,15 @@ export function firstInvalidIndex(text: string): number {
     value()
     ws()
     return i < text.length ? i : text.length
-  } catch (position) {
-    // Nesting deep enough to exhaust the stack: no position worth naming.
-    return typeof position === 'number' ? Math.min(position, text.length) : 0
+  } catch (error) {
+    // Anything else is nesting deep enough to exhaust the stack: no position worth naming.
+    return error instanceof InvalidAt ? Math.min(error.position, text.length) : 0
+  }
+}
+
+/** The recognizer's way out: the index of the first character that cannot continue the text. */
+class InvalidAt extends Error {
+  constructor(readonly position: number) {
+    super(`invalid JSON at ${position}`)
   }
 }

@@ -138,7 +138,7 @@ function fromTime(value: number | string): number {
  * The JSON was written by Sluice itself, so it is trusted: only the times are converted.
  */
 export function fromWire(wire: Record<string, unknown>): AcceptedEvent {
-  const text = (key: string) => (typeof wire[key] === 'string' ? (wire[key] as string) : undefined)
+  const text = (key: string) => (typeof wire[key] === 'string' ? (wire[key]) : undefined)
   const time = (key: string) => {
     const value = wire[key]
     return typeof value === 'number' ? value : Date.parse(String(value))

@@ -92,7 +92,7 @@ export function createFileRouteOutbox(options: FileRouteOutboxOptions): FileRout
 
     async close() {
       const open = await Promise.allSettled([...opening.values()])
-      await Promise.allSettled(open.map((result) => (result.status === 'fulfilled' ? result.value.close() : undefined)))
+      await Promise.allSettled(open.flatMap((result) => (result.status === 'fulfilled' ? [result.value.close()] : [])))
       if (locked) await unlockDirectory(dir).catch(() => undefined)
     },
   }

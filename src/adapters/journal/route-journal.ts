@@ -176,7 +176,7 @@ export async function openRouteJournal(dir: string, options: RouteJournalOptions
 
     close() {
       return serial(async () => {
-        await Promise.all(segments.flatMap((segment) => [segment.events.close(), segment.acks?.close()]))
+        await Promise.all(segments.flatMap((segment) => (segment.acks ? [segment.events.close(), segment.acks.close()] : [segment.events.close()])))
       })
     },
   }

@@ -125,8 +125,8 @@ export function createRedisRouteOutbox(options: RedisRouteOutboxOptions): RedisR
         const text = (event: AcceptedEvent) => json.get(event) ?? (json.set(event, JSON.stringify(event)), json.get(event)!)
         for (const { route, events } of entries) for (const event of events) pipeline.xadd(stateOf(route).key, '*', 'e', text(event))
         const results = await pipeline.exec()
-        const failed = results?.find(([error]) => error)
-        if (failed) throw failed[0]
+        const failed = results?.find(([error]) => error)?.[0]
+        if (failed) throw failed
       })
     },
 
@@ -160,8 +160,8 @@ export function createRedisRouteOutbox(options: RedisRouteOutboxOptions): RedisR
         const state = stateOf(route)
         // XDEL too: acked entries would otherwise stay in the stream for ever.
         const results = await redis.multi().xack(state.key, group, ...receipts).xdel(state.key, ...receipts).exec()
-        const failed = results?.find(([error]) => error)
-        if (failed) throw failed[0]
+        const failed = results?.find(([error]) => error)?.[0]
+        if (failed) throw failed
         for (const receipt of receipts) state.held.delete(receipt)
       })
     },

@@ -40,7 +40,7 @@ export function parseClientFrame(data: Buffer, isBinary: boolean, limits: FrameL
   if (Array.isArray(value)) return publish(value, undefined, limits)
   if (value === null || typeof value !== 'object') return unusable('invalid_frame', 'a frame must be an event object, an array of events, or an object with "op"')
   if (!('op' in value)) return publish([value], undefined, limits)
-  return control(value as Record<string, unknown>, limits)
+  return control(value, limits)
 }
 
 function control(frame: Record<string, unknown>, limits: FrameLimits): ClientFrame {
@@ -48,7 +48,7 @@ function control(frame: Record<string, unknown>, limits: FrameLimits): ClientFra
   const allowed = typeof op === 'string' && Object.hasOwn(OP_KEYS, op) ? OP_KEYS[op]! : undefined
   if (allowed === undefined) return unusable('invalid_frame', `unknown op ${quote(op)}; expected publish, subscribe, unsubscribe or ping`)
   const extra = Object.keys(frame).filter((key) => !allowed.includes(key))
-  if (extra.length > 0) return unusable('invalid_frame', `unknown key${extra.length > 1 ? 's' : ''} ${quoteList(extra)} in a ${op} frame`)
+  if (extra.length > 0) return unusable('invalid_frame', `unknown key${extra.length > 1 ? 's' : ''} ${quoteList(extra)} in a ${String(op)} frame`)
   switch (op) {
     case 'publish': {
       const { ref, events } = frame

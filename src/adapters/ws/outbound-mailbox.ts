@@ -103,4 +103,4 @@ class SlotMailbox implements OutboundMailbox {
 }
 
 const runNow = (run: () => void): void => run()
-const EMPTY_SLOT: Slot = Object.freeze({ text: '' }) as Slot
+const EMPTY_SLOT: Slot = Object.freeze({ text: '' })

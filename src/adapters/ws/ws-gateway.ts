@@ -145,7 +145,9 @@ export function createWsGateway(options: WsGatewayOptions, deps: WsGatewayDeps):
     upgrading++
     let counted = true
     const uncount = () => {
-      if (counted) (counted = false), upgrading--
+      if (!counted) return
+      counted = false
+      upgrading--
     }
     socket.once('close', uncount)
     wss.handleUpgrade(request, socket, head, function upgraded(ws: WebSocket) {
