@@ -46,7 +46,7 @@ async function run(job: ClientJob): Promise<ClientReport> {
   const statuses: Record<string, number> = {}
   const latencies: number[] = []
   const errors: string[] = []
-  const senders = await Promise.all(Array.from({ length: job.connections }, () => (job.transport === 'ws' ? wsSender(job.url) : restSender(job.url, job.connections))))
+  const senders = await Promise.all(Array.from({ length: job.connections }, async () => (job.transport === 'ws' ? wsSender(job.url) : restSender(job.url, job.connections))))
   const frames = Math.ceil(job.totalEvents / job.eventsPerFrame)
   let next = 0
   let answered = 0
@@ -61,7 +61,9 @@ async function run(job: ClientJob): Promise<ClientReport> {
       const sentAt = performance.now()
       sender(frame, (result) => {
         latencies.push(performance.now() - sentAt)
-        if (result instanceof Error) errors.length < 20 && errors.push(result.message)
+        if (result instanceof Error) {
+          if (errors.length < 20) errors.push(result.message)
+        }
         else for (const status of result) statuses[status] = (statuses[status] ?? 0) + 1
         if (++answered === frames) resolve()
         onDone?.()
@@ -86,7 +88,7 @@ async function run(job: ClientJob): Promise<ClientReport> {
     }
   })
   const endedAt = performance.now()
-  await Promise.all(senders.map((sender) => (sender as Send & { close?: () => Promise<void> }).close?.()))
+  await Promise.all(senders.flatMap((sender) => (sender as Send & { close?: () => Promise<void> }).close?.() ?? []))
   return { sent: job.totalEvents, statuses, latencies, startedAt, endedAt, errors, timeOrigin: performance.timeOrigin, cpuSeconds: cpuSecondsSince(cpuAtStart) }
 }
 

@@ -19,8 +19,8 @@ export async function startServer(script: string, env: Record<string, string>): 
   const child = spawn(process.execPath, [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), ...(script.endsWith('.js') ? [] : ['--import', 'tsx']), script], { env: { ...process.env, PORT: '0', WS_PORT: '0', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   const collect = (chunk: Buffer) => (output += chunk.toString())
-  child.stdout!.on('data', collect)
-  child.stderr!.on('data', collect)
+  child.stdout.on('data', collect)
+  child.stderr.on('data', collect)
   const ports = await new Promise<{ http: number; ws?: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start within 60 s:\n${output}`)), 60_000)
     const look = () => {
@@ -30,8 +30,8 @@ export async function startServer(script: string, env: Record<string, string>): 
         resolve({ http: Number(match[1]), ...(match[2] && { ws: Number(match[2]) }) })
       }
     }
-    child.stdout!.on('data', look)
-    child.stderr!.on('data', look)
+    child.stdout.on('data', look)
+    child.stderr.on('data', look)
     child.once('exit', (code) => reject(new Error(`server exited ${code}:\n${output}`)))
   })
   return {

@@ -1,4 +1,4 @@
-import { from, map } from 'rxjs'
+import { concatMap, from, map } from 'rxjs'
 import { TestScheduler } from 'rxjs/testing'
 import { ACCEPTED, dedupe, type Envelope, type Outcome } from 'sluice'
 import { createMemoryDedupeStore } from 'sluice/testing'
@@ -10,7 +10,9 @@ it('drops in-batch repeats, claims the rest in one round trip, and settles what 
     // The in-process store is the real adapter; its clock is the scheduler's.
     const store = createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds: 30, maxEntries: 1000, now: () => scheduler.now() })
     // b was stored by an earlier batch: claimed, then confirmed with the store's receipt
-    from(store.claim([{ id: 'b', fingerprint: 'fp-b' }])).subscribe((receipt) => store.confirm([receipt]))
+    from(store.claim([{ id: 'b', fingerprint: 'fp-b' }]))
+      .pipe(concatMap((receipt) => store.confirm([receipt])))
+      .subscribe()
 
     const settled: string[] = []
     const envelope = (id: string): Envelope => ({

@@ -148,9 +148,9 @@ export function eventSinkContract(name: string, setup: () => Promise<EventSinkHa
         event({ type, receivedAt: at('2026-11-26T10:00:00.003Z'), timestamp: at('2026-11-26T09:00:00.002Z') }),
         event({ type, receivedAt: at('2026-11-26T10:00:00.002Z'), timestamp: at('2026-11-26T09:00:00.000Z') }),
       ]
-      await write(harness.sink, [a!, b!, c!, d!])
-      expect((await harness.sink.recent({ type, limit: 10 })).map((e) => e.id)).toEqual([c!.id, b!.id, d!.id, a!.id])
-      expect((await harness.sink.recent({ type, limit: 2 })).map((e) => e.id)).toEqual([c!.id, b!.id])
+      await write(harness.sink, [a, b, c, d])
+      expect((await harness.sink.recent({ type, limit: 10 })).map((e) => e.id)).toEqual([c.id, b.id, d.id, a.id])
+      expect((await harness.sink.recent({ type, limit: 2 })).map((e) => e.id)).toEqual([c.id, b.id])
     })
 
     it('reads events back by id, however many ids are asked for at once', { timeout: TIMEOUT_MS }, async () => {

@@ -165,7 +165,7 @@ describe.each(modes)('attacks on a running Sluice ($mode)', ({ mode, env }) => {
         controller.close()
       },
     })
-    const gz = await fetch(`${sluice.url}/v1/events/batch`, { method: 'POST', body: stream, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, duplex: 'half' } as RequestInit)
+    const gz = await fetch(`${sluice.url}/v1/events/batch`, { method: 'POST', body: stream, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, duplex: 'half' })
     expect(gz.status).toBe(413)
     await healthy()
   })

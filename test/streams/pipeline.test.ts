@@ -152,7 +152,7 @@ describe('what storage is given to write', () => {
   })
 
   it('serializes again what a user transform may have changed, even in place', () => {
-    const [write] = capture([map((event) => (event.properties && ((event.properties as Record<string, unknown>).b = 'changed'), event))])
+    const [write] = capture([map((event) => (event.properties && ((event.properties).b = 'changed'), event))])
     expect(write!.texts).toEqual([undefined, undefined])
     expect(write!.events[0]!.properties).toEqual({ b: 'changed', a: { d: 2, c: 3 } })
   })

@@ -17,8 +17,8 @@ export interface RunningSluice {
 export async function startProcess(env: Record<string, string>): Promise<RunningSluice> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: root, env: { ...process.env, PORT: '0', WS_PORT: '0', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
   const [port, wsPort] = await new Promise<[number, number]>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no listening line within 30 s:\n${output}`)), 30_000)
     const look = () => {
@@ -28,7 +28,7 @@ export async function startProcess(env: Record<string, string>): Promise<Running
         resolve([Number(match[1]), Number(match[2])])
       }
     }
-    child.stdout!.on('data', look)
+    child.stdout.on('data', look)
     child.once('exit', (code) => (clearTimeout(timer), reject(new Error(`exited ${code} before listening:\n${output}`))))
   })
   return {
@@ -49,8 +49,8 @@ export async function startProcess(env: Record<string, string>): Promise<Running
 export async function runToExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
   const [code] = (await once(child, 'exit')) as [number | null]
   return { code, output }
 }

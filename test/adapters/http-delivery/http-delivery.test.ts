@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { from, lastValueFrom, type Observable } from 'rxjs'
+import { from, lastValueFrom, type ObservableInput } from 'rxjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHttpDelivery } from '../../../src/adapters/http-delivery/http-delivery.js'
 import { parseRetryAfter } from '../../../src/adapters/http-delivery/http-delivery-policy.js'
@@ -106,7 +106,7 @@ describe('http delivery', () => {
       request.socket.once('close', closed)
       arrived()
     }
-    const sending = from(delivery.send(route({ name: 'r', match: ['*'], url, timeoutMs: 3_600_000 }), { id: 'x', events: [event('a')] })) as Observable<unknown>
+    const sending = from<ObservableInput<unknown>>(delivery.send(route({ name: 'r', match: ['*'], url, timeoutMs: 3_600_000 }), { id: 'x', events: [event('a')] }))
     const subscription = sending.subscribe({ error: () => {} })
     await received
     subscription.unsubscribe()

@@ -19,7 +19,7 @@ describe('memory dedupe store, its cost', () => {
     // Ids as JSON.parse makes them (flat strings; crypto.randomUUID's own are concatenations, larger),
     // fingerprints as normalize.ts makes them (SHA-1, base64url).
     const ids: string[] = JSON.parse(JSON.stringify(Array.from({ length: IDS }, () => randomUUID())))
-    let claims = ids.map((id) => ({ id, fingerprint: createHash('sha1').update(id).digest('base64url') }))
+    const claims = ids.map((id) => ({ id, fingerprint: createHash('sha1').update(id).digest('base64url') }))
     ids.length = 0
     const store = createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds: 60, maxEntries: IDS })
     for (let i = 0; i < IDS; i += 10_000) {
@@ -27,7 +27,7 @@ describe('memory dedupe store, its cost', () => {
       const receipt = await lastValueFrom(from(store.claim(batch)))
       await lastValueFrom(from(store.confirm([receipt])), { defaultValue: undefined })
     }
-    claims = []
+    claims.length = 0
     const perId = (heapUsed() - before) / IDS
     console.info(`memory dedupe store: ${store.size} ids, ${Math.round(perId)} B of heap per id`)
     expect(store.size).toBe(IDS)

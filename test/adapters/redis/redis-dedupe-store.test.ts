@@ -114,7 +114,7 @@ describe('redis dedupe store', () => {
     await done(store.confirm([receipt]))
     await client.echo('confirmed')
     await sleep(200)
-    await monitor.disconnect()
+    monitor.disconnect()
     expect(writes).toEqual(['set'])
     expect((await value(store.claim(batch))).statuses).toEqual(batch.map(() => 'duplicate'))
   })
@@ -213,7 +213,7 @@ describe('redis dedupe store', () => {
     expect((await value(next.claim(batch))).statuses).toEqual(batch.map(() => 'new'))
     await redis.echo('claimed')
     await sleep(200)
-    await monitor.disconnect()
+    monitor.disconnect()
     // The new batch's own state is written once; the dead batch's state and its owner's lease are read once.
     expect(reads.sort()).toEqual(['exists', 'get', 'set'])
   })
@@ -246,7 +246,7 @@ describe('redis dedupe store', () => {
     expect(await between('confirm', () => done(store.confirm([first])))).toEqual([expect.stringMatching(/^eval(sha)?$/)])
     expect(await between('release', () => done(store.release([second])))).toEqual([expect.stringMatching(/^eval(sha)?$/)])
     expect(await between('empty', () => value(store.claim([])))).toEqual([])
-    await monitor.disconnect()
+    monitor.disconnect()
   })
 
   it('keeps working after Redis forgets its scripts (SCRIPT FLUSH, a restart)', async () => {

@@ -121,7 +121,10 @@ describe('the total bound on output held for subscribers', () => {
     fanout.subscribe(idle, ['nothing.sent.*'])
     const sample = event('t')
     let sent = 0
-    while (dropped.mock.calls.length === 0 && sent < 1000) accepted$.next(event('t')), sent++
+    while (dropped.mock.calls.length === 0 && sent < 1000) {
+      accepted$.next(event('t'))
+      sent++
+    }
     expect(dropped).toHaveBeenCalledTimes(1)
     expect(slowest.notices()).toEqual(['subscriber_too_slow'])
     expect(slowest.received.at(-1)?.op).toBe('error')
@@ -136,7 +139,10 @@ describe('the total bound on output held for subscribers', () => {
     expect(fanout.size).toBe(4)
 
     // Keeping on, the next slowest goes, and the one that drains never does.
-    while (dropped.mock.calls.length < 3 && sent < 1000) accepted$.next(event('t')), sent++
+    while (dropped.mock.calls.length < 3 && sent < 1000) {
+      accepted$.next(event('t'))
+      sent++
+    }
     expect(slower.notices()).toEqual(['subscriber_too_slow'])
     expect(slow.notices()).toEqual(['subscriber_too_slow'])
     for (let i = 0; i < 200; i++) accepted$.next(event('t'))

@@ -33,7 +33,10 @@ async function ingestRate(url: string, frames: number): Promise<number> {
     let acked = 0
     client.ws.on('message', () => {
       if (++acked === frames) resolve()
-      else if (sent < frames) client.ws.send(frame()), sent++
+      else if (sent < frames) {
+        client.ws.send(frame())
+        sent++
+      }
     })
   })
   const rate = (frames * 100) / ((performance.now() - started) / 1000)

@@ -36,7 +36,7 @@ describe('pumpOutbox', () => {
     const outbox = await filled()
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable }) => {
-      hot('---x').subscribe(() => outbox.append([{ route: 'r', events: [event('late')] }]))
+      hot('---x').subscribe(() => void outbox.append([{ route: 'r', events: [event('late')] }]))
       const pumped = pumpOutbox({ outbox, route: 'r', room: () => 10, pageSize: 10, wake$: new Subject(), pollMs: 10, scheduler })
       expectObservable(pumped, '^ 30ms !').toBe('10ms x', { x: [{ receipt: '1', event: event('late') }] })
     })
