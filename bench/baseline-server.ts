@@ -7,14 +7,23 @@ import { createServer } from 'node:http'
 import { Redis } from 'ioredis'
 import { from, lastValueFrom } from 'rxjs'
 import { WebSocketServer } from 'ws'
-import { createClickHouseClient, createClickHouseSink } from '../src/adapters/clickhouse/clickhouse-sink.js'
+import {
+  createClickHouseClient,
+  createClickHouseSink,
+} from '../src/adapters/clickhouse/clickhouse-sink.js'
 import { normalize } from '../src/streams/normalize.js'
 
 const redis = new Redis(process.env.REDIS_URL!)
-const sink = createClickHouseSink({ client: await createClickHouseClient({ url: process.env.CLICKHOUSE_URL! }), database: process.env.CLICKHOUSE_DATABASE! })
+const sink = createClickHouseSink({
+  client: await createClickHouseClient({ url: process.env.CLICKHOUSE_URL! }),
+  database: process.env.CLICKHOUSE_DATABASE!,
+})
 await sink.start()
 
-async function handle(events: unknown[], transport: 'rest' | 'ws'): Promise<Array<{ index: number; id?: string; status: string }>> {
+async function handle(
+  events: unknown[],
+  transport: 'rest' | 'ws',
+): Promise<Array<{ index: number; id?: string; status: string }>> {
   const results = []
   for (const [index, raw] of events.entries()) {
     const checked = normalize(raw, { transport, receivedAt: Date.now() })
@@ -44,9 +53,13 @@ const http = createServer((req, res) => {
   req.on('data', (chunk: Buffer) => chunks.push(chunk))
   req.on('end', () => {
     answer(Buffer.concat(chunks)).then(
-      (results) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ results })),
+      (results) =>
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ results })),
       // An answer, so that the bench client counts a failure instead of waiting for ever.
-      (error: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(error instanceof Error ? error.message : String(error)),
+      (error: unknown) =>
+        res
+          .writeHead(500, { 'content-type': 'text/plain' })
+          .end(error instanceof Error ? error.message : String(error)),
     )
   })
 })
@@ -60,13 +73,28 @@ ws.on('connection', (socket) => {
     const events = JSON.parse(data.toString()) as unknown[]
     // One frame after another, one event after another: the hand-rolled service's order.
     chain = chain
-      .then(async () => socket.send(JSON.stringify({ op: 'ack', seq: frameSeq, results: await handle(events, 'ws') })))
+      .then(async () =>
+        socket.send(
+          JSON.stringify({ op: 'ack', seq: frameSeq, results: await handle(events, 'ws') }),
+        ),
+      )
       // A failed frame is answered, and the frames after it still are: a rejected chain would skip them all.
-      .catch((error: unknown) => socket.send(JSON.stringify({ op: 'error', seq: frameSeq, code: 'internal', message: error instanceof Error ? error.message : String(error) })))
+      .catch((error: unknown) =>
+        socket.send(
+          JSON.stringify({
+            op: 'error',
+            seq: frameSeq,
+            code: 'internal',
+            message: error instanceof Error ? error.message : String(error),
+          }),
+        ),
+      )
   })
 })
 http.listen(0, '127.0.0.1', () => {
   const address = http.address() as { port: number }
-  process.stderr.write(`baseline listening: http :${address.port}, ws :${(ws.address() as { port: number }).port}\n`)
+  process.stderr.write(
+    `baseline listening: http :${address.port}, ws :${(ws.address() as { port: number }).port}\n`,
+  )
 })
 process.on('SIGTERM', () => process.exit(0))

@@ -46,7 +46,11 @@ async function run(job: ClientJob): Promise<ClientReport> {
   const statuses: Record<string, number> = {}
   const latencies: number[] = []
   const errors: string[] = []
-  const senders = await Promise.all(Array.from({ length: job.connections }, async () => (job.transport === 'ws' ? wsSender(job.url) : restSender(job.url, job.connections))))
+  const senders = await Promise.all(
+    Array.from({ length: job.connections }, async () =>
+      job.transport === 'ws' ? wsSender(job.url) : restSender(job.url, job.connections),
+    ),
+  )
   const frames = Math.ceil(job.totalEvents / job.eventsPerFrame)
   let next = 0
   let answered = 0
@@ -57,14 +61,16 @@ async function run(job: ClientJob): Promise<ClientReport> {
     const sendOne = (sender: Send, onDone?: () => void) => {
       if (next >= frames) return false
       const first = next++ * job.eventsPerFrame
-      const frame = Array.from({ length: Math.min(job.eventsPerFrame, job.totalEvents - first) }, (_, i) => source.event(first + i))
+      const frame = Array.from(
+        { length: Math.min(job.eventsPerFrame, job.totalEvents - first) },
+        (_, i) => source.event(first + i),
+      )
       const sentAt = performance.now()
       sender(frame, (result) => {
         latencies.push(performance.now() - sentAt)
         if (result instanceof Error) {
           if (errors.length < 20) errors.push(result.message)
-        }
-        else for (const status of result) statuses[status] = (statuses[status] ?? 0) + 1
+        } else for (const status of result) statuses[status] = (statuses[status] ?? 0) + 1
         if (++answered === frames) resolve()
         onDone?.()
       })
@@ -83,13 +89,25 @@ async function run(job: ClientJob): Promise<ClientReport> {
       let round = 0
       const timer = setInterval(() => {
         const due = Math.floor((performance.now() - startedAt) * framesPerMs) - next
-        for (let i = 0; i < due; i++) if (!sendOne(senders[round++ % senders.length]!)) return clearInterval(timer)
+        for (let i = 0; i < due; i++)
+          if (!sendOne(senders[round++ % senders.length]!)) return clearInterval(timer)
       }, 5)
     }
   })
   const endedAt = performance.now()
-  await Promise.all(senders.flatMap((sender) => (sender as Send & { close?: () => Promise<void> }).close?.() ?? []))
-  return { sent: job.totalEvents, statuses, latencies, startedAt, endedAt, errors, timeOrigin: performance.timeOrigin, cpuSeconds: cpuSecondsSince(cpuAtStart) }
+  await Promise.all(
+    senders.flatMap((sender) => (sender as Send & { close?: () => Promise<void> }).close?.() ?? []),
+  )
+  return {
+    sent: job.totalEvents,
+    statuses,
+    latencies,
+    startedAt,
+    endedAt,
+    errors,
+    timeOrigin: performance.timeOrigin,
+    cpuSeconds: cpuSecondsSince(cpuAtStart),
+  }
 }
 
 function restSender(base: string, connections: number): Send {
@@ -97,15 +115,30 @@ function restSender(base: string, connections: number): Send {
   const agent = new Agent({ keepAlive: true, maxSockets: connections })
   return (frame, done) => {
     const body = JSON.stringify({ events: frame })
-    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (chunk: Buffer) => chunks.push(chunk))
-      res.on('end', () => {
-        if (res.statusCode !== 200) return done(new Error(`HTTP ${res.statusCode}: ${Buffer.concat(chunks).toString().slice(0, 200)}`))
-        const { results } = JSON.parse(Buffer.concat(chunks).toString()) as { results: Array<{ status: string }> }
-        done(results.map((r) => r.status))
-      })
-    })
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (chunk: Buffer) => chunks.push(chunk))
+        res.on('end', () => {
+          if (res.statusCode !== 200)
+            return done(
+              new Error(
+                `HTTP ${res.statusCode}: ${Buffer.concat(chunks).toString().slice(0, 200)}`,
+              ),
+            )
+          const { results } = JSON.parse(Buffer.concat(chunks).toString()) as {
+            results: Array<{ status: string }>
+          }
+          done(results.map((r) => r.status))
+        })
+      },
+    )
     req.on('error', (error) => done(error))
     req.end(body)
   }
@@ -125,11 +158,20 @@ async function wsSender(url: string): Promise<Send> {
     socket.once('error', reject)
   })
   socket.on('message', (data) => {
-    const message = JSON.parse(data.toString()) as { op: string; seq: number; results?: Array<{ status: string }>; message?: string }
+    const message = JSON.parse(data.toString()) as {
+      op: string
+      seq: number
+      results?: Array<{ status: string }>
+      message?: string
+    }
     const done = pending.get(message.seq)
     if (!done) return
     pending.delete(message.seq)
-    done(message.op === 'ack' ? message.results!.map((r) => r.status) : new Error(`${message.op}: ${message.message}`))
+    done(
+      message.op === 'ack'
+        ? message.results!.map((r) => r.status)
+        : new Error(`${message.op}: ${message.message}`),
+    )
   })
   socket.on('close', () => {
     for (const done of pending.values()) done(new Error('connection closed'))
@@ -150,7 +192,8 @@ async function wsSender(url: string): Promise<Send> {
     }
     socket.send(JSON.stringify(frame))
   }
-  send.close = () => new Promise((resolve) => (socket.once('close', () => resolve()), socket.close()))
+  send.close = () =>
+    new Promise((resolve) => (socket.once('close', () => resolve()), socket.close()))
   return send
 }
 

@@ -51,9 +51,12 @@ export async function drive(load: Load): Promise<LoadResult> {
   const started = Math.min(...reports.map((r) => r.startedAt + r.timeOrigin))
   const ended = Math.max(...reports.map((r) => r.endedAt + r.timeOrigin))
   const statuses: Record<string, number> = {}
-  for (const report of reports) for (const [status, n] of Object.entries(report.statuses)) statuses[status] = (statuses[status] ?? 0) + n
+  for (const report of reports)
+    for (const [status, n] of Object.entries(report.statuses))
+      statuses[status] = (statuses[status] ?? 0) + n
   const latencies = reports.flatMap((r) => r.latencies).sort((a, b) => a - b)
-  const at = (q: number) => round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN)
+  const at = (q: number) =>
+    round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN)
   const seconds = (ended - started) / 1000
   return {
     eventsPerSecond: Math.round((perProcess * load.processes) / seconds),
@@ -67,8 +70,13 @@ export async function drive(load: Load): Promise<LoadResult> {
 
 function runClient(job: ClientJob): Promise<ClientReport> {
   return new Promise((resolve, reject) => {
-    const child = fork(CLIENT, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-    child.once('message', (message: ClientReport | { error: string }) => ('error' in message ? reject(new Error(message.error)) : resolve(message)))
+    const child = fork(CLIENT, {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+    child.once('message', (message: ClientReport | { error: string }) =>
+      'error' in message ? reject(new Error(message.error)) : resolve(message),
+    )
     child.once('exit', (code) => code !== 0 && reject(new Error(`client exited ${code}`)))
     child.send(job)
   })

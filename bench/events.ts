@@ -15,7 +15,10 @@ export function eventSource(runId: string, client: number, duplicateRate = 0): E
   return {
     event(n) {
       // A repeat re-sends one of the last 1,000 ids with the same content.
-      const id = duplicateRate > 0 && n > 1000 && fraction(n) < duplicateRate ? n - 1 - Math.floor(fraction(n * 7 + 3) * 1000) : n
+      const id =
+        duplicateRate > 0 && n > 1000 && fraction(n) < duplicateRate
+          ? n - 1 - Math.floor(fraction(n * 7 + 3) * 1000)
+          : n
       return {
         id: `${runId}-${client}-${id}`,
         type: TYPES[id % TYPES.length],
@@ -23,7 +26,12 @@ export function eventSource(runId: string, client: number, duplicateRate = 0): E
         source: 'bench',
         userId: `u-${id % 5000}`,
         sessionId: `s-${client}-${Math.floor(id / 50)}`,
-        properties: { path: `/products/${id % 997}`, referrer: 'https://example.com/landing', price: (id % 10000) / 100, items: [{ sku: `SKU-${id % 311}`, qty: 1 + (id % 3) }] },
+        properties: {
+          path: `/products/${id % 997}`,
+          referrer: 'https://example.com/landing',
+          price: (id % 10000) / 100,
+          items: [{ sku: `SKU-${id % 311}`, qty: 1 + (id % 3) }],
+        },
       }
     },
   }

@@ -3,13 +3,26 @@
  * dedupe and no transport — as fast as this machine's ClickHouse takes them.
  */
 import { from, lastValueFrom } from 'rxjs'
-import { createClickHouseClient, createClickHouseSink } from '../src/adapters/clickhouse/clickhouse-sink.js'
+import {
+  createClickHouseClient,
+  createClickHouseSink,
+} from '../src/adapters/clickhouse/clickhouse-sink.js'
 import { normalize } from '../src/streams/normalize.js'
 import type { AcceptedEvent } from '../src/streams/event.js'
 import { eventSource } from './events.js'
 
-export async function floor(options: { url: string; database: string; runId: string; totalEvents: number; batchRows: number; concurrency: number }): Promise<{ eventsPerSecond: number; stored: number }> {
-  const sink = createClickHouseSink({ client: await createClickHouseClient({ url: options.url }), database: options.database })
+export async function floor(options: {
+  url: string
+  database: string
+  runId: string
+  totalEvents: number
+  batchRows: number
+  concurrency: number
+}): Promise<{ eventsPerSecond: number; stored: number }> {
+  const sink = createClickHouseSink({
+    client: await createClickHouseClient({ url: options.url }),
+    database: options.database,
+  })
   await sink.start()
   const source = eventSource(options.runId, 0)
   const receivedAt = Date.now()
@@ -20,12 +33,16 @@ export async function floor(options: { url: string; database: string; runId: str
     return checked.event
   })
   const batches: AcceptedEvent[][] = []
-  for (let i = 0; i < events.length; i += options.batchRows) batches.push(events.slice(i, i + options.batchRows))
+  for (let i = 0; i < events.length; i += options.batchRows)
+    batches.push(events.slice(i, i + options.batchRows))
   const started = performance.now()
   let next = 0
   await Promise.all(
     Array.from({ length: options.concurrency }, async () => {
-      while (next < batches.length) await lastValueFrom(from(sink.write(batches[next++]!.map((event) => ({ event })))), { defaultValue: undefined })
+      while (next < batches.length)
+        await lastValueFrom(from(sink.write(batches[next++]!.map((event) => ({ event })))), {
+          defaultValue: undefined,
+        })
     }),
   )
   const seconds = (performance.now() - started) / 1000

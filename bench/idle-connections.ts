@@ -5,9 +5,15 @@
 import WebSocket from 'ws'
 
 // A failure is reported to the parent, which otherwise waits for an answer that never comes.
-const fail = (error: unknown) => process.send!({ error: error instanceof Error ? error.message : String(error) }, () => process.exit(1))
+const fail = (error: unknown) =>
+  process.send!({ error: error instanceof Error ? error.message : String(error) }, () =>
+    process.exit(1),
+  )
 
-process.once('message', ({ url, count }: { url: string; count: number }) => void open(url, count).catch(fail))
+process.once(
+  'message',
+  ({ url, count }: { url: string; count: number }) => void open(url, count).catch(fail),
+)
 
 async function open(url: string, count: number): Promise<void> {
   const sockets: WebSocket[] = []
@@ -30,6 +36,11 @@ async function open(url: string, count: number): Promise<void> {
 }
 
 async function closeAll(sockets: readonly WebSocket[]): Promise<void> {
-  await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => (socket.once('close', () => resolve()), socket.close()))))
+  await Promise.all(
+    sockets.map(
+      (socket) =>
+        new Promise<void>((resolve) => (socket.once('close', () => resolve()), socket.close())),
+    ),
+  )
   process.send!({ closed: true }, () => process.exit(0))
 }

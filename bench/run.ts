@@ -36,7 +36,12 @@ interface Scenario extends ScenarioShape {
   readonly window?: number
 }
 
-const ws = (eventsPerFrame: number, connections: number, events: number, extra: Partial<Scenario> = {}): Scenario => ({
+const ws = (
+  eventsPerFrame: number,
+  connections: number,
+  events: number,
+  extra: Partial<Scenario> = {},
+): Scenario => ({
   name: `WS ${eventsPerFrame}/frame × ${connections} conn`,
   mode: 'sluice',
   transport: 'ws',
@@ -56,17 +61,50 @@ const SCENARIOS: Scenario[] = [
   ws(100, 16, 1_500_000),
   ws(1000, 1, 600_000),
   ws(1000, 16, 1_500_000),
-  { name: 'REST 100/batch × 16 conn', mode: 'sluice', transport: 'rest', eventsPerFrame: 100, connections: 16, events: 400_000, halfLoad: true },
-  { name: 'REST 1000/batch × 16 conn', mode: 'sluice', transport: 'rest', eventsPerFrame: 1000, connections: 16, events: 1_000_000, halfLoad: true },
+  {
+    name: 'REST 100/batch × 16 conn',
+    mode: 'sluice',
+    transport: 'rest',
+    eventsPerFrame: 100,
+    connections: 16,
+    events: 400_000,
+    halfLoad: true,
+  },
+  {
+    name: 'REST 1000/batch × 16 conn',
+    mode: 'sluice',
+    transport: 'rest',
+    eventsPerFrame: 1000,
+    connections: 16,
+    events: 1_000_000,
+    halfLoad: true,
+  },
   ws(100, 16, 1_000_000, { name: 'WS 100/frame × 16 conn, 10% duplicates', duplicateRate: 0.1 }),
   ws(100, 16, 600_000, { name: 'WS 100/frame × 16 conn, embedded chDB', mode: 'embedded' }),
   // A flood: every connection pushes 20,000 events at once, 320,000 offered against an admission
   // bound of 100,000 — far more than storage takes; backpressure must hold memory and lose nothing.
-  ws(100, 16, 1_500_000, { name: 'WS flood: 100/frame × 16 conn, 200 frames in flight each', window: 200, halfLoad: false }),
+  ws(100, 16, 1_500_000, {
+    name: 'WS flood: 100/frame × 16 conn, 200 frames in flight each',
+    window: 200,
+    halfLoad: false,
+  }),
   // The per-event design: a few hundred events a second, so a few thousand events make the point.
   { ...ws(1, 1, 1_500), name: 'baseline: WS 1/frame × 1 conn', mode: 'baseline', halfLoad: false },
-  { ...ws(100, 16, 3_200), name: 'baseline: WS 100/frame × 16 conn', mode: 'baseline', halfLoad: false },
-  { name: 'baseline: REST 1000/batch × 16 conn', mode: 'baseline', transport: 'rest', eventsPerFrame: 1000, connections: 16, events: 16_000, halfLoad: false },
+  {
+    ...ws(100, 16, 3_200),
+    name: 'baseline: WS 100/frame × 16 conn',
+    mode: 'baseline',
+    halfLoad: false,
+  },
+  {
+    name: 'baseline: REST 1000/batch × 16 conn',
+    mode: 'baseline',
+    transport: 'rest',
+    eventsPerFrame: 1000,
+    connections: 16,
+    events: 16_000,
+    halfLoad: false,
+  },
 ]
 
 /** Frames a WS connection keeps in flight: about 2,000 events per connection, at least 2 frames. */
@@ -77,7 +115,11 @@ async function main(): Promise<void> {
   await warnOfLeftoverKeys()
   // Dropping the per-event design's database means removing thousands of one-row parts: over a minute here.
   const admin = await createClickHouseClient({ url: CLICKHOUSE_URL }, { requestTimeoutMs: 600_000 })
-  const version = (await (await admin.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' })).json<{ v: string }>())[0]!.v
+  const version = (
+    await (
+      await admin.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' })
+    ).json<{ v: string }>()
+  )[0]!.v
   const rows: Row[] = []
   let idle: IdleResult | undefined
   const servers = new Map<Scenario['mode'], ServerProcess>()
@@ -95,26 +137,49 @@ async function main(): Promise<void> {
       idle = await idleConnections(fresh, 10_000)
       await fresh.stop()
     }
-    const floorRun = await floor({ url: CLICKHOUSE_URL, database: `${database}_floor`, runId: randomUUID().slice(0, 8), totalEvents: Math.round(1_000_000 * SCALE), batchRows: 10_000, concurrency: 4 })
+    const floorRun = await floor({
+      url: CLICKHOUSE_URL,
+      database: `${database}_floor`,
+      runId: randomUUID().slice(0, 8),
+      totalEvents: Math.round(1_000_000 * SCALE),
+      batchRows: 10_000,
+      concurrency: 4,
+    })
     console.log(`floor: ${Math.round(floorRun.eventsPerSecond)} events/s (${floorRun.stored} rows)`)
     const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; ClickHouse server ${version}; Redis ${redisVersion()}`
-    writeReport({ rows, floorEventsPerSecond: floorRun.eventsPerSecond, machine, scale: SCALE, date: new Date().toISOString(), ...(idle && { idle }) })
+    writeReport({
+      rows,
+      floorEventsPerSecond: floorRun.eventsPerSecond,
+      machine,
+      scale: SCALE,
+      date: new Date().toISOString(),
+      ...(idle && { idle }),
+    })
   } finally {
     for (const server of servers.values()) await server.stop()
-    for (const db of [database, `${database}_floor`, `${database}_baseline`]) await admin.command({ query: `DROP DATABASE IF EXISTS ${db}` })
+    for (const db of [database, `${database}_floor`, `${database}_baseline`])
+      await admin.command({ query: `DROP DATABASE IF EXISTS ${db}` })
     await admin.close()
     rmSync(dataDir, { recursive: true, force: true })
   }
 }
 
 function startFor(mode: Scenario['mode'], dataDir: string): Promise<ServerProcess> {
-  if (mode === 'baseline') return startServer('bench/baseline-server.ts', { REDIS_URL, CLICKHOUSE_URL, CLICKHOUSE_DATABASE: `${database}_baseline` })
+  if (mode === 'baseline')
+    return startServer('bench/baseline-server.ts', {
+      REDIS_URL,
+      CLICKHOUSE_URL,
+      CLICKHOUSE_DATABASE: `${database}_baseline`,
+    })
   if (mode === 'embedded') return startServer(SERVER, { DATA_DIR: dataDir })
   return startServer(SERVER, { REDIS_URL, CLICKHOUSE_URL, CLICKHOUSE_DATABASE: database })
 }
 
 async function measure(scenario: Scenario, server: ServerProcess): Promise<Row> {
-  const events = Math.max(1000, Math.round(scenario.events * (scenario.mode === 'baseline' ? 1 : SCALE)))
+  const events = Math.max(
+    1000,
+    Math.round(scenario.events * (scenario.mode === 'baseline' ? 1 : SCALE)),
+  )
   const processes = scenario.connections >= 16 ? 2 : 1
   const load = (runId: string, totalEvents: number, rate?: number): Load => ({
     transport: scenario.transport,
@@ -141,8 +206,11 @@ async function measure(scenario: Scenario, server: ServerProcess): Promise<Row> 
   let half: LoadResult | undefined
   let halfInSluice: ServerLatency | undefined
   if (scenario.halfLoad) {
-    const histograms = scenario.mode === 'baseline' ? undefined : await readHistograms(server.httpUrl)
-    half = await drive(load(randomUUID().slice(0, 8), Math.round(events / 2), full.eventsPerSecond / 2))
+    const histograms =
+      scenario.mode === 'baseline' ? undefined : await readHistograms(server.httpUrl)
+    half = await drive(
+      load(randomUUID().slice(0, 8), Math.round(events / 2), full.eventsPerSecond / 2),
+    )
     if (histograms) halfInSluice = latencyBetween(histograms, await readHistograms(server.httpUrl))
   }
   return {
@@ -171,7 +239,12 @@ async function storedOnce(mode: Scenario['mode'], runId: string): Promise<Row['s
   if (mode === 'embedded') return { checked: false, rows: 0, unique: 0 }
   const client = await createClickHouseClient({ url: CLICKHOUSE_URL })
   const db = mode === 'baseline' ? `${database}_baseline` : database
-  const [row] = await (await client.query({ query: `SELECT count() AS rows, uniqExact(id) AS ids FROM ${db}.raw_events WHERE id LIKE '${runId}-%'`, format: 'JSONEachRow' })).json<{ rows: string; ids: string }>()
+  const [row] = await (
+    await client.query({
+      query: `SELECT count() AS rows, uniqExact(id) AS ids FROM ${db}.raw_events WHERE id LIKE '${runId}-%'`,
+      format: 'JSONEachRow',
+    })
+  ).json<{ rows: string; ids: string }>()
   await client.close()
   return { checked: true, rows: Number(row!.rows), unique: Number(row!.ids) }
 }
@@ -184,11 +257,14 @@ interface IdleResult {
 
 /** Opens `count` idle WS connections from a client process and reads the server's RSS before and after. */
 async function idleConnections(server: ServerProcess, count: number): Promise<IdleResult> {
-  const child = fork(fileURLToPath(new URL('./idle-connections.ts', import.meta.url)), { execArgv: ['--import', 'tsx'] })
+  const child = fork(fileURLToPath(new URL('./idle-connections.ts', import.meta.url)), {
+    execArgv: ['--import', 'tsx'],
+  })
   const before = server.stats().rssBytes
   const reply = () =>
     new Promise<{ opened?: number }>((resolve, reject) => {
-      const exited = (code: number | null) => reject(new Error(`the idle-connections client exited (${code}) before it answered`))
+      const exited = (code: number | null) =>
+        reject(new Error(`the idle-connections client exited (${code}) before it answered`))
       child.once('exit', exited)
       child.once('message', (message: { opened?: number; error?: string }) => {
         child.off('exit', exited)
@@ -202,8 +278,14 @@ async function idleConnections(server: ServerProcess, count: number): Promise<Id
   const after = server.stats().rssBytes
   child.send({ close: true })
   await reply()
-  console.log(`idle: ${opened} connections: RSS ${Math.round(before / 2 ** 20)} → ${Math.round(after / 2 ** 20)} MB`)
-  return { connections: opened ?? 0, rssBeforeMb: Math.round(before / 2 ** 20), rssAfterMb: Math.round(after / 2 ** 20) }
+  console.log(
+    `idle: ${opened} connections: RSS ${Math.round(before / 2 ** 20)} → ${Math.round(after / 2 ** 20)} MB`,
+  )
+  return {
+    connections: opened ?? 0,
+    rssBeforeMb: Math.round(before / 2 ** 20),
+    rssAfterMb: Math.round(after / 2 ** 20),
+  }
 }
 
 /**
@@ -214,7 +296,10 @@ async function warnOfLeftoverKeys(): Promise<void> {
   const redis = new Redis(REDIS_URL)
   const keys = await redis.dbsize()
   await redis.quit()
-  if (keys > 100_000) console.warn(`bench: Redis already holds ${keys.toLocaleString('en-US')} keys; their expiry will take CPU from this run (BENCHMARKS.md, "Redis")`)
+  if (keys > 100_000)
+    console.warn(
+      `bench: Redis already holds ${keys.toLocaleString('en-US')} keys; their expiry will take CPU from this run (BENCHMARKS.md, "Redis")`,
+    )
 }
 
 /** Deletes a run's dedupe keys, so that later scenarios meet a Redis of the same size. */
@@ -238,7 +323,12 @@ async function forgetKeys(runId: string): Promise<void> {
 function storeCpuSeconds(): { redis: number; clickhouse: number } {
   const cpuOf = (name: string) => {
     try {
-      return execFileSync('pgrep', ['-x', name]).toString().trim().split('\n').filter(Boolean).reduce((sum, pid) => sum + processStats(Number(pid)).cpuSeconds, 0)
+      return execFileSync('pgrep', ['-x', name])
+        .toString()
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .reduce((sum, pid) => sum + processStats(Number(pid)).cpuSeconds, 0)
     } catch {
       return 0
     }

@@ -21,12 +21,17 @@ export interface Histograms {
 
 export async function readHistograms(httpUrl: string): Promise<Histograms> {
   const text = await (await fetch(new URL('/metrics', httpUrl))).text()
-  return { insert: buckets(text, 'sluice_insert_duration_seconds'), commitLag: buckets(text, 'sluice_ingest_lag_seconds') }
+  return {
+    insert: buckets(text, 'sluice_insert_duration_seconds'),
+    commitLag: buckets(text, 'sluice_ingest_lag_seconds'),
+  }
 }
 
 export function latencyBetween(before: Histograms, after: Histograms): ServerLatency {
   const quantiles = (name: keyof Histograms) => {
-    const delta = new Map([...after[name]].map(([le, count]) => [le, count - (before[name].get(le) ?? 0)]))
+    const delta = new Map(
+      [...after[name]].map(([le, count]) => [le, count - (before[name].get(le) ?? 0)]),
+    )
     return { p50: quantile(delta, 0.5), p99: quantile(delta, 0.99) }
   }
   return { insert: quantiles('insert'), commitLag: quantiles('commitLag') }
@@ -35,7 +40,8 @@ export function latencyBetween(before: Histograms, after: Histograms): ServerLat
 function buckets(text: string, name: string): Buckets {
   const found: Buckets = new Map()
   const pattern = new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\S+)$`, 'gm')
-  for (const [, le, count] of text.matchAll(pattern)) found.set(le === '+Inf' ? Infinity : Number(le), Number(count))
+  for (const [, le, count] of text.matchAll(pattern))
+    found.set(le === '+Inf' ? Infinity : Number(le), Number(count))
   return found
 }
 
@@ -55,7 +61,9 @@ export function quantile(cumulative: Buckets, q: number): number {
     if (count >= rank) {
       // Past the largest finite bound there is nothing to interpolate to: say the bound.
       if (upper === Infinity) return Math.round(lower * 1000)
-      return Math.round((lower + ((upper - lower) * (rank - below)) / Math.max(1, count - below)) * 1000)
+      return Math.round(
+        (lower + ((upper - lower) * (rank - below)) / Math.max(1, count - below)) * 1000,
+      )
     }
     lower = upper
     below = count

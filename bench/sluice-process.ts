@@ -15,14 +15,31 @@ export interface ServerProcess {
  * Starts a server process for the bench (Sluice from dist/, or the baseline) and waits for the line
  * that says where it listens: `listening … http :<port>[, ws :<port>]`.
  */
-export async function startServer(script: string, env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), ...(script.endsWith('.js') ? [] : ['--import', 'tsx']), script], { env: { ...process.env, PORT: '0', WS_PORT: '0', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+export async function startServer(
+  script: string,
+  env: Record<string, string>,
+): Promise<ServerProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+      ...(script.endsWith('.js') ? [] : ['--import', 'tsx']),
+      script,
+    ],
+    {
+      env: { ...process.env, PORT: '0', WS_PORT: '0', LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   let output = ''
   const collect = (chunk: Buffer) => (output += chunk.toString())
   child.stdout.on('data', collect)
   child.stderr.on('data', collect)
   const ports = await new Promise<{ http: number; ws?: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start within 60 s:\n${output}`)), 60_000)
+    const timer = setTimeout(
+      () => reject(new Error(`server did not start within 60 s:\n${output}`)),
+      60_000,
+    )
     const look = () => {
       const match = /listening.*?http :(\d+)(?:, ws :(\d+))?/.exec(output)
       if (match) {

@@ -23,7 +23,10 @@ async function main(): Promise<void> {
     config = loadConfig()
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
-    for (const problem of error.problems) process.stderr.write(`sluice: invalid configuration: ${problem.variable}: ${problem.message}\n`)
+    for (const problem of error.problems)
+      process.stderr.write(
+        `sluice: invalid configuration: ${problem.variable}: ${problem.message}\n`,
+      )
     process.exit(2)
   }
   let routes: Route[] = []
@@ -39,30 +42,47 @@ async function main(): Promise<void> {
   let loaded: LoadedTransforms = { transforms: [], routeTransforms: {} }
   if (config.TRANSFORMS_MODULE) {
     try {
-      loaded = await loadTransforms(config.TRANSFORMS_MODULE, routes.map((route) => route.name))
+      loaded = await loadTransforms(
+        config.TRANSFORMS_MODULE,
+        routes.map((route) => route.name),
+      )
     } catch (error) {
-      process.stderr.write(`sluice: invalid configuration: TRANSFORMS_MODULE: ${error instanceof Error ? error.message : String(error)}\n`)
+      process.stderr.write(
+        `sluice: invalid configuration: TRANSFORMS_MODULE: ${error instanceof Error ? error.message : String(error)}\n`,
+      )
       process.exit(2)
     }
   }
   const logger = createLogger(config.LOG_LEVEL)
   const metrics = createMetrics()
   // Installed before the composition root, so that what escapes while it starts is logged too.
-  let shutdown: (reason: NodeJS.Signals | 'uncaught errors', exitCode?: number) => void = () => process.exit(1)
+  let shutdown: (reason: NodeJS.Signals | 'uncaught errors', exitCode?: number) => void = () =>
+    process.exit(1)
   watchUncaughtErrors({
     logger,
     counter: metrics.uncaughtErrors,
     onFlood(count, windowMs) {
-      logger.fatal({ count, windowMs }, 'errors keep escaping: shutting down so that a supervisor restarts the process')
+      logger.fatal(
+        { count, windowMs },
+        'errors keep escaping: shutting down so that a supervisor restarts the process',
+      )
       shutdown('uncaught errors', 1)
     },
   })
-  const sluice = await createSluice(config, { logger, metrics, transforms: loaded.transforms, routeTransforms: loaded.routeTransforms, routes })
+  const sluice = await createSluice(config, {
+    logger,
+    metrics,
+    transforms: loaded.transforms,
+    routeTransforms: loaded.routeTransforms,
+    routes,
+  })
   // Embedded chDB installs its fatal-signal handlers when its session starts (inside createSluice).
   let watchdog: Watchdog | undefined
   if (!config.CLICKHOUSE_URL) {
     keepAbortFatal(logger)
-    watchdog = startWatchdog({ onError: (error) => logger.error({ err: error }, 'watchdog thread failed: running unwatched') })
+    watchdog = startWatchdog({
+      onError: (error) => logger.error({ err: error }, 'watchdog thread failed: running unwatched'),
+    })
   }
   const { port, wsPort } = await sluice.listen()
   logger.info(
@@ -78,7 +98,10 @@ async function main(): Promise<void> {
     // If the main thread cannot act on its own timer (stuck), the watchdog ends the process.
     watchdog?.stopping(config.SHUTDOWN_TIMEOUT_MS + SHUTDOWN_MARGIN_MS)
     const timer = setTimeout(() => {
-      logger.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS, inflight: sluice.pipeline.admission.inflight }, 'shutdown timed out')
+      logger.error(
+        { timeoutMs: config.SHUTDOWN_TIMEOUT_MS, inflight: sluice.pipeline.admission.inflight },
+        'shutdown timed out',
+      )
       process.exit(1)
     }, config.SHUTDOWN_TIMEOUT_MS)
     timer.unref()
@@ -101,6 +124,8 @@ async function main(): Promise<void> {
 const SHUTDOWN_MARGIN_MS = 2000
 
 main().catch((error: unknown) => {
-  process.stderr.write(`sluice: failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+  process.stderr.write(
+    `sluice: failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  )
   process.exit(1)
 })

@@ -8,22 +8,53 @@ import { describe, expect, it } from 'vitest'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const recorder = fileURLToPath(new URL('./fixtures/import-graph/register.mjs', import.meta.url))
-const SERVER_PACKAGES = ['hono', '@hono/node-server', '@hono/zod-openapi', '@hono/swagger-ui', 'ws', 'ioredis', 'pino', 'prom-client', '@clickhouse/client', 'chdb']
+const SERVER_PACKAGES = [
+  'hono',
+  '@hono/node-server',
+  '@hono/zod-openapi',
+  '@hono/swagger-ui',
+  'ws',
+  'ioredis',
+  'pino',
+  'prom-client',
+  '@clickhouse/client',
+  'chdb',
+]
 
 /** Every module a fresh Node process resolves while importing `entry` (src through tsx), as paths from the repository root. */
 async function importGraph(entry: string): Promise<string[]> {
   const file = join(mkdtempSync(join(tmpdir(), 'sluice-imports-')), 'resolved.txt')
-  await promisify(execFile)(process.execPath, ['--import', 'tsx', '--import', recorder, '--input-type=module', '-e', `await import(${JSON.stringify(pathToFileURL(join(root, entry)).href)})`], {
-    cwd: root,
-    env: { ...process.env, IMPORT_GRAPH_FILE: file },
-  })
+  await promisify(execFile)(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--import',
+      recorder,
+      '--input-type=module',
+      '-e',
+      `await import(${JSON.stringify(pathToFileURL(join(root, entry)).href)})`,
+    ],
+    {
+      cwd: root,
+      env: { ...process.env, IMPORT_GRAPH_FILE: file },
+    },
+  )
   const urls = readFileSync(file, 'utf8').split('\n').filter(Boolean)
-  return [...new Set(urls.map((url) => (url.startsWith('file:') ? relative(root, fileURLToPath(url)) : url)))]
+  return [
+    ...new Set(
+      urls.map((url) => (url.startsWith('file:') ? relative(root, fileURLToPath(url)) : url)),
+    ),
+  ]
 }
 
 /** The packages of node_modules among those modules. */
 const packagesIn = (modules: readonly string[]) =>
-  [...new Set(modules.flatMap((path) => /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1] ?? []))].sort()
+  [
+    ...new Set(
+      modules.flatMap((path) => /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1] ?? []),
+    ),
+  ].sort()
 
 describe('package entries', () => {
   it('sluice loads the pipeline without any server framework or client library', async () => {
@@ -42,6 +73,7 @@ describe('package entries', () => {
   // The same recorder sees them when they are loaded: the two tests above can fail.
   it('sluice/server loads the server framework and the client libraries', async () => {
     const packages = packagesIn(await importGraph('src/server.ts'))
-    for (const name of ['hono', 'ws', 'ioredis', 'pino', 'prom-client', '@clickhouse/client']) expect(packages).toContain(name)
+    for (const name of ['hono', 'ws', 'ioredis', 'pino', 'prom-client', '@clickhouse/client'])
+      expect(packages).toContain(name)
   })
 })

@@ -8,7 +8,12 @@ it('drops in-batch repeats, claims the rest in one round trip, and settles what 
   const scheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected))
   scheduler.run(({ hot, expectObservable, flush }) => {
     // The in-process store is the real adapter; its clock is the scheduler's.
-    const store = createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds: 30, maxEntries: 1000, now: () => scheduler.now() })
+    const store = createMemoryDedupeStore({
+      ttlSeconds: 3600,
+      reservationSeconds: 30,
+      maxEntries: 1000,
+      now: () => scheduler.now(),
+    })
     // b was stored by an earlier batch: claimed, then confirmed with the store's receipt
     from(store.claim([{ id: 'b', fingerprint: 'fp-b' }]))
       .pipe(concatMap((receipt) => store.confirm([receipt])))

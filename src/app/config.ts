@@ -13,10 +13,18 @@ const url = (protocols: string[]) =>
   z
     .string()
     .trim()
-    .refine((value) => URL.canParse(value) && protocols.includes(new URL(value).protocol), `must be a URL (${protocols.join(' or ')})`)
+    .refine(
+      (value) => URL.canParse(value) && protocols.includes(new URL(value).protocol),
+      `must be a URL (${protocols.join(' or ')})`,
+    )
 const list = z
   .string()
-  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.string()).min(1, 'must name at least one value'))
 
 /** The environment of API.md §6 (and the knobs its issues add). Every variable is optional. */
@@ -27,7 +35,10 @@ const EnvSchema = z.object({
   HOST: z.string().trim().min(1).default('0.0.0.0'),
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
   CLICKHOUSE_URL: url(['http:', 'https:']).optional(),
-  CLICKHOUSE_DATABASE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a plain identifier').default('default'),
+  CLICKHOUSE_DATABASE: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a plain identifier')
+    .default('default'),
   DATA_DIR: z.string().trim().min(1).default('./data'),
   BATCH_MAX_EVENTS: int(1, 100_000).default(1000),
   INSERT_BATCH_MAX_ROWS: int(1, 1_000_000).default(10_000),
@@ -48,7 +59,11 @@ const EnvSchema = z.object({
   ROUTE_QUEUE_MAX_EVENTS: int(1).default(10_000),
   ROUTE_BREAKER_FAILURES: int(1).default(5),
   ROUTE_BREAKER_COOLDOWN_MS: int(1).default(10_000),
-  ROUTE_CONSUMER: z.string().trim().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1-128 of A-Z a-z 0-9 . _ : -').optional(),
+  ROUTE_CONSUMER: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1-128 of A-Z a-z 0-9 . _ : -')
+    .optional(),
   ROUTE_CLAIM_IDLE_MS: int(1000).default(60_000),
   ROUTE_POLL_MS: int(10).default(1000),
   ROUTE_TRANSFORM_CONCURRENCY: int(1).default(256),
@@ -86,26 +101,53 @@ export class ConfigError extends Error {
 
 /** Parses the environment; throws ConfigError naming each bad variable. Empty values count as unset. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''))
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  )
   const parsed = EnvSchema.safeParse(present)
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => ({ variable: String(issue.path[0] ?? '?'), message: issue.message })))
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => ({
+        variable: String(issue.path[0] ?? '?'),
+        message: issue.message,
+      })),
+    )
   }
   const config = parsed.data
   const problems: Array<{ variable: string; message: string }> = []
-  if (config.INSERT_RETRY_MAX_MS < config.INSERT_RETRY_INITIAL_MS) problems.push({ variable: 'INSERT_RETRY_MAX_MS', message: 'must be at least INSERT_RETRY_INITIAL_MS' })
+  if (config.INSERT_RETRY_MAX_MS < config.INSERT_RETRY_INITIAL_MS)
+    problems.push({
+      variable: 'INSERT_RETRY_MAX_MS',
+      message: 'must be at least INSERT_RETRY_INITIAL_MS',
+    })
   const minimumReservation = Math.ceil(config.INSERT_RETRY_BUDGET_MS / 1000) + 30
   const reservation = config.DEDUPE_RESERVATION_SECONDS ?? minimumReservation
   // A frame is submitted whole: one larger than either bound could never be taken.
-  if (config.WS_MAX_EVENTS_PER_FRAME > config.WS_MAX_INFLIGHT_PER_CONNECTION) problems.push({ variable: 'WS_MAX_EVENTS_PER_FRAME', message: 'must not exceed WS_MAX_INFLIGHT_PER_CONNECTION' })
-  if (config.WS_MAX_EVENTS_PER_FRAME > config.MAX_INFLIGHT_EVENTS) problems.push({ variable: 'WS_MAX_EVENTS_PER_FRAME', message: 'must not exceed MAX_INFLIGHT_EVENTS' })
+  if (config.WS_MAX_EVENTS_PER_FRAME > config.WS_MAX_INFLIGHT_PER_CONNECTION)
+    problems.push({
+      variable: 'WS_MAX_EVENTS_PER_FRAME',
+      message: 'must not exceed WS_MAX_INFLIGHT_PER_CONNECTION',
+    })
+  if (config.WS_MAX_EVENTS_PER_FRAME > config.MAX_INFLIGHT_EVENTS)
+    problems.push({
+      variable: 'WS_MAX_EVENTS_PER_FRAME',
+      message: 'must not exceed MAX_INFLIGHT_EVENTS',
+    })
   // Node refuses a server whose head bound is longer than its whole-request bound.
-  if (config.HTTP_HEADERS_TIMEOUT_MS > config.HTTP_REQUEST_TIMEOUT_MS) problems.push({ variable: 'HTTP_HEADERS_TIMEOUT_MS', message: 'must not exceed HTTP_REQUEST_TIMEOUT_MS' })
+  if (config.HTTP_HEADERS_TIMEOUT_MS > config.HTTP_REQUEST_TIMEOUT_MS)
+    problems.push({
+      variable: 'HTTP_HEADERS_TIMEOUT_MS',
+      message: 'must not exceed HTTP_REQUEST_TIMEOUT_MS',
+    })
   for (const entry of config.API_KEYS ?? []) {
     const problem = apiKeyProblem(entry)
     if (problem) problems.push({ variable: 'API_KEYS', message: problem })
   }
-  if (reservation * 1000 <= config.INSERT_RETRY_BUDGET_MS) problems.push({ variable: 'DEDUPE_RESERVATION_SECONDS', message: 'must be longer than INSERT_RETRY_BUDGET_MS' })
+  if (reservation * 1000 <= config.INSERT_RETRY_BUDGET_MS)
+    problems.push({
+      variable: 'DEDUPE_RESERVATION_SECONDS',
+      message: 'must be longer than INSERT_RETRY_BUDGET_MS',
+    })
   if (problems.length > 0) throw new ConfigError(problems)
   return { ...config, dedupeReservationSeconds: reservation }
 }

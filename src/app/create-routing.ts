@@ -46,7 +46,9 @@ export function createRouting(
   },
 ): Routing {
   const { routes, client, redis, metrics, logger } = deps
-  const deadLetters = deps.deadLetters ?? createClickHouseDeadLetters({ client: client!, database: config.CLICKHOUSE_DATABASE })
+  const deadLetters =
+    deps.deadLetters ??
+    createClickHouseDeadLetters({ client: client!, database: config.CLICKHOUSE_DATABASE })
   if (routes.length === 0) {
     return { router: undefined, deadLetters, start: async () => {}, stop: async () => {} }
   }
@@ -58,23 +60,39 @@ export function createRouting(
   const ownOutbox: (RouteOutbox & { close(): void }) | undefined = deps.outbox
     ? undefined
     : outboxRedis
-      ? createRedisRouteOutbox({ redis: outboxRedis, consumer: config.ROUTE_CONSUMER ?? hostname(), claimIdleMs: config.ROUTE_CLAIM_IDLE_MS })
+      ? createRedisRouteOutbox({
+          redis: outboxRedis,
+          consumer: config.ROUTE_CONSUMER ?? hostname(),
+          claimIdleMs: config.ROUTE_CLAIM_IDLE_MS,
+        })
       : createFileRouteOutbox({
           dir: join(resolve(config.DATA_DIR), 'route-outbox'),
           releaseDelayMs: config.ROUTE_CLAIM_IDLE_MS,
-          onUnreadable: (route, receipt, error) => logger.warn({ route, receipt, err: error }, 'route outbox: skipped a journal line that is not an event'),
+          onUnreadable: (route, receipt, error) =>
+            logger.warn(
+              { route, receipt, err: error },
+              'route outbox: skipped a journal line that is not an event',
+            ),
         })
   const outbox = deps.outbox ?? ownOutbox
   const router = createRouter(
     {
       routes,
       queueMaxEvents: config.ROUTE_QUEUE_MAX_EVENTS,
-      breaker: { failureThreshold: config.ROUTE_BREAKER_FAILURES, coolDownMs: config.ROUTE_BREAKER_COOLDOWN_MS },
+      breaker: {
+        failureThreshold: config.ROUTE_BREAKER_FAILURES,
+        coolDownMs: config.ROUTE_BREAKER_COOLDOWN_MS,
+      },
       pollMs: config.ROUTE_POLL_MS,
       transformConcurrency: config.ROUTE_TRANSFORM_CONCURRENCY,
       ...(deps.transforms && { transforms: deps.transforms }),
     },
-    { delivery, deadLetters, ...(outbox && { outbox }), telemetry: routerTelemetry(metrics, logger.child({ component: 'routing' })) },
+    {
+      delivery,
+      deadLetters,
+      ...(outbox && { outbox }),
+      telemetry: routerTelemetry(metrics, logger.child({ component: 'routing' })),
+    },
   )
   metrics.watchRoutes(() => router.status())
   return {
@@ -106,7 +124,12 @@ function routerTelemetry(metrics: Metrics, log: Logger): RouterTelemetry {
     },
     deadLetterWriteFailed(route, events, error, kept) {
       routes.deadLetterWriteFailures.inc({ route, kept: String(kept) }, events)
-      log.error({ route, events, err: error, kept }, kept ? 'dead letters could not be written; the events stay in the outbox' : 'dead letters could not be written; events lost')
+      log.error(
+        { route, events, err: error, kept },
+        kept
+          ? 'dead letters could not be written; the events stay in the outbox'
+          : 'dead letters could not be written; events lost',
+      )
     },
     breakerChanged(route, state) {
       if (state === 'open') log.warn({ route }, 'route circuit breaker opened')
@@ -116,7 +139,12 @@ function routerTelemetry(metrics: Metrics, log: Logger): RouterTelemetry {
       routes.outboxErrors.inc({ operation })
       log.warn({ operation, route, err: error }, 'route outbox failed')
     },
-    routeRestarted: (route, error) => log.error({ route, err: error }, 'route chain threw; restarted'),
-    resumeFailed: (route, error) => log.warn({ route, err: error }, 'could not resend what the last shutdown left; POST /v1/dead-letters/replay sends it'),
+    routeRestarted: (route, error) =>
+      log.error({ route, err: error }, 'route chain threw; restarted'),
+    resumeFailed: (route, error) =>
+      log.warn(
+        { route, err: error },
+        'could not resend what the last shutdown left; POST /v1/dead-letters/replay sends it',
+      ),
   }
 }

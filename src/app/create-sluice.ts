@@ -5,7 +5,10 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { createLogger } from '../telemetry/logger.js'
-import { createClickHouseClient, createClickHouseSink } from '../adapters/clickhouse/clickhouse-sink.js'
+import {
+  createClickHouseClient,
+  createClickHouseSink,
+} from '../adapters/clickhouse/clickhouse-sink.js'
 import { createMemoryDedupeStore } from '../adapters/memory/memory-dedupe-store.js'
 import { createWsGateway, type WsGateway } from '../adapters/ws/index.js'
 import { createInstanceLease } from '../adapters/redis/instance-lease.js'
@@ -84,32 +87,76 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
   const logger = deps.logger ?? createLogger(config.LOG_LEVEL)
   const metrics = deps.metrics ?? createMetrics()
 
-  if (deps.sink && !deps.clickhouse && !deps.deadLetters) throw new TypeError('createSluice: a sink without a ClickHouse client needs deps.deadLetters too')
+  if (deps.sink && !deps.clickhouse && !deps.deadLetters)
+    throw new TypeError(
+      'createSluice: a sink without a ClickHouse client needs deps.deadLetters too',
+    )
 
-  const ownRedis = !deps.redis && config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, commandTimeout: 2000 }) : undefined
-  ownRedis?.on('error', (error) => logger.warn({ err: error, component: 'redis' }, 'redis connection error'))
+  const ownRedis =
+    !deps.redis && config.REDIS_URL
+      ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, commandTimeout: 2000 })
+      : undefined
+  ownRedis?.on('error', (error) =>
+    logger.warn({ err: error, component: 'redis' }, 'redis connection error'),
+  )
   const redis = deps.redis ?? ownRedis
   // This process's lease, named by its claim batches: once it lapses (kill -9), the next claim of
   // an id the process had reserved takes it over, instead of waiting out DEDUPE_RESERVATION_SECONDS.
-  const lease = redis && !deps.store ? createInstanceLease({ redis, onRefreshFailed: (error) => logger.warn({ err: error, component: 'redis' }, 'dedupe lease not refreshed: if this lasts, other instances take over its reservations') }) : undefined
+  const lease =
+    redis && !deps.store
+      ? createInstanceLease({
+          redis,
+          onRefreshFailed: (error) =>
+            logger.warn(
+              { err: error, component: 'redis' },
+              'dedupe lease not refreshed: if this lasts, other instances take over its reservations',
+            ),
+        })
+      : undefined
   const dataDir = resolve(config.DATA_DIR)
   // A given sink needs no client of ours: an embedded chDB would otherwise claim DATA_DIR for nothing.
-  const client = deps.clickhouse ?? (deps.sink ? undefined : await createClickHouseClient(config.CLICKHOUSE_URL ? { url: config.CLICKHOUSE_URL } : { dataDir }))
-  const sink: EventStorage = deps.sink ?? createClickHouseSink({ client: client!, database: config.CLICKHOUSE_DATABASE })
+  const client =
+    deps.clickhouse ??
+    (deps.sink
+      ? undefined
+      : await createClickHouseClient(
+          config.CLICKHOUSE_URL ? { url: config.CLICKHOUSE_URL } : { dataDir },
+        ))
+  const sink: EventStorage =
+    deps.sink ?? createClickHouseSink({ client: client!, database: config.CLICKHOUSE_DATABASE })
   // The ClickHouse sink closes its client: only when both are ours.
   const ownSink = !deps.sink && !deps.clickhouse
   // The lease goes first, over the connection it is deleted with.
-  const closeOwn = () => Promise.allSettled([ownSink ? sink.close() : undefined, (lease?.stop() ?? Promise.resolve()).then(() => ownRedis?.quit())])
+  const closeOwn = () =>
+    Promise.allSettled([
+      ownSink ? sink.close() : undefined,
+      (lease?.stop() ?? Promise.resolve()).then(() => ownRedis?.quit()),
+    ])
 
   // What storage holds is what the client sent unless user transforms changed it: then a re-sent id
   // from before a restart cannot be compared, and is a plain duplicate.
   const storedFingerprints = deps.transforms?.length
     ? undefined
-    : async (ids: readonly string[]) => new Map((await sink.byIds(ids)).map((event) => [event.id, storedFingerprint(event)]))
-  const memory = deps.store || redis
-    ? undefined
-    : createMemoryDedupeStore({ ttlSeconds: config.DEDUPE_TTL_SECONDS, reservationSeconds: config.dedupeReservationSeconds, maxEntries: config.DEDUPE_MAX_ENTRIES, storedFingerprints })
-  const store: DedupeStore = deps.store ?? memory ?? createRedisDedupeStore({ redis: redis!, ttlSeconds: config.DEDUPE_TTL_SECONDS, reservationSeconds: config.dedupeReservationSeconds, lease })
+    : async (ids: readonly string[]) =>
+        new Map((await sink.byIds(ids)).map((event) => [event.id, storedFingerprint(event)]))
+  const memory =
+    deps.store || redis
+      ? undefined
+      : createMemoryDedupeStore({
+          ttlSeconds: config.DEDUPE_TTL_SECONDS,
+          reservationSeconds: config.dedupeReservationSeconds,
+          maxEntries: config.DEDUPE_MAX_ENTRIES,
+          storedFingerprints,
+        })
+  const store: DedupeStore =
+    deps.store ??
+    memory ??
+    createRedisDedupeStore({
+      redis: redis!,
+      ttlSeconds: config.DEDUPE_TTL_SECONDS,
+      reservationSeconds: config.dedupeReservationSeconds,
+      lease,
+    })
   // Started with the store it serves: closeOwn stops it, on a failed start below and in stop().
   lease?.start()
 
@@ -120,7 +167,10 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
   try {
     started = await sink.start()
     if (memory) {
-      const ids = await sink.recentIds({ sinceMs: Date.now() - config.DEDUPE_TTL_SECONDS * 1000, limit: config.DEDUPE_MAX_ENTRIES })
+      const ids = await sink.recentIds({
+        sinceMs: Date.now() - config.DEDUPE_TTL_SECONDS * 1000,
+        limit: config.DEDUPE_MAX_ENTRIES,
+      })
       memory.remember(ids.reverse())
       remembered = ids.length
     }
@@ -130,17 +180,33 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
   }
 
   const backends: Backends = {
-    dedupe: deps.store ? 'given store' : deps.redis ? 'redis (given client)' : redis ? `redis ${redacted(config.REDIS_URL!)}` : `in-process (max ${config.DEDUPE_MAX_ENTRIES} ids, ${remembered} re-learned from storage)`,
+    dedupe: deps.store
+      ? 'given store'
+      : deps.redis
+        ? 'redis (given client)'
+        : redis
+          ? `redis ${redacted(config.REDIS_URL!)}`
+          : `in-process (max ${config.DEDUPE_MAX_ENTRIES} ids, ${remembered} re-learned from storage)`,
     storage: deps.sink
       ? `given sink (version ${started.version})`
       : deps.clickhouse
         ? `clickhouse (given client, version ${started.version}, ${started.dialect} timestamps)`
         : config.CLICKHOUSE_URL
-      ? `clickhouse server ${redacted(config.CLICKHOUSE_URL)} (version ${started.version}, ${started.dialect} timestamps)`
-      : `embedded chDB in ${dataDir} (version ${started.version})`,
+          ? `clickhouse server ${redacted(config.CLICKHOUSE_URL)} (version ${started.version}, ${started.dialect} timestamps)`
+          : `embedded chDB in ${dataDir} (version ${started.version})`,
   }
 
-  const routing = createRouting(config, { routes: deps.routes ?? [], transforms: deps.routeTransforms, client, redis, metrics, logger, delivery: deps.delivery, outbox: deps.outbox, deadLetters: deps.deadLetters })
+  const routing = createRouting(config, {
+    routes: deps.routes ?? [],
+    transforms: deps.routeTransforms,
+    client,
+    redis,
+    metrics,
+    logger,
+    delivery: deps.delivery,
+    outbox: deps.outbox,
+    deadLetters: deps.deadLetters,
+  })
   try {
     await routing.start()
   } catch (error) {
@@ -155,15 +221,41 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       insertConcurrency: config.INSERT_CONCURRENCY,
       maxInflightEvents: config.MAX_INFLIGHT_EVENTS,
       maxInflightBytes: config.MAX_INFLIGHT_BYTES,
-      retry: { initialMs: config.INSERT_RETRY_INITIAL_MS, maxMs: config.INSERT_RETRY_MAX_MS, budgetMs: config.INSERT_RETRY_BUDGET_MS },
+      retry: {
+        initialMs: config.INSERT_RETRY_INITIAL_MS,
+        maxMs: config.INSERT_RETRY_MAX_MS,
+        budgetMs: config.INSERT_RETRY_BUDGET_MS,
+      },
       dedupeOnError: config.DEDUPE_ON_ERROR,
     },
-    { sink, store, routes: routing.router, transforms: deps.transforms, telemetry: combineTelemetry(loggingTelemetry(logger), metrics.pipeline, ...(deps.telemetry ? [deps.telemetry] : [])) },
+    {
+      sink,
+      store,
+      routes: routing.router,
+      transforms: deps.transforms,
+      telemetry: combineTelemetry(
+        loggingTelemetry(logger),
+        metrics.pipeline,
+        ...(deps.telemetry ? [deps.telemetry] : []),
+      ),
+    },
   )
   metrics.watchAdmission(pipeline.admission)
 
   let stopping = false
-  const checks = [dedupeCheck(redis), clickHouseCheck(sink, deps.sink ? 'given sink' : deps.clickhouse ? 'clickhouse (given client)' : config.CLICKHOUSE_URL ? 'clickhouse server' : 'embedded chDB')]
+  const checks = [
+    dedupeCheck(redis),
+    clickHouseCheck(
+      sink,
+      deps.sink
+        ? 'given sink'
+        : deps.clickhouse
+          ? 'clickhouse (given client)'
+          : config.CLICKHOUSE_URL
+            ? 'clickhouse server'
+            : 'embedded chDB',
+    ),
+  ]
   const app = createHttpApp(
     {
       batchMaxEvents: config.BATCH_MAX_EVENTS,
@@ -180,7 +272,9 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       deadLetters: deadLetterAdmin(routing),
       checks,
       metrics: metrics.registry,
-      telemetry: { requestAnswered: (route, status) => metrics.httpRequests.inc({ route, status }) },
+      telemetry: {
+        requestAnswered: (route, status) => metrics.httpRequests.inc({ route, status }),
+      },
       stopping: () => stopping,
     },
   )
@@ -205,7 +299,12 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
     },
-    { pipeline, logger: logger.child({ component: 'ws' }), telemetry: metrics.ws, ownHttpPort: () => httpPort },
+    {
+      pipeline,
+      logger: logger.child({ component: 'ws' }),
+      telemetry: metrics.ws,
+      ownHttpPort: () => httpPort,
+    },
   )
 
   let server: ServerType | undefined
@@ -220,8 +319,14 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
     backends,
     async listen() {
       const port = await new Promise<number>((resolveListen, reject) => {
-        const serverOptions = slowClientServerOptions({ headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS, requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS })
-        server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST, serverOptions }, (info) => resolveListen(info.port))
+        const serverOptions = slowClientServerOptions({
+          headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS,
+          requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+        })
+        server = serve(
+          { fetch: app.fetch, port: config.PORT, hostname: config.HOST, serverOptions },
+          (info) => resolveListen(info.port),
+        )
         answerClientErrors(server as Server)
         server.once('error', reject)
       })
@@ -233,7 +338,9 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS
       stopping = true
       // Stop accepting first; requests already in flight still get their answers while we drain.
-      const closed = server ? new Promise<void>((done) => server!.close(() => done())) : Promise.resolve()
+      const closed = server
+        ? new Promise<void>((done) => server!.close(() => done()))
+        : Promise.resolve()
       // The gateway first: its frames still waiting for admission must be taken before the pipeline
       // stops taking anything; it settles every frame, sends the acks, then closes with 1001.
       await ws.close()
@@ -265,7 +372,13 @@ function deadLetterAdmin(routing: Routing): DeadLetterAdmin {
   return {
     async list(query) {
       const letters = await lastValueFrom(from(routing.deadLetters.list(query)))
-      return letters.map(({ route, event, error, attempts, time }) => ({ route, event: toWire(event), error, attempts, time: toIso(time) }))
+      return letters.map(({ route, event, error, attempts, time }) => ({
+        route,
+        event: toWire(event),
+        error,
+        attempts,
+        time: toIso(time),
+      }))
     },
     replay(route, sinceMs) {
       if (!routing.router) return Promise.reject(new UnknownRouteError(route))

@@ -22,7 +22,10 @@ export interface EventStorage extends EventSink, EventReader {
   /** The stored events of these ids. */
   byIds(ids: readonly string[]): Promise<AcceptedEvent[]>
   /** Ids received at or after `sinceMs`, newest first. */
-  recentIds(query: { readonly sinceMs: number; readonly limit: number }): Promise<Array<{ id: string; receivedAt: number }>>
+  recentIds(query: {
+    readonly sinceMs: number
+    readonly limit: number
+  }): Promise<Array<{ id: string; receivedAt: number }>>
   /** Rows stored, all or of some ids or of one type. */
   count(options?: CountQuery): Promise<number>
   close(): Promise<void>

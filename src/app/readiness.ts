@@ -14,7 +14,10 @@ export function dedupeCheck(redis: Redis | undefined): ReadinessCheck {
 }
 
 /** GET /ready's question to ClickHouse: does it answer its ping (server or embedded)? */
-export function clickHouseCheck(sink: { ping(): Promise<boolean> }, backend: string): ReadinessCheck {
+export function clickHouseCheck(
+  sink: { ping(): Promise<boolean> },
+  backend: string,
+): ReadinessCheck {
   return {
     name: 'clickhouse',
     backend,

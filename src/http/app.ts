@@ -6,7 +6,13 @@ import type { Pipeline } from '../streams/pipeline.js'
 import { requireApiKey } from './auth.js'
 import { ApiError, errorResponse } from './errors.js'
 import type { HttpEnv } from './http-env.js'
-import type { DeadLetterAdmin, EventReader, HttpTelemetry, MetricsSource, ReadinessCheck } from './ports.js'
+import type {
+  DeadLetterAdmin,
+  EventReader,
+  HttpTelemetry,
+  MetricsSource,
+  ReadinessCheck,
+} from './ports.js'
 import { requestId } from './request-id.js'
 import { closeAfterUnreadBody } from './unread-body.js'
 import { quote } from '../streams/quote.js'
@@ -64,9 +70,13 @@ export function createHttpApp(options: HttpAppOptions, deps: HttpAppDeps): OpenA
     defaultHook(result) {
       if (!result.success) {
         const issues = result.error.issues.flatMap((issue) =>
-          issue.code === 'unrecognized_keys' ? issue.keys.map((key) => ({ path: boundedPath(key), message: 'unknown parameter' })) : [{ path: boundedPath(issue.path.join('.')), message: issue.message }],
+          issue.code === 'unrecognized_keys'
+            ? issue.keys.map((key) => ({ path: boundedPath(key), message: 'unknown parameter' }))
+            : [{ path: boundedPath(issue.path.join('.')), message: issue.message }],
         )
-        throw new ApiError(400, 'invalid_query', 'the query is invalid', { issues: boundedIssues(issues) })
+        throw new ApiError(400, 'invalid_query', 'the query is invalid', {
+          issues: boundedIssues(issues),
+        })
       }
     },
   })
@@ -76,9 +86,21 @@ export function createHttpApp(options: HttpAppOptions, deps: HttpAppDeps): OpenA
   app.use(async function requestLog(c, next) {
     const started = performance.now()
     await next()
-    telemetry.requestAnswered?.(c.req.routePath === '/*' ? 'unmatched' : c.req.routePath, c.res.status)
+    telemetry.requestAnswered?.(
+      c.req.routePath === '/*' ? 'unmatched' : c.req.routePath,
+      c.res.status,
+    )
     if (logger.isLevelEnabled('debug')) {
-      logger.debug({ requestId: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) }, 'request')
+      logger.debug(
+        {
+          requestId: c.get('requestId'),
+          method: c.req.method,
+          path: c.req.path,
+          status: c.res.status,
+          ms: Math.round(performance.now() - started),
+        },
+        'request',
+      )
     }
   })
   if (options.corsOrigins && options.corsOrigins.length > 0) {
@@ -87,7 +109,13 @@ export function createHttpApp(options: HttpAppOptions, deps: HttpAppDeps): OpenA
       cors({
         origin: origins.includes('*') ? '*' : [...origins],
         allowMethods: ['GET', 'POST', 'OPTIONS'],
-        allowHeaders: ['Content-Type', 'Content-Encoding', 'Authorization', 'X-API-Key', 'X-Request-Id'],
+        allowHeaders: [
+          'Content-Type',
+          'Content-Encoding',
+          'Authorization',
+          'X-API-Key',
+          'X-Request-Id',
+        ],
         exposeHeaders: ['X-Request-Id', 'Retry-After'],
         maxAge: 600,
       }),
@@ -97,11 +125,20 @@ export function createHttpApp(options: HttpAppOptions, deps: HttpAppDeps): OpenA
   app.use('/v1/*', requireApiKey(keys))
   if (options.metricsRequireKey) app.use('/metrics', requireApiKey(keys))
 
-  eventRoutes(app, { pipeline: deps.pipeline, ...options, storageRetryAfterSeconds: options.storageRetryAfterSeconds ?? 5 })
+  eventRoutes(app, {
+    pipeline: deps.pipeline,
+    ...options,
+    storageRetryAfterSeconds: options.storageRetryAfterSeconds ?? 5,
+  })
   if (deps.reader) readEventsRoutes(app, deps.reader)
   if (deps.deadLetters) deadLetterRoutes(app, deps.deadLetters, options.maxBodyBytes)
   healthRoutes(app, deps.startedAt ?? Date.now())
-  operationsRoutes(app, { checks: deps.checks ?? [], readyTimeoutMs: options.readyTimeoutMs ?? 1000, stopping: deps.stopping ?? (() => false), metrics: deps.metrics })
+  operationsRoutes(app, {
+    checks: deps.checks ?? [],
+    readyTimeoutMs: options.readyTimeoutMs ?? 1000,
+    stopping: deps.stopping ?? (() => false),
+    metrics: deps.metrics,
+  })
   docsRoutes(app, {
     persistAuthorization: options.docsPersistAuthorization,
     title: 'Sluice',
@@ -115,18 +152,34 @@ export function createHttpApp(options: HttpAppOptions, deps: HttpAppDeps): OpenA
   for (const [path, allow] of Object.entries(METHODS)) {
     app.all(path, (c) => {
       c.header('Allow', allow)
-      throw new ApiError(405, 'method_not_allowed', `${c.req.method} is not allowed on ${path}; use ${allow}`)
+      throw new ApiError(
+        405,
+        'method_not_allowed',
+        `${c.req.method} is not allowed on ${path}; use ${allow}`,
+      )
     })
   }
 
-  app.notFound((c) => errorResponse(c, new ApiError(404, 'not_found', `no route for ${c.req.method} ${quote(c.req.path, 128)}`)))
+  app.notFound((c) =>
+    errorResponse(
+      c,
+      new ApiError(404, 'not_found', `no route for ${c.req.method} ${quote(c.req.path, 128)}`),
+    ),
+  )
   app.onError((error, c) => {
     if (error instanceof ApiError) {
-      if (error.status >= 500 && error.options.cause !== undefined) logger.warn({ requestId: c.get('requestId'), err: error.options.cause, code: error.code }, error.message)
+      if (error.status >= 500 && error.options.cause !== undefined)
+        logger.warn(
+          { requestId: c.get('requestId'), err: error.options.cause, code: error.code },
+          error.message,
+        )
       return errorResponse(c, error)
     }
     // Logged once, here, with the request id; the client gets the error shape without a stack trace.
-    logger.error({ requestId: c.get('requestId'), err: error, method: c.req.method, path: c.req.path }, 'request failed')
+    logger.error(
+      { requestId: c.get('requestId'), err: error, method: c.req.method, path: c.req.path },
+      'request failed',
+    )
     return errorResponse(c, new ApiError(500, 'internal', 'internal error'))
   })
   return app

@@ -14,6 +14,10 @@ export function requireApiKey(keys: ApiKeyCheck): MiddlewareHandler<HttpEnv> {
       return next()
     }
     c.header('WWW-Authenticate', 'Bearer realm="sluice"')
-    throw new ApiError(401, 'unauthorized', 'a valid API key is needed: Authorization: Bearer <key> or X-API-Key: <key>')
+    throw new ApiError(
+      401,
+      'unauthorized',
+      'a valid API key is needed: Authorization: Bearer <key> or X-API-Key: <key>',
+    )
   }
 }

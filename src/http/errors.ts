@@ -33,7 +33,11 @@ export class ApiError extends Error {
     readonly status: ContentfulStatusCode,
     readonly code: ErrorCode,
     message: string,
-    readonly options: { readonly issues?: readonly Issue[]; readonly retryAfterSeconds?: number; readonly cause?: unknown } = {},
+    readonly options: {
+      readonly issues?: readonly Issue[]
+      readonly retryAfterSeconds?: number
+      readonly cause?: unknown
+    } = {},
   ) {
     super(message, { cause: options.cause })
   }
@@ -41,7 +45,11 @@ export class ApiError extends Error {
 
 export function errorResponse(c: Context, error: ApiError): Response {
   const requestId = c.get('requestId') as string
-  if (error.options.retryAfterSeconds !== undefined) c.header('Retry-After', String(error.options.retryAfterSeconds))
+  if (error.options.retryAfterSeconds !== undefined)
+    c.header('Retry-After', String(error.options.retryAfterSeconds))
   const issues = error.options.issues
-  return c.json({ error: { code: error.code, message: error.message, requestId, ...(issues && { issues }) } }, error.status)
+  return c.json(
+    { error: { code: error.code, message: error.message, requestId, ...(issues && { issues }) } },
+    error.status,
+  )
 }

@@ -23,7 +23,11 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<JsonBo
   checkContentType(c.req.header('content-type'))
   const encoding = (c.req.header('content-encoding') ?? 'identity').trim().toLowerCase()
   if (encoding !== 'identity' && encoding !== 'gzip') {
-    throw new ApiError(415, 'unsupported_media_type', `content encoding ${quote(encoding)} is not supported; send gzip or identity`)
+    throw new ApiError(
+      415,
+      'unsupported_media_type',
+      `content encoding ${quote(encoding)} is not supported; send gzip or identity`,
+    )
   }
   const declared = Number(c.req.header('content-length'))
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes)
@@ -42,10 +46,19 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<JsonBo
 
 function checkContentType(contentType: string | undefined): void {
   if (contentType === undefined || contentType.trim() === '') return
-  if (!JSON_TYPE.test(contentType)) throw new ApiError(415, 'unsupported_media_type', `content type ${quote(contentType)} is not JSON; send application/json`)
+  if (!JSON_TYPE.test(contentType))
+    throw new ApiError(
+      415,
+      'unsupported_media_type',
+      `content type ${quote(contentType)} is not JSON; send application/json`,
+    )
   const charset = CHARSET.exec(contentType)?.[1]?.toLowerCase()
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-    throw new ApiError(415, 'unsupported_media_type', `charset ${quote(charset)} is not supported; send UTF-8`)
+    throw new ApiError(
+      415,
+      'unsupported_media_type',
+      `charset ${quote(charset)} is not supported; send UTF-8`,
+    )
   }
 }
 
@@ -97,9 +110,17 @@ function parse(bytes: Buffer): JsonBody {
 
 /** A truncated or corrupt gzip stream, or a client that went away mid-body. */
 function unreadable(error: unknown): ApiError {
-  return new ApiError(400, 'invalid_json', `the request body could not be read: ${error instanceof Error ? error.message.slice(0, 200) : 'unknown error'}`)
+  return new ApiError(
+    400,
+    'invalid_json',
+    `the request body could not be read: ${error instanceof Error ? error.message.slice(0, 200) : 'unknown error'}`,
+  )
 }
 
 function tooLarge(maxBytes: number): ApiError {
-  return new ApiError(413, 'payload_too_large', `the request body is over the limit of ${maxBytes} bytes`)
+  return new ApiError(
+    413,
+    'payload_too_large',
+    `the request body is over the limit of ${maxBytes} bytes`,
+  )
 }

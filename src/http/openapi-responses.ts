@@ -6,7 +6,11 @@ import { ErrorSchema } from './schemas.js'
 type Example = { readonly value: unknown; readonly summary?: string }
 
 /** A JSON response for a route definition, with named examples for Swagger UI. */
-export function jsonResponse(schema: ZodType, description: string, examples?: Record<string, Example>) {
+export function jsonResponse(
+  schema: ZodType,
+  description: string,
+  examples?: Record<string, Example>,
+) {
   return { description, content: { 'application/json': { schema, ...(examples && { examples }) } } }
 }
 
@@ -20,11 +24,14 @@ const DESCRIPTIONS: Record<number, string> = {
 }
 
 /** Error responses of a route, each with one example per error code it can answer. */
-export function errorResponses(byStatus: Partial<Record<400 | 401 | 408 | 413 | 415 | 503, ErrorCode[]>>) {
+export function errorResponses(
+  byStatus: Partial<Record<400 | 401 | 408 | 413 | 415 | 503, ErrorCode[]>>,
+) {
   const responses: Record<string, ReturnType<typeof jsonResponse>> = {}
   for (const [status, codes] of Object.entries(byStatus)) {
     const examples: Record<string, Example> = {}
-    for (const code of codes) if (code in errorExamples) examples[code] = errorExamples[code as keyof typeof errorExamples]
+    for (const code of codes)
+      if (code in errorExamples) examples[code] = errorExamples[code as keyof typeof errorExamples]
     const description = `${DESCRIPTIONS[Number(status)]}: ${codes.join(', ')}`
     responses[status] = jsonResponse(ErrorSchema, description, examples)
   }

@@ -2,7 +2,11 @@ import type { AcceptedEvent } from '../streams/event.js'
 
 /** What the REST surface reads back from storage (GET /v1/events). */
 export interface EventReader {
-  recent(query: { readonly type?: string; readonly sinceMs?: number; readonly limit: number }): Promise<AcceptedEvent[]>
+  recent(query: {
+    readonly type?: string
+    readonly sinceMs?: number
+    readonly limit: number
+  }): Promise<AcceptedEvent[]>
 }
 
 /** One dependency GET /ready asks about; `check` rejects when it cannot take traffic now. */
@@ -36,7 +40,11 @@ export interface DeadLetterView {
 
 /** What the dead-letters endpoints need: listing them, and sending a route's again. */
 export interface DeadLetterAdmin {
-  list(query: { readonly route?: string; readonly sinceMs?: number; readonly limit: number }): Promise<DeadLetterView[]>
+  list(query: {
+    readonly route?: string
+    readonly sinceMs?: number
+    readonly limit: number
+  }): Promise<DeadLetterView[]>
   /** rejects with UnknownRouteError for a route that is not configured, RoutingStoppedError while shutting down */
   replay(route: string, sinceMs?: number): Promise<{ replayed: number }>
 }

@@ -28,7 +28,14 @@ export interface UncaughtErrorsOptions {
  * (a few dozen frames at once) does not turn into a restart that costs every other client.
  */
 export function watchUncaughtErrors(options: UncaughtErrorsOptions): () => void {
-  const { logger, counter, onFlood, maxPerWindow = 50, windowMs = 10_000, target = process } = options
+  const {
+    logger,
+    counter,
+    onFlood,
+    maxPerWindow = 50,
+    windowMs = 10_000,
+    target = process,
+  } = options
   const recent: number[] = []
   let flooded = false
 
@@ -93,5 +100,8 @@ export function summarize(error: unknown): { type: string; message: string; stac
       ...(stack === undefined ? {} : { stack: stack.slice(0, STACK_CHARS) }),
     }
   }
-  return { type: error === null ? 'null' : typeof error, message: (read(() => error) ?? '(unprintable value)').slice(0, MESSAGE_CHARS) }
+  return {
+    type: error === null ? 'null' : typeof error,
+    message: (read(() => error) ?? '(unprintable value)').slice(0, MESSAGE_CHARS),
+  }
 }

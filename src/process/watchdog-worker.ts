@@ -16,7 +16,12 @@ const { beats, stallMs, pollMs } = workerData as WatchdogData
 
 // Signal numbers as bits of /proc/<pid>/task/<tid>/status `SigBlk` (bit n-1 for signal n).
 const bit = (signal: number) => 1n << BigInt(signal - 1)
-const SIGILL = 4, SIGABRT = 6, SIGBUS = 7, SIGFPE = 8, SIGSEGV = 11, SIGTERM = 15
+const SIGILL = 4,
+  SIGABRT = 6,
+  SIGBUS = 7,
+  SIGFPE = 8,
+  SIGSEGV = 11,
+  SIGTERM = 15
 const FATAL = bit(SIGILL) | bit(SIGABRT) | bit(SIGBUS) | bit(SIGFPE) | bit(SIGSEGV)
 
 /**
@@ -34,7 +39,9 @@ function threadsInFatalHandler(): Set<string> {
   }
   for (const tid of tids) {
     try {
-      const match = /^SigBlk:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))
+      const match = /^SigBlk:\s*([0-9a-f]+)$/m.exec(
+        readFileSync(`/proc/self/task/${tid}/status`, 'utf8'),
+      )
       if (!match) continue
       const blocked = BigInt(`0x${match[1]}`)
       if ((blocked & FATAL) === FATAL && (blocked & bit(SIGTERM)) === 0n) found.add(tid)
@@ -47,7 +54,14 @@ function threadsInFatalHandler(): Set<string> {
 
 function kill(reason: string, details: Record<string, unknown>): never {
   // One line like the root logger's (pino, level 60 = fatal), written synchronously: nothing after it runs.
-  const line = JSON.stringify({ level: 60, time: Date.now(), pid: process.pid, component: 'watchdog', ...details, msg: `watchdog: ${reason}; killing the process (SIGKILL)` })
+  const line = JSON.stringify({
+    level: 60,
+    time: Date.now(),
+    pid: process.pid,
+    component: 'watchdog',
+    ...details,
+    msg: `watchdog: ${reason}; killing the process (SIGKILL)`,
+  })
   try {
     writeSync(1, `${line}\n`)
   } catch {
@@ -81,7 +95,12 @@ setInterval(function watch() {
   const inHandler = threadsInFatalHandler()
   const stuck = [...inHandler].filter((tid) => suspects.has(tid))
   suspects = inHandler
-  if (stuck.length > 0) kill('a thread is inside a fatal-signal handler', { threads: stuck, mainThread: stuck.includes(String(process.pid)) })
-  if (now - lastChange > stallMs) kill(`the main thread has not run for ${now - lastChange} ms`, { stallMs })
+  if (stuck.length > 0)
+    kill('a thread is inside a fatal-signal handler', {
+      threads: stuck,
+      mainThread: stuck.includes(String(process.pid)),
+    })
+  if (now - lastChange > stallMs)
+    kill(`the main thread has not run for ${now - lastChange} ms`, { stallMs })
   if (now > deadline) kill('shutdown did not finish by its deadline', {})
 }, pollMs)

@@ -42,9 +42,12 @@ export interface Watchdog {
 export function startWatchdog(options: WatchdogOptions = {}): Watchdog {
   const { stallMs = 10_000, pollMs = 500, onError } = options
   const beats = new Int32Array(new SharedArrayBuffer(4))
-  const heartbeat = setInterval(function beat() {
-    Atomics.add(beats, 0, 1)
-  }, Math.max(10, Math.floor(pollMs / 2)))
+  const heartbeat = setInterval(
+    function beat() {
+      Atomics.add(beats, 0, 1)
+    },
+    Math.max(10, Math.floor(pollMs / 2)),
+  )
   heartbeat.unref()
   const data: WatchdogData = { beats, stallMs, pollMs }
   const [entry, how] = workerEntry()
@@ -68,7 +71,11 @@ export function startWatchdog(options: WatchdogOptions = {}): Watchdog {
  * workers: the `.ts` file alone fails with ERR_UNKNOWN_FILE_EXTENSION).
  */
 function workerEntry(): [string | URL, { eval?: boolean }] {
-  if (!import.meta.url.endsWith('.ts')) return [new URL('./watchdog-worker.js', import.meta.url), {}]
+  if (!import.meta.url.endsWith('.ts'))
+    return [new URL('./watchdog-worker.js', import.meta.url), {}]
   const file = JSON.stringify(new URL('./watchdog-worker.ts', import.meta.url).href)
-  return [`import('tsx/esm/api').then(({ register }) => (register(), import(${file})))`, { eval: true }]
+  return [
+    `import('tsx/esm/api').then(({ register }) => (register(), import(${file})))`,
+    { eval: true },
+  ]
 }

@@ -62,7 +62,10 @@ export const RETAINED_PER_JSON_BYTE = 4
  * each event releases its own share when it settles.
  */
 export function retainedBytes(jsonBytes: number, count: number): number {
-  return count === 0 ? 0 : RETAINED_PER_EVENT + Math.ceil((RETAINED_PER_SUBMISSION + jsonBytes * RETAINED_PER_JSON_BYTE) / count)
+  return count === 0
+    ? 0
+    : RETAINED_PER_EVENT +
+        Math.ceil((RETAINED_PER_SUBMISSION + jsonBytes * RETAINED_PER_JSON_BYTE) / count)
 }
 
 export function createAdmission(options: AdmissionOptions): Admission {
@@ -70,9 +73,12 @@ export function createAdmission(options: AdmissionOptions): Admission {
   const highWater = options.highWater ?? Math.max(1, Math.floor(maxInflight * 0.8))
   const lowWater = options.lowWater ?? Math.floor(maxInflight * 0.5)
   if (!(lowWater < highWater && highWater <= maxInflight)) {
-    throw new RangeError(`admission needs lowWater < highWater <= maxInflight (got ${lowWater}, ${highWater}, ${maxInflight})`)
+    throw new RangeError(
+      `admission needs lowWater < highWater <= maxInflight (got ${lowWater}, ${highWater}, ${maxInflight})`,
+    )
   }
-  if (!(maxInflightBytes > 0)) throw new RangeError(`admission needs maxInflightBytes > 0 (got ${maxInflightBytes})`)
+  if (!(maxInflightBytes > 0))
+    throw new RangeError(`admission needs maxInflightBytes > 0 (got ${maxInflightBytes})`)
   const highWaterBytes = maxInflightBytes * 0.8
   const lowWaterBytes = maxInflightBytes * 0.5
   const state = new BehaviorSubject(false)
@@ -85,7 +91,8 @@ export function createAdmission(options: AdmissionOptions): Admission {
       if (inflight > 0 && inflightBytes + bytes > maxInflightBytes) return false
       inflight += count
       inflightBytes += bytes
-      if ((inflight >= highWater || inflightBytes >= highWaterBytes) && !state.value) state.next(true)
+      if ((inflight >= highWater || inflightBytes >= highWaterBytes) && !state.value)
+        state.next(true)
       return true
     },
     release(count, bytes = 0) {

@@ -2,12 +2,23 @@ import { hash } from 'node:crypto'
 import { z } from 'zod'
 import { v7 as uuidv7 } from 'uuid'
 import { EventSchema, parseRfc3339, type AcceptedEvent, type Transport } from './event.js'
-import { boundedIssues, boundedPath, canonicalJson, checkProperties, MAX_ISSUES } from './properties.js'
+import {
+  boundedIssues,
+  boundedPath,
+  canonicalJson,
+  checkProperties,
+  MAX_ISSUES,
+} from './properties.js'
 import { quote } from './quote.js'
 import type { Issue } from './outcome.js'
 
 export type Normalized =
-  | { readonly ok: true; readonly event: AcceptedEvent; readonly fingerprint: string; readonly propertiesText: string | undefined }
+  | {
+      readonly ok: true
+      readonly event: AcceptedEvent
+      readonly fingerprint: string
+      readonly propertiesText: string | undefined
+    }
   | { readonly ok: false; readonly errors: readonly Issue[] }
 
 export interface NormalizeContext {
@@ -25,7 +36,8 @@ const CompiledEventSchema = z.compile(EventSchema)
 export function normalize(raw: unknown, context: NormalizeContext): Normalized {
   // The schema transforms nothing, so a valid event is used as sent: no copy of it is made.
   const valid = z.validate(CompiledEventSchema, raw)
-  const properties = isObject(raw) && isObject(raw.properties) ? checkProperties(raw.properties) : undefined
+  const properties =
+    isObject(raw) && isObject(raw.properties) ? checkProperties(raw.properties) : undefined
   if (!valid || (properties !== undefined && !properties.ok)) {
     const parsed = valid ? undefined : EventSchema.safeParse(raw)
     const errors: Issue[] = parsed?.error ? parsed.error.issues.flatMap(toIssues) : []
@@ -38,7 +50,12 @@ export function normalize(raw: unknown, context: NormalizeContext): Normalized {
   }
   // z.validate narrowed raw to the event's input type
   const input = raw
-  const sentTimestamp = input.timestamp === undefined ? undefined : typeof input.timestamp === 'number' ? input.timestamp : parseRfc3339(input.timestamp)!
+  const sentTimestamp =
+    input.timestamp === undefined
+      ? undefined
+      : typeof input.timestamp === 'number'
+        ? input.timestamp
+        : parseRfc3339(input.timestamp)!
   // Built field by field rather than with conditional spreads: this runs once per event.
   const event = {
     id: input.id ?? (context.newId ?? uuidv7)(),
@@ -53,7 +70,12 @@ export function normalize(raw: unknown, context: NormalizeContext): Normalized {
   if (input.sessionId) event.sessionId = input.sessionId
   if (input.properties !== undefined) event.properties = input.properties
   event.transport = context.transport
-  return { ok: true, event, fingerprint: fingerprint(event, sentTimestamp, properties?.text), propertiesText: properties?.text }
+  return {
+    ok: true,
+    event,
+    fingerprint: fingerprint(event, sentTimestamp, properties?.text),
+    propertiesText: properties?.text,
+  }
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
@@ -63,9 +85,21 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] }
  * even when its default timestamp (receive time) or transport differ, and key order does not matter.
  * `propertiesText` is the canonical JSON of the properties when the caller has it already.
  */
-export function fingerprint(event: AcceptedEvent, sentTimestamp: number | undefined, propertiesText?: string): string {
-  const head = JSON.stringify([event.id, event.type, sentTimestamp ?? null, event.source ?? null, event.userId ?? null, event.sessionId ?? null])
-  const properties = propertiesText ?? (event.properties === undefined ? 'null' : canonicalJson(event.properties))
+export function fingerprint(
+  event: AcceptedEvent,
+  sentTimestamp: number | undefined,
+  propertiesText?: string,
+): string {
+  const head = JSON.stringify([
+    event.id,
+    event.type,
+    sentTimestamp ?? null,
+    event.source ?? null,
+    event.userId ?? null,
+    event.sessionId ?? null,
+  ])
+  const properties =
+    propertiesText ?? (event.properties === undefined ? 'null' : canonicalJson(event.properties))
   // The canonical JSON of the whole 7-element array, as earlier versions digested it.
   return hash('sha1', `${head.slice(0, -1)},${properties}]`, 'base64url')
 }
@@ -84,7 +118,14 @@ function toIssues(issue: z.core.$ZodIssue): Issue[] {
   const path = issue.path.join('.')
   if (issue.code === 'unrecognized_keys') {
     // Only as many as an answer can hold: the rest are counted by boundedIssues all the same.
-    return issue.keys.map((key, i) => (i > MAX_ISSUES ? UNKNOWN_KEY : { path: boundedPath(path === '' ? key : `${path}.${key}`), message: `unknown key ${quote(key)}` }))
+    return issue.keys.map((key, i) =>
+      i > MAX_ISSUES
+        ? UNKNOWN_KEY
+        : {
+            path: boundedPath(path === '' ? key : `${path}.${key}`),
+            message: `unknown key ${quote(key)}`,
+          },
+    )
   }
   return [{ path: boundedPath(path), message: issue.message }]
 }

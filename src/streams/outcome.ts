@@ -28,7 +28,8 @@ export const rejected = (errors: readonly Issue[]): Outcome => ({ status: 'rejec
 export const failed = (reason: string): Outcome => ({ status: 'failed', reason })
 
 export function toResult(index: number, id: string | undefined, outcome: Outcome): EventResult {
-  const base = id === undefined ? { index, status: outcome.status } : { index, id, status: outcome.status }
+  const base =
+    id === undefined ? { index, status: outcome.status } : { index, id, status: outcome.status }
   if (outcome.status === 'duplicate' && outcome.conflict) return { ...base, conflict: true }
   if (outcome.status === 'rejected') return { ...base, errors: outcome.errors }
   return base

@@ -53,9 +53,18 @@ export interface Pipeline {
    * `bytes`: the size of the JSON they arrived in (the body, the frame), which admission charges them
    * by; a caller without one (in-process) is charged as if it were 0 bytes (the fixed parts only).
    */
-  offer(events: readonly unknown[], transport: Transport, onSettled: (results: EventResult[]) => void, bytes?: number): boolean
+  offer(
+    events: readonly unknown[],
+    transport: Transport,
+    onSettled: (results: EventResult[]) => void,
+    bytes?: number,
+  ): boolean
   /** Promise form of `offer`: undefined when refused. */
-  submit(events: readonly unknown[], transport: Transport, bytes?: number): Promise<EventResult[]> | undefined
+  submit(
+    events: readonly unknown[],
+    transport: Transport,
+    bytes?: number,
+  ): Promise<EventResult[]> | undefined
   /** Takes no more; resolves once every event taken so far has settled. */
   drain(): Promise<void>
 }
@@ -77,7 +86,12 @@ const STRANDED = failed('internal error; send it again')
 export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipeline {
   const scheduler = deps.scheduler ?? asyncScheduler
   const telemetry = deps.telemetry ?? {}
-  const admission = createAdmission({ maxInflight: config.maxInflightEvents, highWater: config.highWater, lowWater: config.lowWater, maxInflightBytes: config.maxInflightBytes })
+  const admission = createAdmission({
+    maxInflight: config.maxInflightEvents,
+    highWater: config.highWater,
+    lowWater: config.lowWater,
+    maxInflightBytes: config.maxInflightBytes,
+  })
   const ingress = new Subject<Submission>()
   // The submissions taken by the chain now running that are not fully settled yet.
   let inFlight = new Set<Submission>()
@@ -86,11 +100,33 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
     ingress.pipe(
       explode(),
       validate({ newId: deps.newId }),
-      transform({ transforms: deps.transforms ?? [], concurrency: config.transformConcurrency ?? 256 }),
-      batch({ maxRows: config.insertBatchMaxRows, maxWaitMs: config.insertBatchMaxWaitMs, scheduler }),
-      dedupe({ store: deps.store, concurrency: config.insertConcurrency, onStoreError: config.dedupeOnError, telemetry }),
-      commit({ sink: deps.sink, store: deps.store, concurrency: config.insertConcurrency, maxRows: config.insertBatchMaxRows, retry: { ...config.retry, random: deps.random }, scheduler, telemetry }),
-      deps.routes ? handOff({ routes: deps.routes, concurrency: config.insertConcurrency, telemetry }) : (committed) => committed,
+      transform({
+        transforms: deps.transforms ?? [],
+        concurrency: config.transformConcurrency ?? 256,
+      }),
+      batch({
+        maxRows: config.insertBatchMaxRows,
+        maxWaitMs: config.insertBatchMaxWaitMs,
+        scheduler,
+      }),
+      dedupe({
+        store: deps.store,
+        concurrency: config.insertConcurrency,
+        onStoreError: config.dedupeOnError,
+        telemetry,
+      }),
+      commit({
+        sink: deps.sink,
+        store: deps.store,
+        concurrency: config.insertConcurrency,
+        maxRows: config.insertBatchMaxRows,
+        retry: { ...config.retry, random: deps.random },
+        scheduler,
+        telemetry,
+      }),
+      deps.routes
+        ? handOff({ routes: deps.routes, concurrency: config.insertConcurrency, telemetry })
+        : (committed) => committed,
       acknowledge(),
     ),
   )
@@ -104,7 +140,9 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
     return stranded
   }
 
-  const committed$ = chain$.pipe(retry({ delay: (error: unknown) => (telemetry.pipelineRestarted?.(error, strand()), [0]) }))
+  const committed$ = chain$.pipe(
+    retry({ delay: (error: unknown) => (telemetry.pipelineRestarted?.(error, strand()), [0]) }),
+  )
   const accepted = new Subject<AcceptedEvent>()
   const done = new Promise<void>((resolve) =>
     committed$.subscribe({
@@ -116,7 +154,12 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
   )
 
   let open = true
-  function offer(events: readonly unknown[], transport: Transport, onSettled: (results: EventResult[]) => void, bytes = 0): boolean {
+  function offer(
+    events: readonly unknown[],
+    transport: Transport,
+    onSettled: (results: EventResult[]) => void,
+    bytes = 0,
+  ): boolean {
     // Each event is charged an equal share of its submission's bytes and gives it back when it settles.
     const share = retainedBytes(bytes, events.length)
     if (!open || !admission.tryAcquire(events.length, share * events.length)) return false

@@ -21,16 +21,25 @@ export function checkProperties(properties: object, path = 'properties'): Checke
   visit(properties, 1, walk)
   if (walk.depth > PROPERTIES_MAX_DEPTH || walk.forbidden || walk.nonFinite) {
     const issues: Issue[] = []
-    if (walk.depth > PROPERTIES_MAX_DEPTH) issues.push({ path, message: `nesting is ${walk.depth} levels, at most ${PROPERTIES_MAX_DEPTH} allowed` })
+    if (walk.depth > PROPERTIES_MAX_DEPTH)
+      issues.push({
+        path,
+        message: `nesting is ${walk.depth} levels, at most ${PROPERTIES_MAX_DEPTH} allowed`,
+      })
     if (!walk.forbidden && !walk.nonFinite) return { ok: false, issues }
     const offending = offendingValues(properties, path)
     issues.push(...offending.issues)
-    return offending.omitted === 0 ? { ok: false, issues } : { ok: false, issues, omitted: offending.omitted }
+    return offending.omitted === 0
+      ? { ok: false, issues }
+      : { ok: false, issues, omitted: offending.omitted }
   }
   const text = serialize(properties, walk)
   // A UTF-16 unit is at most 3 bytes of UTF-8: most texts need no byte count at all.
   if (text.length * 3 > PROPERTIES_MAX_BYTES && Buffer.byteLength(text) > PROPERTIES_MAX_BYTES) {
-    return { ok: false, issues: [{ path, message: `must be at most ${PROPERTIES_MAX_BYTES} bytes serialized` }] }
+    return {
+      ok: false,
+      issues: [{ path, message: `must be at most ${PROPERTIES_MAX_BYTES} bytes serialized` }],
+    }
   }
   return { ok: true, text }
 }
@@ -69,7 +78,8 @@ function visit(value: object, depth: number, walk: Walk, maxDepth = PROPERTIES_M
       const child: unknown = value[i]
       if (typeof child === 'number') {
         if (child - child !== 0) walk.nonFinite = true
-      } else if (child !== null && typeof child === 'object') visit(child, depth + 1, walk, maxDepth)
+      } else if (child !== null && typeof child === 'object')
+        visit(child, depth + 1, walk, maxDepth)
       if (walk.depth > maxDepth) return
     }
     return
@@ -94,7 +104,13 @@ function sortedCopy(value: unknown): unknown {
   for (const key of sortInPlace(Object.keys(value))) {
     const child = sortedCopy((value as Record<string, unknown>)[key])
     // A plain assignment to __proto__ would set the prototype instead of a key.
-    if (key === '__proto__') Object.defineProperty(copy, key, { value: child, enumerable: true, writable: true, configurable: true })
+    if (key === '__proto__')
+      Object.defineProperty(copy, key, {
+        value: child,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      })
     else copy[key] = child
   }
   return copy
@@ -124,7 +140,11 @@ function sortInPlace(keys: string[]): string[] {
  * list at MAX_ISSUES anyway), each path at most MAX_PATH_CHARS: a path is written out only for a
  * value found, from the keys on the way to it, never for every key visited.
  */
-export function offendingValues(root: unknown, base = 'properties', keep = MAX_ISSUES): { readonly issues: Issue[]; readonly omitted: number } {
+export function offendingValues(
+  root: unknown,
+  base = 'properties',
+  keep = MAX_ISSUES,
+): { readonly issues: Issue[]; readonly omitted: number } {
   const issues: Issue[] = []
   let omitted = 0
   const keys: string[] = []
@@ -138,7 +158,8 @@ export function offendingValues(root: unknown, base = 'properties', keep = MAX_I
       keys.push(key)
       const child = (value as Record<string, unknown>)[key]
       if (FORBIDDEN_KEYS.has(key)) hit('key is not allowed (__proto__, constructor, prototype)')
-      else if (typeof child === 'number' && child - child !== 0) hit('must be a finite number (JSON cannot carry this one: it would be stored as null)')
+      else if (typeof child === 'number' && child - child !== 0)
+        hit('must be a finite number (JSON cannot carry this one: it would be stored as null)')
       walk(child, depth + 1)
       keys.pop()
     }

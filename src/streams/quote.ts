@@ -22,5 +22,7 @@ export function quote(value: unknown, maxChars = 64): string {
 /** A list of a client's strings (unknown keys, say) for a message: the first few, quoted, and how many more. */
 export function quoteList(values: readonly string[], maxItems = 5): string {
   const shown = values.slice(0, maxItems).map((value) => quote(value))
-  return values.length > maxItems ? `${shown.join(', ')} and ${values.length - maxItems} more` : shown.join(', ')
+  return values.length > maxItems
+    ? `${shown.join(', ')} and ${values.length - maxItems} more`
+    : shown.join(', ')
 }

@@ -13,7 +13,11 @@ export interface PipelineTelemetry {
   batchFailed?(rows: number, error: unknown): void
   duplicatesFound?(count: number): void
   /** the dedupe store could not be reached: `action` says whether events went on (open) or failed (reject) */
-  dedupeStoreFailed?(operation: 'claim' | 'confirm' | 'release', error: unknown, action: 'open' | 'reject' | 'ignored'): void
+  dedupeStoreFailed?(
+    operation: 'claim' | 'confirm' | 'release',
+    error: unknown,
+    action: 'open' | 'reject' | 'ignored',
+  ): void
   /** handing committed events to their routes failed (the router's enqueue never should): they are acked all the same */
   handOffFailed?(events: number, error: unknown): void
   /** an adapter threw while answering a submission whose events had all settled; the others are unaffected */

@@ -31,11 +31,18 @@ export function patternError(pattern: unknown): string | undefined {
  */
 export function compilePatterns(patterns: readonly string[]): TypeMatcher {
   const compiled = [...patterns]
-  if (patterns.includes('*')) return Object.assign(function matchesEveryType() { return true }, { patterns: compiled })
+  if (patterns.includes('*'))
+    return Object.assign(
+      function matchesEveryType() {
+        return true
+      },
+      { patterns: compiled },
+    )
   const exact = new Set<string>()
   const prefixes: string[] = []
   for (const pattern of patterns) {
-    if (pattern.endsWith('.*')) prefixes.push(pattern.slice(0, -1)) // keep the dot: `checkout.`
+    if (pattern.endsWith('.*'))
+      prefixes.push(pattern.slice(0, -1)) // keep the dot: `checkout.`
     else exact.add(pattern)
   }
   function matchesType(type: string): boolean {

@@ -7,11 +7,19 @@ import pino, { type DestinationStream, type Logger } from 'pino'
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
     {
-    level,
-    redact: {
-      paths: ['headers.authorization', 'headers["x-api-key"]', 'req.headers.authorization', 'req.headers["x-api-key"]', 'apiKey', 'apiKeys', 'config.API_KEYS'],
-      censor: '[redacted]',
-    },
+      level,
+      redact: {
+        paths: [
+          'headers.authorization',
+          'headers["x-api-key"]',
+          'req.headers.authorization',
+          'req.headers["x-api-key"]',
+          'apiKey',
+          'apiKeys',
+          'config.API_KEYS',
+        ],
+        censor: '[redacted]',
+      },
     },
     destination,
   )

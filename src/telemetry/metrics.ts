@@ -22,7 +22,13 @@ export interface Metrics {
     readonly outboxErrors: Counter<'operation'>
   }
   /** reports each route's breaker state and pending events when scraped */
-  watchRoutes(status: () => ReadonlyArray<{ route: string; breaker: 'closed' | 'open' | 'half-open'; pending: number }>): void
+  watchRoutes(
+    status: () => ReadonlyArray<{
+      route: string
+      breaker: 'closed' | 'open' | 'half-open'
+      pending: number
+    }>,
+  ): void
   readonly ws: WsTelemetry
   /** counts pauses and reports events in flight from the pipeline's admission */
   watchAdmission(admission: Admission): void
@@ -30,33 +36,78 @@ export interface Metrics {
 
 /** Seconds, from a fast insert on a quiet machine to one retried through an outage. */
 // Finer between 50 and 250 ms, around the 100 ms ack target: a p99 there should be read, not guessed.
-const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+const LATENCY_BUCKETS = [
+  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+]
 
 export function createMetrics(registry = new Registry()): Metrics {
   collectDefaultMetrics({ register: registry })
   const registers = [registry]
-  const events = new Counter({ name: 'sluice_events_total', help: 'Events answered, by transport and result status', labelNames: ['transport', 'status'] as const, registers })
-  const batches = new Counter({ name: 'sluice_batches_committed_total', help: 'Insert batches committed to ClickHouse', registers })
-  const rows = new Counter({ name: 'sluice_rows_committed_total', help: 'Rows committed to ClickHouse', registers })
-  const failedBatches = new Counter({ name: 'sluice_batches_failed_total', help: 'Insert batches given up after the retry budget (their events settled failed)', registers })
+  const events = new Counter({
+    name: 'sluice_events_total',
+    help: 'Events answered, by transport and result status',
+    labelNames: ['transport', 'status'] as const,
+    registers,
+  })
+  const batches = new Counter({
+    name: 'sluice_batches_committed_total',
+    help: 'Insert batches committed to ClickHouse',
+    registers,
+  })
+  const rows = new Counter({
+    name: 'sluice_rows_committed_total',
+    help: 'Rows committed to ClickHouse',
+    registers,
+  })
+  const failedBatches = new Counter({
+    name: 'sluice_batches_failed_total',
+    help: 'Insert batches given up after the retry budget (their events settled failed)',
+    registers,
+  })
   const insertDuration = new Histogram({
     name: 'sluice_insert_duration_seconds',
     help: 'Time from the first insert attempt of a batch to its commit, retries included',
     buckets: LATENCY_BUCKETS,
     registers,
   })
-  const retries = new Counter({ name: 'sluice_insert_retries_total', help: 'Insert attempts retried after a retriable error', registers })
-  const duplicates = new Counter({ name: 'sluice_duplicates_total', help: 'Events found already stored by the dedupe store', registers })
-  const dedupeErrors = new Counter({ name: 'sluice_dedupe_store_errors_total', help: 'Dedupe store calls that failed, and what was done (open, reject, ignored)', labelNames: ['operation', 'action'] as const, registers })
-  const restarts = new Counter({ name: 'sluice_pipeline_restarts_total', help: 'Times the pipeline supervisor resubscribed after an unexpected error', registers })
-  const answersFailed = new Counter({ name: 'sluice_answers_failed_total', help: 'Submissions whose answer could not be sent (the adapter threw while answering); the other clients are unaffected', labelNames: ['transport'] as const, registers })
+  const retries = new Counter({
+    name: 'sluice_insert_retries_total',
+    help: 'Insert attempts retried after a retriable error',
+    registers,
+  })
+  const duplicates = new Counter({
+    name: 'sluice_duplicates_total',
+    help: 'Events found already stored by the dedupe store',
+    registers,
+  })
+  const dedupeErrors = new Counter({
+    name: 'sluice_dedupe_store_errors_total',
+    help: 'Dedupe store calls that failed, and what was done (open, reject, ignored)',
+    labelNames: ['operation', 'action'] as const,
+    registers,
+  })
+  const restarts = new Counter({
+    name: 'sluice_pipeline_restarts_total',
+    help: 'Times the pipeline supervisor resubscribed after an unexpected error',
+    registers,
+  })
+  const answersFailed = new Counter({
+    name: 'sluice_answers_failed_total',
+    help: 'Submissions whose answer could not be sent (the adapter threw while answering); the other clients are unaffected',
+    labelNames: ['transport'] as const,
+    registers,
+  })
   const lag = new Histogram({
     name: 'sluice_ingest_lag_seconds',
     help: 'Time from receiving an event to committing it',
     buckets: LATENCY_BUCKETS,
     registers,
   })
-  const pauses = new Counter({ name: 'sluice_admission_pauses_total', help: 'Times admission crossed the high-water mark and told readers to pause', registers })
+  const pauses = new Counter({
+    name: 'sluice_admission_pauses_total',
+    help: 'Times admission crossed the high-water mark and told readers to pause',
+    registers,
+  })
   let watched: Admission | undefined
   let watchedRoutes: Parameters<Metrics['watchRoutes']>[0] = () => []
   const BREAKER = { closed: 0, 'half-open': 1, open: 2 } as const
@@ -94,7 +145,11 @@ export function createMetrics(registry = new Registry()): Metrics {
       this.set(watched?.inflightBytes ?? 0)
     },
   })
-  const paused = new Gauge({ name: 'sluice_admission_paused', help: '1 while readers are paused (over the high-water mark)', registers })
+  const paused = new Gauge({
+    name: 'sluice_admission_paused',
+    help: '1 while readers are paused (over the high-water mark)',
+    registers,
+  })
 
   const pipeline: PipelineTelemetry = {
     submissionSettled(transport, counts) {
@@ -118,12 +173,38 @@ export function createMetrics(registry = new Registry()): Metrics {
     answerFailed: (transport) => answersFailed.inc({ transport }),
   }
 
-  const wsConnections = new Gauge({ name: 'sluice_ws_connections', help: 'Open WebSocket connections', registers })
-  const wsRefusedUpgrades = new Counter({ name: 'sluice_ws_upgrades_refused_total', help: 'WebSocket upgrades refused, by reason', labelNames: ['reason'] as const, registers })
-  const wsRefusedFrames = new Counter({ name: 'sluice_ws_frames_refused_total', help: 'WebSocket frames answered with an error frame, by code', labelNames: ['code'] as const, registers })
-  const wsPauses = new Counter({ name: 'sluice_ws_reading_paused_total', help: 'Times a WebSocket connection stopped being read (backpressure)', registers })
-  const wsDropped = new Counter({ name: 'sluice_ws_subscribers_dropped_total', help: 'Subscribers dropped from their subscription for reading too slowly', registers })
-  const wsTimedOut = new Counter({ name: 'sluice_ws_peers_timed_out_total', help: 'Peers terminated after two silent ping intervals', registers })
+  const wsConnections = new Gauge({
+    name: 'sluice_ws_connections',
+    help: 'Open WebSocket connections',
+    registers,
+  })
+  const wsRefusedUpgrades = new Counter({
+    name: 'sluice_ws_upgrades_refused_total',
+    help: 'WebSocket upgrades refused, by reason',
+    labelNames: ['reason'] as const,
+    registers,
+  })
+  const wsRefusedFrames = new Counter({
+    name: 'sluice_ws_frames_refused_total',
+    help: 'WebSocket frames answered with an error frame, by code',
+    labelNames: ['code'] as const,
+    registers,
+  })
+  const wsPauses = new Counter({
+    name: 'sluice_ws_reading_paused_total',
+    help: 'Times a WebSocket connection stopped being read (backpressure)',
+    registers,
+  })
+  const wsDropped = new Counter({
+    name: 'sluice_ws_subscribers_dropped_total',
+    help: 'Subscribers dropped from their subscription for reading too slowly',
+    registers,
+  })
+  const wsTimedOut = new Counter({
+    name: 'sluice_ws_peers_timed_out_total',
+    help: 'Peers terminated after two silent ping intervals',
+    registers,
+  })
   const ws: WsTelemetry = {
     connectionOpened: () => wsConnections.inc(),
     connectionClosed: () => wsConnections.dec(),
@@ -140,15 +221,56 @@ export function createMetrics(registry = new Registry()): Metrics {
     registry,
     pipeline,
     ws,
-    uncaughtErrors: new Counter({ name: 'sluice_uncaught_errors_total', help: 'Errors no handler caught, logged and survived, by kind', labelNames: ['kind'] as const, registers }),
-    httpRequests: new Counter({ name: 'sluice_http_requests_total', help: 'HTTP requests answered, by route and status', labelNames: ['route', 'status'] as const, registers }),
+    uncaughtErrors: new Counter({
+      name: 'sluice_uncaught_errors_total',
+      help: 'Errors no handler caught, logged and survived, by kind',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
+    httpRequests: new Counter({
+      name: 'sluice_http_requests_total',
+      help: 'HTTP requests answered, by route and status',
+      labelNames: ['route', 'status'] as const,
+      registers,
+    }),
     routes: {
-      deliveries: new Counter({ name: 'sluice_route_deliveries_total', help: 'Route batches by outcome: delivered, retried (an attempt failed), dead_lettered', labelNames: ['route', 'outcome'] as const, registers }),
-      events: new Counter({ name: 'sluice_route_events_total', help: 'Events delivered to routes', labelNames: ['route', 'outcome'] as const, registers }),
-      duration: new Histogram({ name: 'sluice_route_delivery_duration_seconds', help: 'From the first attempt of a route batch to its delivery', labelNames: ['route'] as const, buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers }),
-      deadLetters: new Counter({ name: 'sluice_route_dead_letters_total', help: 'Events written to dead letters, by route and reason', labelNames: ['route', 'reason'] as const, registers }),
-      deadLetterWriteFailures: new Counter({ name: 'sluice_route_dead_letter_write_failures_total', help: 'Events whose dead letters could not be written (kept: still in the outbox)', labelNames: ['route', 'kept'] as const, registers }),
-      outboxErrors: new Counter({ name: 'sluice_route_outbox_errors_total', help: 'Route outbox (Redis Streams) calls that failed', labelNames: ['operation'] as const, registers }),
+      deliveries: new Counter({
+        name: 'sluice_route_deliveries_total',
+        help: 'Route batches by outcome: delivered, retried (an attempt failed), dead_lettered',
+        labelNames: ['route', 'outcome'] as const,
+        registers,
+      }),
+      events: new Counter({
+        name: 'sluice_route_events_total',
+        help: 'Events delivered to routes',
+        labelNames: ['route', 'outcome'] as const,
+        registers,
+      }),
+      duration: new Histogram({
+        name: 'sluice_route_delivery_duration_seconds',
+        help: 'From the first attempt of a route batch to its delivery',
+        labelNames: ['route'] as const,
+        buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+        registers,
+      }),
+      deadLetters: new Counter({
+        name: 'sluice_route_dead_letters_total',
+        help: 'Events written to dead letters, by route and reason',
+        labelNames: ['route', 'reason'] as const,
+        registers,
+      }),
+      deadLetterWriteFailures: new Counter({
+        name: 'sluice_route_dead_letter_write_failures_total',
+        help: 'Events whose dead letters could not be written (kept: still in the outbox)',
+        labelNames: ['route', 'kept'] as const,
+        registers,
+      }),
+      outboxErrors: new Counter({
+        name: 'sluice_route_outbox_errors_total',
+        help: 'Route outbox (Redis Streams) calls that failed',
+        labelNames: ['operation'] as const,
+        registers,
+      }),
     },
     watchRoutes(status) {
       watchedRoutes = status

@@ -18,13 +18,22 @@ export function loggingTelemetry(logger: Logger): PipelineTelemetry {
       log.warn({ err: error, operation, action }, 'dedupe store unavailable')
     },
     answerFailed(transport, error) {
-      log.error({ err: error, transport }, 'answering a submission failed; its client got no answer, the others are unaffected')
+      log.error(
+        { err: error, transport },
+        'answering a submission failed; its client got no answer, the others are unaffected',
+      )
     },
     handOffFailed(events, error) {
-      log.error({ err: error, events }, 'handing committed events to their routes failed; they are acked all the same')
+      log.error(
+        { err: error, events },
+        'handing committed events to their routes failed; they are acked all the same',
+      )
     },
     pipelineRestarted(error, stranded) {
-      log.error({ err: error, stranded }, 'pipeline stage threw; the events in flight were answered failed, and the chain resubscribed')
+      log.error(
+        { err: error, stranded },
+        'pipeline stage threw; the events in flight were answered failed, and the chain resubscribed',
+      )
     },
   }
 }

@@ -5,7 +5,14 @@ import { Submission } from '../streams/submission.js'
 
 /** An accepted event with fixed times, so that marble tests can compare whole values. */
 export function acceptedEvent(id: string, overrides: Partial<AcceptedEvent> = {}): AcceptedEvent {
-  return { id, type: 'page_view', timestamp: 1_764_151_200_123, receivedAt: 1_764_151_200_200, transport: 'ws', ...overrides }
+  return {
+    id,
+    type: 'page_view',
+    timestamp: 1_764_151_200_123,
+    receivedAt: 1_764_151_200_200,
+    transport: 'ws',
+    ...overrides,
+  }
 }
 
 export interface SettledEnvelope {
@@ -19,11 +26,19 @@ export interface SettledEnvelope {
 /** Envelopes (valid events on their way to storage) that record how and when they settle. */
 export function envelopes(now: () => number = Date.now) {
   const settled: SettledEnvelope[] = []
-  const make = (id: string, options: { fingerprint?: string; event?: Partial<AcceptedEvent> } = {}): Envelope => ({
+  const make = (
+    id: string,
+    options: { fingerprint?: string; event?: Partial<AcceptedEvent> } = {},
+  ): Envelope => ({
     event: acceptedEvent(id, options.event),
     fingerprint: options.fingerprint ?? `fp-${id}`,
     settle(outcome: Outcome) {
-      settled.push({ id, status: outcome.status, ...(outcome.status === 'duplicate' && outcome.conflict && { conflict: true as const }), at: now() })
+      settled.push({
+        id,
+        status: outcome.status,
+        ...(outcome.status === 'duplicate' && outcome.conflict && { conflict: true as const }),
+        at: now(),
+      })
     },
   })
   return { make, settled }
@@ -38,6 +53,9 @@ export interface Answered {
 /** Submissions (one request or frame each) that record their results once all their events settle. */
 export function submissions(now: () => number = Date.now) {
   const answered: Answered[] = []
-  const make = (events: readonly unknown[], transport: Transport = 'ws') => new Submission(events, transport, now(), (results) => answered.push({ results: [...results], at: now() }))
+  const make = (events: readonly unknown[], transport: Transport = 'ws') =>
+    new Submission(events, transport, now(), (results) =>
+      answered.push({ results: [...results], at: now() }),
+    )
   return { make, answered }
 }

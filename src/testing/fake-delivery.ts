@@ -12,7 +12,10 @@ export interface Call {
 }
 
 /** A Delivery on the scheduler's clock: `behave` says how long each attempt takes and how it fails. */
-export function createFakeDelivery(scheduler: SchedulerLike, behave: (call: Call) => { ms?: number; error?: unknown } | undefined = () => undefined) {
+export function createFakeDelivery(
+  scheduler: SchedulerLike,
+  behave: (call: Call) => { ms?: number; error?: unknown } | undefined = () => undefined,
+) {
   const calls: Call[] = []
   const delivered: Array<Call & { readonly doneAt: number }> = []
   const delivery: Delivery = {

@@ -19,7 +19,9 @@ export interface FakeRouteOutbox extends RouteOutbox {
  * never hands out an entry already held, and a release lets the next read take it again.
  * `failAppends` makes appends fail while it returns true (Redis down).
  */
-export function createFakeRouteOutbox(options: { failAppends?: () => boolean } = {}): FakeRouteOutbox {
+export function createFakeRouteOutbox(
+  options: { failAppends?: () => boolean } = {},
+): FakeRouteOutbox {
   const queues = new Map<string, Held[]>()
   let seq = 0
   const queue = (route: string) => {
@@ -39,20 +41,27 @@ export function createFakeRouteOutbox(options: { failAppends?: () => boolean } =
       return defer(() => {
         outbox.appends++
         if (options.failAppends?.()) throw new Error('ECONNREFUSED (fake outbox)')
-        for (const { route, events } of entries) for (const event of events) queue(route).push({ entry: { receipt: String(++seq), event }, held: false })
+        for (const { route, events } of entries)
+          for (const event of events)
+            queue(route).push({ entry: { receipt: String(++seq), event }, held: false })
         return of(undefined)
       })
     },
     read(route, max) {
       return defer(() => {
-        const taken = queue(route).filter((held) => !held.held).slice(0, max)
+        const taken = queue(route)
+          .filter((held) => !held.held)
+          .slice(0, max)
         for (const held of taken) held.held = true
         return of(taken.map((held) => held.entry))
       })
     },
     ack(route, receipts) {
       const done = new Set(receipts)
-      queues.set(route, queue(route).filter((held) => !done.has(held.entry.receipt)))
+      queues.set(
+        route,
+        queue(route).filter((held) => !done.has(held.entry.receipt)),
+      )
       return of(undefined)
     },
     release(route, receipts) {

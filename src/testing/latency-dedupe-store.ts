@@ -1,4 +1,11 @@
-import { asyncScheduler, defer, mergeMap, timer, type ObservableInput, type SchedulerLike } from 'rxjs'
+import {
+  asyncScheduler,
+  defer,
+  mergeMap,
+  timer,
+  type ObservableInput,
+  type SchedulerLike,
+} from 'rxjs'
 import type { DedupeStore } from '../streams/ports.js'
 
 export type DedupeOperation = 'claim' | 'confirm' | 'release'

@@ -37,7 +37,8 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
     return [...byId.values()]
   }
 
-  const newestFirst = (a: AcceptedEvent, b: AcceptedEvent) => b.receivedAt - a.receivedAt || b.timestamp - a.timestamp
+  const newestFirst = (a: AcceptedEvent, b: AcceptedEvent) =>
+    b.receivedAt - a.receivedAt || b.timestamp - a.timestamp
 
   const storage: MemoryStorage = {
     rows,
@@ -46,7 +47,12 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
       return defer(() => {
         storage.writes++
         if (down()) throw unreachable()
-        for (const { event, propertiesText } of batch) rows.push(propertiesText === undefined ? { ...event } : { ...event, properties: JSON.parse(propertiesText) as Record<string, unknown> })
+        for (const { event, propertiesText } of batch)
+          rows.push(
+            propertiesText === undefined
+              ? { ...event }
+              : { ...event, properties: JSON.parse(propertiesText) as Record<string, unknown> },
+          )
         return of(undefined)
       })
     },
@@ -56,7 +62,11 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
     async recent({ type, sinceMs, limit }) {
       await reachable()
       return merged()
-        .filter((e) => (type === undefined || e.type === type) && (sinceMs === undefined || e.receivedAt >= sinceMs))
+        .filter(
+          (e) =>
+            (type === undefined || e.type === type) &&
+            (sinceMs === undefined || e.receivedAt >= sinceMs),
+        )
         .sort(newestFirst)
         .slice(0, limit)
     },
@@ -76,7 +86,9 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
     async count({ ids, type, final = false }: CountQuery = {}) {
       await reachable()
       const wanted = ids && new Set(ids)
-      return (final ? merged() : rows).filter((e) => (!wanted || wanted.has(e.id)) && (type === undefined || e.type === type)).length
+      return (final ? merged() : rows).filter(
+        (e) => (!wanted || wanted.has(e.id)) && (type === undefined || e.type === type),
+      ).length
     },
     close: async () => {},
   }

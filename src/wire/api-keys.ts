@@ -23,7 +23,12 @@ const ANYONE: KeyHolder = Object.freeze({})
 
 /** `entries` are API_KEYS' entries: `key`, or `name=key` (API.md §3). */
 export function createApiKeyCheck(entries: readonly string[] | undefined): ApiKeyCheck {
-  const keys = (entries ?? []).map(parseApiKey).map(({ key, name }) => ({ digest: digest(key), holder: name === undefined ? ANYONE : Object.freeze({ source: name }) }))
+  const keys = (entries ?? [])
+    .map(parseApiKey)
+    .map(({ key, name }) => ({
+      digest: digest(key),
+      holder: name === undefined ? ANYONE : Object.freeze({ source: name }),
+    }))
   function identify(presented: string | undefined): KeyHolder | undefined {
     if (keys.length === 0) return ANYONE
     if (presented === undefined || presented === '') return undefined
@@ -53,7 +58,8 @@ export function parseApiKey(entry: string): { readonly key: string; readonly nam
 export function apiKeyProblem(entry: string): string | undefined {
   const { name, key } = parseApiKey(entry)
   if (key === '') return 'a key must not be empty'
-  if (name !== undefined && (name === '' || name.length > 128)) return 'a key name must be 1 to 128 characters'
+  if (name !== undefined && (name === '' || name.length > 128))
+    return 'a key name must be 1 to 128 characters'
   return undefined
 }
 
@@ -63,7 +69,10 @@ export function apiKeyProblem(entry: string): string | undefined {
  * changed in place rather than copied; anything that is not an event object is left for validation
  * to reject.
  */
-export function applyKeySource(events: readonly unknown[], holder: KeyHolder | undefined): readonly unknown[] {
+export function applyKeySource(
+  events: readonly unknown[],
+  holder: KeyHolder | undefined,
+): readonly unknown[] {
   const source = holder?.source
   if (source === undefined) return events
   for (const event of events) {
@@ -77,7 +86,8 @@ export function applyKeySource(events: readonly unknown[], holder: KeyHolder | u
 /** The key a request presents: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
 export function presentedKey(header: (name: string) => string | undefined): string | undefined {
   const authorization = header('authorization')
-  const bearer = authorization === undefined ? undefined : /^Bearer\s+(.+)$/i.exec(authorization.trim())?.[1]
+  const bearer =
+    authorization === undefined ? undefined : /^Bearer\s+(.+)$/i.exec(authorization.trim())?.[1]
   return bearer ?? header('x-api-key')?.trim()
 }
 

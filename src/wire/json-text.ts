@@ -10,7 +10,8 @@ import { jsonErrorPosition } from './json-error-position.js'
  */
 export const MAX_JSON_DEPTH = 64
 
-export type JsonText = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly message: string }
+export type JsonText =
+  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly message: string }
 
 export interface JsonTextOptions {
   readonly maxDepth?: number
@@ -25,10 +26,12 @@ export interface JsonTextOptions {
  * hundreds of milliseconds of parsing and garbage, and every walk of the result after it.
  */
 export function parseJsonText(bytes: Buffer, options: JsonTextOptions = {}): JsonText {
-  if (options.checkUtf8 !== false && !isUtf8(bytes)) return { ok: false, message: 'the body is not valid UTF-8' }
+  if (options.checkUtf8 !== false && !isUtf8(bytes))
+    return { ok: false, message: 'the body is not valid UTF-8' }
   const maxDepth = options.maxDepth ?? MAX_JSON_DEPTH
   const tooDeep = depthExceededAt(bytes, maxDepth)
-  if (tooDeep >= 0) return { ok: false, message: `JSON nested deeper than ${maxDepth} levels (at byte ${tooDeep})` }
+  if (tooDeep >= 0)
+    return { ok: false, message: `JSON nested deeper than ${maxDepth} levels (at byte ${tooDeep})` }
   const text = bytes.toString('utf8')
   try {
     return { ok: true, value: JSON.parse(text) }

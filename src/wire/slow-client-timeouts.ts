@@ -30,19 +30,32 @@ export interface SlowClientTimeouts {
 }
 
 /** The options of `http.createServer` for these bounds (Node refuses a head bound over the request bound). */
-export function slowClientServerOptions(timeouts: SlowClientTimeouts = SLOW_CLIENT_TIMEOUTS): ServerOptions {
-  if (timeouts.headersTimeout > timeouts.requestTimeout) throw new RangeError('the headers timeout must not exceed the request timeout')
-  return { headersTimeout: timeouts.headersTimeout, requestTimeout: timeouts.requestTimeout, connectionsCheckingInterval: SLOW_CLIENT_TIMEOUTS.connectionsCheckingInterval }
+export function slowClientServerOptions(
+  timeouts: SlowClientTimeouts = SLOW_CLIENT_TIMEOUTS,
+): ServerOptions {
+  if (timeouts.headersTimeout > timeouts.requestTimeout)
+    throw new RangeError('the headers timeout must not exceed the request timeout')
+  return {
+    headersTimeout: timeouts.headersTimeout,
+    requestTimeout: timeouts.requestTimeout,
+    connectionsCheckingInterval: SLOW_CLIENT_TIMEOUTS.connectionsCheckingInterval,
+  }
 }
 
-export const REQUEST_TIMEOUT_MESSAGE = 'the request did not arrive in time (HTTP_HEADERS_TIMEOUT_MS for its head, HTTP_REQUEST_TIMEOUT_MS for all of it)'
+export const REQUEST_TIMEOUT_MESSAGE =
+  'the request did not arrive in time (HTTP_HEADERS_TIMEOUT_MS for its head, HTTP_REQUEST_TIMEOUT_MS for all of it)'
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/
 
 /** Node's own answers to the other client errors, which a `clientError` listener takes over. */
-const NODE_ANSWERS: Record<string, number> = { HPE_HEADER_OVERFLOW: 431, HPE_CHUNK_EXTENSIONS_OVERFLOW: 413 }
+const NODE_ANSWERS: Record<string, number> = {
+  HPE_HEADER_OVERFLOW: 431,
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: 413,
+}
 
-type ClientSocket = Duplex & { readonly _httpMessage?: (ServerResponse & { readonly _headerSent?: boolean }) | null }
+type ClientSocket = Duplex & {
+  readonly _httpMessage?: (ServerResponse & { readonly _headerSent?: boolean }) | null
+}
 
 /**
  * Answers a timed-out request `408 request_timeout` in the error shape instead of Node's bare 408,
@@ -50,15 +63,19 @@ type ClientSocket = Duplex & { readonly _httpMessage?: (ServerResponse & { reado
  * for `clientError` replaces Node's handling of all of them.
  */
 export function answerClientErrors(server: Server): void {
-  server.on('clientError', function clientError(error: Error & { code?: string }, socket: ClientSocket) {
-    const response = socket._httpMessage
-    // Only between answers: a response already under way cannot be followed by another.
-    if (socket.writable && !(response?._headerSent ?? false)) {
-      if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') socket.write(requestTimeoutAnswer(response?.req.headers['x-request-id']))
-      else socket.write(`HTTP/1.1 ${bareStatus(error.code)}\r\nConnection: close\r\n\r\n`)
-    }
-    socket.destroy(error)
-  })
+  server.on(
+    'clientError',
+    function clientError(error: Error & { code?: string }, socket: ClientSocket) {
+      const response = socket._httpMessage
+      // Only between answers: a response already under way cannot be followed by another.
+      if (socket.writable && !(response?._headerSent ?? false)) {
+        if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT')
+          socket.write(requestTimeoutAnswer(response?.req.headers['x-request-id']))
+        else socket.write(`HTTP/1.1 ${bareStatus(error.code)}\r\nConnection: close\r\n\r\n`)
+      }
+      socket.destroy(error)
+    },
+  )
 }
 
 function bareStatus(code: string | undefined): string {
@@ -69,7 +86,15 @@ function bareStatus(code: string | undefined): string {
 /** The head of a request whose body timed out was read: its X-Request-Id is echoed, as on every answer. */
 function requestTimeoutAnswer(sent: string | string[] | undefined): string {
   const requestId = typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID()
-  const body = JSON.stringify({ error: { code: 'request_timeout', message: REQUEST_TIMEOUT_MESSAGE, requestId } })
-  const head = ['HTTP/1.1 408 Request Timeout', 'Connection: close', 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`, `X-Request-Id: ${requestId}`]
+  const body = JSON.stringify({
+    error: { code: 'request_timeout', message: REQUEST_TIMEOUT_MESSAGE, requestId },
+  })
+  const head = [
+    'HTTP/1.1 408 Request Timeout',
+    'Connection: close',
+    'Content-Type: application/json',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    `X-Request-Id: ${requestId}`,
+  ]
   return `${head.join('\r\n')}\r\n\r\n${body}`
 }

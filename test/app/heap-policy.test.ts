@@ -1,7 +1,10 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest'
 
 const setFlagsFromString = vi.fn()
-vi.mock('node:v8', async (original) => ({ ...(await original<typeof import('node:v8')>()), setFlagsFromString }))
+vi.mock('node:v8', async (original) => ({
+  ...(await original<typeof import('node:v8')>()),
+  setFlagsFromString,
+}))
 const { applyHeapPolicy, HEAP_GROWING_PERCENT } = await import('../../src/app/heap-policy.js')
 
 describe('heap policy', () => {

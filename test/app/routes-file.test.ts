@@ -16,7 +16,8 @@ const problems = (json: unknown) => {
   try {
     parseRoutes(json)
   } catch (error) {
-    if (error instanceof RoutesFileError) return error.problems.map((p) => `${p.route ?? '-'} ${p.field}: ${p.message}`)
+    if (error instanceof RoutesFileError)
+      return error.problems.map((p) => `${p.route ?? '-'} ${p.field}: ${p.message}`)
     throw error
   }
   throw new Error('parsed')
@@ -25,7 +26,19 @@ const problems = (json: unknown) => {
 describe('routes file', () => {
   it('reads the example of API.md §8 and fills in the defaults of what is left out', async () => {
     const path = join(dir, 'routes.json')
-    await writeFile(path, JSON.stringify({ routes: [{ name: 'analytics', match: ['page_view', 'checkout.*'], url: 'http://127.0.0.1:9000/hook', headers: { authorization: 'Bearer x' } }] }))
+    await writeFile(
+      path,
+      JSON.stringify({
+        routes: [
+          {
+            name: 'analytics',
+            match: ['page_view', 'checkout.*'],
+            url: 'http://127.0.0.1:9000/hook',
+            headers: { authorization: 'Bearer x' },
+          },
+        ],
+      }),
+    )
     expect(loadRoutesFile(path)).toEqual([
       {
         name: 'analytics',
@@ -44,7 +57,9 @@ describe('routes file', () => {
   })
 
   it('reads the example file (the one README shows)', () => {
-    const routes = loadRoutesFile(fileURLToPath(new URL('./fixtures/routes.example.json', import.meta.url)))
+    const routes = loadRoutesFile(
+      fileURLToPath(new URL('./fixtures/routes.example.json', import.meta.url)),
+    )
     expect(routes.map((r) => [r.name, r.concurrency, r.maxAttempts])).toEqual([
       ['analytics', 4, 8],
       ['warehouse', 4, 8],
@@ -56,7 +71,14 @@ describe('routes file', () => {
       problems({
         routes: [
           { name: 'a', match: ['checkout*'], url: 'ftp://x/', concurency: 2, batchMaxEvents: 0 },
-          { name: 'b', match: [], url: 'http://x/', headers: { 'Idempotency-Key': 'k' }, backoffInitialMs: 500, backoffMaxMs: 100 },
+          {
+            name: 'b',
+            match: [],
+            url: 'http://x/',
+            headers: { 'Idempotency-Key': 'k' },
+            backoffInitialMs: 500,
+            backoffMaxMs: 100,
+          },
           { match: ['*'] },
         ],
       }),
@@ -73,19 +95,31 @@ describe('routes file', () => {
   })
 
   it('refuses two routes of one name, and says which', () => {
-    expect(problems({ routes: [{ name: 'a', match: ['*'], url: 'http://x/' }, { name: 'a', match: ['*'], url: 'http://y/' }] })).toEqual([
-      'a name: is used by another route: names must be unique',
-    ])
+    expect(
+      problems({
+        routes: [
+          { name: 'a', match: ['*'], url: 'http://x/' },
+          { name: 'a', match: ['*'], url: 'http://y/' },
+        ],
+      }),
+    ).toEqual(['a name: is used by another route: names must be unique'])
   })
 
   it('puts the route and field in the message main prints', () => {
-    expect(() => parseRoutes({ routes: [{ name: 'billing', match: ['*'], url: 'http://x/', timeoutMs: 'soon' }] }, 'routes.json')).toThrow(
+    expect(() =>
+      parseRoutes(
+        { routes: [{ name: 'billing', match: ['*'], url: 'http://x/', timeoutMs: 'soon' }] },
+        'routes.json',
+      ),
+    ).toThrow(
       'invalid routes file routes.json: route "billing" field timeoutMs: Invalid input: expected number, received string',
     )
   })
 
   it('says so when the file is missing or not JSON', async () => {
-    expect(() => loadRoutesFile(join(dir, 'missing.json'))).toThrow(/missing\.json: file: cannot be read \(ENOENT\)/)
+    expect(() => loadRoutesFile(join(dir, 'missing.json'))).toThrow(
+      /missing\.json: file: cannot be read \(ENOENT\)/,
+    )
     const bad = join(dir, 'bad.json')
     await writeFile(bad, '{"routes": [')
     expect(() => loadRoutesFile(bad)).toThrow(/bad\.json: file: is not valid JSON/)
@@ -94,7 +128,16 @@ describe('routes file', () => {
 
   it('matches exact types, prefixes ending in .* and *', () => {
     const matches = typeMatcher(['page_view', 'checkout.*'])
-    expect(['page_view', 'checkout.completed', 'checkout.step.2', 'checkout', 'page_views', 'signup'].filter(matches)).toEqual(['page_view', 'checkout.completed', 'checkout.step.2'])
+    expect(
+      [
+        'page_view',
+        'checkout.completed',
+        'checkout.step.2',
+        'checkout',
+        'page_views',
+        'signup',
+      ].filter(matches),
+    ).toEqual(['page_view', 'checkout.completed', 'checkout.step.2'])
     expect(typeMatcher(['*'])('anything')).toBe(true)
   })
 })

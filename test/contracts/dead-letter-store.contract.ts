@@ -5,7 +5,8 @@ import type { DeadLetterStore, StoredDeadLetter } from '../../src/streams/routin
 import { until } from '../support/wait.js'
 
 const value = <T>(input: ObservableInput<T>) => firstValueFrom(from(input))
-const done = (input: ObservableInput<unknown>) => lastValueFrom(from(input), { defaultValue: undefined })
+const done = (input: ObservableInput<unknown>) =>
+  lastValueFrom(from(input), { defaultValue: undefined })
 const full: AcceptedEvent = {
   id: 'e-1',
   type: 'checkout.completed',
@@ -17,29 +18,60 @@ const full: AcceptedEvent = {
   properties: { total: 12.5, items: [{ sku: 'a\nb' }] },
   transport: 'ws',
 }
-const plain = (id: string): AcceptedEvent => ({ id, type: 'page_view', timestamp: 1_764_151_200_000, receivedAt: 1_764_151_200_001, transport: 'rest' })
-
+const plain = (id: string): AcceptedEvent => ({
+  id,
+  type: 'page_view',
+  timestamp: 1_764_151_200_000,
+  receivedAt: 1_764_151_200_001,
+  transport: 'rest',
+})
 
 /** What routing and the HTTP endpoints rely on from a dead-letter store; run against each implementation. */
-export function deadLetterStoreContract(name: string, store: () => DeadLetterStore, options: { failingStore?: () => DeadLetterStore } = {}) {
+export function deadLetterStoreContract(
+  name: string,
+  store: () => DeadLetterStore,
+  options: { failingStore?: () => DeadLetterStore } = {},
+) {
   describe(name, () => {
     it('writes a row per event and lists them newest first, the event as accepted', async () => {
-      await done(store().write([{ route: 'list', event: full, error: "HTTP 400: can't", attempts: 1, time: 1_000_000 }]))
-      await done(store().write([{ route: 'list', event: plain('e-2'), error: 'HTTP 503', attempts: 8, time: 2_000_000 }]))
+      await done(
+        store().write([
+          { route: 'list', event: full, error: "HTTP 400: can't", attempts: 1, time: 1_000_000 },
+        ]),
+      )
+      await done(
+        store().write([
+          { route: 'list', event: plain('e-2'), error: 'HTTP 503', attempts: 8, time: 2_000_000 },
+        ]),
+      )
       const listed = await value(store().list({ route: 'list', limit: 10 }))
       expect(listed.map(({ key, ...rest }) => rest)).toEqual([
         { route: 'list', event: plain('e-2'), error: 'HTTP 503', attempts: 8, time: 2_000_000 },
         { route: 'list', event: full, error: "HTTP 400: can't", attempts: 1, time: 1_000_000 },
       ])
-      expect((await value(store().list({ route: 'list', sinceMs: 1_500_000, limit: 10 }))).map((l) => l.event.id)).toEqual(['e-2'])
+      expect(
+        (await value(store().list({ route: 'list', sinceMs: 1_500_000, limit: 10 }))).map(
+          (l) => l.event.id,
+        ),
+      ).toEqual(['e-2'])
       expect(await value(store().list({ route: "nope' OR 1=1 --", limit: 10 }))).toEqual([])
     })
 
     it('pages a range oldest first, also through rows of the same millisecond, and removes exactly the rows read', async () => {
       const route = 'paged'
-      const letters = Array.from({ length: 7 }, (_, i) => ({ route, event: plain(`p-${i}`), error: 'HTTP 500', attempts: 8, time: 5_000_000 + Math.floor(i / 3) }))
+      const letters = Array.from({ length: 7 }, (_, i) => ({
+        route,
+        event: plain(`p-${i}`),
+        error: 'HTTP 500',
+        attempts: 8,
+        time: 5_000_000 + Math.floor(i / 3),
+      }))
       await done(store().write(letters))
-      await done(store().write([{ route, event: plain('late'), error: 'HTTP 500', attempts: 8, time: 9_000_000 }]))
+      await done(
+        store().write([
+          { route, event: plain('late'), error: 'HTTP 500', attempts: 8, time: 9_000_000 },
+        ]),
+      )
       const range = { route, sinceMs: 5_000_000, untilMs: 6_000_000 }
       const seen: StoredDeadLetter[] = []
       let after: string | undefined
@@ -51,7 +83,12 @@ export function deadLetterStoreContract(name: string, store: () => DeadLetterSto
       }
       expect(seen.map((l) => l.event.id).sort()).toEqual(letters.map((l) => l.event.id).sort())
       expect(new Set(seen.map((l) => l.key)).size).toBe(7)
-      await done(store().remove(route, seen.slice(0, 4).map((l) => l.key)))
+      await done(
+        store().remove(
+          route,
+          seen.slice(0, 4).map((l) => l.key),
+        ),
+      )
       await until(async () => (await value(store().list({ route, limit: 100 }))).length === 4)
       const left = (await value(store().list({ route, limit: 100 }))).map((l) => l.event.id).sort()
       expect(left).toEqual(['late', ...seen.slice(4).map((l) => l.event.id)].sort())
@@ -59,7 +96,9 @@ export function deadLetterStoreContract(name: string, store: () => DeadLetterSto
 
     it.runIf(options.failingStore)('calls a refused insert final', async () => {
       const missing = options.failingStore!()
-      const error = await done(missing.write([{ route: 'r', event: plain('x'), error: 'e', attempts: 1, time: 1 }])).catch((e: unknown) => e)
+      const error = await done(
+        missing.write([{ route: 'r', event: plain('x'), error: 'e', attempts: 1, time: 1 }]),
+      ).catch((e: unknown) => e)
       expect(error).toBeInstanceOf(Error)
       expect(missing.isRetriable(error)).toBe(false)
     })

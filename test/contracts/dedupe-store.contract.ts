@@ -28,7 +28,9 @@ export interface DedupeStoreOptions {
   readonly leaseMs: number
 }
 
-export type DedupeStoreFactory = (options: DedupeStoreOptions) => DedupeStoreHarness | Promise<DedupeStoreHarness>
+export type DedupeStoreFactory = (
+  options: DedupeStoreOptions,
+) => DedupeStoreHarness | Promise<DedupeStoreHarness>
 
 /** How long a test waits for a reservation to lapse: real Redis needs real seconds. */
 const RESERVATION_SECONDS = 1
@@ -39,7 +41,8 @@ const LEASE_MS = 1000
 const TIMEOUT_MS = 20_000
 
 const value = <T>(input: ObservableInput<T>) => firstValueFrom(from(input))
-const done = (input: ObservableInput<void>) => lastValueFrom(from(input), { defaultValue: undefined })
+const done = (input: ObservableInput<void>) =>
+  lastValueFrom(from(input), { defaultValue: undefined })
 const statuses = async (input: ObservableInput<ClaimReceipt>) => (await value(input)).statuses
 
 /** Ids unique to each test, so that one Redis serves many tests (and runs) without cross-talk. */
@@ -48,7 +51,8 @@ function claims(count: number, fingerprint = 'fp-a'): Claim[] {
   return Array.from({ length: count }, (_, i) => ({ id: `${run}-${i}`, fingerprint }))
 }
 
-const withFingerprint = (list: readonly Claim[], fingerprint: string) => list.map(({ id }) => ({ id, fingerprint }))
+const withFingerprint = (list: readonly Claim[], fingerprint: string) =>
+  list.map(({ id }) => ({ id, fingerprint }))
 
 /**
  * The behaviour every DedupeStore must have (ports.ts, API.md §5): two-phase claims — a short
@@ -59,7 +63,8 @@ const withFingerprint = (list: readonly Claim[], fingerprint: string) => list.ma
  */
 export function dedupeStoreContract(name: string, factory: DedupeStoreFactory): void {
   describe(`${name} (DedupeStore contract)`, () => {
-    const make = () => factory({ ttlSeconds: 60, reservationSeconds: RESERVATION_SECONDS, leaseMs: LEASE_MS })
+    const make = () =>
+      factory({ ttlSeconds: 60, reservationSeconds: RESERVATION_SECONDS, leaseMs: LEASE_MS })
 
     it('answers new for ids it has never seen, in the order asked', async () => {
       const { store } = await make()
@@ -103,7 +108,9 @@ export function dedupeStoreContract(name: string, factory: DedupeStoreFactory): 
       const receipt = await value(store.claim([confirmed!, other!]))
       await value(store.claim([reserved!]))
       await done(store.confirm([receipt]))
-      const answer = await statuses(store.claim([fresh!, { ...other!, fingerprint: 'fp-b' }, reserved!, confirmed!]))
+      const answer = await statuses(
+        store.claim([fresh!, { ...other!, fingerprint: 'fp-b' }, reserved!, confirmed!]),
+      )
       expect(answer).toEqual(['new', 'conflict', 'pending', 'duplicate'])
     })
 
@@ -151,30 +158,52 @@ export function dedupeStoreContract(name: string, factory: DedupeStoreFactory): 
       expect(await statuses(store.claim(batch))).toEqual(['duplicate'])
     })
 
-    it('frees a reservation that is never confirmed once it expires', { timeout: TIMEOUT_MS }, async () => {
-      const { store, elapse } = await make()
-      const batch = claims(1)
-      await value(store.claim(batch))
-      await elapse(RESERVATION_SECONDS * 1000 + 200)
-      expect(await statuses(store.claim(withFingerprint(batch, 'fp-b')))).toEqual(['new'])
-    })
+    it(
+      'frees a reservation that is never confirmed once it expires',
+      { timeout: TIMEOUT_MS },
+      async () => {
+        const { store, elapse } = await make()
+        const batch = claims(1)
+        await value(store.claim(batch))
+        await elapse(RESERVATION_SECONDS * 1000 + 200)
+        expect(await statuses(store.claim(withFingerprint(batch, 'fp-b')))).toEqual(['new'])
+      },
+    )
 
-    it('takes over a reservation whose owner died once its lease lapsed, long before the reservation expires', { timeout: TIMEOUT_MS }, async () => {
-      const { store, kill } = await factory({ ttlSeconds: 60, reservationSeconds: LONG_RESERVATION_SECONDS, leaseMs: LEASE_MS })
-      const batch = claims(3)
-      await value(store.claim(batch))
-      const next = await kill()
-      expect(await statuses(next.claim([...withFingerprint(batch.slice(0, 2), 'fp-b'), batch[2]!]))).toEqual(['new', 'new', 'new'])
-      expect(await statuses(next.claim(batch))).toEqual(['pending', 'pending', 'pending'])
-    })
+    it(
+      'takes over a reservation whose owner died once its lease lapsed, long before the reservation expires',
+      { timeout: TIMEOUT_MS },
+      async () => {
+        const { store, kill } = await factory({
+          ttlSeconds: 60,
+          reservationSeconds: LONG_RESERVATION_SECONDS,
+          leaseMs: LEASE_MS,
+        })
+        const batch = claims(3)
+        await value(store.claim(batch))
+        const next = await kill()
+        expect(
+          await statuses(next.claim([...withFingerprint(batch.slice(0, 2), 'fp-b'), batch[2]!])),
+        ).toEqual(['new', 'new', 'new'])
+        expect(await statuses(next.claim(batch))).toEqual(['pending', 'pending', 'pending'])
+      },
+    )
 
-    it('keeps a reservation pending while its owner lives, past its lease time', { timeout: TIMEOUT_MS }, async () => {
-      const { store, peer, elapse } = await factory({ ttlSeconds: 60, reservationSeconds: LONG_RESERVATION_SECONDS, leaseMs: LEASE_MS })
-      const batch = claims(2)
-      await value(store.claim(batch))
-      await elapse(LEASE_MS * 2.5)
-      expect(await statuses(peer.claim(batch))).toEqual(['pending', 'pending'])
-    })
+    it(
+      'keeps a reservation pending while its owner lives, past its lease time',
+      { timeout: TIMEOUT_MS },
+      async () => {
+        const { store, peer, elapse } = await factory({
+          ttlSeconds: 60,
+          reservationSeconds: LONG_RESERVATION_SECONDS,
+          leaseMs: LEASE_MS,
+        })
+        const batch = claims(2)
+        await value(store.claim(batch))
+        await elapse(LEASE_MS * 2.5)
+        expect(await statuses(peer.claim(batch))).toEqual(['pending', 'pending'])
+      },
+    )
 
     it('keeps a confirmed id past the reservation time', { timeout: TIMEOUT_MS }, async () => {
       const { store, elapse } = await make()
@@ -185,14 +214,22 @@ export function dedupeStoreContract(name: string, factory: DedupeStoreFactory): 
       expect(await statuses(store.claim(batch))).toEqual(['duplicate'])
     })
 
-    it('forgets a confirmed id once the dedupe window has passed', { timeout: TIMEOUT_MS }, async () => {
-      const { store, elapse } = await factory({ ttlSeconds: 1, reservationSeconds: 1, leaseMs: LEASE_MS })
-      const batch = claims(1)
-      const receipt = await value(store.claim(batch))
-      await done(store.confirm([receipt]))
-      await elapse(1200)
-      expect(await statuses(store.claim(batch))).toEqual(['new'])
-    })
+    it(
+      'forgets a confirmed id once the dedupe window has passed',
+      { timeout: TIMEOUT_MS },
+      async () => {
+        const { store, elapse } = await factory({
+          ttlSeconds: 1,
+          reservationSeconds: 1,
+          leaseMs: LEASE_MS,
+        })
+        const batch = claims(1)
+        const receipt = await value(store.claim(batch))
+        await done(store.confirm([receipt]))
+        await elapse(1200)
+        expect(await statuses(store.claim(batch))).toEqual(['new'])
+      },
+    )
 
     it('answers an empty batch with an empty list and takes empty confirms and releases', async () => {
       const { store } = await make()
@@ -201,16 +238,20 @@ export function dedupeStoreContract(name: string, factory: DedupeStoreFactory): 
       await expect(done(store.release([]))).resolves.toBeUndefined()
     })
 
-    it('claims, confirms and re-claims 10,000 ids in one call each', { timeout: TIMEOUT_MS }, async () => {
-      const { store } = await make()
-      const batch = claims(10_000)
-      const receipt = await value(store.claim(batch))
-      const first = receipt.statuses
-      expect(first).toHaveLength(10_000)
-      expect(first.every((status) => status === 'new')).toBe(true)
-      await done(store.confirm([receipt]))
-      const again = await statuses(store.claim(batch))
-      expect(again.every((status) => status === 'duplicate')).toBe(true)
-    })
+    it(
+      'claims, confirms and re-claims 10,000 ids in one call each',
+      { timeout: TIMEOUT_MS },
+      async () => {
+        const { store } = await make()
+        const batch = claims(10_000)
+        const receipt = await value(store.claim(batch))
+        const first = receipt.statuses
+        expect(first).toHaveLength(10_000)
+        expect(first.every((status) => status === 'new')).toBe(true)
+        await done(store.confirm([receipt]))
+        const again = await statuses(store.claim(batch))
+        expect(again.every((status) => status === 'duplicate')).toBe(true)
+      },
+    )
   })
 }

@@ -6,8 +6,16 @@ import type { EventSink } from '../../src/streams/ports.js'
 
 /** A sink that can also read back what it stored (GET /v1/events needs the same). */
 export interface StoredEventSink extends EventSink {
-  recent(query: { readonly type?: string; readonly sinceMs?: number; readonly limit: number }): Promise<AcceptedEvent[]>
-  count(query?: { readonly ids?: readonly string[]; readonly type?: string; readonly final?: boolean }): Promise<number>
+  recent(query: {
+    readonly type?: string
+    readonly sinceMs?: number
+    readonly limit: number
+  }): Promise<AcceptedEvent[]>
+  count(query?: {
+    readonly ids?: readonly string[]
+    readonly type?: string
+    readonly final?: boolean
+  }): Promise<number>
   /** what an in-process dedupe store reads when an id from before its start is sent again */
   byIds(ids: readonly string[]): Promise<AcceptedEvent[]>
 }
@@ -25,8 +33,13 @@ export interface EventSinkHarness {
 
 const TIMEOUT_MS = 60_000
 const at = (iso: string) => Date.parse(iso)
-const write = (sink: EventSink, events: readonly AcceptedEvent[]) => lastValueFrom(from(sink.write(events.map((event) => ({ event })))), { defaultValue: undefined })
-const failureOf = (promise: Promise<unknown>) => promise.then(() => expect.fail('the write should have failed'), (error: unknown) => error)
+const write = (sink: EventSink, events: readonly AcceptedEvent[]) =>
+  lastValueFrom(from(sink.write(events.map((event) => ({ event })))), { defaultValue: undefined })
+const failureOf = (promise: Promise<unknown>) =>
+  promise.then(
+    () => expect.fail('the write should have failed'),
+    (error: unknown) => error,
+  )
 
 /** A type unique to one test, so tests sharing a table do not see each other's rows. */
 const uniqueType = (label: string) => `${label}.${randomUUID().slice(0, 8)}`
@@ -62,7 +75,12 @@ export function eventSinkContract(name: string, setup: () => Promise<EventSinkHa
         source: 'web',
         userId: 'u-42',
         sessionId: 's-7',
-        properties: { path: '/pricing', items: [{ sku: 'a', qty: 2 }], nested: { ok: true, none: null }, text: "it's \\ \"quoted\"\n" },
+        properties: {
+          path: '/pricing',
+          items: [{ sku: 'a', qty: 2 }],
+          nested: { ok: true, none: null },
+          text: 'it\'s \\ "quoted"\n',
+        },
         transport: 'ws',
       })
       await write(harness.sink, [stored])
@@ -75,7 +93,14 @@ export function eventSinkContract(name: string, setup: () => Promise<EventSinkHa
     it('keeps the bytes that separate rows and fields (tab, newline, CR, NUL, backslash) in every string', async () => {
       const type = uniqueType('separators')
       const awkward = 'a\tb\nc\rd\0e\\f\\tg\\\\'
-      const stored = event({ id: `id-${randomUUID()}-${awkward}`, type, source: awkward, userId: awkward, sessionId: awkward, properties: { [awkward]: awkward, 'é✓😀': '\\n' } })
+      const stored = event({
+        id: `id-${randomUUID()}-${awkward}`,
+        type,
+        source: awkward,
+        userId: awkward,
+        sessionId: awkward,
+        properties: { [awkward]: awkward, 'é✓😀': '\\n' },
+      })
       await write(harness.sink, [stored, event({ type })])
       const back = await harness.sink.recent({ type, limit: 10 })
       expect(back).toHaveLength(2)
@@ -84,8 +109,19 @@ export function eventSinkContract(name: string, setup: () => Promise<EventSinkHa
 
     it('stores the serialized properties it is handed, and serializes the events it is not', async () => {
       const type = uniqueType('texts')
-      const [given, plain] = [event({ type, properties: { b: 1, a: [true] } }), event({ type, properties: { z: 'z' } })]
-      await lastValueFrom(from(harness.sink.write([{ event: given, propertiesText: '{"a":[true],"b":1}' }, { event: plain }])), { defaultValue: undefined })
+      const [given, plain] = [
+        event({ type, properties: { b: 1, a: [true] } }),
+        event({ type, properties: { z: 'z' } }),
+      ]
+      await lastValueFrom(
+        from(
+          harness.sink.write([
+            { event: given, propertiesText: '{"a":[true],"b":1}' },
+            { event: plain },
+          ]),
+        ),
+        { defaultValue: undefined },
+      )
       const back = await harness.sink.recent({ type, limit: 10 })
       expect(back.find((e) => e.id === given.id)).toStrictEqual(given)
       expect(back.find((e) => e.id === plain.id)).toStrictEqual(plain)
@@ -97,7 +133,13 @@ export function eventSinkContract(name: string, setup: () => Promise<EventSinkHa
       await write(harness.sink, [bare])
       const [back] = await harness.sink.recent({ type, limit: 10 })
       expect(back).toStrictEqual(bare)
-      expect(Object.keys(back!).sort()).toEqual(['id', 'receivedAt', 'timestamp', 'transport', 'type'])
+      expect(Object.keys(back!).sort()).toEqual([
+        'id',
+        'receivedAt',
+        'timestamp',
+        'transport',
+        'type',
+      ])
     })
 
     it('keeps an empty properties object', async () => {
@@ -109,8 +151,16 @@ export function eventSinkContract(name: string, setup: () => Promise<EventSinkHa
 
     it('collapses the same id written twice to one row, even with other timestamps', async () => {
       const type = uniqueType('replay')
-      const first = event({ type, timestamp: at('2026-11-26T10:00:00.000Z'), receivedAt: at('2026-11-26T10:00:00.000Z') })
-      const replay = { ...first, timestamp: at('2026-11-27T23:59:59.999Z'), receivedAt: at('2026-11-28T00:00:00.500Z') }
+      const first = event({
+        type,
+        timestamp: at('2026-11-26T10:00:00.000Z'),
+        receivedAt: at('2026-11-26T10:00:00.000Z'),
+      })
+      const replay = {
+        ...first,
+        timestamp: at('2026-11-27T23:59:59.999Z'),
+        receivedAt: at('2026-11-28T00:00:00.500Z'),
+      }
       await write(harness.sink, [first])
       await write(harness.sink, [replay])
       expect(await harness.sink.count({ ids: [first.id], final: true })).toBe(1)
@@ -124,17 +174,24 @@ export function eventSinkContract(name: string, setup: () => Promise<EventSinkHa
     it('stores 10,000 events written in batches of 1,000', { timeout: TIMEOUT_MS }, async () => {
       const type = uniqueType('bulk')
       const events = Array.from({ length: 10_000 }, (_, i) => event({ type, properties: { i } }))
-      for (let i = 0; i < events.length; i += 1000) await write(harness.sink, events.slice(i, i + 1000))
+      for (let i = 0; i < events.length; i += 1000)
+        await write(harness.sink, events.slice(i, i + 1000))
       expect(await harness.sink.count({ type })).toBe(10_000)
       expect(await harness.sink.count({ type, final: true })).toBe(10_000)
     })
 
-    it('takes batches written concurrently (INSERT_CONCURRENCY)', { timeout: TIMEOUT_MS }, async () => {
-      const type = uniqueType('concurrent')
-      const batches = Array.from({ length: 8 }, () => Array.from({ length: 250 }, () => event({ type })))
-      await Promise.all(batches.map((batch) => write(harness.sink, batch)))
-      expect(await harness.sink.count({ type })).toBe(2000)
-    })
+    it(
+      'takes batches written concurrently (INSERT_CONCURRENCY)',
+      { timeout: TIMEOUT_MS },
+      async () => {
+        const type = uniqueType('concurrent')
+        const batches = Array.from({ length: 8 }, () =>
+          Array.from({ length: 250 }, () => event({ type })),
+        )
+        await Promise.all(batches.map((batch) => write(harness.sink, batch)))
+        expect(await harness.sink.count({ type })).toBe(2000)
+      },
+    )
 
     it('completes an empty batch without writing', async () => {
       await expect(write(harness.sink, [])).resolves.toBeUndefined()
@@ -143,32 +200,61 @@ export function eventSinkContract(name: string, setup: () => Promise<EventSinkHa
     it('answers recent() newest first by received time, then by event time', async () => {
       const type = uniqueType('order')
       const [a, b, c, d] = [
-        event({ type, receivedAt: at('2026-11-26T10:00:00.001Z'), timestamp: at('2026-11-26T09:00:00.000Z') }),
-        event({ type, receivedAt: at('2026-11-26T10:00:00.003Z'), timestamp: at('2026-11-26T09:00:00.000Z') }),
-        event({ type, receivedAt: at('2026-11-26T10:00:00.003Z'), timestamp: at('2026-11-26T09:00:00.002Z') }),
-        event({ type, receivedAt: at('2026-11-26T10:00:00.002Z'), timestamp: at('2026-11-26T09:00:00.000Z') }),
+        event({
+          type,
+          receivedAt: at('2026-11-26T10:00:00.001Z'),
+          timestamp: at('2026-11-26T09:00:00.000Z'),
+        }),
+        event({
+          type,
+          receivedAt: at('2026-11-26T10:00:00.003Z'),
+          timestamp: at('2026-11-26T09:00:00.000Z'),
+        }),
+        event({
+          type,
+          receivedAt: at('2026-11-26T10:00:00.003Z'),
+          timestamp: at('2026-11-26T09:00:00.002Z'),
+        }),
+        event({
+          type,
+          receivedAt: at('2026-11-26T10:00:00.002Z'),
+          timestamp: at('2026-11-26T09:00:00.000Z'),
+        }),
       ]
       await write(harness.sink, [a, b, c, d])
-      expect((await harness.sink.recent({ type, limit: 10 })).map((e) => e.id)).toEqual([c.id, b.id, d.id, a.id])
+      expect((await harness.sink.recent({ type, limit: 10 })).map((e) => e.id)).toEqual([
+        c.id,
+        b.id,
+        d.id,
+        a.id,
+      ])
       expect((await harness.sink.recent({ type, limit: 2 })).map((e) => e.id)).toEqual([c.id, b.id])
     })
 
-    it('reads events back by id, however many ids are asked for at once', { timeout: TIMEOUT_MS }, async () => {
-      const type = uniqueType('byid')
-      const events = Array.from({ length: 450 }, (_, i) => event({ type, properties: { i } }))
-      await write(harness.sink, events)
-      const asked = [...events.map((e) => e.id), `${type}-never-stored`]
-      const byId = new Map((await harness.sink.byIds(asked)).map((e) => [e.id, e]))
-      expect(byId.size).toBe(450)
-      expect(byId.get(events[449]!.id)).toEqual(events[449])
-      expect(await harness.sink.byIds([])).toEqual([])
-    })
+    it(
+      'reads events back by id, however many ids are asked for at once',
+      { timeout: TIMEOUT_MS },
+      async () => {
+        const type = uniqueType('byid')
+        const events = Array.from({ length: 450 }, (_, i) => event({ type, properties: { i } }))
+        await write(harness.sink, events)
+        const asked = [...events.map((e) => e.id), `${type}-never-stored`]
+        const byId = new Map((await harness.sink.byIds(asked)).map((e) => [e.id, e]))
+        expect(byId.size).toBe(450)
+        expect(byId.get(events[449]!.id)).toEqual(events[449])
+        expect(await harness.sink.byIds([])).toEqual([])
+      },
+    )
 
     it('answers recent() across types, newest first', async () => {
       // received in 2099: newer than anything the other tests store
-      const events = [0, 1, 2].map((i) => event({ type: uniqueType(`any${i}`), receivedAt: at(`2099-01-01T00:00:00.00${i}Z`) }))
+      const events = [0, 1, 2].map((i) =>
+        event({ type: uniqueType(`any${i}`), receivedAt: at(`2099-01-01T00:00:00.00${i}Z`) }),
+      )
       await write(harness.sink, events)
-      expect((await harness.sink.recent({ limit: 3 })).map((e) => e.id)).toEqual(events.map((e) => e.id).reverse())
+      expect((await harness.sink.recent({ limit: 3 })).map((e) => e.id)).toEqual(
+        events.map((e) => e.id).reverse(),
+      )
     })
 
     it('filters recent() by type and by received time, the bound included', async () => {
@@ -177,16 +263,33 @@ export function eventSinkContract(name: string, setup: () => Promise<EventSinkHa
       const old = event({ type, receivedAt: at('2026-11-26T10:00:00.000Z') })
       const edge = event({ type, receivedAt: at('2026-11-26T11:00:00.000Z') })
       const late = event({ type, receivedAt: at('2026-11-26T12:00:00.000Z') })
-      await write(harness.sink, [old, edge, late, event({ type: other, receivedAt: at('2026-11-26T12:00:00.000Z') })])
-      const since = await harness.sink.recent({ type, sinceMs: at('2026-11-26T11:00:00.000Z'), limit: 10 })
+      await write(harness.sink, [
+        old,
+        edge,
+        late,
+        event({ type: other, receivedAt: at('2026-11-26T12:00:00.000Z') }),
+      ])
+      const since = await harness.sink.recent({
+        type,
+        sinceMs: at('2026-11-26T11:00:00.000Z'),
+        limit: 10,
+      })
       expect(since.map((e) => e.id)).toEqual([late.id, edge.id])
-      expect(await harness.sink.recent({ type, sinceMs: at('2026-11-26T11:00:00.001Z'), limit: 10 })).toEqual([late])
+      expect(
+        await harness.sink.recent({ type, sinceMs: at('2026-11-26T11:00:00.001Z'), limit: 10 }),
+      ).toEqual([late])
     })
 
     it('reads an injection attempt in the type as a plain value: nothing found, nothing broken', async () => {
       const type = uniqueType('victim')
       await write(harness.sink, [event({ type })])
-      for (const attack of ["x' OR 1=1 --", "x\\' OR 1=1 --", "x'; DROP TABLE raw_events; --", 'x\\', "x'\n OR 1=1"]) {
+      for (const attack of [
+        "x' OR 1=1 --",
+        "x\\' OR 1=1 --",
+        "x'; DROP TABLE raw_events; --",
+        'x\\',
+        "x'\n OR 1=1",
+      ]) {
         expect(await harness.sink.recent({ type: attack, limit: 10 })).toEqual([])
         expect(await harness.sink.count({ type: attack })).toBe(0)
       }

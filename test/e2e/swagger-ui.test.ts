@@ -78,7 +78,8 @@ describe('Swagger UI at /docs, in a browser', { timeout: 120_000 }, () => {
     page = context.pages()[0] ?? (await context.newPage())
     page.on('pageerror', (error) => pageErrors.push(error.message))
     page.on('console', (message) => {
-      if (message.type() === 'error') consoleErrors.push(`${message.text()} (${message.location().url})`)
+      if (message.type() === 'error')
+        consoleErrors.push(`${message.text()} (${message.location().url})`)
     })
   }, 120_000)
 
@@ -92,15 +93,26 @@ describe('Swagger UI at /docs, in a browser', { timeout: 120_000 }, () => {
     const response = await page.goto(`${origin}/docs`, { timeout: UI_TIMEOUT_MS })
     expect(response?.status()).toBe(200)
     // the page runs under its own policy (a violation would be a console error, checked below) and cannot be framed
-    expect(response?.headers()['content-security-policy']).toMatch(/script-src 'self' 'sha256-[^']+'; .*frame-ancestors 'none'/)
+    expect(response?.headers()['content-security-policy']).toMatch(
+      /script-src 'self' 'sha256-[^']+'; .*frame-ancestors 'none'/,
+    )
     expect(response?.headers()['x-frame-options']).toBe('DENY')
     await expect.poll(() => page.title()).toBe('Sluice API')
     await operation('events-post_v1_events_batch').waitFor()
     const rendered = await page.locator('.opblock .opblock-summary-path').allInnerTexts()
     const methods = await page.locator('.opblock .opblock-summary-method').allInnerTexts()
-    const operations = methods.map((method, i) => `${method} ${rendered[i]!.replace(/\u200b/g, '')}`)
+    const operations = methods.map(
+      (method, i) => `${method} ${rendered[i]!.replace(/\u200b/g, '')}`,
+    )
     expect(operations).toEqual(
-      expect.arrayContaining(['POST /v1/events', 'POST /v1/events/batch', 'GET /v1/events', 'GET /health', 'GET /ready', 'GET /metrics']),
+      expect.arrayContaining([
+        'POST /v1/events',
+        'POST /v1/events/batch',
+        'GET /v1/events',
+        'GET /health',
+        'GET /ready',
+        'GET /metrics',
+      ]),
     )
   })
 
@@ -111,7 +123,12 @@ describe('Swagger UI at /docs, in a browser', { timeout: 120_000 }, () => {
     const body = batch.locator('textarea.body-param__text')
     // the documented example is pre-filled: the mixed batch of API.md §3
     const prefilled = JSON.parse(await body.inputValue()) as { events: Array<{ id?: string }> }
-    expect(prefilled.events.map((event) => event.id)).toEqual(['evt-1001', 'evt-1002', 'evt-1001', undefined])
+    expect(prefilled.events.map((event) => event.id)).toEqual([
+      'evt-1001',
+      'evt-1002',
+      'evt-1001',
+      undefined,
+    ])
 
     const events = [
       { id: ids.first, type: 'checkout.completed', properties: { total: 42.5, currency: 'EUR' } },
@@ -131,7 +148,12 @@ describe('Swagger UI at /docs, in a browser', { timeout: 120_000 }, () => {
       failed: 0,
       results: [
         { index: 0, id: ids.first, status: 'accepted' },
-        { index: 1, id: ids.invalid, status: 'rejected', errors: [{ path: 'type', message: expect.any(String) }] },
+        {
+          index: 1,
+          id: ids.invalid,
+          status: 'rejected',
+          errors: [{ path: 'type', message: expect.any(String) }],
+        },
         { index: 2, id: ids.first, status: 'duplicate' },
         { index: 3, id: ids.second, status: 'accepted' },
       ],
@@ -152,17 +174,27 @@ describe('Swagger UI at /docs, in a browser', { timeout: 120_000 }, () => {
     const answer = await liveResponse(read)
     expect(await read.locator('.request-url').innerText()).toContain(`${origin}/v1/events?limit=10`)
     expect(answer.status).toBe('200')
-    const stored = (answer.body as { events: Array<{ id: string; type: string; transport: string; receivedAt: string }> }).events
+    const stored = (
+      answer.body as {
+        events: Array<{ id: string; type: string; transport: string; receivedAt: string }>
+      }
+    ).events
     // this Sluice has a database of its own: exactly the two accepted events, each once
     expect(stored.map((event) => event.id).sort()).toEqual([ids.first, ids.second].sort())
-    expect(stored.every((event) => event.transport === 'rest' && !Number.isNaN(Date.parse(event.receivedAt)))).toBe(true)
+    expect(
+      stored.every(
+        (event) => event.transport === 'rest' && !Number.isNaN(Date.parse(event.receivedAt)),
+      ),
+    ).toBe(true)
 
     if (process.env.UPDATE_SCREENSHOT === '1' || !existsSync(SCREENSHOT)) await screenshot(read)
   })
 
   it('loads everything from Sluice itself: no request to any other host, no script error', () => {
     expect(requests.length).toBeGreaterThan(0)
-    expect(requests.filter((request) => new URL(request.split(' ')[1]!).origin !== origin)).toEqual([])
+    expect(requests.filter((request) => new URL(request.split(' ')[1]!).origin !== origin)).toEqual(
+      [],
+    )
     expect(requests).toEqual(
       expect.arrayContaining([
         `GET ${origin}/docs/assets/swagger-ui-dist/swagger-ui-bundle.js`,
@@ -195,7 +227,10 @@ describe('Swagger UI at /docs, in a browser', { timeout: 120_000 }, () => {
     const table = op.locator('.responses-wrapper .live-responses-table')
     await table.waitFor({ timeout: UI_TIMEOUT_MS })
     const status = (await table.locator('tbody .response-col_status').first().innerText()).trim()
-    const text = await table.locator('.response-col_description .highlight-code pre').first().innerText()
+    const text = await table
+      .locator('.response-col_description .highlight-code pre')
+      .first()
+      .innerText()
     let body: unknown
     try {
       body = JSON.parse(text)
@@ -211,6 +246,11 @@ describe('Swagger UI at /docs, in a browser', { timeout: 120_000 }, () => {
     const answer = await op.locator('.responses-wrapper .live-responses-table').boundingBox()
     if (!answer) throw new Error('the answer of GET /v1/events is not on the page')
     const height = Math.ceil(answer.y + answer.height + 24)
-    await page.screenshot({ path: SCREENSHOT, fullPage: true, clip: { x: 0, y: 0, width: 1280, height }, animations: 'disabled' })
+    await page.screenshot({
+      path: SCREENSHOT,
+      fullPage: true,
+      clip: { x: 0, y: 0, width: 1280, height },
+      animations: 'disabled',
+    })
   }
 })

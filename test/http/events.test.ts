@@ -11,14 +11,33 @@ beforeAll(async () => {
 afterAll(() => sluice.dispose())
 
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-  sluice.app.request(path, { method: 'POST', body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } })
+  sluice.app.request(path, {
+    method: 'POST',
+    body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
+    headers: { 'content-type': 'application/json', ...headers },
+  })
 
-const errorOf = async (response: Response) => ((await response.json()) as { error: { code: string; message: string; requestId: string; issues?: Array<{ path: string; message: string }> } }).error
+const errorOf = async (response: Response) =>
+  (
+    (await response.json()) as {
+      error: {
+        code: string
+        message: string
+        requestId: string
+        issues?: Array<{ path: string; message: string }>
+      }
+    }
+  ).error
 
 describe('POST /v1/events', () => {
   it('answers 202 accepted once the event is stored, and 202 duplicate for the same event again', async () => {
     const id = uniqueId()
-    const event = { id, type: 'page_view', timestamp: '2026-11-26T10:00:00.123Z', properties: { path: '/' } }
+    const event = {
+      id,
+      type: 'page_view',
+      timestamp: '2026-11-26T10:00:00.123Z',
+      properties: { path: '/' },
+    }
     const first = await post('/v1/events', event)
     expect(first.status).toBe(202)
     expect(await first.json()).toEqual({ index: 0, id, status: 'accepted' })
@@ -33,7 +52,9 @@ describe('POST /v1/events', () => {
     const response = await post('/v1/events', { type: 'page_view' })
     const result = (await response.json()) as { id: string; status: string }
     expect(result.status).toBe('accepted')
-    expect(result.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    expect(result.id).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    )
   })
 
   it('answers 400 invalid_event with the issues of a rejected event, and stores nothing', async () => {
@@ -73,11 +94,23 @@ const rejections: Array<[string, unknown, string]> = [
   ['a sessionId over 256 chars', { type: 't', sessionId: 's'.repeat(257) }, 'sessionId'],
   ['properties that are an array', { type: 't', properties: [1] }, 'properties'],
   ['properties that are null', { type: 't', properties: null }, 'properties'],
-  ['properties over 32 KiB', { type: 't', properties: { blob: 'x'.repeat(33 * 1024) } }, 'properties'],
+  [
+    'properties over 32 KiB',
+    { type: 't', properties: { blob: 'x'.repeat(33 * 1024) } },
+    'properties',
+  ],
   ['properties nested 33 levels', { type: 't', properties: nest(32) }, 'properties'],
-  ['a __proto__ key at depth', { type: 't', properties: JSON.parse('{"a":{"__proto__":{"x":1}}}') }, 'properties.a.__proto__'],
+  [
+    'a __proto__ key at depth',
+    { type: 't', properties: JSON.parse('{"a":{"__proto__":{"x":1}}}') },
+    'properties.a.__proto__',
+  ],
   ['a constructor key', { type: 't', properties: { constructor: 1 } }, 'properties.constructor'],
-  ['a prototype key in an array item', { type: 't', properties: { items: [{ prototype: 1 }] } }, 'properties.items.0.prototype'],
+  [
+    'a prototype key in an array item',
+    { type: 't', properties: { items: [{ prototype: 1 }] } },
+    'properties.items.0.prototype',
+  ],
 ]
 
 function nest(levels: number): Record<string, unknown> {
@@ -99,8 +132,17 @@ describe('API.md §1: each rejection rule', () => {
     const edges = [
       { type: 'A', timestamp: 0 },
       { type: 'checkout.completed:v2/eu-west_1', timestamp: '2099-12-31T23:59:59.999Z' },
-      { type: 't', timestamp: '2026-11-26T12:00:00.123456+02:00', id: 'i'.repeat(128) + uniqueId().slice(0, 0) },
-      { type: 'a'.repeat(128), source: 's'.repeat(128), userId: 'u'.repeat(256), sessionId: 's'.repeat(256) },
+      {
+        type: 't',
+        timestamp: '2026-11-26T12:00:00.123456+02:00',
+        id: 'i'.repeat(128) + uniqueId().slice(0, 0),
+      },
+      {
+        type: 'a'.repeat(128),
+        source: 's'.repeat(128),
+        userId: 'u'.repeat(256),
+        sessionId: 's'.repeat(256),
+      },
       { type: 't', properties: nest(31) },
       { type: 't', properties: { blob: 'x'.repeat(32 * 1024 - 20) } },
     ].map((event, i) => ({ ...event, id: `${uniqueId('edge')}-${i}` }))
@@ -113,9 +155,18 @@ describe('API.md §1: each rejection rule', () => {
 describe('POST /v1/events/batch', () => {
   it('answers every event in order: accepted, rejected, duplicate in the same request, and counts them', async () => {
     const [a, b] = [uniqueId(), uniqueId()]
-    const response = await post('/v1/events/batch', { events: [{ id: a, type: 'x' }, { id: b, type: 'bad type' }, { id: a, type: 'x' }, { type: 'y' }] })
+    const response = await post('/v1/events/batch', {
+      events: [
+        { id: a, type: 'x' },
+        { id: b, type: 'bad type' },
+        { id: a, type: 'x' },
+        { type: 'y' },
+      ],
+    })
     expect(response.status).toBe(200)
-    const body = (await response.json()) as { results: Array<{ index: number; id?: string; status: string }> }
+    const body = (await response.json()) as {
+      results: Array<{ index: number; id?: string; status: string }>
+    }
     expect(body).toMatchObject({ accepted: 2, duplicates: 1, rejected: 1, failed: 0 })
     expect(body.results.map((r) => [r.index, r.status])).toEqual([
       [0, 'accepted'],
@@ -132,7 +183,11 @@ describe('POST /v1/events/batch', () => {
     ['an empty events array', { events: [] }, 'invalid_batch'],
     ['events that are not an array', { events: { type: 'x' } }, 'invalid_batch'],
     ['a key other than events', { events: [{ type: 'x' }], extra: true }, 'invalid_batch'],
-    ['more than BATCH_MAX_EVENTS events', { events: Array.from({ length: 51 }, () => ({ type: 'x' })) }, 'batch_too_large'],
+    [
+      'more than BATCH_MAX_EVENTS events',
+      { events: Array.from({ length: 51 }, () => ({ type: 'x' })) },
+      'batch_too_large',
+    ],
   ])('refuses %s with 400 %s', async (_name, body, code) => {
     const response = await post('/v1/events/batch', body)
     expect(response.status).toBe(400)
@@ -149,7 +204,11 @@ describe('every request', () => {
   })
 
   it('echoes a well-formed X-Request-Id in the header and the error body, and replaces a malformed one with a UUID', async () => {
-    const echoed = await post('/v1/events', { type: 'bad type' }, { 'x-request-id': 'client-req.42_A' })
+    const echoed = await post(
+      '/v1/events',
+      { type: 'bad type' },
+      { 'x-request-id': 'client-req.42_A' },
+    )
     expect(echoed.headers.get('x-request-id')).toBe('client-req.42_A')
     expect((await errorOf(echoed)).requestId).toBe('client-req.42_A')
     const replaced = await post('/v1/events', '{', { 'x-request-id': 'has spaces and / slashes' })
@@ -162,27 +221,40 @@ describe('every request', () => {
 
   it('reads a body without a content type as JSON and refuses other content types with 415', async () => {
     // (a string body would get text/plain from the Request constructor; bytes get no content type)
-    const untyped = await sluice.app.request('/v1/events', { method: 'POST', body: new TextEncoder().encode(JSON.stringify({ type: 'x' })) })
+    const untyped = await sluice.app.request('/v1/events', {
+      method: 'POST',
+      body: new TextEncoder().encode(JSON.stringify({ type: 'x' })),
+    })
     expect(untyped.status).toBe(202)
-    const form = await post('/v1/events', 'type=x', { 'content-type': 'application/x-www-form-urlencoded' })
+    const form = await post('/v1/events', 'type=x', {
+      'content-type': 'application/x-www-form-urlencoded',
+    })
     expect(form.status).toBe(415)
     expect((await errorOf(form)).code).toBe('unsupported_media_type')
   })
 
   it('answers a body over MAX_BODY_BYTES with 413, also when it only grows that large inflated', async () => {
-    const big = JSON.stringify({ events: [{ type: 'x', properties: { blob: 'x'.repeat(70_000) } }] })
+    const big = JSON.stringify({
+      events: [{ type: 'x', properties: { blob: 'x'.repeat(70_000) } }],
+    })
     const plain = await post('/v1/events/batch', big)
     expect(plain.status).toBe(413)
     expect((await errorOf(plain)).code).toBe('payload_too_large')
     const bomb = gzipSync(Buffer.from(big))
     expect(bomb.length).toBeLessThan(65536)
-    const inflated = await post('/v1/events/batch', new Uint8Array(bomb), { 'content-encoding': 'gzip' })
+    const inflated = await post('/v1/events/batch', new Uint8Array(bomb), {
+      'content-encoding': 'gzip',
+    })
     expect(inflated.status).toBe(413)
   })
 
   it('inflates a gzip body', async () => {
     const id = uniqueId()
-    const response = await post('/v1/events', new Uint8Array(gzipSync(JSON.stringify({ id, type: 'zipped' }))), { 'content-encoding': 'gzip' })
+    const response = await post(
+      '/v1/events',
+      new Uint8Array(gzipSync(JSON.stringify({ id, type: 'zipped' }))),
+      { 'content-encoding': 'gzip' },
+    )
     expect(await response.json()).toEqual({ index: 0, id, status: 'accepted' })
   })
 
@@ -199,6 +271,10 @@ describe('every request', () => {
   it('answers GET /health with status, request id and uptime', async () => {
     const response = await sluice.app.request('/health', { headers: { 'x-request-id': 'probe-1' } })
     expect(response.status).toBe(200)
-    expect(await response.json()).toEqual({ status: 'ok', requestId: 'probe-1', uptimeSeconds: expect.any(Number) })
+    expect(await response.json()).toEqual({
+      status: 'ok',
+      requestId: 'probe-1',
+      uptimeSeconds: expect.any(Number),
+    })
   })
 })

@@ -7,10 +7,22 @@ import type { EventSink } from '../../src/streams/ports.js'
 
 // The answers of the HTTP layer when what stands behind it fails in ways a test cannot get out of a
 // healthy server: storage that cannot be read, and a bug that throws.
-const unusedSink: EventSink = { write: () => Promise.reject(new Error('not used')), isRetriable: () => false }
+const unusedSink: EventSink = {
+  write: () => Promise.reject(new Error('not used')),
+  isRetriable: () => false,
+}
 const pipeline = createPipeline(
-  { insertBatchMaxRows: 10, insertBatchMaxWaitMs: 5, insertConcurrency: 1, maxInflightEvents: 100, retry: { initialMs: 1, maxMs: 1, budgetMs: 0 } },
-  { sink: unusedSink, store: createMemoryDedupeStore({ ttlSeconds: 1, reservationSeconds: 1, maxEntries: 1 }) },
+  {
+    insertBatchMaxRows: 10,
+    insertBatchMaxWaitMs: 5,
+    insertConcurrency: 1,
+    maxInflightEvents: 100,
+    retry: { initialMs: 1, maxMs: 1, budgetMs: 0 },
+  },
+  {
+    sink: unusedSink,
+    store: createMemoryDedupeStore({ ttlSeconds: 1, reservationSeconds: 1, maxEntries: 1 }),
+  },
 )
 
 describe('failures behind the REST surface', () => {
@@ -18,12 +30,18 @@ describe('failures behind the REST surface', () => {
     const lines: string[] = []
     const app = createHttpApp(
       { batchMaxEvents: 10, maxBodyBytes: 1024 },
-      { pipeline, logger: createLogger('warn', { write: (line: string) => void lines.push(line) }), reader: { recent: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:8123')) } },
+      {
+        pipeline,
+        logger: createLogger('warn', { write: (line: string) => void lines.push(line) }),
+        reader: { recent: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:8123')) },
+      },
     )
     const response = await app.request('/v1/events', { headers: { 'x-request-id': 'read-1' } })
     expect(response.status).toBe(503)
     expect(response.headers.get('retry-after')).toBe('5')
-    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('storage_unavailable')
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe(
+      'storage_unavailable',
+    )
     expect(lines.join('')).toContain('ECONNREFUSED')
     expect(lines.join('')).toContain('"requestId":"read-1"')
   })
@@ -36,11 +54,23 @@ describe('failures behind the REST surface', () => {
         throw new TypeError('a bug deep inside')
       },
     }
-    const app = createHttpApp({ batchMaxEvents: 10, maxBodyBytes: 1024 }, { pipeline: broken, logger: createLogger('info', { write: (line: string) => void lines.push(line) }) })
-    const response = await app.request('/v1/events', { method: 'POST', body: '{"type":"x"}', headers: { 'content-type': 'application/json', 'x-request-id': 'bug-1' } })
+    const app = createHttpApp(
+      { batchMaxEvents: 10, maxBodyBytes: 1024 },
+      {
+        pipeline: broken,
+        logger: createLogger('info', { write: (line: string) => void lines.push(line) }),
+      },
+    )
+    const response = await app.request('/v1/events', {
+      method: 'POST',
+      body: '{"type":"x"}',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'bug-1' },
+    })
     expect(response.status).toBe(500)
     const text = await response.text()
-    expect(JSON.parse(text)).toEqual({ error: { code: 'internal', message: 'internal error', requestId: 'bug-1' } })
+    expect(JSON.parse(text)).toEqual({
+      error: { code: 'internal', message: 'internal error', requestId: 'bug-1' },
+    })
     expect(text).not.toMatch(/deep inside|at .*\.ts/)
     expect(lines).toHaveLength(1)
     expect(lines[0]).toContain('a bug deep inside')

@@ -19,17 +19,29 @@ const MiB = 1024 * 1024
  * Streams `total` bytes of a JSON-ish body at the server, as fast as it reads them, and resolves
  * with the status it answers and how many bytes it took before answering.
  */
-function flood(total: number, headers: Record<string, string>): Promise<{ status: number; sentBeforeAnswer: number; body: string }> {
+function flood(
+  total: number,
+  headers: Record<string, string>,
+): Promise<{ status: number; sentBeforeAnswer: number; body: string }> {
   return new Promise((resolve, reject) => {
     const chunk = Buffer.alloc(64 * 1024, 0x20) // spaces: valid JSON whitespace, never a parse error
     let sent = 0
     let answered = false
-    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/events/batch', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
-      answered = true
-      let body = ''
-      res.on('data', (d: Buffer) => (body += d.toString()))
-      res.on('end', () => resolve({ status: res.statusCode!, sentBeforeAnswer: sent, body }))
-    })
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/v1/events/batch',
+        headers: { 'content-type': 'application/json', ...headers },
+      },
+      (res) => {
+        answered = true
+        let body = ''
+        res.on('data', (d: Buffer) => (body += d.toString()))
+        res.on('end', () => resolve({ status: res.statusCode!, sentBeforeAnswer: sent, body }))
+      },
+    )
     req.on('error', (error) => (answered ? undefined : reject(error)))
     const pump = () => {
       while (!answered && sent < total) {
@@ -65,14 +77,22 @@ describe('body limits on a real socket', () => {
     const bomb = gzipSync(Buffer.alloc(200 * MiB, 0x20))
     expect(bomb.length).toBeLessThan(MiB)
     const before = process.memoryUsage().rss
-    const response = await fetch(`http://127.0.0.1:${port}/v1/events/batch`, { method: 'POST', body: bomb, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } })
+    const response = await fetch(`http://127.0.0.1:${port}/v1/events/batch`, {
+      method: 'POST',
+      body: bomb,
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    })
     expect(response.status).toBe(413)
     expect(process.memoryUsage().rss - before).toBeLessThan(64 * MiB)
   })
 
   it('answers a truncated gzip body with 400 invalid_json, not a crash', async () => {
     const whole = gzipSync(JSON.stringify({ events: [{ type: 'x' }] }))
-    const response = await fetch(`http://127.0.0.1:${port}/v1/events/batch`, { method: 'POST', body: whole.subarray(0, whole.length - 8), headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } })
+    const response = await fetch(`http://127.0.0.1:${port}/v1/events/batch`, {
+      method: 'POST',
+      body: whole.subarray(0, whole.length - 8),
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    })
     expect(response.status).toBe(400)
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe('invalid_json')
   })
@@ -80,12 +100,22 @@ describe('body limits on a real socket', () => {
   it('reads a body of declared length that arrives in pieces, split inside a UTF-8 character', async () => {
     const id = `split-${Date.now()}-${Math.random().toString(36).slice(2)}`
     // Over 64 KiB in all, so that the server reads it in more than one piece whatever the client does.
-    const filler = [1, 2, 3].map((i) => ({ id: `${id}-${i}`, type: 'split.filler', properties: { pad: 'x'.repeat(25_000) } }))
-    const body = Buffer.from(JSON.stringify({ events: [{ id, type: 'split', properties: { city: 'Zürich' } }, ...filler] }))
+    const filler = [1, 2, 3].map((i) => ({
+      id: `${id}-${i}`,
+      type: 'split.filler',
+      properties: { pad: 'x'.repeat(25_000) },
+    }))
+    const body = Buffer.from(
+      JSON.stringify({
+        events: [{ id, type: 'split', properties: { city: 'Zürich' } }, ...filler],
+      }),
+    )
     const cut = body.indexOf(Buffer.from('ü')) + 1 // between the two bytes of ü
     const reply = await new Promise<string>((resolve, reject) => {
       const socket = connect(port, '127.0.0.1', () => {
-        socket.write(`POST /v1/events/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`)
+        socket.write(
+          `POST /v1/events/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+        )
         socket.write(body.subarray(0, cut))
         setTimeout(() => socket.write(body.subarray(cut)), 50)
       })
@@ -105,7 +135,9 @@ describe('body limits on a real socket', () => {
     expect(response.status).toBe(200)
     // And a raw socket still gets a well-formed answer to a well-formed request.
     const reply = await new Promise<string>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => socket.end('GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'))
+      const socket = connect(port, '127.0.0.1', () =>
+        socket.end('GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+      )
       let text = ''
       socket.on('data', (d) => (text += d.toString()))
       socket.on('end', () => resolve(text))

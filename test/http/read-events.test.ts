@@ -10,8 +10,17 @@ beforeAll(async () => {
   sluice = await fakeSluice()
   // Three requests in a row: each later one is received later.
   for (const batch of [[type, type], [other], [type]]) {
-    const events = batch.map((t, i) => ({ id: `${t}-${sent.length + i}`, type: t, timestamp: 1_764_151_200_000 + sent.length + i, properties: { n: sent.length + i } }))
-    const response = await sluice.app.request('/v1/events/batch', { method: 'POST', body: JSON.stringify({ events }), headers: { 'content-type': 'application/json' } })
+    const events = batch.map((t, i) => ({
+      id: `${t}-${sent.length + i}`,
+      type: t,
+      timestamp: 1_764_151_200_000 + sent.length + i,
+      properties: { n: sent.length + i },
+    }))
+    const response = await sluice.app.request('/v1/events/batch', {
+      method: 'POST',
+      body: JSON.stringify({ events }),
+      headers: { 'content-type': 'application/json' },
+    })
     expect(((await response.json()) as { accepted: number }).accepted).toBe(events.length)
     sent.push(...events)
     await new Promise((resolve) => setTimeout(resolve, 15))
@@ -21,7 +30,13 @@ afterAll(() => sluice.dispose())
 
 const read = async (query: string) => {
   const response = await sluice.app.request(`/v1/events?${query}`)
-  return { status: response.status, body: (await response.json()) as { events?: Array<Record<string, unknown>>; error?: { code: string; issues?: Array<{ path: string }> } } }
+  return {
+    status: response.status,
+    body: (await response.json()) as {
+      events?: Array<Record<string, unknown>>
+      error?: { code: string; issues?: Array<{ path: string }> }
+    },
+  }
 }
 
 describe('GET /v1/events', () => {
@@ -43,16 +58,31 @@ describe('GET /v1/events', () => {
     expect((await read(`type=${other}`)).body.events!.map((e) => e.id)).toEqual([`${other}-2`])
     const all = (await read(`type=${type}`)).body.events!
     const newest = Date.parse(all[0]!.receivedAt as string)
-    expect((await read(`type=${type}&since=${newest}`)).body.events!.map((e) => e.id)).toEqual([`${type}-3`])
-    expect((await read(`type=${type}&since=${encodeURIComponent(new Date(newest).toISOString())}`)).body.events!.map((e) => e.id)).toEqual([`${type}-3`])
-    expect((await read(`type=${type}&limit=2`)).body.events!.map((e) => e.id)).toEqual([`${type}-3`, `${type}-1`])
+    expect((await read(`type=${type}&since=${newest}`)).body.events!.map((e) => e.id)).toEqual([
+      `${type}-3`,
+    ])
+    expect(
+      (
+        await read(`type=${type}&since=${encodeURIComponent(new Date(newest).toISOString())}`)
+      ).body.events!.map((e) => e.id),
+    ).toEqual([`${type}-3`])
+    expect((await read(`type=${type}&limit=2`)).body.events!.map((e) => e.id)).toEqual([
+      `${type}-3`,
+      `${type}-1`,
+    ])
   })
 
   it('reads back a type with a leading $ by its exact name, escaped or not', async () => {
     const posthog = `$${type}`
-    const sentEvent = await sluice.app.request('/v1/events', { method: 'POST', body: JSON.stringify({ id: `${posthog}-0`, type: posthog }), headers: { 'content-type': 'application/json' } })
+    const sentEvent = await sluice.app.request('/v1/events', {
+      method: 'POST',
+      body: JSON.stringify({ id: `${posthog}-0`, type: posthog }),
+      headers: { 'content-type': 'application/json' },
+    })
     expect(sentEvent.status).toBe(202)
-    expect((await read(`type=${encodeURIComponent(posthog)}`)).body.events!.map((e) => e.id)).toEqual([`${posthog}-0`])
+    expect(
+      (await read(`type=${encodeURIComponent(posthog)}`)).body.events!.map((e) => e.id),
+    ).toEqual([`${posthog}-0`])
     expect((await read(`type=${posthog}`)).body.events!.map((e) => e.type)).toEqual([posthog])
     expect((await read(`type=${type}`)).body.events!.map((e) => e.type)).not.toContain(posthog)
   })

@@ -9,7 +9,10 @@ import { silent } from '../support/services.js'
 // The zero-configuration default: in-process dedupe and embedded chDB (one data dir per process).
 ingestContract('embedded defaults', async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'sluice-embedded-'))
-  const sluice = await createSluice(loadConfig({ DATA_DIR: dataDir, INSERT_BATCH_MAX_WAIT_MS: '5', LOG_LEVEL: 'silent' }), { logger: silent })
+  const sluice = await createSluice(
+    loadConfig({ DATA_DIR: dataDir, INSERT_BATCH_MAX_WAIT_MS: '5', LOG_LEVEL: 'silent' }),
+    { logger: silent },
+  )
   return {
     sluice,
     async dispose() {

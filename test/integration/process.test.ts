@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { createClickHouseClient, createClickHouseSink } from '../../src/adapters/clickhouse/clickhouse-sink.js'
+import {
+  createClickHouseClient,
+  createClickHouseSink,
+} from '../../src/adapters/clickhouse/clickhouse-sink.js'
 import { runToExit, startProcess, type RunningSluice } from '../support/process.js'
 import { uniqueId } from '../support/services.js'
 
@@ -13,8 +16,16 @@ afterAll(async () => {
 })
 
 const postBatch = async (url: string, events: unknown[]) => {
-  const response = await fetch(`${url}/v1/events/batch`, { method: 'POST', body: JSON.stringify({ events }), headers: { 'content-type': 'application/json' } })
-  return (await response.json()) as { accepted: number; duplicates: number; results: Array<{ index: number; id: string; status: string; conflict?: boolean }> }
+  const response = await fetch(`${url}/v1/events/batch`, {
+    method: 'POST',
+    body: JSON.stringify({ events }),
+    headers: { 'content-type': 'application/json' },
+  })
+  return (await response.json()) as {
+    accepted: number
+    duplicates: number
+    results: Array<{ index: number; id: string; status: string; conflict?: boolean }>
+  }
 }
 
 describe('the sluice process', () => {
@@ -31,12 +42,23 @@ describe('the sluice process', () => {
       await new Promise((resolve) => socket.once('open', resolve))
       // Two frames and one REST batch, all waiting in a 200 ms insert batch when SIGTERM comes.
       socket.send(JSON.stringify([{ id: uniqueId(), type }]))
-      socket.send(JSON.stringify({ op: 'publish', ref: 'second', events: [{ id: uniqueId(), type }, { id: uniqueId(), type }] }))
+      socket.send(
+        JSON.stringify({
+          op: 'publish',
+          ref: 'second',
+          events: [
+            { id: uniqueId(), type },
+            { id: uniqueId(), type },
+          ],
+        }),
+      )
       const rest = postBatch(sluice.url, [{ id: uniqueId(), type }])
       await new Promise((resolve) => setTimeout(resolve, 50))
       const exited = sluice.stop('SIGTERM')
       expect(await closed).toBe(1001)
-      expect(messages.filter((m) => m.op === 'ack').map((m) => [m.seq, m.results!.map((r) => r.status)])).toEqual([
+      expect(
+        messages.filter((m) => m.op === 'ack').map((m) => [m.seq, m.results!.map((r) => r.status)]),
+      ).toEqual([
         [1, ['accepted']],
         [2, ['accepted', 'accepted']],
       ])
@@ -52,11 +74,15 @@ describe('the sluice process', () => {
     ['PORT', '70000'],
     ['REDIS_URL', 'http://not-redis'],
     ['DEDUPE_ON_ERROR', 'maybe'],
-  ])('exits 2 naming %s when it is %s', async (variable, value) => {
-    const { code, output } = await runToExit({ [variable]: value })
-    expect(code).toBe(2)
-    expect(output).toContain(`invalid configuration: ${variable}`)
-  }, 30_000)
+  ])(
+    'exits 2 naming %s when it is %s',
+    async (variable, value) => {
+      const { code, output } = await runToExit({ [variable]: value })
+      expect(code).toBe(2)
+      expect(output).toContain(`invalid configuration: ${variable}`)
+    },
+    30_000,
+  )
 
   it('runs on the embedded defaults, says so at start, settles in flight work on SIGTERM and exits 0, and keeps its data and dedupe window (conflicts too) across a restart', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'sluice-restart-'))
@@ -82,7 +108,10 @@ describe('the sluice process', () => {
       const resent = await postBatch(second.url, events)
       expect(resent.duplicates).toBe(500)
       expect(resent.results.every((result) => !('conflict' in result))).toBe(true)
-      const collision = await postBatch(second.url, [{ ...events[7], properties: { other: 'content' } }, { ...events[8], source: 'another-app' }])
+      const collision = await postBatch(second.url, [
+        { ...events[7], properties: { other: 'content' } },
+        { ...events[8], source: 'another-app' },
+      ])
       expect(collision.results).toEqual([
         { index: 0, id: events[7]!.id, status: 'duplicate', conflict: true },
         { index: 1, id: events[8]!.id, status: 'duplicate', conflict: true },

@@ -26,11 +26,22 @@ afterAll(async () => {
 })
 
 function startRouter(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/integration/fixtures/outbox-router.ts'], {
-    cwd: root,
-    env: { ...process.env, REDIS_URL, CLICKHOUSE_URL, KEY_PREFIX: keyPrefix, DATABASE: database, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'test/integration/fixtures/outbox-router.ts'],
+    {
+      cwd: root,
+      env: {
+        ...process.env,
+        REDIS_URL,
+        CLICKHOUSE_URL,
+        KEY_PREFIX: keyPrefix,
+        DATABASE: database,
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   children.push(child)
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
@@ -39,7 +50,8 @@ function startRouter(env: Record<string, string>) {
 }
 
 /** The last `acked <n>` the child printed: ids e-0 … e-(n-1) were acked `accepted`. */
-const lastAcked = (output: string) => Math.max(0, ...[...output.matchAll(/acked (\d+)/g)].map((m) => Number(m[1])))
+const lastAcked = (output: string) =>
+  Math.max(0, ...[...output.matchAll(/acked (\d+)/g)].map((m) => Number(m[1])))
 
 async function downstream() {
   // 50 ms an answer, two batches of 10 at a time: 1000 events take about 2.5 s.
@@ -70,8 +82,16 @@ describe('routing across a crash (kill -9)', () => {
   it('lets another instance take over what a killed one held', async () => {
     const destination = await downstream()
     const claim = { CLAIM_IDLE_MS: '500' }
-    const first = startRouter({ DOWNSTREAM: destination.url, CONSUMER: 'node-a', SUBMIT: '300', ...claim })
-    await until(() => first.output().includes('acked 300') && destination.delivered.size >= 50, 20_000)
+    const first = startRouter({
+      DOWNSTREAM: destination.url,
+      CONSUMER: 'node-a',
+      SUBMIT: '300',
+      ...claim,
+    })
+    await until(
+      () => first.output().includes('acked 300') && destination.delivered.size >= 50,
+      20_000,
+    )
     first.child.kill('SIGKILL')
     await once(first.child, 'exit')
     expect(destination.delivered.size).toBeLessThan(300)

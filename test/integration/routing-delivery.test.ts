@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { firstValueFrom, from } from 'rxjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createClickHouseDeadLetters, type ClickHouseDeadLetters } from '../../src/adapters/clickhouse/clickhouse-dead-letters.js'
+import {
+  createClickHouseDeadLetters,
+  type ClickHouseDeadLetters,
+} from '../../src/adapters/clickhouse/clickhouse-dead-letters.js'
 import { createClickHouseClient } from '../../src/adapters/clickhouse/clickhouse-sink.js'
 import { createHttpDelivery } from '../../src/adapters/http-delivery/http-delivery.js'
 import { createMemoryDedupeStore } from '../../src/adapters/memory/memory-dedupe-store.js'
@@ -33,9 +36,18 @@ afterAll(async () => {
   await dropDatabase(database)
 })
 
-const quick = { batchMaxEvents: 20, batchMaxWaitMs: 10, backoffInitialMs: 5, backoffMaxMs: 50, timeoutMs: 2000 }
+const quick = {
+  batchMaxEvents: 20,
+  batchMaxWaitMs: 10,
+  backoffInitialMs: 5,
+  backoffMaxMs: 50,
+  timeoutMs: 2000,
+}
 async function router(routes: Route[], config: Partial<RouterConfig> = {}) {
-  const created = createRouter({ routes, breaker: { coolDownMs: 50 }, ...config }, { delivery, deadLetters })
+  const created = createRouter(
+    { routes, breaker: { coolDownMs: 50 }, ...config },
+    { delivery, deadLetters },
+  )
   await created.start()
   cleanups.push(() => created.drain({ flushMs: 100 }))
   return created
@@ -45,14 +57,18 @@ async function downstream(...args: Parameters<typeof startDownstream>) {
   cleanups.push(started.close)
   return started
 }
-const listed = async (name: string) => firstValueFrom(from(deadLetters.list({ route: name, limit: 10_000 })))
-const events = (label: string, n: number) => Array.from({ length: n }, (_, i) => event(`${label}-${i}`))
+const listed = async (name: string) =>
+  firstValueFrom(from(deadLetters.list({ route: name, limit: 10_000 })))
+const events = (label: string, n: number) =>
+  Array.from({ length: n }, (_, i) => event(`${label}-${i}`))
 
 describe('routing to real HTTP destinations', () => {
   it('delivers every event at least once to a destination that fails half the time, each batch under one idempotency key', async () => {
     const flaky = await downstream(() => ({ status: Math.random() < 0.5 ? 500 : 200 }))
     const name = 'flaky'
-    const r = await router([route({ name, match: ['*'], url: flaky.url, concurrency: 4, maxAttempts: 30, ...quick })])
+    const r = await router([
+      route({ name, match: ['*'], url: flaky.url, concurrency: 4, maxAttempts: 30, ...quick }),
+    ])
     const sent = events('flaky', 1000)
     for (let i = 0; i < sent.length; i += 100) await r.enqueue(sent.slice(i, i + 100))
     await until(() => flaky.delivered.size === 1000)
@@ -70,8 +86,13 @@ describe('routing to real HTTP destinations', () => {
   it('fills dead_letters while the destination is dead, and a replay delivers them once it is back', async () => {
     const dead = await downstream(() => ({ status: 503 }))
     const name = 'dead'
-    const r = await router([route({ name, match: ['order.*'], url: dead.url, maxAttempts: 3, ...quick })])
-    await r.enqueue([...events('dead', 50).map((e) => ({ ...e, type: 'order.placed' })), event('not-matched')])
+    const r = await router([
+      route({ name, match: ['order.*'], url: dead.url, maxAttempts: 3, ...quick }),
+    ])
+    await r.enqueue([
+      ...events('dead', 50).map((e) => ({ ...e, type: 'order.placed' })),
+      event('not-matched'),
+    ])
     await until(async () => (await listed(name)).length === 50)
     const letters = await listed(name)
     expect(letters[0]).toMatchObject({ route: name, error: 'HTTP 503', attempts: 3 })
@@ -90,12 +111,16 @@ describe('routing to real HTTP destinations', () => {
     await r.enqueue(events('strict', 5))
     await until(async () => (await listed(name)).length === 5)
     expect(strict.requests).toHaveLength(1)
-    expect((await listed(name)).map((l) => [l.error, l.attempts])).toEqual(Array(5).fill(['HTTP 422', 1]))
+    expect((await listed(name)).map((l) => [l.error, l.attempts])).toEqual(
+      Array(5).fill(['HTTP 422', 1]),
+    )
   })
 
   it('honours a 429’s Retry-After', async () => {
     let first = true
-    const limited = await downstream(() => (first ? ((first = false), { status: 429, headers: { 'retry-after': '1' } }) : { status: 200 }))
+    const limited = await downstream(() =>
+      first ? ((first = false), { status: 429, headers: { 'retry-after': '1' } }) : { status: 200 },
+    )
     const r = await router([route({ name: 'limited', match: ['*'], url: limited.url, ...quick })])
     await r.enqueue([event('limited-1')])
     await until(() => limited.delivered.size === 1)
@@ -107,18 +132,42 @@ describe('routing to real HTTP destinations', () => {
     const slow = await downstream(() => ({ status: 200, delayMs: 3000 }))
     const fast = await downstream()
     const r = await router([
-      route({ name: 'slow', match: ['*'], url: slow.url, ...quick, concurrency: 1, batchMaxEvents: 10, timeoutMs: 10_000 }),
+      route({
+        name: 'slow',
+        match: ['*'],
+        url: slow.url,
+        ...quick,
+        concurrency: 1,
+        batchMaxEvents: 10,
+        timeoutMs: 10_000,
+      }),
       route({ name: 'fast', match: ['*'], url: fast.url, ...quick }),
     ])
     const pipeline = createPipeline(
-      { insertBatchMaxRows: 1000, insertBatchMaxWaitMs: 5, insertConcurrency: 4, maxInflightEvents: 100_000, retry: { initialMs: 10, maxMs: 100, budgetMs: 1000 } },
-      { sink: createFakeSink(), store: createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds: 60, maxEntries: 100_000 }) },
+      {
+        insertBatchMaxRows: 1000,
+        insertBatchMaxWaitMs: 5,
+        insertConcurrency: 4,
+        maxInflightEvents: 100_000,
+        retry: { initialMs: 10, maxMs: 100, budgetMs: 1000 },
+      },
+      {
+        sink: createFakeSink(),
+        store: createMemoryDedupeStore({
+          ttlSeconds: 3600,
+          reservationSeconds: 60,
+          maxEntries: 100_000,
+        }),
+      },
     )
     r.follow(pipeline.accepted$)
     const latencies: number[] = []
     for (let batch = 0; batch < 20; batch++) {
       const started = Date.now()
-      const results = await pipeline.submit(Array.from({ length: 50 }, (_, i) => ({ id: `acks-${batch}-${i}`, type: 'page_view' })), 'rest')!
+      const results = await pipeline.submit(
+        Array.from({ length: 50 }, (_, i) => ({ id: `acks-${batch}-${i}`, type: 'page_view' })),
+        'rest',
+      )!
       latencies.push(Date.now() - started)
       expect(results.every((result) => result.status === 'accepted')).toBe(true)
     }
@@ -135,7 +184,12 @@ describe('routing to real HTTP destinations', () => {
   it('without an outbox, persists at shutdown what it could not deliver, and sends it at the next start', async () => {
     const destination = await downstream(() => ({ status: 200, delayMs: 5000 }))
     const name = 'restart'
-    const before = createRouter({ routes: [route({ name, match: ['*'], url: destination.url, ...quick, timeoutMs: 10_000 })] }, { delivery, deadLetters })
+    const before = createRouter(
+      {
+        routes: [route({ name, match: ['*'], url: destination.url, ...quick, timeoutMs: 10_000 })],
+      },
+      { delivery, deadLetters },
+    )
     await before.start()
     await before.enqueue(events('restart', 30))
     await before.drain({ flushMs: 100 })

@@ -11,7 +11,11 @@ import { until } from '../support/wait.js'
 
 /** A downstream service on a real socket: records what it received; `answer` decides its status. */
 function downstream(answer: () => number | 'hang' = () => 200) {
-  const received: Array<{ ids: string[]; headers: IncomingHttpHeaders; events: Array<Record<string, unknown>> }> = []
+  const received: Array<{
+    ids: string[]
+    headers: IncomingHttpHeaders
+    events: Array<Record<string, unknown>>
+  }> = []
   const hanging: Array<() => void> = []
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = []
@@ -20,7 +24,9 @@ function downstream(answer: () => number | 'hang' = () => 200) {
       const status = answer()
       const reply = () => {
         if (status !== 'hang' && status < 300) {
-          const { events } = JSON.parse(Buffer.concat(chunks).toString()) as { events: Array<Record<string, unknown> & { id: string }> }
+          const { events } = JSON.parse(Buffer.concat(chunks).toString()) as {
+            events: Array<Record<string, unknown> & { id: string }>
+          }
           received.push({ ids: events.map((e) => e.id), headers: req.headers, events })
         }
         res.writeHead(status === 'hang' ? 200 : status).end()
@@ -35,12 +41,23 @@ function downstream(answer: () => number | 'hang' = () => 200) {
     release: () => hanging.splice(0).forEach((reply) => reply()),
     /** requests it holds without an answer */
     held: () => hanging.length,
-    listen: () => new Promise<string>((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as { port: number }).port}/hook`))),
-    close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
+    listen: () =>
+      new Promise<string>((resolve) =>
+        server.listen(0, '127.0.0.1', () =>
+          resolve(`http://127.0.0.1:${(server.address() as { port: number }).port}/hook`),
+        ),
+      ),
+    close: () =>
+      new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
   }
 }
 
-const post = (url: string, path: string, body: unknown) => fetch(`${url}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } })
+const post = (url: string, path: string, body: unknown) =>
+  fetch(`${url}${path}`, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+  })
 
 let dir: string
 const running: RunningSluice[] = []
@@ -59,7 +76,16 @@ async function sluiceWith(routes: unknown[], env: Record<string, string> = {}) {
   await writeFile(file, JSON.stringify({ routes }))
   const database = `sluice_test_${randomUUID().replace(/-/g, '').slice(0, 12)}`
   databases.push(database)
-  const start = () => startProcess({ REDIS_URL, CLICKHOUSE_URL, CLICKHOUSE_DATABASE: database, ROUTES_FILE: file, ROUTE_CONSUMER: `test-${database}`, ROUTE_POLL_MS: '100', ...env })
+  const start = () =>
+    startProcess({
+      REDIS_URL,
+      CLICKHOUSE_URL,
+      CLICKHOUSE_DATABASE: database,
+      ROUTES_FILE: file,
+      ROUTE_CONSUMER: `test-${database}`,
+      ROUTE_POLL_MS: '100',
+      ...env,
+    })
   const sluice = await start()
   running.push(sluice)
   return { sluice, start }
@@ -70,16 +96,34 @@ describe('routing, end to end through the process', () => {
     const everything = downstream()
     const checkout = downstream()
     const { sluice } = await sluiceWith([
-      { name: 'everything', match: ['*'], url: await everything.listen(), batchMaxWaitMs: 50, headers: { authorization: 'Bearer hook-secret' } },
+      {
+        name: 'everything',
+        match: ['*'],
+        url: await everything.listen(),
+        batchMaxWaitMs: 50,
+        headers: { authorization: 'Bearer hook-secret' },
+      },
       { name: 'checkout', match: ['checkout.*'], url: await checkout.listen(), batchMaxWaitMs: 50 },
     ])
     try {
-      const rest = [{ id: uniqueId(), type: 'checkout.completed' }, { id: uniqueId(), type: 'page_view' }, { id: uniqueId(), type: 'bad type' }]
+      const rest = [
+        { id: uniqueId(), type: 'checkout.completed' },
+        { id: uniqueId(), type: 'page_view' },
+        { id: uniqueId(), type: 'bad type' },
+      ]
       await post(sluice.url, '/v1/events/batch', { events: rest })
       const socket = new WebSocket(sluice.wsUrl)
-      const acked = new Promise((resolve) => socket.on('message', (data) => JSON.parse(data.toString()).op === 'ack' && resolve(undefined)))
+      const acked = new Promise((resolve) =>
+        socket.on(
+          'message',
+          (data) => JSON.parse(data.toString()).op === 'ack' && resolve(undefined),
+        ),
+      )
       await new Promise((resolve) => socket.once('open', resolve))
-      const ws = [{ id: uniqueId(), type: 'checkout.started' }, { id: uniqueId(), type: 'signup' }]
+      const ws = [
+        { id: uniqueId(), type: 'checkout.started' },
+        { id: uniqueId(), type: 'signup' },
+      ]
       socket.send(JSON.stringify(ws))
       await acked
       socket.close()
@@ -100,25 +144,69 @@ describe('routing, end to end through the process', () => {
   it('writes what a dead downstream never took to dead letters, lists them, and replays them once it is back', async () => {
     let up = false
     const hook = downstream(() => (up ? 200 : 503))
-    const { sluice } = await sluiceWith([{ name: 'flaky', match: ['*'], url: await hook.listen(), batchMaxWaitMs: 20, maxAttempts: 2, backoffInitialMs: 10, backoffMaxMs: 20 }])
+    const { sluice } = await sluiceWith([
+      {
+        name: 'flaky',
+        match: ['*'],
+        url: await hook.listen(),
+        batchMaxWaitMs: 20,
+        maxAttempts: 2,
+        backoffInitialMs: 10,
+        backoffMaxMs: 20,
+      },
+    ])
     try {
       const events = Array.from({ length: 5 }, () => ({ id: uniqueId(), type: 'order.placed' }))
-      expect(((await (await post(sluice.url, '/v1/events/batch', { events })).json()) as { accepted: number }).accepted).toBe(5)
-      type Listed = { deadLetters: Array<{ route: string; event: { id: string }; error: string; attempts: number; time: string }> }
+      expect(
+        (
+          (await (await post(sluice.url, '/v1/events/batch', { events })).json()) as {
+            accepted: number
+          }
+        ).accepted,
+      ).toBe(5)
+      type Listed = {
+        deadLetters: Array<{
+          route: string
+          event: { id: string }
+          error: string
+          attempts: number
+          time: string
+        }>
+      }
       let listed: Listed = { deadLetters: [] }
-      await until(async () => ((listed = (await (await fetch(`${sluice.url}/v1/dead-letters?route=flaky`)).json()) as Listed), listed.deadLetters.length === 5))
-      expect(listed.deadLetters[0]).toMatchObject({ route: 'flaky', attempts: 2, error: expect.stringContaining('503') })
-      expect(new Set(listed.deadLetters.map((d) => d.event.id))).toEqual(new Set(events.map((e) => e.id)))
+      await until(
+        async () => (
+          (listed = (await (
+            await fetch(`${sluice.url}/v1/dead-letters?route=flaky`)
+          ).json()) as Listed),
+          listed.deadLetters.length === 5
+        ),
+      )
+      expect(listed.deadLetters[0]).toMatchObject({
+        route: 'flaky',
+        attempts: 2,
+        error: expect.stringContaining('503'),
+      })
+      expect(new Set(listed.deadLetters.map((d) => d.event.id))).toEqual(
+        new Set(events.map((e) => e.id)),
+      )
       expect(hook.ids().size).toBe(0)
 
       up = true
       const replay = await post(sluice.url, '/v1/dead-letters/replay', { route: 'flaky' })
       expect(await replay.json()).toEqual({ replayed: 5 })
       await until(() => hook.ids().size === 5)
-      expect((await post(sluice.url, '/v1/dead-letters/replay', { route: 'nope' })).status).toBe(404)
-      const malformed = await post(sluice.url, '/v1/dead-letters/replay', { route: 'flaky', extra: 1 })
+      expect((await post(sluice.url, '/v1/dead-letters/replay', { route: 'nope' })).status).toBe(
+        404,
+      )
+      const malformed = await post(sluice.url, '/v1/dead-letters/replay', {
+        route: 'flaky',
+        extra: 1,
+      })
       expect(malformed.status).toBe(400)
-      expect(((await malformed.json()) as { error: { code: string } }).error.code).toBe('invalid_request')
+      expect(((await malformed.json()) as { error: { code: string } }).error.code).toBe(
+        'invalid_request',
+      )
     } finally {
       await hook.close()
     }
@@ -128,10 +216,25 @@ describe('routing, end to end through the process', () => {
     let hang = true
     const hook = downstream(() => (hang ? 'hang' : 200))
     const url = await hook.listen()
-    const { sluice, start } = await sluiceWith([{ name: 'slow', match: ['*'], url, batchMaxEvents: 50, batchMaxWaitMs: 20, timeoutMs: 60_000 }])
+    const { sluice, start } = await sluiceWith([
+      {
+        name: 'slow',
+        match: ['*'],
+        url,
+        batchMaxEvents: 50,
+        batchMaxWaitMs: 20,
+        timeoutMs: 60_000,
+      },
+    ])
     try {
       const events = Array.from({ length: 300 }, () => ({ id: uniqueId(), type: 'kill.me' }))
-      expect(((await (await post(sluice.url, '/v1/events/batch', { events })).json()) as { accepted: number }).accepted).toBe(300)
+      expect(
+        (
+          (await (await post(sluice.url, '/v1/events/batch', { events })).json()) as {
+            accepted: number
+          }
+        ).accepted,
+      ).toBe(300)
       await until(() => hook.held() > 0) // deliveries are in flight, held unanswered by the hook
       expect(await sluice.stop('SIGKILL')).toBe(null)
       hook.release() // answers to a dead process: nobody acknowledges them
@@ -144,7 +247,7 @@ describe('routing, end to end through the process', () => {
     }
   }, 90_000)
 
-  it('runs a route\'s own transforms on what it matched: the other route gets the events as accepted, a throwing transform dead-letters only for its route', async () => {
+  it("runs a route's own transforms on what it matched: the other route gets the events as accepted, a throwing transform dead-letters only for its route", async () => {
     const plain = downstream()
     const redacted = downstream()
     const { sluice } = await sluiceWith(
@@ -155,16 +258,38 @@ describe('routing, end to end through the process', () => {
       { TRANSFORMS_MODULE: 'test/fixtures/route-transforms.mjs' },
     )
     try {
-      const events = [{ id: uniqueId(), type: 'signup', userId: 'u-1' }, { id: uniqueId(), type: 'internal.ping' }, { id: uniqueId(), type: 'boom' }]
-      expect(((await (await post(sluice.url, '/v1/events/batch', { events })).json()) as { accepted: number }).accepted).toBe(3)
+      const events = [
+        { id: uniqueId(), type: 'signup', userId: 'u-1' },
+        { id: uniqueId(), type: 'internal.ping' },
+        { id: uniqueId(), type: 'boom' },
+      ]
+      expect(
+        (
+          (await (await post(sluice.url, '/v1/events/batch', { events })).json()) as {
+            accepted: number
+          }
+        ).accepted,
+      ).toBe(3)
       await until(() => plain.ids().size === 3 && redacted.ids().size === 1)
       expect(redacted.ids()).toEqual(new Set([events[0]!.id]))
       expect(redacted.received.flatMap((r) => r.events)[0]).not.toHaveProperty('userId')
-      expect(plain.received.flatMap((r) => r.events).find((e) => e.id === events[0]!.id)).toMatchObject({ userId: 'u-1' })
+      expect(
+        plain.received.flatMap((r) => r.events).find((e) => e.id === events[0]!.id),
+      ).toMatchObject({ userId: 'u-1' })
       type Listed = { deadLetters: Array<{ event: { id: string }; error: string }> }
       let listed: Listed = { deadLetters: [] }
-      await until(async () => ((listed = (await (await fetch(`${sluice.url}/v1/dead-letters?route=redacted`)).json()) as Listed), listed.deadLetters.length === 1))
-      expect(listed.deadLetters[0]).toMatchObject({ event: { id: events[2]!.id }, error: 'a transform of route redacted failed: boom is not for this route' })
+      await until(
+        async () => (
+          (listed = (await (
+            await fetch(`${sluice.url}/v1/dead-letters?route=redacted`)
+          ).json()) as Listed),
+          listed.deadLetters.length === 1
+        ),
+      )
+      expect(listed.deadLetters[0]).toMatchObject({
+        event: { id: events[2]!.id },
+        error: 'a transform of route redacted failed: boom is not for this route',
+      })
     } finally {
       await Promise.all([plain.close(), redacted.close()])
     }
@@ -172,7 +297,12 @@ describe('routing, end to end through the process', () => {
 
   it('exits 2 naming the route and the field when ROUTES_FILE is wrong', async () => {
     const file = join(dir, 'bad.json')
-    await writeFile(file, JSON.stringify({ routes: [{ name: 'billing', match: ['*'], url: 'http://127.0.0.1:9/x', timeoutMs: -5 }] }))
+    await writeFile(
+      file,
+      JSON.stringify({
+        routes: [{ name: 'billing', match: ['*'], url: 'http://127.0.0.1:9/x', timeoutMs: -5 }],
+      }),
+    )
     const { code, output } = await runToExit({ ROUTES_FILE: file })
     expect(code).toBe(2)
     expect(output).toMatch(/ROUTES_FILE: .*route "billing" field timeoutMs/)

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
 import { REDIS_URL } from '../support/services.js'
 import { launch, metric, watch, type Instance } from './support/instance.js'
-import { eventSource, Ledger, resendUntilSettled, restWorker, sleep, wsWorker } from './support/load.js'
+import {
+  eventSource,
+  Ledger,
+  resendUntilSettled,
+  restWorker,
+  sleep,
+  wsWorker,
+} from './support/load.js'
 import { startPrivateClickHouse, type PrivateClickHouse } from './support/private-servers.js'
 import { privateDatabase, readStored } from './support/stored.js'
 
@@ -44,12 +51,50 @@ describe('a ClickHouse outage under load', () => {
     const running = () => loading
     const watcher = watch(instance)
     const workers = [
-      restWorker({ url: instance.url, ledger, next: () => next(100), running, via: 'rest-batch-1', pauseMs: 100 }),
-      restWorker({ url: instance.url, ledger, next: () => next(100), running, via: 'rest-batch-2', pauseMs: 100 }),
-      restWorker({ url: instance.url, ledger, next: () => next(1), running, via: 'rest-single', single: true, pauseMs: 40 }),
+      restWorker({
+        url: instance.url,
+        ledger,
+        next: () => next(100),
+        running,
+        via: 'rest-batch-1',
+        pauseMs: 100,
+      }),
+      restWorker({
+        url: instance.url,
+        ledger,
+        next: () => next(100),
+        running,
+        via: 'rest-batch-2',
+        pauseMs: 100,
+      }),
+      restWorker({
+        url: instance.url,
+        ledger,
+        next: () => next(1),
+        running,
+        via: 'rest-single',
+        single: true,
+        pauseMs: 40,
+      }),
       // Together the sockets may hold 2 × 12 × 25 = 600 events unacked: more than admission takes.
-      wsWorker({ url: instance.wsUrl, ledger, next: () => next(25), running, via: 'ws-1', window: 12, intervalMs: 40 }),
-      wsWorker({ url: instance.wsUrl, ledger, next: () => next(25), running, via: 'ws-2', window: 12, intervalMs: 40 }),
+      wsWorker({
+        url: instance.wsUrl,
+        ledger,
+        next: () => next(25),
+        running,
+        via: 'ws-1',
+        window: 12,
+        intervalMs: 40,
+      }),
+      wsWorker({
+        url: instance.wsUrl,
+        ledger,
+        next: () => next(25),
+        running,
+        via: 'ws-2',
+        window: 12,
+        intervalMs: 40,
+      }),
     ]
 
     await sleep(1500)
@@ -65,14 +110,18 @@ describe('a ClickHouse outage under load', () => {
     await Promise.all(workers)
     const seen = await watcher.stop()
     const values = await instance.metrics()
-    console.info(`clickhouse outage: ${ledger.events.size} events, ${ledger.unsettled().length} failed, ${JSON.stringify(ledger.counts)}, max in flight ${seen.maxInflight}, peak RSS ${Math.round(instance.memory().peakKb / 1024)} MiB, ${metric(values, 'sluice_insert_retries_total')} insert retries`)
+    console.info(
+      `clickhouse outage: ${ledger.events.size} events, ${ledger.unsettled().length} failed, ${JSON.stringify(ledger.counts)}, max in flight ${seen.maxInflight}, peak RSS ${Math.round(instance.memory().peakKb / 1024)} MiB, ${metric(values, 'sluice_insert_retries_total')} insert retries`,
+    )
 
     // While it lasted: the outage showed on /ready, inserts were retried, admission pushed back
     // (REST answered 503 overloaded with Retry-After, sockets stopped being read), and the events
     // past the retry budget settled failed.
     expect(ledger.unexpected).toEqual([])
     expect(acceptedBefore).toBeGreaterThan(0)
-    const during = seen.readyStatuses.filter((s) => s.at > outageStarted + 500 && s.at < outageEnded)
+    const during = seen.readyStatuses.filter(
+      (s) => s.at > outageStarted + 500 && s.at < outageEnded,
+    )
     expect(during.length).toBeGreaterThan(0)
     expect(during.some((s) => s.status === 503 && s.clickhouse === 'fail')).toBe(true)
     expect(seen.readyStatuses.at(-1)).toMatchObject({ status: 200, clickhouse: 'ok' })
@@ -103,13 +152,18 @@ describe('a ClickHouse outage under load', () => {
     for (const id of accepted) expect(before.final.get(id), `accepted ${id}`).toBe(1)
     const storedAnyway = unsettled.filter((id) => before.final.has(id))
     expect(storedAnyway.filter((id) => ledger.sentAt.get(id)! >= serverGone)).toEqual([])
-    if (storedAnyway.length > 0) console.info(`clickhouse outage: ${storedAnyway.length} events answered failed were committed by an insert cut off by the stop`)
+    if (storedAnyway.length > 0)
+      console.info(
+        `clickhouse outage: ${storedAnyway.length} events answered failed were committed by an insert cut off by the stop`,
+      )
     expect(unsettled.filter((id) => ledger.sentAt.get(id)! >= serverGone).length).toBeGreaterThan(0)
 
     // ...and is accepted when sent again.
     const left = await resendUntilSettled(instance.url, ledger, unsettled, 'resend')
     expect(left).toEqual([])
-    expect(unsettled.map((id) => ledger.last(id)).filter((status) => status !== 'accepted')).toEqual([])
+    expect(
+      unsettled.map((id) => ledger.last(id)).filter((status) => status !== 'accepted'),
+    ).toEqual([])
     const after = await readStored(clickhouse.url, database)
     expect(after.finalRows).toBe(ledger.events.size)
     expect(after.uniqueIds).toBe(ledger.events.size)

@@ -4,7 +4,16 @@ import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
 import { REDIS_URL } from '../support/services.js'
 import { launch, type Instance } from './support/instance.js'
-import { eventSource, Ledger, resendUntilSettled, restWorker, sleep, wsWorker, type Result, type TestEvent } from './support/load.js'
+import {
+  eventSource,
+  Ledger,
+  resendUntilSettled,
+  restWorker,
+  sleep,
+  wsWorker,
+  type Result,
+  type TestEvent,
+} from './support/load.js'
 import { startPrivateClickHouse, type PrivateClickHouse } from './support/private-servers.js'
 import { privateDatabase, readStored } from './support/stored.js'
 
@@ -22,7 +31,8 @@ class TimedLedger extends Ledger {
   override record(results: readonly Result[], via: string, sent: readonly TestEvent[]): void {
     super.record(results, via, sent)
     const now = Date.now()
-    for (const { id, status } of results) if (status === 'accepted' && !this.acceptedAt.has(id)) this.acceptedAt.set(id, now)
+    for (const { id, status } of results)
+      if (status === 'accepted' && !this.acceptedAt.has(id)) this.acceptedAt.set(id, now)
   }
 }
 
@@ -64,10 +74,40 @@ describe('a crash (kill -9) under load', () => {
     const next = eventSource(`crash-${randomUUID()}`, 'crash.load')
     const running = () => first.alive
     const workers = [
-      restWorker({ url: first.url, ledger, next: () => next(50), running, via: 'rest-1', pauseMs: 30 }),
-      restWorker({ url: first.url, ledger, next: () => next(50), running, via: 'rest-2', pauseMs: 30 }),
-      wsWorker({ url: first.wsUrl, ledger, next: () => next(25), running, via: 'ws-1', window: 8, intervalMs: 30 }),
-      wsWorker({ url: first.wsUrl, ledger, next: () => next(25), running, via: 'ws-2', window: 8, intervalMs: 30 }),
+      restWorker({
+        url: first.url,
+        ledger,
+        next: () => next(50),
+        running,
+        via: 'rest-1',
+        pauseMs: 30,
+      }),
+      restWorker({
+        url: first.url,
+        ledger,
+        next: () => next(50),
+        running,
+        via: 'rest-2',
+        pauseMs: 30,
+      }),
+      wsWorker({
+        url: first.wsUrl,
+        ledger,
+        next: () => next(25),
+        running,
+        via: 'ws-1',
+        window: 8,
+        intervalMs: 30,
+      }),
+      wsWorker({
+        url: first.wsUrl,
+        ledger,
+        next: () => next(25),
+        running,
+        via: 'ws-2',
+        window: 8,
+        intervalMs: 30,
+      }),
     ]
     await sleep(1500)
     const dead = await leaseOf(first.pid)
@@ -106,14 +146,22 @@ describe('a crash (kill -9) under load', () => {
     const left = await resendUntilSettled(second.url, ledger, unacked, 'resend', 30_000, 250)
     expect(left).toEqual([])
     // Taken over, not expired: the dead process's reservations are all still there.
-    expect(await redis.mget(...deadBatches.map((batch) => `sluice:dedupe-batch:${batch}`))).toEqual(deadBatches.map(() => 'p'))
+    expect(await redis.mget(...deadBatches.map((batch) => `sluice:dedupe-batch:${batch}`))).toEqual(
+      deadBatches.map(() => 'p'),
+    )
     // A committed id is a duplicate when sent again, whatever the restart did to its batch's owner.
     expect(committed.filter((id) => ledger.last(id) !== 'duplicate')).toEqual([])
     const resent = ledger.answers
-    const falseDuplicates = reserved.filter((id) => resent.get(id)!.some((a) => a.via === 'resend' && a.status === 'duplicate'))
+    const falseDuplicates = reserved.filter((id) =>
+      resent.get(id)!.some((a) => a.via === 'resend' && a.status === 'duplicate'),
+    )
     expect(falseDuplicates).toEqual([])
-    const failedMeanwhile = reserved.filter((id) => resent.get(id)!.some((a) => a.via === 'resend' && a.status === 'failed')).length
-    const freed = reserved.map((id) => ledger.acceptedAt.get(id)! - restartedAt).sort((a, b) => a - b)
+    const failedMeanwhile = reserved.filter((id) =>
+      resent.get(id)!.some((a) => a.via === 'resend' && a.status === 'failed'),
+    ).length
+    const freed = reserved
+      .map((id) => ledger.acceptedAt.get(id)! - restartedAt)
+      .sort((a, b) => a - b)
     console.info(
       `crash: ${ledger.events.size} events, ${acked.length} acked before the kill, ${unacked.length} re-sent, ${reserved.length} held by reservations of the dead process, ${committed.length} committed unacked ` +
         `(${failedMeanwhile} answered failed until its lease lapsed); from the restart: ready after ${readyAt - restartedAt} ms, ` +

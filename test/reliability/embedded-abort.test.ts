@@ -48,18 +48,35 @@ describe('embedded mode: a fatal error ends the process within a few seconds', (
 
   it('exits non-zero within a few seconds of V8 running out of heap under a real load', async () => {
     // A user transform that retains 1 MiB per event; 64 MB of old space runs out after a few batches.
-    const sluice = await start({ TRANSFORMS_MODULE: TRANSFORMS, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-old-space-size=64` })
+    const sluice = await start({
+      TRANSFORMS_MODULE: TRANSFORMS,
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-old-space-size=64`,
+    })
     let outOfMemoryAt: number | undefined
-    sluice.child.stdout!.on('data', () => (outOfMemoryAt ??= /heap out of memory/.test(sluice.logs()) ? Date.now() : undefined))
-    sluice.child.stderr!.on('data', () => (outOfMemoryAt ??= /heap out of memory/.test(sluice.logs()) ? Date.now() : undefined))
+    sluice.child.stdout!.on(
+      'data',
+      () => (outOfMemoryAt ??= /heap out of memory/.test(sluice.logs()) ? Date.now() : undefined),
+    )
+    sluice.child.stderr!.on(
+      'data',
+      () => (outOfMemoryAt ??= /heap out of memory/.test(sluice.logs()) ? Date.now() : undefined),
+    )
     for (let batch = 0; batch < 50 && sluice.alive && outOfMemoryAt === undefined; batch++) {
-      const events = Array.from({ length: 20 }, (_, i) => ({ id: `leak-${batch}-${i}`, type: 'leak.load' }))
+      const events = Array.from({ length: 20 }, (_, i) => ({
+        id: `leak-${batch}-${i}`,
+        type: 'leak.load',
+      }))
       // bounded: a process stuck after the report never answers
-      await Promise.race([post(sluice.url, '/v1/events/batch', { events }).catch(() => undefined), sleep(3000)])
+      await Promise.race([
+        post(sluice.url, '/v1/events/batch', { events }).catch(() => undefined),
+        sleep(3000),
+      ])
     }
     // timed from the report when it was seen (the process may be gone before the loop notices)
     const exit = await sluice.exited(FEW_SECONDS, outOfMemoryAt ?? Date.now())
-    console.info(`V8 out of memory: ${JSON.stringify(exit ?? 'still running')}, ${outOfMemoryAt === undefined ? 'no' : 'an'} out-of-memory report`)
+    console.info(
+      `V8 out of memory: ${JSON.stringify(exit ?? 'still running')}, ${outOfMemoryAt === undefined ? 'no' : 'an'} out-of-memory report`,
+    )
     expect(sluice.logs()).toContain('JavaScript heap out of memory')
     expect(exit, 'still running').toBeDefined()
     expect(failed(exit)).toBe(true)
@@ -73,7 +90,8 @@ describe('embedded mode: SIGTERM', () => {
     const sluice = await start({ INSERT_BATCH_MAX_WAIT_MS: '1500', SHUTDOWN_TIMEOUT_MS: '8000' })
     const events = Array.from({ length: 200 }, (_, i) => ({ id: `term-${i}`, type: 'term.load' }))
     const answer = post(sluice.url, '/v1/events/batch', { events })
-    for (let i = 0; i < 50 && metric(await sluice.metrics(), 'sluice_events_in_flight') === 0; i++) await sleep(20)
+    for (let i = 0; i < 50 && metric(await sluice.metrics(), 'sluice_events_in_flight') === 0; i++)
+      await sleep(20)
     expect(metric(await sluice.metrics(), 'sluice_events_in_flight')).toBeGreaterThan(0)
     const since = Date.now()
     sluice.child.kill('SIGTERM')
@@ -81,13 +99,17 @@ describe('embedded mode: SIGTERM', () => {
     const exit = await sluice.exited(10_000, since)
     console.info(`SIGTERM: ${JSON.stringify(exit ?? 'still running')}`)
     expect(status).toBe(200)
-    expect((body as { results: Array<{ status: string }> }).results.map((result) => result.status)).toEqual(events.map(() => 'accepted'))
+    expect(
+      (body as { results: Array<{ status: string }> }).results.map((result) => result.status),
+    ).toEqual(events.map(() => 'accepted'))
     expect(exit).toMatchObject({ code: 0, signal: null })
   }, 60_000)
 
   it('ends a process whose main thread is stuck within seconds of the stall bound, SIGTERM or not', async () => {
     const sluice = await start({ TRANSFORMS_MODULE: TRANSFORMS })
-    void post(sluice.url, '/v1/events', { id: 'block-1', type: 'block.main' }).catch(() => undefined)
+    void post(sluice.url, '/v1/events', { id: 'block-1', type: 'block.main' }).catch(
+      () => undefined,
+    )
     await sleep(500)
     const since = Date.now()
     // Node takes the signal, but its handler is JavaScript: it cannot run until the loop ends.
@@ -103,8 +125,14 @@ describe('embedded mode: SIGTERM', () => {
 describe('errors that escape every handler', () => {
   it('are logged and counted, and the process keeps serving', async () => {
     const sluice = await start({ TRANSFORMS_MODULE: TRANSFORMS })
-    const thrown = await post(sluice.url, '/v1/events', { id: 'escape-1', type: 'escape.exception' })
-    const rejected = await post(sluice.url, '/v1/events', { id: 'escape-2', type: 'escape.rejection' })
+    const thrown = await post(sluice.url, '/v1/events', {
+      id: 'escape-1',
+      type: 'escape.exception',
+    })
+    const rejected = await post(sluice.url, '/v1/events', {
+      id: 'escape-2',
+      type: 'escape.rejection',
+    })
     expect([thrown.status, rejected.status]).toEqual([202, 202])
     await sleep(200)
     expect(sluice.alive).toBe(true)
@@ -115,9 +143,18 @@ describe('errors that escape every handler', () => {
     const values = await sluice.metrics()
     expect(metric(values, 'sluice_uncaught_errors_total', 'kind="uncaughtException"')).toBe(1)
     expect(metric(values, 'sluice_uncaught_errors_total', 'kind="unhandledRejection"')).toBe(1)
-    const lines = sluice.logs().split('\n').filter((line) => line.includes('escaped from a transform') || line.includes('rejected in a transform'))
+    const lines = sluice
+      .logs()
+      .split('\n')
+      .filter(
+        (line) =>
+          line.includes('escaped from a transform') || line.includes('rejected in a transform'),
+      )
     expect(lines).toHaveLength(2)
-    expect(lines.map((line) => JSON.parse(line).kind).sort()).toEqual(['uncaughtException', 'unhandledRejection'])
+    expect(lines.map((line) => JSON.parse(line).kind).sort()).toEqual([
+      'uncaughtException',
+      'unhandledRejection',
+    ])
     expect(await sluice.stop('SIGTERM')).toBe(0)
   }, 60_000)
 })

@@ -33,7 +33,11 @@ afterAll(async () => {
 /** A fresh TCP connection (no keep-alive pool): refused once the server stopped listening. */
 function freshRequest(url: string): Promise<string> {
   return new Promise((resolve) => {
-    const req = request(`${url}/health`, { agent: false }, (res) => (res.resume(), resolve(`answered ${res.statusCode}`)))
+    const req = request(
+      `${url}/health`,
+      { agent: false },
+      (res) => (res.resume(), resolve(`answered ${res.statusCode}`)),
+    )
     req.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message))
     req.end()
   })
@@ -55,7 +59,21 @@ describe('graceful shutdown (SIGTERM) under load', () => {
     const dir = await mkdtemp(join(tmpdir(), 'sluice-shutdown-'))
     closers.push(() => rm(dir, { recursive: true, force: true }))
     const routesFile = join(dir, 'routes.json')
-    await writeFile(routesFile, JSON.stringify({ routes: [{ name: route, match: ['shutdown.*'], url: destination.url, batchMaxEvents: 50, batchMaxWaitMs: 50, concurrency: 1 }] }))
+    await writeFile(
+      routesFile,
+      JSON.stringify({
+        routes: [
+          {
+            name: route,
+            match: ['shutdown.*'],
+            url: destination.url,
+            batchMaxEvents: 50,
+            batchMaxWaitMs: 50,
+            concurrency: 1,
+          },
+        ],
+      }),
+    )
     const env = {
       REDIS_URL,
       CLICKHOUSE_URL,
@@ -72,13 +90,51 @@ describe('graceful shutdown (SIGTERM) under load', () => {
     const next = eventSource(`shutdown-${randomUUID()}`, 'shutdown.load')
     const running = () => sluice.alive
     const workers = [
-      restWorker({ url: sluice.url, ledger, next: () => next(50), running, via: 'rest-1', pauseMs: 20 }),
-      restWorker({ url: sluice.url, ledger, next: () => next(50), running, via: 'rest-2', pauseMs: 20 }),
-      restWorker({ url: sluice.url, ledger, next: () => next(1), running, via: 'rest-single', single: true, pauseMs: 20 }),
+      restWorker({
+        url: sluice.url,
+        ledger,
+        next: () => next(50),
+        running,
+        via: 'rest-1',
+        pauseMs: 20,
+      }),
+      restWorker({
+        url: sluice.url,
+        ledger,
+        next: () => next(50),
+        running,
+        via: 'rest-2',
+        pauseMs: 20,
+      }),
+      restWorker({
+        url: sluice.url,
+        ledger,
+        next: () => next(1),
+        running,
+        via: 'rest-single',
+        single: true,
+        pauseMs: 20,
+      }),
     ]
     const sockets = [
-      wsWorker({ url: sluice.wsUrl, ledger, next: () => next(25), running, via: 'ws-1', window: 8, intervalMs: 30 }),
-      wsWorker({ url: sluice.wsUrl, ledger, next: () => next(25), running, via: 'ws-2', window: 8, intervalMs: 30 }),
+      wsWorker({
+        url: sluice.wsUrl,
+        ledger,
+        next: () => next(25),
+        running,
+        via: 'ws-1',
+        window: 8,
+        intervalMs: 30,
+      }),
+      wsWorker({
+        url: sluice.wsUrl,
+        ledger,
+        next: () => next(25),
+        running,
+        via: 'ws-2',
+        window: 8,
+        intervalMs: 30,
+      }),
     ]
     await sleep(1500)
 
@@ -86,7 +142,10 @@ describe('graceful shutdown (SIGTERM) under load', () => {
     const exited = sluice.stop('SIGTERM')
     while (!sluice.logs().includes('shutting down')) await sleep(5)
     // From the moment it says so, it takes no new connection on either port.
-    const [http, upgrade] = await Promise.all([freshRequest(sluice.url), freshUpgrade(sluice.wsUrl)])
+    const [http, upgrade] = await Promise.all([
+      freshRequest(sluice.url),
+      freshUpgrade(sluice.wsUrl),
+    ])
     expect(http).toBe('ECONNREFUSED')
     expect(upgrade).toMatch(/^(ECONNREFUSED|refused 503)$/)
     const code = await exited
@@ -111,13 +170,16 @@ describe('graceful shutdown (SIGTERM) under load', () => {
     // Route deliveries: what the slow destination had not taken by the deadline was kept, and the
     // next start delivers it. Every accepted event reaches the destination.
     const deliveredBefore = accepted.filter((id) => destination.delivered.has(id)).length
-    console.info(`graceful shutdown: ${accepted.length} accepted, exit 0 after ${tookMs} ms, ${deliveredBefore} delivered before the exit, ${accepted.length - deliveredBefore} kept for the next start`)
+    console.info(
+      `graceful shutdown: ${accepted.length} accepted, exit 0 after ${tookMs} ms, ${deliveredBefore} delivered before the exit, ${accepted.length - deliveredBefore} kept for the next start`,
+    )
     expect(deliveredBefore).toBeLessThan(accepted.length)
     destination.answer(() => ({ status: 200 }))
     const restarted = await launch(env)
     instances.push(restarted)
     const deadline = Date.now() + 30_000
-    while (accepted.some((id) => !destination.delivered.has(id)) && Date.now() < deadline) await sleep(100)
+    while (accepted.some((id) => !destination.delivered.has(id)) && Date.now() < deadline)
+      await sleep(100)
     expect(accepted.filter((id) => !destination.delivered.has(id))).toEqual([])
     expect(await restarted.stop('SIGTERM')).toBe(0)
   }, 90_000)

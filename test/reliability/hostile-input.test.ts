@@ -3,11 +3,25 @@ import { gzipSync } from 'node:zlib'
 import fc from 'fast-check'
 import { from, lastValueFrom } from 'rxjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createClickHouseClient, createClickHouseSink } from '../../src/adapters/clickhouse/clickhouse-sink.js'
+import {
+  createClickHouseClient,
+  createClickHouseSink,
+} from '../../src/adapters/clickhouse/clickhouse-sink.js'
 import { quoteString } from '../../src/adapters/clickhouse/clickhouse-schema.js'
 import { CLICKHOUSE_URL, dropDatabase, REDIS_URL } from '../support/services.js'
 import { launch, metric, type Instance } from './support/instance.js'
-import { batch, bodyPositions, deepOrWide, FrameClient, framePositions, FRESH_ID, nested, toJson, type Expected, type Generated } from './support/hostile.js'
+import {
+  batch,
+  bodyPositions,
+  deepOrWide,
+  FrameClient,
+  framePositions,
+  FRESH_ID,
+  nested,
+  toJson,
+  type Expected,
+  type Generated,
+} from './support/hostile.js'
 import { privateDatabase, readAllRows } from './support/stored.js'
 
 // Issue 7.6: random and adversarial JSON and frames thrown at both transports of a running Sluice
@@ -27,7 +41,13 @@ const statuses = new Map<string, number>()
 const count = (key: string) => statuses.set(key, (statuses.get(key) ?? 0) + 1)
 
 beforeAll(async () => {
-  sluice = await launch({ REDIS_URL, CLICKHOUSE_URL, CLICKHOUSE_DATABASE: database, INSERT_BATCH_MAX_WAIT_MS: '5', DEDUPE_TTL_SECONDS: '300' })
+  sluice = await launch({
+    REDIS_URL,
+    CLICKHOUSE_URL,
+    CLICKHOUSE_DATABASE: database,
+    INSERT_BATCH_MAX_WAIT_MS: '5',
+    DEDUPE_TTL_SECONDS: '300',
+  })
   frames = new FrameClient(sluice.wsUrl)
 })
 afterAll(async () => {
@@ -36,7 +56,21 @@ afterAll(async () => {
   await dropDatabase(database)
 })
 
-const ERROR_CODES = new Set(['invalid_json', 'invalid_event', 'invalid_batch', 'batch_too_large', 'invalid_query', 'invalid_request', 'payload_too_large', 'unsupported_media_type', 'unauthorized', 'not_found', 'method_not_allowed', 'overloaded', 'storage_unavailable'])
+const ERROR_CODES = new Set([
+  'invalid_json',
+  'invalid_event',
+  'invalid_batch',
+  'batch_too_large',
+  'invalid_query',
+  'invalid_request',
+  'payload_too_large',
+  'unsupported_media_type',
+  'unauthorized',
+  'not_found',
+  'method_not_allowed',
+  'overloaded',
+  'storage_unavailable',
+])
 const WS_ERROR_CODES = new Set(['invalid_json', 'invalid_frame', 'too_many_events'])
 
 /** The events of a body or frame as the server reads them (for remembering what a random one got accepted). */
@@ -54,33 +88,57 @@ function eventsOf(text: string, path: string): unknown[] {
 
 function remember(events: unknown[], results: Array<{ id?: string; status: string }>): void {
   results.forEach((result, i) => {
-    if (result.status === 'accepted') accepted.set(result.id!, { ...(events[i] as object), id: result.id })
+    if (result.status === 'accepted')
+      accepted.set(result.id!, { ...(events[i] as object), id: result.id })
   })
 }
 
 /** Puts a fresh id where the generator left FRESH_ID; returns the events as they will be sent. */
 function withFreshIds(generated: readonly Generated[]): unknown[] {
   return generated.map(({ event }) => {
-    if (event === null || typeof event !== 'object' || Array.isArray(event) || (event as { id?: unknown }).id !== FRESH_ID) return event
+    if (
+      event === null ||
+      typeof event !== 'object' ||
+      Array.isArray(event) ||
+      (event as { id?: unknown }).id !== FRESH_ID
+    )
+      return event
     return { ...event, id: `hostile-${runId}-${counter++}` }
   })
 }
 
 /** One result per event, in order, each as the oracle expects; accepted ones are remembered. */
-function checkResults(results: Array<{ index: number; id?: string; status: string; errors?: unknown[] }>, sent: unknown[], generated: readonly Generated[], via: string): void {
+function checkResults(
+  results: Array<{ index: number; id?: string; status: string; errors?: unknown[] }>,
+  sent: unknown[],
+  generated: readonly Generated[],
+  via: string,
+): void {
   expect(results).toHaveLength(sent.length)
   results.forEach((result, i) => {
     count(`${via}:${result.status}`)
     expect(result.index).toBe(i)
-    expect(['accepted', 'rejected'], `${via} event ${i}: ${toJson(sent[i]).slice(0, 300)} → ${JSON.stringify(result).slice(0, 300)}`).toContain(result.status)
+    expect(
+      ['accepted', 'rejected'],
+      `${via} event ${i}: ${toJson(sent[i]).slice(0, 300)} → ${JSON.stringify(result).slice(0, 300)}`,
+    ).toContain(result.status)
     const expected: Expected = generated[i]!.expected
-    if (expected !== 'any') expect(result.status, `${via} event ${i}: ${toJson(sent[i]).slice(0, 300)} → ${JSON.stringify(result).slice(0, 300)}`).toBe(expected)
+    if (expected !== 'any')
+      expect(
+        result.status,
+        `${via} event ${i}: ${toJson(sent[i]).slice(0, 300)} → ${JSON.stringify(result).slice(0, 300)}`,
+      ).toBe(expected)
     if (result.status === 'rejected') expect(result.errors?.length).toBeGreaterThan(0)
-    if (result.status === 'accepted') accepted.set(result.id!, { ...(sent[i] as object), id: result.id })
+    if (result.status === 'accepted')
+      accepted.set(result.id!, { ...(sent[i] as object), id: result.id })
   })
 }
 
-async function send(path: string, body: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }) {
+async function send(
+  path: string,
+  body: string | Buffer,
+  headers: Record<string, string> = { 'content-type': 'application/json' },
+) {
   const response = await fetch(`${sluice.url}${path}`, { method: 'POST', body, headers })
   const text = await response.text()
   const requestId = response.headers.get('x-request-id')
@@ -89,7 +147,9 @@ async function send(path: string, body: string | Buffer, headers: Record<string,
   try {
     json = JSON.parse(text)
   } catch {
-    throw new Error(`${path} answered ${response.status} with a body that is not JSON: ${text.slice(0, 200)}`)
+    throw new Error(
+      `${path} answered ${response.status} with a body that is not JSON: ${text.slice(0, 200)}`,
+    )
   }
   if (response.status >= 400) {
     // The one error shape, with a documented code, and never a stack trace.
@@ -126,7 +186,10 @@ describe('hostile input', () => {
         const one = await send('/v1/events', toJson(single))
         expect([202, 400], JSON.stringify(one.json)).toContain(one.status)
         if (one.status === 400) expect(one.json.error.code).toBe('invalid_event')
-        const result = one.status === 202 ? one.json : { index: 0, status: 'rejected', errors: one.json.error.issues }
+        const result =
+          one.status === 202
+            ? one.json
+            : { index: 0, status: 'rejected', errors: one.json.error.issues }
         checkResults([result], [single], generated.slice(0, 1), 'rest-single')
       }),
       { numRuns: 80, seed, endOnFailure: true },
@@ -138,24 +201,66 @@ describe('hostile input', () => {
     const whole = body([{ type: 'x' }, { type: 'y' }])
     const zipped = gzipSync(body([{ type: 'hostile.gzip' }]))
     const cases = fc.oneof(
-      fc.string({ maxLength: 200 }).map((text) => ({ body: text, headers: {}, statuses: [200, 400] })),
-      fc.uint8Array({ maxLength: 300 }).map((bytes) => ({ body: Buffer.from(bytes), headers: {}, statuses: [400] })),
+      fc
+        .string({ maxLength: 200 })
+        .map((text) => ({ body: text, headers: {}, statuses: [200, 400] })),
+      fc
+        .uint8Array({ maxLength: 300 })
+        .map((bytes) => ({ body: Buffer.from(bytes), headers: {}, statuses: [400] })),
       // cut short: never the whole body
-      fc.nat({ max: whole.length - 1 }).map((cut) => ({ body: whole.slice(0, cut), headers: {}, statuses: [400] })),
-      fc.nat({ max: zipped.length - 1 }).map((cut) => ({ body: zipped.subarray(0, cut), headers: { 'content-encoding': 'gzip' }, statuses: [400] })),
-      fc.uint8Array({ maxLength: 100 }).map((bytes) => ({ body: Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0]), Buffer.from(bytes)]), headers: { 'content-encoding': 'gzip' }, statuses: [400] })),
-      fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml').map((type) => ({ body: body([{ type: 'x' }]), headers: { 'content-type': type }, statuses: [415] })),
-      fc.constantFrom('br', 'deflate', 'compress', 'gzip, gzip').map((encoding) => ({ body: body([{ type: 'x' }]), headers: { 'content-encoding': encoding }, statuses: [415] })),
+      fc
+        .nat({ max: whole.length - 1 })
+        .map((cut) => ({ body: whole.slice(0, cut), headers: {}, statuses: [400] })),
+      fc
+        .nat({ max: zipped.length - 1 })
+        .map((cut) => ({
+          body: zipped.subarray(0, cut),
+          headers: { 'content-encoding': 'gzip' },
+          statuses: [400],
+        })),
+      fc
+        .uint8Array({ maxLength: 100 })
+        .map((bytes) => ({
+          body: Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0]), Buffer.from(bytes)]),
+          headers: { 'content-encoding': 'gzip' },
+          statuses: [400],
+        })),
+      fc
+        .constantFrom(
+          'text/plain',
+          'application/x-www-form-urlencoded',
+          'multipart/form-data; boundary=x',
+          'application/xml',
+        )
+        .map((type) => ({
+          body: body([{ type: 'x' }]),
+          headers: { 'content-type': type },
+          statuses: [415],
+        })),
+      fc
+        .constantFrom('br', 'deflate', 'compress', 'gzip, gzip')
+        .map((encoding) => ({
+          body: body([{ type: 'x' }]),
+          headers: { 'content-encoding': encoding },
+          statuses: [415],
+        })),
     )
     await fc.assert(
-      fc.asyncProperty(cases, fc.constantFrom('/v1/events', '/v1/events/batch'), async ({ body: raw, headers, statuses: allowed }, path) => {
-        const { status, json } = await send(path, raw, { 'content-type': 'application/json', ...headers })
-        // A string that happens to be JSON may be an event (202/400) or not a batch (400).
-        expect([...allowed, 202], `${path} ${String(raw).slice(0, 80)}`).toContain(status)
-        if (status === 202) remember(eventsOf(String(raw), path), [json])
-        if (status === 200) remember(eventsOf(String(raw), path), json.results)
-        count(`raw:${status}`)
-      }),
+      fc.asyncProperty(
+        cases,
+        fc.constantFrom('/v1/events', '/v1/events/batch'),
+        async ({ body: raw, headers, statuses: allowed }, path) => {
+          const { status, json } = await send(path, raw, {
+            'content-type': 'application/json',
+            ...headers,
+          })
+          // A string that happens to be JSON may be an event (202/400) or not a batch (400).
+          expect([...allowed, 202], `${path} ${String(raw).slice(0, 80)}`).toContain(status)
+          if (status === 202) remember(eventsOf(String(raw), path), [json])
+          if (status === 200) remember(eventsOf(String(raw), path), json.results)
+          count(`raw:${status}`)
+        },
+      ),
       { numRuns: 120, seed, endOnFailure: true },
     )
 
@@ -164,28 +269,97 @@ describe('hostile input', () => {
     const deepArray = '['.repeat(1_000_000) + ']'.repeat(1_000_000)
     expect((await send('/v1/events', deepArray)).json.error.code).toBe('invalid_json')
     expect((await send('/v1/events/batch', deepArray)).json.error.code).toBe('invalid_json')
-    expect((await send('/v1/events/batch', `{"events":[${deepArray}]}`)).json.error.code).toBe('invalid_json')
+    expect((await send('/v1/events/batch', `{"events":[${deepArray}]}`)).json.error.code).toBe(
+      'invalid_json',
+    )
     const deepObject = `{"type":"hostile.deep","properties":${'{"d":'.repeat(200_000)}1${'}'.repeat(200_000)}}`
     expect((await send('/v1/events', deepObject)).json.error.code).toBe('invalid_json')
-    expect((await send('/v1/events', JSON.stringify({ type: 'hostile.huge', properties: { s: 'x'.repeat(4 * 1024 * 1024) } }))).json.error.code).toBe('invalid_event')
-    expect((await send('/v1/events', JSON.stringify({ type: 'x'.repeat(4 * 1024 * 1024) }))).json.error.code).toBe('invalid_event')
-    expect((await send('/v1/events/batch', JSON.stringify({ events: Array.from({ length: 100_000 }, () => 0) }))).json.error.code).toBe('batch_too_large')
-    expect((await send('/v1/events/batch', JSON.stringify({ events: [{ type: 'x', properties: { s: 'x'.repeat(6 * 1024 * 1024) } }] }))).status).toBe(413)
-    expect((await send('/v1/events/batch', gzipSync(Buffer.alloc(8 * 1024 * 1024, 0x20)), { 'content-encoding': 'gzip' })).status).toBe(413)
+    expect(
+      (
+        await send(
+          '/v1/events',
+          JSON.stringify({ type: 'hostile.huge', properties: { s: 'x'.repeat(4 * 1024 * 1024) } }),
+        )
+      ).json.error.code,
+    ).toBe('invalid_event')
+    expect(
+      (await send('/v1/events', JSON.stringify({ type: 'x'.repeat(4 * 1024 * 1024) }))).json.error
+        .code,
+    ).toBe('invalid_event')
+    expect(
+      (
+        await send(
+          '/v1/events/batch',
+          JSON.stringify({ events: Array.from({ length: 100_000 }, () => 0) }),
+        )
+      ).json.error.code,
+    ).toBe('batch_too_large')
+    expect(
+      (
+        await send(
+          '/v1/events/batch',
+          JSON.stringify({
+            events: [{ type: 'x', properties: { s: 'x'.repeat(6 * 1024 * 1024) } }],
+          }),
+        )
+      ).status,
+    ).toBe(413)
+    expect(
+      (
+        await send('/v1/events/batch', gzipSync(Buffer.alloc(8 * 1024 * 1024, 0x20)), {
+          'content-encoding': 'gzip',
+        })
+      ).status,
+    ).toBe(413)
     const deepest = { type: 'hostile.nested', properties: nested(32) }
     const took = await send('/v1/events', JSON.stringify(deepest))
     expect(took.status).toBe(202)
     remember([deepest], [took.json])
-    expect((await send('/v1/events', JSON.stringify({ type: 'hostile.nested', properties: nested(33) }))).json.error.code).toBe('invalid_event')
+    expect(
+      (await send('/v1/events', JSON.stringify({ type: 'hostile.nested', properties: nested(33) })))
+        .json.error.code,
+    ).toBe('invalid_event')
   }, 120_000)
 
   it('WebSocket answers random text, binary, control and oversized frames with one reply each, or a documented close', async () => {
     const frame = fc.oneof(
       fc.string({ maxLength: 200 }).map((text) => ({ data: text, binary: false })),
-      fc.uint8Array({ maxLength: 200 }).map((bytes) => ({ data: Buffer.from(bytes), binary: true })),
-      fc.record({ op: fc.oneof(fc.constantFrom('publish', 'subscribe', 'unsubscribe', 'ping', 'PING', '__proto__', ''), fc.jsonValue({ maxDepth: 1 })), extra: fc.jsonValue({ maxDepth: 2 }) }, { requiredKeys: ['op'] }).map((f) => ({ data: JSON.stringify(f), binary: false })),
-      fc.record({ op: fc.constant('subscribe'), types: fc.array(fc.string({ maxLength: 20 }), { maxLength: 5 }) }).map((f) => ({ data: JSON.stringify(f), binary: false })),
-      fc.record({ op: fc.constant('publish'), ref: fc.oneof(fc.string({ maxLength: 200 }), fc.integer()), events: fc.constant([{ type: 'hostile.ref' }]) }).map((f) => ({ data: JSON.stringify(f), binary: false })),
+      fc
+        .uint8Array({ maxLength: 200 })
+        .map((bytes) => ({ data: Buffer.from(bytes), binary: true })),
+      fc
+        .record(
+          {
+            op: fc.oneof(
+              fc.constantFrom(
+                'publish',
+                'subscribe',
+                'unsubscribe',
+                'ping',
+                'PING',
+                '__proto__',
+                '',
+              ),
+              fc.jsonValue({ maxDepth: 1 }),
+            ),
+            extra: fc.jsonValue({ maxDepth: 2 }),
+          },
+          { requiredKeys: ['op'] },
+        )
+        .map((f) => ({ data: JSON.stringify(f), binary: false })),
+      fc
+        .record({
+          op: fc.constant('subscribe'),
+          types: fc.array(fc.string({ maxLength: 20 }), { maxLength: 5 }),
+        })
+        .map((f) => ({ data: JSON.stringify(f), binary: false })),
+      fc
+        .record({
+          op: fc.constant('publish'),
+          ref: fc.oneof(fc.string({ maxLength: 200 }), fc.integer()),
+          events: fc.constant([{ type: 'hostile.ref' }]),
+        })
+        .map((f) => ({ data: JSON.stringify(f), binary: false })),
     )
     await fc.assert(
       fc.asyncProperty(frame, async ({ data, binary }) => {
@@ -204,75 +378,114 @@ describe('hostile input', () => {
     // The extremes: a deeply nested frame, too many events, over the frame limit, invalid UTF-8.
     const deep = await frames.send('['.repeat(400_000) + ']'.repeat(400_000))
     expect(deep.reply).toMatchObject({ op: 'error', code: 'invalid_json' })
-    const many = await frames.send(JSON.stringify(Array.from({ length: 1001 }, () => ({ type: 'x' }))))
+    const many = await frames.send(
+      JSON.stringify(Array.from({ length: 1001 }, () => ({ type: 'x' }))),
+    )
     expect(many.reply).toMatchObject({ op: 'error', code: 'too_many_events' })
     expect((await frames.send('x'.repeat(1024 * 1024 + 1))).closeCode).toBe(1009)
     expect((await frames.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), false)).closeCode).toBe(1007)
-    expect((await frames.send(JSON.stringify({ op: 'ping' }))).reply).toMatchObject({ op: 'pong', seq: 1 })
+    expect((await frames.send(JSON.stringify({ op: 'ping' }))).reply).toMatchObject({
+      op: 'pong',
+      seq: 1,
+    })
   }, 120_000)
 
   it('answers deep, wide and long values in every position of frames, bodies, query strings and headers, in proportion', async () => {
     const WS_CODES = new Set([...WS_ERROR_CODES])
     await fc.assert(
-      fc.asyncProperty(deepOrWide, fc.nat({ max: framePositions.length - 1 }), async (value, at) => {
-        const text = framePositions[at]!(value)
-        const { reply, closeCode, seq } = await frames.send(text)
-        // a frame over WS_MAX_FRAME_BYTES closes with 1009, after its acks: the one documented close
-        if (Buffer.byteLength(text) > 1024 * 1024) return void expect(closeCode).toBe(1009)
-        expect(closeCode, `closed on ${text.slice(0, 80)}`).toBeUndefined()
-        expect(reply?.seq).toBe(seq)
-        if (reply!.op === 'error') expect(WS_CODES).toContain(reply!.code)
-        if (reply!.op === 'ack') remember(eventsOf(text, 'ws'), reply!.results)
-        expect(JSON.stringify(reply).length, text.slice(0, 80)).toBeLessThan(answerBound(text))
-        count(`deep-frame:${reply!.op}:${reply!.code ?? ''}`)
-      }),
+      fc.asyncProperty(
+        deepOrWide,
+        fc.nat({ max: framePositions.length - 1 }),
+        async (value, at) => {
+          const text = framePositions[at]!(value)
+          const { reply, closeCode, seq } = await frames.send(text)
+          // a frame over WS_MAX_FRAME_BYTES closes with 1009, after its acks: the one documented close
+          if (Buffer.byteLength(text) > 1024 * 1024) return void expect(closeCode).toBe(1009)
+          expect(closeCode, `closed on ${text.slice(0, 80)}`).toBeUndefined()
+          expect(reply?.seq).toBe(seq)
+          if (reply!.op === 'error') expect(WS_CODES).toContain(reply!.code)
+          if (reply!.op === 'ack') remember(eventsOf(text, 'ws'), reply!.results)
+          expect(JSON.stringify(reply).length, text.slice(0, 80)).toBeLessThan(answerBound(text))
+          count(`deep-frame:${reply!.op}:${reply!.code ?? ''}`)
+        },
+      ),
       { numRuns: 150, seed, endOnFailure: true },
     )
     await fc.assert(
       fc.asyncProperty(deepOrWide, fc.nat({ max: bodyPositions.length - 1 }), async (value, at) => {
         const [path, template] = bodyPositions[at]!
         const body = template(value)
-        const response = await fetch(`${sluice.url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } })
+        const response = await fetch(`${sluice.url}${path}`, {
+          method: 'POST',
+          body,
+          headers: { 'content-type': 'application/json' },
+        })
         const text = await response.text()
         expect([200, 202, 400, 404, 413], `${path} ${body.slice(0, 80)}`).toContain(response.status)
         expect(text.length, body.slice(0, 80)).toBeLessThan(answerBound(body))
         const json = JSON.parse(text)
         if (response.status >= 400) expect(ERROR_CODES).toContain(json.error.code)
         if (response.status === 202) remember(eventsOf(body, path), [json])
-        if (response.status === 200 && path === '/v1/events/batch') remember(eventsOf(body, path), json.results)
+        if (response.status === 200 && path === '/v1/events/batch')
+          remember(eventsOf(body, path), json.results)
         count(`deep-body:${response.status}`)
       }),
       { numRuns: 120, seed, endOnFailure: true },
     )
     // query strings and headers: long, many, bracketed, deep-looking
     const queries = fc.oneof(
-      fc.constantFrom(10, 1000).map((n) => Array.from({ length: n }, (_, i) => `p${i}=${i}`).join('&')),
-      fc.constantFrom(100, 8000).map((n) => `type=${'t'.repeat(n)}&since=${'9'.repeat(n)}&limit=${'1'.repeat(Math.min(n, 500))}`),
+      fc
+        .constantFrom(10, 1000)
+        .map((n) => Array.from({ length: n }, (_, i) => `p${i}=${i}`).join('&')),
+      fc
+        .constantFrom(100, 8000)
+        .map(
+          (n) =>
+            `type=${'t'.repeat(n)}&since=${'9'.repeat(n)}&limit=${'1'.repeat(Math.min(n, 500))}`,
+        ),
       fc.constantFrom(5, 300).map((n) => `${'a[b]'.repeat(n)}=1&type[${'['.repeat(n)}]=x`),
-      fc.string({ maxLength: 300 }).map((raw) => `type=${encodeURIComponent(raw)}&limit=${encodeURIComponent(raw)}`),
+      fc
+        .string({ maxLength: 300 })
+        .map((raw) => `type=${encodeURIComponent(raw)}&limit=${encodeURIComponent(raw)}`),
     )
     await fc.assert(
-      fc.asyncProperty(queries, fc.constantFrom('/v1/events', '/v1/dead-letters'), async (query, path) => {
-        const response = await fetch(`${sluice.url}${path}?${query}`)
-        const text = await response.text()
-        // 431/414: Node's own limits on the request head, answered before Sluice sees the request
-        expect([200, 400, 414, 431], `${path}?${query.slice(0, 80)}`).toContain(response.status)
-        if (response.status === 400) {
-          expect(JSON.parse(text).error.code).toBe('invalid_query')
-          expect(text.length).toBeLessThan(Math.max(2 * query.length, 8 * 1024))
-        }
-      }),
+      fc.asyncProperty(
+        queries,
+        fc.constantFrom('/v1/events', '/v1/dead-letters'),
+        async (query, path) => {
+          const response = await fetch(`${sluice.url}${path}?${query}`)
+          const text = await response.text()
+          // 431/414: Node's own limits on the request head, answered before Sluice sees the request
+          expect([200, 400, 414, 431], `${path}?${query.slice(0, 80)}`).toContain(response.status)
+          if (response.status === 400) {
+            expect(JSON.parse(text).error.code).toBe('invalid_query')
+            expect(text.length).toBeLessThan(Math.max(2 * query.length, 8 * 1024))
+          }
+        },
+      ),
       { numRuns: 60, seed, endOnFailure: true },
     )
     const headers = fc.oneof(
       fc.constantFrom(100, 15_000).map((n) => ({ 'x-request-id': 'r'.repeat(n) })),
-      fc.constantFrom(100, 20_000).map((n) => ({ 'content-type': `application/json; charset=${'u'.repeat(n)}` })),
-      fc.constantFrom(10, 500).map((n) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`x-h${i}`, 'v'.repeat(20)]))),
-      fc.constantFrom('gzip, '.repeat(50), 'identity;q=1'.repeat(100)).map((encoding) => ({ 'content-encoding': encoding })),
+      fc
+        .constantFrom(100, 20_000)
+        .map((n) => ({ 'content-type': `application/json; charset=${'u'.repeat(n)}` })),
+      fc
+        .constantFrom(10, 500)
+        .map((n) =>
+          Object.fromEntries(Array.from({ length: n }, (_, i) => [`x-h${i}`, 'v'.repeat(20)])),
+        ),
+      fc
+        .constantFrom('gzip, '.repeat(50), 'identity;q=1'.repeat(100))
+        .map((encoding) => ({ 'content-encoding': encoding })),
     )
     await fc.assert(
       fc.asyncProperty(headers, async (extra) => {
-        const response = await fetch(`${sluice.url}/v1/events`, { method: 'POST', body: '{"type":"fuzz.header"}', headers: { 'content-type': 'application/json', ...extra } })
+        const response = await fetch(`${sluice.url}/v1/events`, {
+          method: 'POST',
+          body: '{"type":"fuzz.header"}',
+          headers: { 'content-type': 'application/json', ...extra },
+        })
         const text = await response.text()
         expect([202, 400, 415, 431], JSON.stringify(extra).slice(0, 80)).toContain(response.status)
         if (response.status === 202) remember([{ type: 'fuzz.header' }], [JSON.parse(text)])
@@ -284,24 +497,57 @@ describe('hostile input', () => {
   }, 240_000)
 
   it('refuses lone surrogates in the stored strings (ClickHouse cannot hold them) and keeps them intact inside properties', async () => {
-    for (const event of [{ id: `lone-${runId}-\ud800`, type: 'x' }, { type: 'x', source: '\udfff' }, { type: 'x', userId: 'a\ud83d' }, { type: 'x', sessionId: '\udc00z' }]) {
+    for (const event of [
+      { id: `lone-${runId}-\ud800`, type: 'x' },
+      { type: 'x', source: '\udfff' },
+      { type: 'x', userId: 'a\ud83d' },
+      { type: 'x', sessionId: '\udc00z' },
+    ]) {
       const { status, json } = await send('/v1/events', JSON.stringify(event))
       expect(status).toBe(400)
-      expect(json.error.issues.map((i: { path: string }) => i.path)).toEqual([Object.keys(event).find((key) => key !== 'type')])
+      expect(json.error.issues.map((i: { path: string }) => i.path)).toEqual([
+        Object.keys(event).find((key) => key !== 'type'),
+      ])
     }
     const id = `lone-props-${runId}`
-    const event = { id, type: 'hostile.surrogates', properties: { [`k\ud800`]: 'v\udfff', emoji: '😀' } }
-    expect((await send('/v1/events', JSON.stringify(event))).json).toMatchObject({ status: 'accepted' })
+    const event = {
+      id,
+      type: 'hostile.surrogates',
+      properties: { [`k\ud800`]: 'v\udfff', emoji: '😀' },
+    }
+    expect((await send('/v1/events', JSON.stringify(event))).json).toMatchObject({
+      status: 'accepted',
+    })
     accepted.set(id, event)
     const read = await fetch(`${sluice.url}/v1/events?type=hostile.surrogates`)
-    expect(((await read.json()) as { events: Array<{ properties: unknown }> }).events[0]!.properties).toEqual(event.properties)
+    expect(
+      ((await read.json()) as { events: Array<{ properties: unknown }> }).events[0]!.properties,
+    ).toEqual(event.properties)
   })
 
   it('a value the server cannot parse is a final error for the sink, not retried for the whole budget', async () => {
-    const sink = createClickHouseSink({ client: await createClickHouseClient({ url: CLICKHOUSE_URL }), database })
+    const sink = createClickHouseSink({
+      client: await createClickHouseClient({ url: CLICKHOUSE_URL }),
+      database,
+    })
     try {
       // Past validation (which refuses it), a time that is not an integer is what the server cannot parse.
-      const error = await lastValueFrom(from(sink.write([{ event: { id: `unparsable-${runId}`, type: 'x', timestamp: Number.NaN, receivedAt: 0, transport: 'rest' } }])), { defaultValue: undefined }).then(
+      const error = await lastValueFrom(
+        from(
+          sink.write([
+            {
+              event: {
+                id: `unparsable-${runId}`,
+                type: 'x',
+                timestamp: Number.NaN,
+                receivedAt: 0,
+                transport: 'rest',
+              },
+            },
+          ]),
+        ),
+        { defaultValue: undefined },
+      ).then(
         () => 'stored',
         (e: unknown) => e,
       )
@@ -314,15 +560,31 @@ describe('hostile input', () => {
 
   it('GET /v1/events takes any filter value without it reaching SQL as code', async () => {
     const before = (await readAllRows(CLICKHOUSE_URL, database)).length
-    const filter = fc.record({ type: fc.oneof(fc.string(), fc.constantFrom(`x' OR '1'='1`, "x\\' OR 1=1 --", 'x%00', 'hostile.surrogates')), since: fc.oneof(fc.string(), fc.constantFrom('0 OR 1=1', '1; DROP TABLE raw_events')), limit: fc.oneof(fc.string(), fc.integer()) }, { requiredKeys: [] })
+    const filter = fc.record(
+      {
+        type: fc.oneof(
+          fc.string(),
+          fc.constantFrom(`x' OR '1'='1`, "x\\' OR 1=1 --", 'x%00', 'hostile.surrogates'),
+        ),
+        since: fc.oneof(fc.string(), fc.constantFrom('0 OR 1=1', '1; DROP TABLE raw_events')),
+        limit: fc.oneof(fc.string(), fc.integer()),
+      },
+      { requiredKeys: [] },
+    )
     await fc.assert(
       fc.asyncProperty(filter, async (query) => {
-        const params = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)]))
+        const params = new URLSearchParams(
+          Object.entries(query).map(([k, v]): [string, string] => [k, String(v)]),
+        )
         const response = await fetch(`${sluice.url}/v1/events?${params.toString()}`)
         expect([200, 400]).toContain(response.status)
-        const json = (await response.json()) as { events?: Array<{ type: string }>; error?: { code: string } }
+        const json = (await response.json()) as {
+          events?: Array<{ type: string }>
+          error?: { code: string }
+        }
         if (response.status === 400) expect(json.error!.code).toBe('invalid_query')
-        else if (query.type !== undefined) for (const event of json.events!) expect(event.type).toBe(query.type)
+        else if (query.type !== undefined)
+          for (const event of json.events!) expect(event.type).toBe(query.type)
       }),
       { numRuns: 150, seed, endOnFailure: true },
     )
@@ -332,12 +594,37 @@ describe('hostile input', () => {
   it('quoteString, the one place a value becomes SQL text on 18.16, round-trips any string through the server', async () => {
     const client = await createClickHouseClient({ url: CLICKHOUSE_URL })
     try {
-      const tricky = fc.constantFrom("'", "\\'", '\\', "\\\\'", "' OR 1=1 --", '\0', '\n\r\t', "'; DROP TABLE raw_events; --", '\u2028', '`', '"', '?', '{p:String}')
+      const tricky = fc.constantFrom(
+        "'",
+        "\\'",
+        '\\',
+        "\\\\'",
+        "' OR 1=1 --",
+        '\0',
+        '\n\r\t',
+        "'; DROP TABLE raw_events; --",
+        '\u2028',
+        '`',
+        '"',
+        '?',
+        '{p:String}',
+      )
       await fc.assert(
-        fc.asyncProperty(fc.array(fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), tricky), { minLength: 1, maxLength: 5 }).map((parts) => parts.join('')), async (value) => {
-          const result = await client.query({ query: `SELECT ${quoteString(value)} AS v`, format: 'JSONEachRow' })
-          expect((await result.json<{ v: string }>())[0]!.v).toBe(value)
-        }),
+        fc.asyncProperty(
+          fc
+            .array(fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), tricky), {
+              minLength: 1,
+              maxLength: 5,
+            })
+            .map((parts) => parts.join('')),
+          async (value) => {
+            const result = await client.query({
+              query: `SELECT ${quoteString(value)} AS v`,
+              format: 'JSONEachRow',
+            })
+            expect((await result.json<{ v: string }>())[0]!.v).toBe(value)
+          },
+        ),
         { numRuns: 200, seed, endOnFailure: true },
       )
     } finally {
@@ -351,25 +638,33 @@ describe('hostile input', () => {
     expect((await fetch(`${sluice.url}/health`)).status).toBe(200)
     const values = await sluice.metrics()
     expect(metric(values, 'sluice_events_in_flight')).toBe(0)
-    for (let i = 0; i < 50 && metric(await sluice.metrics(), 'sluice_ws_connections') > 0; i++) await new Promise((r) => setTimeout(r, 100))
+    for (let i = 0; i < 50 && metric(await sluice.metrics(), 'sluice_ws_connections') > 0; i++)
+      await new Promise((r) => setTimeout(r, 100))
     expect(metric(await sluice.metrics(), 'sluice_ws_connections')).toBe(0)
     expect(metric(values, 'sluice_events_total', 'status="failed"')).toBe(0)
     expect(sluice.memory().rssKb).toBeLessThan(1024 * 1024)
-    console.info(`hostile input: ${accepted.size} accepted, answers ${JSON.stringify(Object.fromEntries([...statuses].sort()))}, RSS ${Math.round(sluice.memory().rssKb / 1024)} MiB (peak ${Math.round(sluice.memory().peakKb / 1024)} MiB)`)
+    console.info(
+      `hostile input: ${accepted.size} accepted, answers ${JSON.stringify(Object.fromEntries([...statuses].sort()))}, RSS ${Math.round(sluice.memory().rssKb / 1024)} MiB (peak ${Math.round(sluice.memory().peakKb / 1024)} MiB)`,
+    )
 
     const rows = await readAllRows(CLICKHOUSE_URL, database)
     expect(rows.map((row) => row.id).sort()).toEqual([...accepted.keys()].sort())
     // Times are UInt64 epoch ms on 18.16 (quoted in JSON), DateTime64 text on current servers.
-    const ms = (value: unknown) => (typeof value === 'number' || /^\d+$/.test(String(value)) ? Number(value) : Date.parse(`${String(value).replace(' ', 'T')}Z`))
+    const ms = (value: unknown) =>
+      typeof value === 'number' || /^\d+$/.test(String(value))
+        ? Number(value)
+        : Date.parse(`${String(value).replace(' ', 'T')}Z`)
     for (const row of rows) {
       const sent = JSON.parse(toJson(accepted.get(row.id as string)!)) as Record<string, unknown>
       expect(row.type).toBe(sent.type)
       expect(row.source).toBe(sent.source ?? '')
       expect(row.user_id).toBe(sent.userId ?? '')
       expect(row.session_id).toBe(sent.sessionId ?? '')
-      if (sent.properties !== undefined) expect(JSON.parse(row.properties as string)).toEqual(sent.properties)
+      if (sent.properties !== undefined)
+        expect(JSON.parse(row.properties as string)).toEqual(sent.properties)
       if (typeof sent.timestamp === 'number') expect(ms(row.timestamp)).toBe(sent.timestamp)
-      if (typeof sent.timestamp === 'string') expect(ms(row.timestamp)).toBe(Date.parse(sent.timestamp))
+      if (typeof sent.timestamp === 'string')
+        expect(ms(row.timestamp)).toBe(Date.parse(sent.timestamp))
     }
   })
 })

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
 import { REDIS_URL } from '../support/services.js'
 import { launch, metric, watch, type Instance } from './support/instance.js'
-import { Ledger, resendUntilSettled, restWorker, sleep, wsWorker, type TestEvent } from './support/load.js'
+import {
+  Ledger,
+  resendUntilSettled,
+  restWorker,
+  sleep,
+  wsWorker,
+  type TestEvent,
+} from './support/load.js'
 import { startPrivateClickHouse, type PrivateClickHouse } from './support/private-servers.js'
 import { privateDatabase, readStored } from './support/stored.js'
 
@@ -27,7 +34,8 @@ function bigEvents(prefix: string) {
   return (count: number): TestEvent[] =>
     Array.from({ length: count }, () => {
       const properties: Record<string, unknown> = { n }
-      for (let k = 0; k < 920; k++) properties[`field_${k}`] = k % 2 === 0 ? `value-${k}-${n}-abcdefgh` : { a: k, b: 'xy' }
+      for (let k = 0; k < 920; k++)
+        properties[`field_${k}`] = k % 2 === 0 ? `value-${k}-${n}-abcdefgh` : { a: k, b: 'xy' }
       return { id: `${prefix}-${n++}`, type: 'bytes.stall', properties }
     })
 }
@@ -35,7 +43,10 @@ function bigEvents(prefix: string) {
 let clickhouse: PrivateClickHouse | undefined
 let sluice: Instance | undefined
 afterAll(async () => {
-  if (sluice && !sluice.alive) console.info(`sluice exited (${sluice.child.exitCode ?? sluice.child.signalCode}):\n${sluice.logs().slice(-4000)}`)
+  if (sluice && !sluice.alive)
+    console.info(
+      `sluice exited (${sluice.child.exitCode ?? sluice.child.signalCode}):\n${sluice.logs().slice(-4000)}`,
+    )
   clickhouse?.thaw()
   await sluice?.stop('SIGKILL')
   await clickhouse?.dispose()
@@ -63,9 +74,17 @@ describe('a storage stall with 32 KiB events', () => {
     const warm = next(200)
     ledger.sent(warm)
     for (let i = 0; i < warm.length; i += 10) {
-      const answer = await fetch(`${instance.url}/v1/events/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ events: warm.slice(i, i + 10) }) })
+      const answer = await fetch(`${instance.url}/v1/events/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ events: warm.slice(i, i + 10) }),
+      })
       expect(answer.status).toBe(200)
-      ledger.record(((await answer.json()) as { results: never[] }).results, 'warm-up', warm.slice(i, i + 10))
+      ledger.record(
+        ((await answer.json()) as { results: never[] }).results,
+        'warm-up',
+        warm.slice(i, i + 10),
+      )
     }
     await sleep(500)
     const baselineKb = instance.memory().rssKb
@@ -76,8 +95,20 @@ describe('a storage stall with 32 KiB events', () => {
     const running = () => loading
     const workers = [
       // Together they would hold far more than the bound: 4 × 40 frames × 10 events of 32 KiB on the sockets, 6 × 10 over REST.
-      ...Array.from({ length: 4 }, (_, i) => wsWorker({ url: instance.wsUrl, ledger, next: () => next(10), running, via: `ws-${i}`, window: 40, intervalMs: 5 })),
-      ...Array.from({ length: 6 }, (_, i) => restWorker({ url: instance.url, ledger, next: () => next(10), running, via: `rest-${i}` })),
+      ...Array.from({ length: 4 }, (_, i) =>
+        wsWorker({
+          url: instance.wsUrl,
+          ledger,
+          next: () => next(10),
+          running,
+          via: `ws-${i}`,
+          window: 40,
+          intervalMs: 5,
+        }),
+      ),
+      ...Array.from({ length: 6 }, (_, i) =>
+        restWorker({ url: instance.url, ledger, next: () => next(10), running, via: `rest-${i}` }),
+      ),
     ]
     await sleep(STALL_MS / 2)
     // Past the high-water mark, a batch of 100 such events (13 MiB charged) cannot fit under the
@@ -100,7 +131,13 @@ describe('a storage stall with 32 KiB events', () => {
     await sleep(3000)
     loading = false
     await Promise.all(workers)
-    const left = await resendUntilSettled(instance.url, ledger, ledger.unsettled(), 'resend', 60_000)
+    const left = await resendUntilSettled(
+      instance.url,
+      ledger,
+      ledger.unsettled(),
+      'resend',
+      60_000,
+    )
     const values = await instance.metrics()
     console.info(
       `inflight bytes: ${ledger.events.size} events of 32 KiB, RSS ${Math.round(baselineKb / 1024)} MiB after warm-up, ` +
@@ -121,7 +158,11 @@ describe('a storage stall with 32 KiB events', () => {
     // Afterwards: every event answered, none failed or unexpected, each stored exactly once.
     expect(ledger.unexpected).toEqual([])
     expect(left).toEqual([])
-    expect([...ledger.events.keys()].filter((id) => ledger.last(id) !== 'accepted' && ledger.last(id) !== 'duplicate')).toEqual([])
+    expect(
+      [...ledger.events.keys()].filter(
+        (id) => ledger.last(id) !== 'accepted' && ledger.last(id) !== 'duplicate',
+      ),
+    ).toEqual([])
     expect(metric(values, 'sluice_events_in_flight')).toBe(0)
     expect(metric(values, 'sluice_bytes_in_flight')).toBe(0)
     const stored = await readStored(clickhouse.url, database)

@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
 import { CLICKHOUSE_URL, dropDatabase } from '../support/services.js'
 import { launch, metric, watch, type Instance } from './support/instance.js'
-import { eventSource, Ledger, post, resendUntilSettled, restWorker, sleep, wsWorker } from './support/load.js'
+import {
+  eventSource,
+  Ledger,
+  post,
+  resendUntilSettled,
+  restWorker,
+  sleep,
+  wsWorker,
+} from './support/load.js'
 import { startPrivateRedis, type PrivateServer } from './support/private-servers.js'
 import { privateDatabase, readStored } from './support/stored.js'
 
@@ -22,9 +30,21 @@ afterAll(async () => {
 async function start(onError: 'open' | 'reject') {
   const database = privateDatabase(`redis_${onError}`)
   databases.push(database)
-  const instance = await launch({ REDIS_URL: redis!.url, CLICKHOUSE_URL, CLICKHOUSE_DATABASE: database, DEDUPE_ON_ERROR: onError, INSERT_BATCH_MAX_WAIT_MS: '10', DEDUPE_TTL_SECONDS: '600' })
+  const instance = await launch({
+    REDIS_URL: redis!.url,
+    CLICKHOUSE_URL,
+    CLICKHOUSE_DATABASE: database,
+    DEDUPE_ON_ERROR: onError,
+    INSERT_BATCH_MAX_WAIT_MS: '10',
+    DEDUPE_TTL_SECONDS: '600',
+  })
   instances.push(instance)
-  return { instance, database, ledger: new Ledger(), next: eventSource(`redis-${onError}-${randomUUID()}`, `outage.redis.${onError}`) }
+  return {
+    instance,
+    database,
+    ledger: new Ledger(),
+    next: eventSource(`redis-${onError}-${randomUUID()}`, `outage.redis.${onError}`),
+  }
 }
 
 describe('a Redis outage under load', () => {
@@ -35,8 +55,23 @@ describe('a Redis outage under load', () => {
     const running = () => loading
     const watchers = [watch(open.instance), watch(reject.instance)]
     const workers = [open, reject].flatMap(({ instance, ledger, next }) => [
-      restWorker({ url: instance.url, ledger, next: () => next(50), running, via: 'rest', pauseMs: 50 }),
-      wsWorker({ url: instance.wsUrl, ledger, next: () => next(25), running, via: 'ws', window: 6, intervalMs: 40 }),
+      restWorker({
+        url: instance.url,
+        ledger,
+        next: () => next(50),
+        running,
+        via: 'rest',
+        pauseMs: 50,
+      }),
+      wsWorker({
+        url: instance.wsUrl,
+        ledger,
+        next: () => next(25),
+        running,
+        via: 'ws',
+        window: 6,
+        intervalMs: 40,
+      }),
     ])
 
     await sleep(1500)
@@ -44,7 +79,10 @@ describe('a Redis outage under load', () => {
     await redis.stop('SIGKILL')
     await sleep(1000)
     // The same ids twice while Redis is down: both copies are taken (nothing can tell them apart now).
-    const twice = Array.from({ length: 50 }, (_, i) => ({ id: `redis-twice-${randomUUID()}-${i}`, type: 'outage.redis.twice' }))
+    const twice = Array.from({ length: 50 }, (_, i) => ({
+      id: `redis-twice-${randomUUID()}-${i}`,
+      type: 'outage.redis.twice',
+    }))
     const first = await post(open.instance.url, '/v1/events/batch', { events: twice })
     const second = await post(open.instance.url, '/v1/events/batch', { events: twice })
     await sleep(2000)
@@ -62,23 +100,42 @@ describe('a Redis outage under load', () => {
     loading = false
     await Promise.all(workers)
     const seen = await Promise.all(watchers.map((w) => w.stop()))
-    for (const s of seen) expect(s.readyStatuses.some((r) => r.at > outageStarted + 500 && r.at < outageEnded && r.status === 503 && r.redis === 'fail')).toBe(true)
+    for (const s of seen)
+      expect(
+        s.readyStatuses.some(
+          (r) =>
+            r.at > outageStarted + 500 &&
+            r.at < outageEnded &&
+            r.status === 503 &&
+            r.redis === 'fail',
+        ),
+      ).toBe(true)
 
     // Fail open: every event was accepted, the store errors were counted, the copies sent twice
     // were both taken and collapse to one row each in the table engine.
     const openMetrics = await open.instance.metrics()
-    console.info(`redis outage (open): ${open.ledger.events.size} events, ${metric(openMetrics, 'sluice_dedupe_store_errors_total', 'action="open"')} claims let through`)
+    console.info(
+      `redis outage (open): ${open.ledger.events.size} events, ${metric(openMetrics, 'sluice_dedupe_store_errors_total', 'action="open"')} claims let through`,
+    )
     expect(open.ledger.unexpected).toEqual([])
-    expect(metric(openMetrics, 'sluice_dedupe_store_errors_total', 'operation="claim"', 'action="open"')).toBeGreaterThan(0)
-    expect([...open.ledger.events.keys()].filter((id) => open.ledger.last(id) !== 'accepted')).toEqual([])
+    expect(
+      metric(openMetrics, 'sluice_dedupe_store_errors_total', 'operation="claim"', 'action="open"'),
+    ).toBeGreaterThan(0)
+    expect(
+      [...open.ledger.events.keys()].filter((id) => open.ledger.last(id) !== 'accepted'),
+    ).toEqual([])
     expect([first.status, second.status]).toEqual([200, 200])
     expect((first.body as { accepted: number }).accepted).toBe(50)
     expect((second.body as { accepted: number }).accepted).toBe(50)
 
     // Reconnected: dedupe works through Redis again.
     const again = { id: `redis-after-${randomUUID()}`, type: 'outage.redis.after' }
-    expect((await post(open.instance.url, '/v1/events', again)).body).toMatchObject({ status: 'accepted' })
-    expect((await post(open.instance.url, '/v1/events', again)).body).toMatchObject({ status: 'duplicate' })
+    expect((await post(open.instance.url, '/v1/events', again)).body).toMatchObject({
+      status: 'accepted',
+    })
+    expect((await post(open.instance.url, '/v1/events', again)).body).toMatchObject({
+      status: 'duplicate',
+    })
 
     const stored = await readStored(CLICKHOUSE_URL, open.database)
     for (const id of open.ledger.events.keys()) expect(stored.final.get(id), id).toBe(1)
@@ -91,13 +148,24 @@ describe('a Redis outage under load', () => {
     // given up on after the reconnect (the store queues a release behind it). Nothing is lost.
     const rejectMetrics = await reject.instance.metrics()
     expect(reject.ledger.unexpected).toEqual([])
-    expect(metric(rejectMetrics, 'sluice_dedupe_store_errors_total', 'operation="claim"', 'action="reject"')).toBeGreaterThan(0)
+    expect(
+      metric(
+        rejectMetrics,
+        'sluice_dedupe_store_errors_total',
+        'operation="claim"',
+        'action="reject"',
+      ),
+    ).toBeGreaterThan(0)
     const failed = reject.ledger.unsettled()
-    console.info(`redis outage (reject): ${reject.ledger.events.size} events, ${failed.length} failed`)
+    console.info(
+      `redis outage (reject): ${reject.ledger.events.size} events, ${failed.length} failed`,
+    )
     expect(failed.length).toBeGreaterThan(0)
     const before = await readStored(CLICKHOUSE_URL, reject.database)
     for (const id of failed) expect(before.final.get(id), id).toBeUndefined()
-    expect(await resendUntilSettled(reject.instance.url, reject.ledger, failed, 'resend')).toEqual([])
+    expect(await resendUntilSettled(reject.instance.url, reject.ledger, failed, 'resend')).toEqual(
+      [],
+    )
     expect(failed.filter((id) => reject.ledger.last(id) !== 'accepted')).toEqual([])
     const after = await readStored(CLICKHOUSE_URL, reject.database)
     for (const id of reject.ledger.events.keys()) expect(after.final.get(id), id).toBe(1)

@@ -26,7 +26,9 @@ function publisher(url: string) {
     const message = JSON.parse(data.toString()) as { op: string; seq: number; results: Result[] }
     if (message.op === 'ack') waiting.get(message.seq)?.(message.results)
   })
-  const opened = new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)))
+  const opened = new Promise(
+    (resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)),
+  )
   return {
     async publish(events: readonly TestEvent[]): Promise<Result[]> {
       await opened
@@ -42,7 +44,13 @@ function publisher(url: string) {
 
 describe('several instances on one Redis and one ClickHouse', () => {
   it('stores each id once, and each id is acked accepted by exactly one instance, when the same events reach both at once', async () => {
-    const env = { REDIS_URL, CLICKHOUSE_URL, CLICKHOUSE_DATABASE: database, INSERT_BATCH_MAX_WAIT_MS: '5', DEDUPE_TTL_SECONDS: '600' }
+    const env = {
+      REDIS_URL,
+      CLICKHOUSE_URL,
+      CLICKHOUSE_DATABASE: database,
+      INSERT_BATCH_MAX_WAIT_MS: '5',
+      DEDUPE_TTL_SECONDS: '600',
+    }
     const [a, b] = await Promise.all([launch(env), launch(env)])
     instances.push(a, b)
     const sockets = { a: publisher(a.wsUrl), b: publisher(b.wsUrl) }
@@ -51,11 +59,20 @@ describe('several instances on one Redis and one ClickHouse', () => {
 
     // 40 rounds of 100 events; each round goes to both instances at the same moment, by different transports.
     for (let round = 0; round < 40; round++) {
-      const events = Array.from({ length: 100 }, (_, i) => ({ id: `${prefix}-${round}-${i}`, type: 'instances.same', properties: { round, i } }))
+      const events = Array.from({ length: 100 }, (_, i) => ({
+        id: `${prefix}-${round}-${i}`,
+        type: 'instances.same',
+        properties: { round, i },
+      }))
       ledger.sent(events)
-      const [toA, toB] = round % 2 === 0 ? [post(a.url, '/v1/events/batch', { events }), sockets.b.publish(events)] : [sockets.a.publish(events), post(b.url, '/v1/events/batch', { events })]
+      const [toA, toB] =
+        round % 2 === 0
+          ? [post(a.url, '/v1/events/batch', { events }), sockets.b.publish(events)]
+          : [sockets.a.publish(events), post(b.url, '/v1/events/batch', { events })]
       const answers = await Promise.all([toA, toB])
-      const [resultsA, resultsB] = answers.map((answer) => ('status' in answer ? (answer.body as { results: Result[] }).results : answer))
+      const [resultsA, resultsB] = answers.map((answer) =>
+        'status' in answer ? (answer.body as { results: Result[] }).results : answer,
+      )
       ledger.record(resultsA!, 'a', events)
       ledger.record(resultsB!, 'b', events)
     }
@@ -69,8 +86,11 @@ describe('several instances on one Redis and one ClickHouse', () => {
     expect(await resendUntilSettled(a.url, ledger, retry, 'a-again')).toEqual([])
 
     const statuses = new Map<string, number>()
-    for (const list of ledger.answers.values()) for (const { status } of list) statuses.set(status, (statuses.get(status) ?? 0) + 1)
-    console.info(`several instances: ${ledger.events.size} ids sent to both, answers ${JSON.stringify(Object.fromEntries(statuses))}, accepted by a: ${[...ledger.events.keys()].filter((id) => ledger.acceptedBy(id)[0] === 'a').length}`)
+    for (const list of ledger.answers.values())
+      for (const { status } of list) statuses.set(status, (statuses.get(status) ?? 0) + 1)
+    console.info(
+      `several instances: ${ledger.events.size} ids sent to both, answers ${JSON.stringify(Object.fromEntries(statuses))}, accepted by a: ${[...ledger.events.keys()].filter((id) => ledger.acceptedBy(id)[0] === 'a').length}`,
+    )
     for (const id of ledger.events.keys()) expect(ledger.acceptedBy(id), id).toHaveLength(1)
     expect(statuses.get('rejected')).toBeUndefined()
 

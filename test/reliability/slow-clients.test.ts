@@ -20,7 +20,13 @@ afterAll(async () => {
 })
 
 /** Opens a raw connection, writes `head`, then one `piece` every `everyMs` until the server closes it (or `capMs`). */
-function drip(port: number, head: string | Buffer, piece: string | Buffer, everyMs: number, capMs = 60_000): Promise<{ ms: number; answer: string }> {
+function drip(
+  port: number,
+  head: string | Buffer,
+  piece: string | Buffer,
+  everyMs: number,
+  capMs = 60_000,
+): Promise<{ ms: number; answer: string }> {
   return new Promise((resolve) => {
     const started = Date.now()
     const socket = connect(port, '127.0.0.1')
@@ -48,18 +54,40 @@ const FRAME_HEAD = Buffer.from([0x81, 0x80 | 126, 0x03, 0xe8, 1, 2, 3, 4])
 
 describe('slow-drip clients', () => {
   it('are cut off by the header and request timeouts and the WebSocket heartbeat, while other clients are served', async () => {
-    sluice = await launch({ REDIS_URL, CLICKHOUSE_URL, CLICKHOUSE_DATABASE: database, WS_PING_INTERVAL_MS: String(PING_MS), INSERT_BATCH_MAX_WAIT_MS: '5' })
+    sluice = await launch({
+      REDIS_URL,
+      CLICKHOUSE_URL,
+      CLICKHOUSE_DATABASE: database,
+      WS_PING_INTERVAL_MS: String(PING_MS),
+      INSERT_BATCH_MAX_WAIT_MS: '5',
+    })
     const rest = Number(new URL(sluice.url).port)
     const ws = Number(new URL(sluice.wsUrl).port)
     const id = (label: string) => `slow-${label}-${randomUUID()}`
     const dripped = id('body')
 
     const slow = Promise.all([
-      ...Array.from({ length: 10 }, () => drip(rest, 'POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n', 'X-Drip: 1\r\n', 500)),
-      ...Array.from({ length: 5 }, () => drip(ws, 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n', 'X-Drip: 1\r\n', 500)),
+      ...Array.from({ length: 10 }, () =>
+        drip(rest, 'POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n', 'X-Drip: 1\r\n', 500),
+      ),
+      ...Array.from({ length: 5 }, () =>
+        drip(
+          ws,
+          'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n',
+          'X-Drip: 1\r\n',
+          500,
+        ),
+      ),
     ])
     const bodies = Promise.all(
-      Array.from({ length: 5 }, () => drip(rest, `POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"id":"${dripped}","type":"slow.drip","properties":{"pad":"`, 'a', 500)),
+      Array.from({ length: 5 }, () =>
+        drip(
+          rest,
+          `POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"id":"${dripped}","type":"slow.drip","properties":{"pad":"`,
+          'a',
+          500,
+        ),
+      ),
     )
     // A frame dripped after the handshake: the head now, then a payload byte every 200 ms.
     const frameDrip = new Promise<{ ms: number; answer: string }>((resolve) => {
@@ -75,7 +103,10 @@ describe('slow-drip clients', () => {
           timer = setInterval(() => socket.writable && socket.write('a'), 200)
         }
       })
-      socket.on('close', () => (clearInterval(timer), resolve({ ms: Date.now() - started, answer })))
+      socket.on(
+        'close',
+        () => (clearInterval(timer), resolve({ ms: Date.now() - started, answer })),
+      )
       socket.once('connect', () => socket.write(wsHandshake()))
     })
 
@@ -86,8 +117,14 @@ describe('slow-drip clients', () => {
       await sleep(300)
     }
 
-    const headerBound = SLOW_CLIENT_TIMEOUTS.headersTimeout + 2 * SLOW_CLIENT_TIMEOUTS.connectionsCheckingInterval + 3000
-    const requestBound = SLOW_CLIENT_TIMEOUTS.requestTimeout + 2 * SLOW_CLIENT_TIMEOUTS.connectionsCheckingInterval + 5000
+    const headerBound =
+      SLOW_CLIENT_TIMEOUTS.headersTimeout +
+      2 * SLOW_CLIENT_TIMEOUTS.connectionsCheckingInterval +
+      3000
+    const requestBound =
+      SLOW_CLIENT_TIMEOUTS.requestTimeout +
+      2 * SLOW_CLIENT_TIMEOUTS.connectionsCheckingInterval +
+      5000
     for (const { ms, answer } of await slow) {
       expect(answer).toMatch(/^HTTP\/1\.1 408 /)
       expect(ms).toBeLessThan(headerBound)
@@ -99,7 +136,9 @@ describe('slow-drip clients', () => {
       expect(answer === '' || /^HTTP\/1\.1 (408|400) /.test(answer), answer).toBe(true)
       expect(ms).toBeLessThan(requestBound)
     }
-    console.info(`slow clients: header drips cut after ${(await slow).map((r) => r.ms).join(', ')} ms; body drips after ${(await bodies).map((r) => r.ms).join(', ')} ms; frame drip after ${framed.ms} ms`)
+    console.info(
+      `slow clients: header drips cut after ${(await slow).map((r) => r.ms).join(', ')} ms; body drips after ${(await bodies).map((r) => r.ms).join(', ')} ms; frame drip after ${framed.ms} ms`,
+    )
 
     // Nothing of a dripped body was taken, and the process holds nothing for them.
     expect((await readStored(CLICKHOUSE_URL, database)).final.has(dripped)).toBe(false)

@@ -17,11 +17,23 @@ function setup(options: { maxPerWindow?: number; windowMs?: number } = {}) {
     },
   })
   const registry = new Registry()
-  const counter = new Counter({ name: 'sluice_uncaught_errors_total', help: 'test', labelNames: ['kind'] as const, registers: [registry] })
+  const counter = new Counter({
+    name: 'sluice_uncaught_errors_total',
+    help: 'test',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  })
   const target = new EventEmitter()
   const floods: number[] = []
-  const unwatch = watchUncaughtErrors({ logger: pino({ level: 'info' }, sink), counter, target, onFlood: (count) => floods.push(count), ...options })
-  const count = async (kind: string) => (await counter.get()).values.find((value) => value.labels.kind === kind)?.value
+  const unwatch = watchUncaughtErrors({
+    logger: pino({ level: 'info' }, sink),
+    counter,
+    target,
+    onFlood: (count) => floods.push(count),
+    ...options,
+  })
+  const count = async (kind: string) =>
+    (await counter.get()).values.find((value) => value.labels.kind === kind)?.value
   return { lines, target, floods, unwatch, count }
 }
 
@@ -30,7 +42,11 @@ describe('watchUncaughtErrors', () => {
     const { lines, target, count } = setup()
     target.emit('uncaughtException', new TypeError('one client broke this'))
     expect(lines).toHaveLength(1)
-    expect(lines[0]).toMatchObject({ level: 50, kind: 'uncaughtException', error: { type: 'TypeError', message: 'one client broke this' } })
+    expect(lines[0]).toMatchObject({
+      level: 50,
+      kind: 'uncaughtException',
+      error: { type: 'TypeError', message: 'one client broke this' },
+    })
     expect(lines[0]!.error.stack).toContain('uncaught-errors.test.ts')
     expect(await count('uncaughtException')).toBe(1)
     expect(await count('unhandledRejection')).toBe(0)
@@ -39,7 +55,10 @@ describe('watchUncaughtErrors', () => {
   it('logs and counts an unhandled rejection, whatever was rejected', async () => {
     const { lines, target, count } = setup()
     target.emit('unhandledRejection', 'a bare string', Promise.resolve())
-    expect(lines[0]).toMatchObject({ kind: 'unhandledRejection', error: { type: 'string', message: 'a bare string' } })
+    expect(lines[0]).toMatchObject({
+      kind: 'unhandledRejection',
+      error: { type: 'string', message: 'a bare string' },
+    })
     expect(await count('unhandledRejection')).toBe(1)
   })
 
@@ -54,13 +73,29 @@ describe('watchUncaughtErrors', () => {
     const { lines, target } = setup()
     const hostile = new Error()
     // stack first: V8 formats it from the message on first read
-    Object.defineProperty(hostile, 'stack', { get: () => { throw new Error('getter') } })
-    Object.defineProperty(hostile, 'message', { get: () => { throw new Error('getter') } })
-    const unprintable = { toString: () => { throw new Error('toString') } }
+    Object.defineProperty(hostile, 'stack', {
+      get: () => {
+        throw new Error('getter')
+      },
+    })
+    Object.defineProperty(hostile, 'message', {
+      get: () => {
+        throw new Error('getter')
+      },
+    })
+    const unprintable = {
+      toString: () => {
+        throw new Error('toString')
+      },
+    }
     expect(() => target.emit('uncaughtException', hostile)).not.toThrow()
     expect(() => target.emit('uncaughtException', unprintable)).not.toThrow()
     expect(() => target.emit('uncaughtException', Object.create(null))).not.toThrow()
-    expect(lines.map((line) => line.error.message)).toEqual(['(unreadable message)', '(unprintable value)', '(unprintable value)'])
+    expect(lines.map((line) => line.error.message)).toEqual([
+      '(unreadable message)',
+      '(unprintable value)',
+      '(unprintable value)',
+    ])
   })
 
   it('keeps going below the bound, and calls onFlood once when more than the bound arrive within the window', () => {

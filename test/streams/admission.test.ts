@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { createAdmission, retainedBytes, RETAINED_PER_EVENT, RETAINED_PER_JSON_BYTE, RETAINED_PER_SUBMISSION } from '../../src/streams/admission.js'
+import {
+  createAdmission,
+  retainedBytes,
+  RETAINED_PER_EVENT,
+  RETAINED_PER_JSON_BYTE,
+  RETAINED_PER_SUBMISSION,
+} from '../../src/streams/admission.js'
 
 describe('admission', () => {
   it('pauses at the high-water mark and resumes only at the low-water mark', () => {
@@ -44,7 +50,12 @@ describe('admission', () => {
   })
 
   it('pauses when either count reaches its high-water mark and resumes only when both are at their low-water marks', () => {
-    const admission = createAdmission({ maxInflight: 10, highWater: 8, lowWater: 4, maxInflightBytes: 1000 })
+    const admission = createAdmission({
+      maxInflight: 10,
+      highWater: 8,
+      lowWater: 4,
+      maxInflightBytes: 1000,
+    })
     const states: boolean[] = []
     admission.paused$.subscribe((paused) => states.push(paused))
     expect(admission.tryAcquire(1, 800)).toBe(true) // bytes at 80%
@@ -62,12 +73,18 @@ describe('admission', () => {
   it('charges each event of a body an equal share of its retained size, rounded up, plus a per-event part', () => {
     expect(retainedBytes(0, 0)).toBe(0)
     expect(retainedBytes(0, 1)).toBe(RETAINED_PER_SUBMISSION + RETAINED_PER_EVENT)
-    expect(retainedBytes(100, 3)).toBe(RETAINED_PER_EVENT + Math.ceil((RETAINED_PER_SUBMISSION + 100 * RETAINED_PER_JSON_BYTE) / 3))
-    expect(3 * retainedBytes(100, 3)).toBeGreaterThanOrEqual(RETAINED_PER_SUBMISSION + 3 * RETAINED_PER_EVENT + 100 * RETAINED_PER_JSON_BYTE)
+    expect(retainedBytes(100, 3)).toBe(
+      RETAINED_PER_EVENT + Math.ceil((RETAINED_PER_SUBMISSION + 100 * RETAINED_PER_JSON_BYTE) / 3),
+    )
+    expect(3 * retainedBytes(100, 3)).toBeGreaterThanOrEqual(
+      RETAINED_PER_SUBMISSION + 3 * RETAINED_PER_EVENT + 100 * RETAINED_PER_JSON_BYTE,
+    )
   })
 
   it('refuses water marks that cannot work', () => {
-    expect(() => createAdmission({ maxInflight: 10, highWater: 4, lowWater: 4 })).toThrow(RangeError)
+    expect(() => createAdmission({ maxInflight: 10, highWater: 4, lowWater: 4 })).toThrow(
+      RangeError,
+    )
     expect(() => createAdmission({ maxInflight: 10, highWater: 11 })).toThrow(RangeError)
     expect(() => createAdmission({ maxInflight: 10, maxInflightBytes: 0 })).toThrow(RangeError)
   })

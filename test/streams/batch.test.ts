@@ -9,7 +9,10 @@ describe('batch', () => {
     scheduler.run(({ hot, expectObservable }) => {
       const source = hot('-abcd-------e----|')
       const expected = '   ---x----y----z---|'
-      const result = source.pipe(batch({ maxRows: 3, maxWaitMs: 5, scheduler }), map((rows) => rows.join('')))
+      const result = source.pipe(
+        batch({ maxRows: 3, maxWaitMs: 5, scheduler }),
+        map((rows) => rows.join('')),
+      )
       expectObservable(result).toBe(expected, { x: 'abc', y: 'd', z: 'e' })
     })
   })
@@ -18,7 +21,9 @@ describe('batch', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable }) => {
       const source = hot('------------------------------|')
-      expectObservable(source.pipe(batch({ maxRows: 3, maxWaitMs: 5, scheduler }))).toBe('------------------------------|')
+      expectObservable(source.pipe(batch({ maxRows: 3, maxWaitMs: 5, scheduler }))).toBe(
+        '------------------------------|',
+      )
     })
   })
 
@@ -26,7 +31,12 @@ describe('batch', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable }) => {
       const source = hot('-ab|')
-      expectObservable(source.pipe(batch({ maxRows: 10, maxWaitMs: 50, scheduler }), map((rows) => rows.join('')))).toBe('---(x|)', { x: 'ab' })
+      expectObservable(
+        source.pipe(
+          batch({ maxRows: 10, maxWaitMs: 50, scheduler }),
+          map((rows) => rows.join('')),
+        ),
+      ).toBe('---(x|)', { x: 'ab' })
     })
   })
 
@@ -34,7 +44,13 @@ describe('batch', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable, expectSubscriptions }) => {
       const source = hot('-abcdef')
-      expectObservable(source.pipe(batch({ maxRows: 2, maxWaitMs: 50, scheduler }), map((rows) => rows.join(''))), '^----!').toBe('--x-y', { x: 'ab', y: 'cd' })
+      expectObservable(
+        source.pipe(
+          batch({ maxRows: 2, maxWaitMs: 50, scheduler }),
+          map((rows) => rows.join('')),
+        ),
+        '^----!',
+      ).toBe('--x-y', { x: 'ab', y: 'cd' })
       expectSubscriptions(source.subscriptions).toBe('^----!')
     })
   })

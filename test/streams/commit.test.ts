@@ -10,8 +10,17 @@ import { claimNow, envelopes, ids, testScheduler } from './helpers.js'
 
 const retry = { initialMs: 10, maxMs: 1000, budgetMs: 100, random: () => 1 }
 
-function setup(scheduler: ReturnType<typeof testScheduler>, sinkOptions: Parameters<typeof createFakeSink>[0] = {}, options: Partial<CommitOptions> = {}) {
-  const store = createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds: 60, maxEntries: 100, now: () => scheduler.now() })
+function setup(
+  scheduler: ReturnType<typeof testScheduler>,
+  sinkOptions: Parameters<typeof createFakeSink>[0] = {},
+  options: Partial<CommitOptions> = {},
+) {
+  const store = createMemoryDedupeStore({
+    ttlSeconds: 3600,
+    reservationSeconds: 60,
+    maxEntries: 100,
+    now: () => scheduler.now(),
+  })
   const sink = createFakeSink({ scheduler, ...sinkOptions })
   const commitOnly = commit({ sink, store, concurrency: 2, retry, scheduler, ...options })
   // What the pipeline does after a commit (without routes): the ack.
@@ -21,7 +30,11 @@ function setup(scheduler: ReturnType<typeof testScheduler>, sinkOptions: Paramet
   const claimed = (...ids: string[]): ClaimedBatch => {
     const batch = ids.map((id) => make(id))
     let receipt!: ClaimReceipt
-    from(store.claim(batch.map((envelope) => ({ id: envelope.event.id, fingerprint: envelope.fingerprint })))).subscribe((r) => (receipt = r))
+    from(
+      store.claim(
+        batch.map((envelope) => ({ id: envelope.event.id, fingerprint: envelope.fingerprint })),
+      ),
+    ).subscribe((r) => (receipt = r))
     return { envelopes: batch, receipts: [receipt] }
   }
   return { store, sink, operator, commitOnly, claimed, settled }
@@ -32,7 +45,10 @@ describe('commit', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable, flush }) => {
       const { store, sink, commitOnly, claimed, settled } = setup(scheduler, { latencyMs: 3 })
-      expectObservable(hot('-x-|', { x: claimed('a', 'b') }).pipe(commitOnly, map(ids))).toBe('----(x|)', { x: 'a,b' })
+      expectObservable(hot('-x-|', { x: claimed('a', 'b') }).pipe(commitOnly, map(ids))).toBe(
+        '----(x|)',
+        { x: 'a,b' },
+      )
       flush()
       expect(sink.batches.map((b) => [b.at, ids(b.events)])).toEqual([[4, 'a,b']])
       expect(settled).toEqual([])
@@ -44,40 +60,74 @@ describe('commit', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable, flush }) => {
       const { operator, claimed, settled } = setup(scheduler, { latencyMs: 3 })
-      expectObservable(hot('-x-|', { x: claimed('a', 'b') }).pipe(operator, map(ids))).toBe('----(x|)', { x: 'a,b' })
+      expectObservable(hot('-x-|', { x: claimed('a', 'b') }).pipe(operator, map(ids))).toBe(
+        '----(x|)',
+        { x: 'a,b' },
+      )
       flush()
-      expect(settled.map((s) => `${s.id}:${s.status}@${s.at}`)).toEqual(['a:accepted@4', 'b:accepted@4'])
+      expect(settled.map((s) => `${s.id}:${s.status}@${s.at}`)).toEqual([
+        'a:accepted@4',
+        'b:accepted@4',
+      ])
     })
   })
 
   it('releases the claims of the batches it holds when it is unsubscribed: waiting, or being written', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable, flush }) => {
-      const { store, sink, commitOnly, claimed, settled } = setup(scheduler, { latencyMs: 10 }, { concurrency: 1 })
+      const { store, sink, commitOnly, claimed, settled } = setup(
+        scheduler,
+        { latencyMs: 10 },
+        { concurrency: 1 },
+      )
       const source = hot('-x-y-', { x: claimed('a'), y: claimed('b') })
       // a is being written (1–11) and b waits when the chain is torn down at 5
       expectObservable(source.pipe(commitOnly, map(ids)), '^----!').toBe('-----')
       flush()
       expect(sink.batches).toEqual([])
       expect(settled).toEqual([])
-      expect(claimNow(store, [{ id: 'a', fingerprint: 'fp-a' }, { id: 'b', fingerprint: 'fp-b' }])).toEqual(['new', 'new'])
+      expect(
+        claimNow(store, [
+          { id: 'a', fingerprint: 'fp-a' },
+          { id: 'b', fingerprint: 'fp-b' },
+        ]),
+      ).toEqual(['new', 'new'])
     })
   })
 
   it('merges the batches that waited for a free insert into one, up to maxRows', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable, flush }) => {
-      const { sink, operator, claimed, settled } = setup(scheduler, { latencyMs: 5 }, { concurrency: 1, maxRows: 3 })
+      const { sink, operator, claimed, settled } = setup(
+        scheduler,
+        { latencyMs: 5 },
+        { concurrency: 1, maxRows: 3 },
+      )
       // a is being written (1–6) while b, c and d come; b and c fit in one insert of 3 rows, d does not.
-      const source = hot('-a-b-c-d-|', { a: claimed('a'), b: claimed('b1', 'b2'), c: claimed('c'), d: claimed('d') })
-      expectObservable(source.pipe(operator, map(ids))).toBe('------a----x----(d|)', { a: 'a', x: 'b1,b2,c', d: 'd' })
+      const source = hot('-a-b-c-d-|', {
+        a: claimed('a'),
+        b: claimed('b1', 'b2'),
+        c: claimed('c'),
+        d: claimed('d'),
+      })
+      expectObservable(source.pipe(operator, map(ids))).toBe('------a----x----(d|)', {
+        a: 'a',
+        x: 'b1,b2,c',
+        d: 'd',
+      })
       flush()
       expect(sink.batches.map((b) => [b.at, ids(b.events)])).toEqual([
         [6, 'a'],
         [11, 'b1,b2,c'],
         [16, 'd'],
       ])
-      expect(settled.map((s) => `${s.id}@${s.at}`)).toEqual(['a@6', 'b1@11', 'b2@11', 'c@11', 'd@16'])
+      expect(settled.map((s) => `${s.id}@${s.at}`)).toEqual([
+        'a@6',
+        'b1@11',
+        'b2@11',
+        'c@11',
+        'd@16',
+      ])
     })
   })
 
@@ -85,8 +135,14 @@ describe('commit', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable, flush }) => {
       // The first two writes fail after 1 ms; waits are 10 then 20 ms.
-      const { operator, claimed, settled } = setup(scheduler, { latencyMs: 1, fail: (_e, attempt) => (attempt <= 2 ? new Error('ECONNRESET') : undefined) })
-      expectObservable(hot('-x', { x: claimed('a') }).pipe(operator, map(ids))).toBe('- 1ms 10ms 1ms 20ms 1ms x', { x: 'a' })
+      const { operator, claimed, settled } = setup(scheduler, {
+        latencyMs: 1,
+        fail: (_e, attempt) => (attempt <= 2 ? new Error('ECONNRESET') : undefined),
+      })
+      expectObservable(hot('-x', { x: claimed('a') }).pipe(operator, map(ids))).toBe(
+        '- 1ms 10ms 1ms 20ms 1ms x',
+        { x: 'a' },
+      )
       flush()
       expect(settled).toEqual([{ id: 'a', status: 'accepted', at: 34 }])
     })
@@ -95,9 +151,12 @@ describe('commit', () => {
   it('releases the claims and settles failed when the budget runs out, and goes on with the next batch', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable, flush }) => {
-      const down = (events: readonly { id: string }[]) => (events[0]!.id === 'a' ? new Error('ECONNREFUSED') : undefined)
+      const down = (events: readonly { id: string }[]) =>
+        events[0]!.id === 'a' ? new Error('ECONNREFUSED') : undefined
       const { store, operator, claimed, settled } = setup(scheduler, { latencyMs: 1, fail: down })
-      expectObservable(hot('-x----y', { x: claimed('a'), y: claimed('b') }).pipe(operator, map(ids))).toBe('-------y', { y: 'b' })
+      expectObservable(
+        hot('-x----y', { x: claimed('a'), y: claimed('b') }).pipe(operator, map(ids)),
+      ).toBe('-------y', { y: 'b' })
       flush()
       // attempts end at 2, 13, 34, 75; the next wait (80 ms) would pass the 100 ms budget.
       expect(settled).toEqual([
@@ -111,8 +170,14 @@ describe('commit', () => {
   it('fails a batch at once when the sink calls the error final', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, flush }) => {
-      const { operator, claimed, settled, sink } = setup(scheduler, { latencyMs: 1, fail: () => new Error('Code: 60'), isRetriable: () => false })
-      hot('-x', { x: claimed('a') }).pipe(operator).subscribe()
+      const { operator, claimed, settled, sink } = setup(scheduler, {
+        latencyMs: 1,
+        fail: () => new Error('Code: 60'),
+        isRetriable: () => false,
+      })
+      hot('-x', { x: claimed('a') })
+        .pipe(operator)
+        .subscribe()
       flush()
       expect(sink.attempts).toBe(1)
       expect(settled).toEqual([{ id: 'a', status: 'failed', at: 2 }])
@@ -125,7 +190,11 @@ describe('commit', () => {
       const { operator, claimed } = setup(scheduler, { latencyMs: 5 }, {})
       const source = hot('-xyz', { x: claimed('a'), y: claimed('b'), z: claimed('c') })
       // concurrency 2: a and b together, c once a is done
-      expectObservable(source.pipe(operator, map(ids))).toBe('------ab---c', { a: 'a', b: 'b', c: 'c' })
+      expectObservable(source.pipe(operator, map(ids))).toBe('------ab---c', {
+        a: 'a',
+        b: 'b',
+        c: 'c',
+      })
     })
   })
 })

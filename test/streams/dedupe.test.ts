@@ -16,10 +16,16 @@ describe('dedupe', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable, flush }) => {
       const { make, settled } = envelopes(() => scheduler.now())
-      const a1 = make('a'), b = make('b'), a2 = make('a'), a3 = make('a', 'other content')
+      const a1 = make('a'),
+        b = make('b'),
+        a2 = make('a'),
+        a3 = make('a', 'other content')
       const source = hot('-x-|', { x: [a1, b, a2, a3] })
       let passed: readonly Envelope[] = []
-      const result = source.pipe(dedupe({ store: memoryStore(() => scheduler.now()), concurrency: 2 }), map((batch) => ((passed = batch.envelopes), ids(batch))))
+      const result = source.pipe(
+        dedupe({ store: memoryStore(() => scheduler.now()), concurrency: 2 }),
+        map((batch) => ((passed = batch.envelopes), ids(batch))),
+      )
       expectObservable(result).toBe('-x-|', { x: 'a,b' })
       flush()
       expect(settled).toEqual([])
@@ -38,7 +44,12 @@ describe('dedupe', () => {
       const { make, settled } = envelopes(() => scheduler.now())
       let passed: readonly Envelope[] = []
       const source = hot('-x-|', { x: [make('a'), make('a')] })
-      expectObservable(source.pipe(dedupe({ store: memoryStore(() => scheduler.now()), concurrency: 1 }), map((b) => ((passed = b.envelopes), ids(b))))).toBe('-x-|', { x: 'a' })
+      expectObservable(
+        source.pipe(
+          dedupe({ store: memoryStore(() => scheduler.now()), concurrency: 1 }),
+          map((b) => ((passed = b.envelopes), ids(b))),
+        ),
+      ).toBe('-x-|', { x: 'a' })
       flush()
       passed[0]!.settle(failed('storage down'))
       expect(settled.map((s) => s.status)).toEqual(['failed', 'failed'])
@@ -51,7 +62,12 @@ describe('dedupe', () => {
       const { make, settled } = envelopes(() => scheduler.now())
       const batches: Array<readonly Envelope[]> = []
       const source = hot('-x--y-|', { x: [make('a')], y: [make('a'), make('c')] })
-      expectObservable(source.pipe(dedupe({ store: memoryStore(() => scheduler.now()), concurrency: 2 }), map((b) => (batches.push(b.envelopes), ids(b))))).toBe('-x--y-|', { x: 'a', y: 'c' })
+      expectObservable(
+        source.pipe(
+          dedupe({ store: memoryStore(() => scheduler.now()), concurrency: 2 }),
+          map((b) => (batches.push(b.envelopes), ids(b))),
+        ),
+      ).toBe('-x--y-|', { x: 'a', y: 'c' })
       flush()
       batches[0]![0]!.settle(ACCEPTED)
       expect(settled.map((s) => `${s.id}:${s.status}`)).toEqual(['a:accepted', 'a:duplicate'])
@@ -62,10 +78,15 @@ describe('dedupe', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable, flush }) => {
       const store = memoryStore(() => scheduler.now())
-      confirmNow(store, [{ id: 'a', fingerprint: 'fp-a' }, { id: 'b', fingerprint: 'fp-b' }])
+      confirmNow(store, [
+        { id: 'a', fingerprint: 'fp-a' },
+        { id: 'b', fingerprint: 'fp-b' },
+      ])
       const { make, settled } = envelopes(() => scheduler.now())
       const source = hot('-x-|', { x: [make('a'), make('b', 'fp-new'), make('c')] })
-      expectObservable(source.pipe(dedupe({ store, concurrency: 1 }), map(ids))).toBe('-x-|', { x: 'c' })
+      expectObservable(source.pipe(dedupe({ store, concurrency: 1 }), map(ids))).toBe('-x-|', {
+        x: 'c',
+      })
       flush()
       expect(settled).toEqual([
         { id: 'a', status: 'duplicate', at: 1 },
@@ -82,7 +103,10 @@ describe('dedupe', () => {
       store.claim([{ id: 'a', fingerprint: 'fp-a' }])
       const { make, settled } = envelopes(() => scheduler.now())
       const source = hot('-x---------y-|', { x: [make('a')], y: [make('a')] })
-      expectObservable(source.pipe(dedupe({ store, concurrency: 1 }), map(ids))).toBe('-----------y-|', { y: 'a' })
+      expectObservable(source.pipe(dedupe({ store, concurrency: 1 }), map(ids))).toBe(
+        '-----------y-|',
+        { y: 'a' },
+      )
       flush()
       expect(settled).toEqual([{ id: 'a', status: 'failed', at: 1 }])
     })
@@ -93,9 +117,14 @@ describe('dedupe', () => {
     scheduler.run(({ hot, flush }) => {
       const inner = memoryStore(() => scheduler.now())
       const calls: number[] = []
-      const store: DedupeStore = { ...inner, claim: (claims) => (calls.push(claims.length), inner.claim(claims)) }
+      const store: DedupeStore = {
+        ...inner,
+        claim: (claims) => (calls.push(claims.length), inner.claim(claims)),
+      }
       const { make } = envelopes(() => scheduler.now())
-      hot('-x-y-|', { x: [make('a'), make('b'), make('c')], y: [make('d'), make('e')] }).pipe(dedupe({ store, concurrency: 1 })).subscribe()
+      hot('-x-y-|', { x: [make('a'), make('b'), make('c')], y: [make('d'), make('e')] })
+        .pipe(dedupe({ store, concurrency: 1 }))
+        .subscribe()
       flush()
       expect(calls).toEqual([3, 2])
     })
@@ -112,17 +141,31 @@ describe('dedupe', () => {
       }
       const { make } = envelopes(() => scheduler.now())
       const source = hot('-xy-------|', { x: [make('a')], y: [make('b')] })
-      expectObservable(source.pipe(dedupe({ store, concurrency: 1 }), map(ids))).toBe('------a----(b|)', { a: 'a', b: 'b' })
+      expectObservable(source.pipe(dedupe({ store, concurrency: 1 }), map(ids))).toBe(
+        '------a----(b|)',
+        { a: 'a', b: 'b' },
+      )
     })
   })
 
   it('fails open by default when the store is down, and fails the events when told to reject', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable, flush }) => {
-      const down: DedupeStore = { claim: () => throwError(() => new Error('ECONNREFUSED')), confirm: () => of(undefined), release: () => of(undefined) }
+      const down: DedupeStore = {
+        claim: () => throwError(() => new Error('ECONNREFUSED')),
+        confirm: () => of(undefined),
+        release: () => of(undefined),
+      }
       const { make, settled } = envelopes(() => scheduler.now())
-      expectObservable(hot('-x-|', { x: [make('a')] }).pipe(dedupe({ store: down, concurrency: 1 }), map(ids))).toBe('-x-|', { x: 'a' })
-      expectObservable(hot('-x-|', { x: [make('b')] }).pipe(dedupe({ store: down, concurrency: 1, onStoreError: 'reject' }), map(ids))).toBe('---|')
+      expectObservable(
+        hot('-x-|', { x: [make('a')] }).pipe(dedupe({ store: down, concurrency: 1 }), map(ids)),
+      ).toBe('-x-|', { x: 'a' })
+      expectObservable(
+        hot('-x-|', { x: [make('b')] }).pipe(
+          dedupe({ store: down, concurrency: 1, onStoreError: 'reject' }),
+          map(ids),
+        ),
+      ).toBe('---|')
       flush()
       expect(settled).toEqual([{ id: 'b', status: 'failed', at: 1 }])
     })
@@ -133,12 +176,22 @@ describe('dedupe', () => {
     scheduler.run(({ hot, expectObservable }) => {
       const { make } = envelopes(() => scheduler.now())
       // a store that lets every id through: what is left to test is dedupe's own map
-      const store: DedupeStore = { claim: (claims) => of({ statuses: claims.map(() => 'new' as const) }), confirm: () => of(undefined), release: () => of(undefined) }
+      const store: DedupeStore = {
+        claim: (claims) => of({ statuses: claims.map(() => 'new' as const) }),
+        confirm: () => of(undefined),
+        release: () => of(undefined),
+      }
       const operator = dedupe({ store, concurrency: 1 })
       // the first chain takes a and dies (unsubscribed at 3) before a settles
-      expectObservable(hot('-x-', { x: [make('a')] }).pipe(operator, map(ids)), '^--!').toBe('-x-', { x: 'a' })
+      expectObservable(hot('-x-', { x: [make('a')] }).pipe(operator, map(ids)), '^--!').toBe(
+        '-x-',
+        { x: 'a' },
+      )
       // the next chain, built from the same operator, gets the re-send of a: it goes on
-      expectObservable(hot('-----y-|', { y: [make('a')] }).pipe(operator, map(ids)), '----^--').toBe('-----y-|', { y: 'a' })
+      expectObservable(
+        hot('-----y-|', { y: [make('a')] }).pipe(operator, map(ids)),
+        '----^--',
+      ).toBe('-----y-|', { y: 'a' })
     })
   })
 
@@ -151,10 +204,16 @@ describe('dedupe', () => {
         // the claim is taken at once but answered 5 ms later, like a round trip
         claim: (claims) => cold('-----(r|)', { r: claimNowReceipt(inner, claims) }),
         confirm: (receipts) => inner.confirm(receipts),
-        release: (receipts) => (released.push(...receipts.map((r) => r.statuses)), inner.release(receipts)),
+        release: (receipts) => (
+          released.push(...receipts.map((r) => r.statuses)),
+          inner.release(receipts)
+        ),
       }
       const { make } = envelopes(() => scheduler.now())
-      expectObservable(hot('-x', { x: [make('a')] }).pipe(dedupe({ store, concurrency: 1 }), map(ids)), '^--!').toBe('---')
+      expectObservable(
+        hot('-x', { x: [make('a')] }).pipe(dedupe({ store, concurrency: 1 }), map(ids)),
+        '^--!',
+      ).toBe('---')
       flush()
       expect(released).toEqual([['new']])
       expect(claimNow(inner, [{ id: 'a', fingerprint: 'fp-a' }])).toEqual(['new'])

@@ -17,9 +17,14 @@ describe('handOff', () => {
       const { make, settled } = envelopes(() => scheduler.now())
       const append = cold<void>('--|')
       const handed: string[] = []
-      const routes = { enqueue: (events: readonly AcceptedEvent[]) => (handed.push(ids(events)), append) }
+      const routes = {
+        enqueue: (events: readonly AcceptedEvent[]) => (handed.push(ids(events)), append),
+      }
       const source = hot('-a---b--|', { a: committed(make, 'a1', 'a2'), b: committed(make, 'b') })
-      expectObservable(source.pipe(handOff({ routes, concurrency: 1 }), map(ids))).toBe('---a---b|', { a: 'a1,a2', b: 'b' })
+      expectObservable(source.pipe(handOff({ routes, concurrency: 1 }), map(ids))).toBe(
+        '---a---b|',
+        { a: 'a1,a2', b: 'b' },
+      )
       expectSubscriptions(append.subscriptions).toBe(['-^-!', '-----^-!'])
       flush()
       expect(handed).toEqual(['a1,a2', 'b'])
@@ -32,9 +37,16 @@ describe('handOff', () => {
     scheduler.run(({ hot, cold, expectObservable }) => {
       const { make } = envelopes(() => scheduler.now())
       const routes = { enqueue: () => cold<void>('-----|') }
-      const source = hot('-abc', { a: committed(make, 'a'), b: committed(make, 'b'), c: committed(make, 'c') })
+      const source = hot('-abc', {
+        a: committed(make, 'a'),
+        b: committed(make, 'b'),
+        c: committed(make, 'c'),
+      })
       // concurrency 2: a and b together, c once a is through
-      expectObservable(source.pipe(handOff({ routes, concurrency: 2 }), map(ids))).toBe('------ab---c', { a: 'a', b: 'b', c: 'c' })
+      expectObservable(source.pipe(handOff({ routes, concurrency: 2 }), map(ids))).toBe(
+        '------ab---c',
+        { a: 'a', b: 'b', c: 'c' },
+      )
     })
   })
 
@@ -44,8 +56,16 @@ describe('handOff', () => {
       const { make } = envelopes(() => scheduler.now())
       const failures: Array<[number, string]> = []
       const routes = { enqueue: (): Observable<void> => throwError(() => new Error('outbox down')) }
-      const telemetry = { handOffFailed: (events: number, error: unknown) => failures.push([events, (error as Error).message]) }
-      expectObservable(hot('-a-|', { a: committed(make, 'a1', 'a2') }).pipe(handOff({ routes, concurrency: 1, telemetry }), map(ids))).toBe('-a-|', { a: 'a1,a2' })
+      const telemetry = {
+        handOffFailed: (events: number, error: unknown) =>
+          failures.push([events, (error as Error).message]),
+      }
+      expectObservable(
+        hot('-a-|', { a: committed(make, 'a1', 'a2') }).pipe(
+          handOff({ routes, concurrency: 1, telemetry }),
+          map(ids),
+        ),
+      ).toBe('-a-|', { a: 'a1,a2' })
       flush()
       expect(failures).toEqual([[2, 'outbox down']])
     })
@@ -57,7 +77,10 @@ describe('handOff', () => {
       const { make } = envelopes(() => scheduler.now())
       const append = cold<void>('-----|')
       const source = hot('-a', { a: committed(make, 'a') })
-      expectObservable(source.pipe(handOff({ routes: { enqueue: () => append }, concurrency: 1 }), map(ids)), '^--!').toBe('---')
+      expectObservable(
+        source.pipe(handOff({ routes: { enqueue: () => append }, concurrency: 1 }), map(ids)),
+        '^--!',
+      ).toBe('---')
       expectSubscriptions(append.subscriptions).toBe('-^-!')
     })
   })

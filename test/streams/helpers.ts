@@ -12,7 +12,14 @@ export function testScheduler(): TestScheduler {
 }
 
 export function event(id: string, overrides: Partial<AcceptedEvent> = {}): AcceptedEvent {
-  return { id, type: 'page_view', timestamp: 1_764_151_200_123, receivedAt: 1_764_151_200_200, transport: 'ws', ...overrides }
+  return {
+    id,
+    type: 'page_view',
+    timestamp: 1_764_151_200_123,
+    receivedAt: 1_764_151_200_200,
+    transport: 'ws',
+    ...overrides,
+  }
 }
 
 /** Envelopes that record how and when they settle. */
@@ -22,14 +29,26 @@ export function envelopes(now: () => number) {
     event: event(id),
     fingerprint,
     settle(outcome: Outcome) {
-      settled.push({ id, status: outcome.status, ...(outcome.status === 'duplicate' && outcome.conflict && { conflict: true }), at: now() })
+      settled.push({
+        id,
+        status: outcome.status,
+        ...(outcome.status === 'duplicate' && outcome.conflict && { conflict: true }),
+        at: now(),
+      })
     },
   })
   return { make, settled }
 }
 
-export const ids = (batch: { readonly envelopes: readonly Envelope[] } | readonly { event: { id: string } }[] | readonly AcceptedEvent[]) =>
-  ('envelopes' in batch ? batch.envelopes : batch).map((item) => ('event' in item ? item.event.id : item.id)).join(',')
+export const ids = (
+  batch:
+    | { readonly envelopes: readonly Envelope[] }
+    | readonly { event: { id: string } }[]
+    | readonly AcceptedEvent[],
+) =>
+  ('envelopes' in batch ? batch.envelopes : batch)
+    .map((item) => ('event' in item ? item.event.id : item.id))
+    .join(',')
 
 /** Confirms ids as if an earlier batch had claimed and committed them. */
 export function confirmNow(store: DedupeStore, claims: Claim[]): void {
@@ -44,10 +63,16 @@ export function claimNow(store: DedupeStore, claims: Claim[]): readonly ClaimSta
 }
 
 /** Results of one submission as an observable: emits a summary once the submission settles. */
-export function submitted(pipeline: Pipeline, events: unknown[], transport: Transport = 'ws'): Observable<string> {
+export function submitted(
+  pipeline: Pipeline,
+  events: unknown[],
+  transport: Transport = 'ws',
+): Observable<string> {
   return new Observable<string>((subscriber) => {
     const taken = pipeline.offer(events, transport, (results) => {
-      subscriber.next(results.map((r) => `${r.id ?? '?'}:${r.status}${r.conflict ? '!' : ''}`).join(','))
+      subscriber.next(
+        results.map((r) => `${r.id ?? '?'}:${r.status}${r.conflict ? '!' : ''}`).join(','),
+      )
       subscriber.complete()
     })
     if (!taken) {

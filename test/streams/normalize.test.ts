@@ -1,7 +1,11 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { normalize, storedFingerprint } from '../../src/streams/normalize.js'
-import { canonicalJson, checkProperties, PROPERTIES_MAX_BYTES } from '../../src/streams/properties.js'
+import {
+  canonicalJson,
+  checkProperties,
+  PROPERTIES_MAX_BYTES,
+} from '../../src/streams/properties.js'
 import { propertiesValid } from '../reliability/support/hostile.js'
 
 const context = { transport: 'rest' as const, receivedAt: Date.UTC(2026, 10, 26) }
@@ -11,11 +15,14 @@ function shuffled(value: unknown, order: (keys: string[]) => string[]): unknown 
   if (value === null || typeof value !== 'object') return value
   if (Array.isArray(value)) return value.map((child) => shuffled(child, order))
   const copy: Record<string, unknown> = {}
-  for (const key of order(Object.keys(value))) copy[key] = shuffled((value as Record<string, unknown>)[key], order)
+  for (const key of order(Object.keys(value)))
+    copy[key] = shuffled((value as Record<string, unknown>)[key], order)
   return copy
 }
 
-const properties = fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 4 }), { maxKeys: 8 })
+const properties = fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 4 }), {
+  maxKeys: 8,
+})
 const fingerprintOf = (event: Record<string, unknown>) => {
   const result = normalize(event, context)
   if (!result.ok) throw new Error(JSON.stringify(result.errors))
@@ -27,7 +34,11 @@ describe('normalize: fingerprints and properties', () => {
     fc.assert(
       fc.property(properties.filter(propertiesValid), (props) => {
         const event = { id: 'e1', type: 't', properties: props }
-        const reversed = { properties: shuffled(props, (keys) => keys.reverse()), type: 't', id: 'e1' }
+        const reversed = {
+          properties: shuffled(props, (keys) => keys.reverse()),
+          type: 't',
+          id: 'e1',
+        }
         expect(fingerprintOf(reversed)).toBe(fingerprintOf(event))
         expect(canonicalJson(shuffled(props, (keys) => keys.reverse()))).toBe(canonicalJson(props))
       }),
@@ -36,13 +47,26 @@ describe('normalize: fingerprints and properties', () => {
 
   it('gives other content another fingerprint', () => {
     fc.assert(
-      fc.property(properties.filter(propertiesValid), fc.string({ minLength: 1, maxLength: 6 }), (props, key) => {
-        fc.pre(!(key in props) && propertiesValid({ ...props, [key]: 1 }))
-        expect(fingerprintOf({ id: 'e1', type: 't', properties: { ...props, [key]: 1 } })).not.toBe(fingerprintOf({ id: 'e1', type: 't', properties: props }))
-      }),
+      fc.property(
+        properties.filter(propertiesValid),
+        fc.string({ minLength: 1, maxLength: 6 }),
+        (props, key) => {
+          fc.pre(!(key in props) && propertiesValid({ ...props, [key]: 1 }))
+          expect(
+            fingerprintOf({ id: 'e1', type: 't', properties: { ...props, [key]: 1 } }),
+          ).not.toBe(fingerprintOf({ id: 'e1', type: 't', properties: props }))
+        },
+      ),
     )
     const base = { id: 'e1', type: 't' }
-    const prints = [base, { ...base, source: 's' }, { ...base, userId: 's' }, { ...base, sessionId: 's' }, { ...base, timestamp: 1 }, { ...base, properties: {} }].map(fingerprintOf)
+    const prints = [
+      base,
+      { ...base, source: 's' },
+      { ...base, userId: 's' },
+      { ...base, sessionId: 's' },
+      { ...base, timestamp: 1 },
+      { ...base, properties: {} },
+    ].map(fingerprintOf)
     expect(new Set(prints).size).toBe(prints.length)
   })
 
@@ -57,7 +81,14 @@ describe('normalize: fingerprints and properties', () => {
 
   it('gives an event read back from storage the fingerprint it had when it was sent', () => {
     const sent = [
-      { id: 'e1', type: 't', properties: { b: 1, a: [{ d: 1, c: 2 }] }, source: 's', userId: 'u', sessionId: 'x' },
+      {
+        id: 'e1',
+        type: 't',
+        properties: { b: 1, a: [{ d: 1, c: 2 }] },
+        source: 's',
+        userId: 'u',
+        sessionId: 'x',
+      },
       { id: 'e2', type: 't', timestamp: '2026-11-20T10:00:00.123Z' },
       { id: 'e3', type: 't', timestamp: context.receivedAt - 1 },
     ]
@@ -65,13 +96,20 @@ describe('normalize: fingerprints and properties', () => {
       const result = normalize(raw, context)
       if (!result.ok) throw new Error(JSON.stringify(result.errors))
       // As storage gives it back: a plain object, properties parsed from their stored text.
-      const stored = { ...result.event, ...(result.event.properties && { properties: JSON.parse(result.propertiesText!) as Record<string, unknown> }) }
+      const stored = {
+        ...result.event,
+        ...(result.event.properties && {
+          properties: JSON.parse(result.propertiesText!) as Record<string, unknown>,
+        }),
+      }
       expect(storedFingerprint(stored), raw.id).toBe(result.fingerprint)
     }
   })
 
   it('sorts keys at every depth in the canonical JSON', () => {
-    expect(canonicalJson({ b: 1, a: { d: [{ z: 1, y: 2 }], c: null } })).toBe('{"a":{"c":null,"d":[{"y":2,"z":1}]},"b":1}')
+    expect(canonicalJson({ b: 1, a: { d: [{ z: 1, y: 2 }], c: null } })).toBe(
+      '{"a":{"c":null,"d":[{"y":2,"z":1}]},"b":1}',
+    )
     expect(canonicalJson('x')).toBe('"x"')
     const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${(i * 7) % 40}`, i]))
     expect(Object.keys(JSON.parse(canonicalJson(many)) as object)).toEqual(Object.keys(many).sort())
@@ -80,7 +118,12 @@ describe('normalize: fingerprints and properties', () => {
   it('accepts exactly the properties the independent oracle accepts (nesting, size, forbidden keys)', () => {
     const hostileKey = fc.constantFrom('__proto__', 'constructor', 'prototype', 'a', 'b')
     const tree = fc.letrec((tie) => ({
-      node: fc.oneof({ depthSize: 'small' }, fc.jsonValue({ maxDepth: 1 }), fc.array(tie('node'), { maxLength: 3 }), fc.dictionary(hostileKey, tie('node'), { maxKeys: 3 })),
+      node: fc.oneof(
+        { depthSize: 'small' },
+        fc.jsonValue({ maxDepth: 1 }),
+        fc.array(tie('node'), { maxLength: 3 }),
+        fc.dictionary(hostileKey, tie('node'), { maxKeys: 3 }),
+      ),
     })).node
     fc.assert(
       fc.property(fc.dictionary(hostileKey, tree, { maxKeys: 4 }), (props) => {
@@ -91,33 +134,60 @@ describe('normalize: fingerprints and properties', () => {
   })
 
   it('counts the size limit in UTF-8 bytes, at the boundary', () => {
-    const sized = (bytes: number, char: string) => ({ k: char.repeat(Math.floor((bytes - 8) / Buffer.byteLength(char))) })
+    const sized = (bytes: number, char: string) => ({
+      k: char.repeat(Math.floor((bytes - 8) / Buffer.byteLength(char))),
+    })
     for (const char of ['x', 'é', '✓', '😀']) {
       const fits = sized(PROPERTIES_MAX_BYTES, char)
       expect(Buffer.byteLength(JSON.stringify(fits))).toBeLessThanOrEqual(PROPERTIES_MAX_BYTES)
       expect(checkProperties(fits).ok).toBe(true)
       const over = { ...fits, z: char.repeat(4) }
       expect(Buffer.byteLength(JSON.stringify(over))).toBeGreaterThan(PROPERTIES_MAX_BYTES)
-      expect(checkProperties(over)).toEqual({ ok: false, issues: [{ path: 'properties', message: `must be at most ${PROPERTIES_MAX_BYTES} bytes serialized` }] })
+      expect(checkProperties(over)).toEqual({
+        ok: false,
+        issues: [
+          {
+            path: 'properties',
+            message: `must be at most ${PROPERTIES_MAX_BYTES} bytes serialized`,
+          },
+        ],
+      })
     }
   })
 
   it('refuses nesting past 32 levels without walking the rest, and names forbidden keys by path', () => {
     let deep: unknown = {}
     for (let i = 0; i < 10_000; i++) deep = { a: deep }
-    expect(checkProperties(deep as object)).toEqual({ ok: false, issues: [{ path: 'properties', message: 'nesting is 33 levels, at most 32 allowed' }] })
-    const result = normalize(JSON.parse('{"type":"t","properties":{"a":[{"constructor":1}],"__proto__":{}}}'), context)
+    expect(checkProperties(deep as object)).toEqual({
+      ok: false,
+      issues: [{ path: 'properties', message: 'nesting is 33 levels, at most 32 allowed' }],
+    })
+    const result = normalize(
+      JSON.parse('{"type":"t","properties":{"a":[{"constructor":1}],"__proto__":{}}}'),
+      context,
+    )
     expect(result).toEqual({
       ok: false,
       errors: [
-        { path: 'properties.a.0.constructor', message: 'key is not allowed (__proto__, constructor, prototype)' },
-        { path: 'properties.__proto__', message: 'key is not allowed (__proto__, constructor, prototype)' },
+        {
+          path: 'properties.a.0.constructor',
+          message: 'key is not allowed (__proto__, constructor, prototype)',
+        },
+        {
+          path: 'properties.__proto__',
+          message: 'key is not allowed (__proto__, constructor, prototype)',
+        },
       ],
     })
   })
 
   it('rejects numbers JSON cannot carry (1e400, -1e400) naming their paths, and keeps huge finite integers', () => {
-    const result = normalize(JSON.parse('{"type":"t","properties":{"big":1e400,"list":[1,-1e400],"fine":123456789012345678901234567890,"tiny":1e-400}}'), context)
+    const result = normalize(
+      JSON.parse(
+        '{"type":"t","properties":{"big":1e400,"list":[1,-1e400],"fine":123456789012345678901234567890,"tiny":1e-400}}',
+      ),
+      context,
+    )
     expect(result).toEqual({
       ok: false,
       errors: [
@@ -125,7 +195,10 @@ describe('normalize: fingerprints and properties', () => {
         { path: 'properties.list.1', message: expect.stringContaining('finite number') },
       ],
     })
-    const finite = normalize(JSON.parse('{"type":"t","properties":{"fine":123456789012345678901234567890,"tiny":1e-400}}'), context)
+    const finite = normalize(
+      JSON.parse('{"type":"t","properties":{"fine":123456789012345678901234567890,"tiny":1e-400}}'),
+      context,
+    )
     expect(finite.ok).toBe(true)
   })
 
@@ -138,7 +211,12 @@ describe('normalize: fingerprints and properties', () => {
     expect(wide.errors[19]).toEqual({ path: '', message: 'and 4981 more issues' })
 
     // forbidden keys under many parents, with the counts of zod's issues and of properties' added up
-    const parents = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`p${i}`, JSON.parse('{"__proto__":1,"constructor":2,"prototype":3}')]))
+    const parents = Object.fromEntries(
+      Array.from({ length: 300 }, (_, i) => [
+        `p${i}`,
+        JSON.parse('{"__proto__":1,"constructor":2,"prototype":3}'),
+      ]),
+    )
     const forbidden = normalize({ type: 'bad type', properties: parents }, context)
     if (forbidden.ok) throw new Error('accepted')
     expect(forbidden.errors).toHaveLength(20)
@@ -159,13 +237,36 @@ describe('normalize: fingerprints and properties', () => {
 })
 
 describe('normalize: event types', () => {
-  it('accepts a type with one leading $ (PostHog\'s own events), and refuses any other use of $', () => {
-    for (const type of ['$pageview', '$feature_flag_called', '$exception.handled', 'page_view', 'checkout.completed', 'a:b/c-d']) {
+  it("accepts a type with one leading $ (PostHog's own events), and refuses any other use of $", () => {
+    for (const type of [
+      '$pageview',
+      '$feature_flag_called',
+      '$exception.handled',
+      'page_view',
+      'checkout.completed',
+      'a:b/c-d',
+    ]) {
       expect(normalize({ type }, context).ok, type).toBe(true)
     }
-    for (const type of ['$', '$$pageview', '$.x', '$_x', 'page$view', 'pageview$', ' $pageview', '_x', '.x']) {
+    for (const type of [
+      '$',
+      '$$pageview',
+      '$.x',
+      '$_x',
+      'page$view',
+      'pageview$',
+      ' $pageview',
+      '_x',
+      '.x',
+    ]) {
       const result = normalize({ type }, context)
-      expect(result.ok ? [] : result.errors, type).toEqual([{ path: 'type', message: 'must match ^\\$?[A-Za-z0-9][A-Za-z0-9_.:/-]*$ (e.g. page_view, checkout.completed, $pageview)' }])
+      expect(result.ok ? [] : result.errors, type).toEqual([
+        {
+          path: 'type',
+          message:
+            'must match ^\\$?[A-Za-z0-9][A-Za-z0-9_.:/-]*$ (e.g. page_view, checkout.completed, $pageview)',
+        },
+      ])
     }
   })
 })

@@ -17,16 +17,29 @@ describe('submission', () => {
 
   it('lets a raw event be collected once validated, while its frame is still in flight; a rejected event still reports the id it was sent with', async () => {
     const sink = createFakeSink({ latencyMs: 300 })
-    const store = createMemoryDedupeStore({ ttlSeconds: 60, reservationSeconds: 60, maxEntries: 100 })
+    const store = createMemoryDedupeStore({
+      ttlSeconds: 60,
+      reservationSeconds: 60,
+      maxEntries: 100,
+    })
     const pipeline = createPipeline(
-      { insertBatchMaxRows: 10, insertBatchMaxWaitMs: 1, insertConcurrency: 1, maxInflightEvents: 10, retry: { initialMs: 1, maxMs: 1, budgetMs: 10 } },
+      {
+        insertBatchMaxRows: 10,
+        insertBatchMaxWaitMs: 1,
+        insertConcurrency: 1,
+        maxInflightEvents: 10,
+        retry: { initialMs: 1, maxMs: 1, budgetMs: 10 },
+      },
       { sink, store },
     )
     // Made in a function of their own, so that only the WeakRefs point at the raw events afterwards.
     const offer = () => {
       const valid = { id: 'kept-id', type: 'page_view', properties: { path: '/' } }
       const invalid = { id: 'bad-id', type: 'not a type!' }
-      return { refs: [new WeakRef(valid), new WeakRef(invalid)], settled: pipeline.submit([valid, invalid], 'ws')! }
+      return {
+        refs: [new WeakRef(valid), new WeakRef(invalid)],
+        settled: pipeline.submit([valid, invalid], 'ws')!,
+      }
     }
     const { refs, settled } = offer()
 

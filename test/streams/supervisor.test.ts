@@ -27,11 +27,25 @@ const throwsOnCrash: EventTransform = (source) => {
 }
 
 function setup(scheduler: ReturnType<typeof testScheduler>) {
-  const store = createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds: 60, maxEntries: 1000, now: () => scheduler.now() })
+  const store = createMemoryDedupeStore({
+    ttlSeconds: 3600,
+    reservationSeconds: 60,
+    maxEntries: 1000,
+    now: () => scheduler.now(),
+  })
   const sink = createFakeSink({ scheduler, latencyMs: 10 })
   const restarts: Array<[string, number | undefined]> = []
-  const telemetry = { pipelineRestarted: (error: unknown, stranded?: number) => restarts.push([(error as Error).message, stranded]) }
-  const pipeline = createPipeline(config, { sink, store, scheduler, transforms: [throwsOnCrash], telemetry })
+  const telemetry = {
+    pipelineRestarted: (error: unknown, stranded?: number) =>
+      restarts.push([(error as Error).message, stranded]),
+  }
+  const pipeline = createPipeline(config, {
+    sink,
+    store,
+    scheduler,
+    transforms: [throwsOnCrash],
+    telemetry,
+  })
   scheduler.schedule(() => void pipeline.drain(), 300)
   return { pipeline, sink, store, restarts }
 }
@@ -43,16 +57,29 @@ describe('the pipeline supervisor', () => {
       const { pipeline, sink, store, restarts } = setup(scheduler)
       // a and b are batched at 5 and being written (5–15) when the crash event kills the chain at 8;
       // the re-send of a at 12 goes through the new chain (its batches close at 13, 18, …): written at 23.
-      const requests = hot('-r------x---s', { r: [{ id: 'a', type: 't' }, { id: 'b', type: 't' }], x: [{ id: 'c', type: 'crash' }], s: [{ id: 'a', type: 't' }] })
+      const requests = hot('-r------x---s', {
+        r: [
+          { id: 'a', type: 't' },
+          { id: 'b', type: 't' },
+        ],
+        x: [{ id: 'c', type: 'crash' }],
+        s: [{ id: 'a', type: 't' }],
+      })
       const answers = requests.pipe(mergeMap((events) => submitted(pipeline, events), 10))
-      expectObservable(answers).toBe('--------(rx) 11ms s', { r: 'a:failed,b:failed', x: 'c:failed', s: 'a:accepted' })
+      expectObservable(answers).toBe('--------(rx) 11ms s', {
+        r: 'a:failed,b:failed',
+        x: 'c:failed',
+        s: 'a:accepted',
+      })
       scheduler.schedule(() => {
         expect(pipeline.admission.inflight).toBe(0)
         expect(claimNow(store, [{ id: 'b', fingerprint: 'unused' }])).toEqual(['new'])
       }, 9)
       flush()
       expect(restarts).toEqual([['a bug in a transform', 3]])
-      expect(sink.batches.map((batch) => `${batch.at}:${batch.events.map((e) => e.id).join(',')}`)).toEqual(['23:a'])
+      expect(
+        sink.batches.map((batch) => `${batch.at}:${batch.events.map((e) => e.id).join(',')}`),
+      ).toEqual(['23:a'])
       expect(pipeline.admission.inflight).toBe(0)
     })
   })
@@ -62,8 +89,14 @@ describe('the pipeline supervisor', () => {
     scheduler.run(({ hot, expectObservable }) => {
       const { pipeline } = setup(scheduler)
       // r's first event is rejected at once; only the second is still in flight when the chain dies.
-      const requests = hot('-r-x', { r: [{ type: 'bad type!' }, { id: 'b', type: 't' }], x: [{ id: 'c', type: 'crash' }] })
-      expectObservable(requests.pipe(mergeMap((events) => submitted(pipeline, events), 10))).toBe('---(rx)', { r: '?:rejected,b:failed', x: 'c:failed' })
+      const requests = hot('-r-x', {
+        r: [{ type: 'bad type!' }, { id: 'b', type: 't' }],
+        x: [{ id: 'c', type: 'crash' }],
+      })
+      expectObservable(requests.pipe(mergeMap((events) => submitted(pipeline, events), 10))).toBe(
+        '---(rx)',
+        { r: '?:rejected,b:failed', x: 'c:failed' },
+      )
     })
   })
 })

@@ -4,7 +4,8 @@ import type { AcceptedEvent } from '../../src/streams/event.js'
 import { transform, type EventTransform } from '../../src/streams/operators/transform.js'
 import { envelopes, ids, testScheduler } from './helpers.js'
 
-const outcomes = (settled: ReturnType<typeof envelopes>['settled']) => settled.map((s) => `${s.id}:${s.status}`)
+const outcomes = (settled: ReturnType<typeof envelopes>['settled']) =>
+  settled.map((s) => `${s.id}:${s.status}`)
 
 describe('transform', () => {
   it('passes each event through the transforms in order, and lets it go on in place of the original', () => {
@@ -15,9 +16,15 @@ describe('transform', () => {
       const retype: EventTransform = map((e) => ({ ...e, type: `${e.type}.v2` }))
       const result = hot('-a-b-|', { a: make('a'), b: make('b') }).pipe(
         transform({ transforms: [redact, retype], concurrency: 4 }),
-        map((envelope) => `${envelope.event.id}:${envelope.event.type}:${JSON.stringify(envelope.event.properties)}`),
+        map(
+          (envelope) =>
+            `${envelope.event.id}:${envelope.event.type}:${JSON.stringify(envelope.event.properties)}`,
+        ),
       )
-      expectObservable(result).toBe('-a-b-|', { a: 'a:page_view.v2:{"redacted":true}', b: 'b:page_view.v2:{"redacted":true}' })
+      expectObservable(result).toBe('-a-b-|', {
+        a: 'a:page_view.v2:{"redacted":true}',
+        b: 'b:page_view.v2:{"redacted":true}',
+      })
     })
   })
 
@@ -29,13 +36,34 @@ describe('transform', () => {
         filter((e) => e.id !== 'dropped'),
         map((e) => {
           if (e.id === 'throws') throw new Error('lookup failed')
-          return e.id === 'retyped' ? { ...e, type: 'not valid!' } : e.id === 'renamed' ? { ...e, id: 'other' } : e
+          return e.id === 'retyped'
+            ? { ...e, type: 'not valid!' }
+            : e.id === 'renamed'
+              ? { ...e, id: 'other' }
+              : e
         }),
       ]
-      const source = hot('-abcdef|', { a: make('ok'), b: make('dropped'), c: make('throws'), d: make('retyped'), e: make('renamed'), f: make('last') })
-      expectObservable(source.pipe(transform({ transforms: steps, concurrency: 4 }), map((e) => e.event.id))).toBe('-a----f|', { a: 'ok', f: 'last' })
+      const source = hot('-abcdef|', {
+        a: make('ok'),
+        b: make('dropped'),
+        c: make('throws'),
+        d: make('retyped'),
+        e: make('renamed'),
+        f: make('last'),
+      })
+      expectObservable(
+        source.pipe(
+          transform({ transforms: steps, concurrency: 4 }),
+          map((e) => e.event.id),
+        ),
+      ).toBe('-a----f|', { a: 'ok', f: 'last' })
       flush()
-      expect(outcomes(settled)).toEqual(['dropped:rejected', 'throws:rejected', 'retyped:rejected', 'renamed:rejected'])
+      expect(outcomes(settled)).toEqual([
+        'dropped:rejected',
+        'throws:rejected',
+        'retyped:rejected',
+        'renamed:rejected',
+      ])
     })
   })
 
@@ -43,11 +71,21 @@ describe('transform', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable }) => {
       const { make } = envelopes(() => scheduler.now())
-      const lookup: EventTransform = mergeMap((e: AcceptedEvent) => [e].map((x) => ({ ...x, userId: 'looked-up' })), 1)
+      const lookup: EventTransform = mergeMap(
+        (e: AcceptedEvent) => [e].map((x) => ({ ...x, userId: 'looked-up' })),
+        1,
+      )
       const slow: EventTransform = delay(3, scheduler)
-      const result = hot('-abc|', { a: make('a'), b: make('b'), c: make('c') }).pipe(transform({ transforms: [lookup, slow], concurrency: 2 }), map((e) => `${e.event.id}:${e.event.userId}`))
+      const result = hot('-abc|', { a: make('a'), b: make('b'), c: make('c') }).pipe(
+        transform({ transforms: [lookup, slow], concurrency: 2 }),
+        map((e) => `${e.event.id}:${e.event.userId}`),
+      )
       // a and b run together; c starts when a is done
-      expectObservable(result).toBe('----ab-(c|)', { a: 'a:looked-up', b: 'b:looked-up', c: 'c:looked-up' })
+      expectObservable(result).toBe('----ab-(c|)', {
+        a: 'a:looked-up',
+        b: 'b:looked-up',
+        c: 'c:looked-up',
+      })
     })
   })
 
@@ -55,7 +93,12 @@ describe('transform', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable }) => {
       const { make } = envelopes(() => scheduler.now())
-      expectObservable(hot('-a|', { a: make('a') }).pipe(transform({ transforms: [], concurrency: 1 }), map((e) => ids([e])))).toBe('-a|', { a: 'a' })
+      expectObservable(
+        hot('-a|', { a: make('a') }).pipe(
+          transform({ transforms: [], concurrency: 1 }),
+          map((e) => ids([e])),
+        ),
+      ).toBe('-a|', { a: 'a' })
     })
   })
 })

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { compilePatterns, createPatternIndex, patternError, type PatternIndex } from '../../src/streams/type-patterns.js'
+import {
+  compilePatterns,
+  createPatternIndex,
+  patternError,
+  type PatternIndex,
+} from '../../src/streams/type-patterns.js'
 
 const matching = <K>(index: PatternIndex<K>, type: string): K[] => {
   const keys: K[] = []
@@ -91,12 +96,35 @@ describe('createPatternIndex', () => {
   })
 
   it('agrees with compilePatterns on every type', () => {
-    const lists = [['page_view', 'checkout.*'], ['a.*', 'a.b.*'], ['*'], ['a.b.c'], ['checkout.step.*', 'signup'], ['a:b.*', 'x/y']]
-    const types = ['page_view', 'checkout', 'checkout.', 'checkout.completed', 'checkout.step.2', 'a', 'a.b', 'a.b.c', 'a.b.c.d', 'a:b.c', 'x/y', 'signup', 'page_views']
+    const lists = [
+      ['page_view', 'checkout.*'],
+      ['a.*', 'a.b.*'],
+      ['*'],
+      ['a.b.c'],
+      ['checkout.step.*', 'signup'],
+      ['a:b.*', 'x/y'],
+    ]
+    const types = [
+      'page_view',
+      'checkout',
+      'checkout.',
+      'checkout.completed',
+      'checkout.step.2',
+      'a',
+      'a.b',
+      'a.b.c',
+      'a.b.c.d',
+      'a:b.c',
+      'x/y',
+      'signup',
+      'page_views',
+    ]
     const index = createPatternIndex<number>()
     lists.forEach((patterns, key) => index.set(key, patterns))
     for (const type of types) {
-      const expected = lists.flatMap((patterns, key) => (compilePatterns(patterns)(type) ? [key] : []))
+      const expected = lists.flatMap((patterns, key) =>
+        compilePatterns(patterns)(type) ? [key] : [],
+      )
       expect([type, matching(index, type).sort()]).toEqual([type, expected])
     }
   })
@@ -104,15 +132,20 @@ describe('createPatternIndex', () => {
 
 describe('compilePatterns', () => {
   it('carries the patterns it was compiled from', () => {
-    expect(compilePatterns(['page_view', 'checkout.*']).patterns).toEqual(['page_view', 'checkout.*'])
+    expect(compilePatterns(['page_view', 'checkout.*']).patterns).toEqual([
+      'page_view',
+      'checkout.*',
+    ])
     expect(compilePatterns(['*', 'x']).patterns).toEqual(['*', 'x'])
   })
 })
 
 describe('patternError', () => {
   it('takes types and prefixes that start with one $, and refuses $ anywhere else', () => {
-    for (const pattern of ['$pageview', '$feature.*', '$exception.handled']) expect(patternError(pattern), pattern).toBeUndefined()
-    for (const pattern of ['$*', '$', '$$pageview', '$.*', 'page$view', 'checkout.$step']) expect(patternError(pattern), pattern).toBeDefined()
+    for (const pattern of ['$pageview', '$feature.*', '$exception.handled'])
+      expect(patternError(pattern), pattern).toBeUndefined()
+    for (const pattern of ['$*', '$', '$$pageview', '$.*', 'page$view', 'checkout.$step'])
+      expect(patternError(pattern), pattern).toBeDefined()
   })
 
   it('matches $-types exactly and by prefix, apart from the same names without $', () => {

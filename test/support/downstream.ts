@@ -18,7 +18,9 @@ export interface DownstreamRequest {
 }
 
 /** A destination on 127.0.0.1 (an ephemeral port) that answers as told and records every request. */
-export async function startDownstream(answer: (ids: readonly string[]) => Answer = () => ({ status: 200 })) {
+export async function startDownstream(
+  answer: (ids: readonly string[]) => Answer = () => ({ status: 200 }),
+) {
   const requests: DownstreamRequest[] = []
   /** ids delivered (answered 2xx), with how many times */
   const delivered = new Map<string, number>()
@@ -31,8 +33,15 @@ export async function startDownstream(answer: (ids: readonly string[]) => Answer
       const { status, headers = {}, delayMs = 0 } = state.answer(ids)
       setTimeout(() => {
         if (response.destroyed) return
-        requests.push({ at: Date.now(), route: String(request.headers['x-sluice-route']), key: String(request.headers['idempotency-key']), ids, status })
-        if (status >= 200 && status < 300) for (const id of ids) delivered.set(id, (delivered.get(id) ?? 0) + 1)
+        requests.push({
+          at: Date.now(),
+          route: String(request.headers['x-sluice-route']),
+          key: String(request.headers['idempotency-key']),
+          ids,
+          status,
+        })
+        if (status >= 200 && status < 300)
+          for (const id of ids) delivered.set(id, (delivered.get(id) ?? 0) + 1)
         response.writeHead(status, headers).end()
       }, delayMs)
     })

@@ -15,12 +15,19 @@ export interface RunningSluice {
 
 /** Runs `src/main.ts` as `npm start` does, in a child process, on a free port. */
 export async function startProcess(env: Record<string, string>): Promise<RunningSluice> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: root, env: { ...process.env, PORT: '0', WS_PORT: '0', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: root,
+    env: { ...process.env, PORT: '0', WS_PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
   const [port, wsPort] = await new Promise<[number, number]>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line within 30 s:\n${output}`)), 30_000)
+    const timer = setTimeout(
+      () => reject(new Error(`no listening line within 30 s:\n${output}`)),
+      30_000,
+    )
     const look = () => {
       const match = /sluice listening: http :(\d+), ws :(\d+)/.exec(output)
       if (match) {
@@ -29,7 +36,13 @@ export async function startProcess(env: Record<string, string>): Promise<Running
       }
     }
     child.stdout.on('data', look)
-    child.once('exit', (code) => (clearTimeout(timer), reject(new Error(`exited ${code} before listening:\n${output}`))))
+    child.once(
+      'exit',
+      (code) => (
+        clearTimeout(timer),
+        reject(new Error(`exited ${code} before listening:\n${output}`))
+      ),
+    )
   })
   return {
     child,
@@ -46,8 +59,14 @@ export async function startProcess(env: Record<string, string>): Promise<Running
 }
 
 /** Runs `src/main.ts` to its end and returns its exit code and output (for start-up failures). */
-export async function runToExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+export async function runToExit(
+  env: Record<string, string>,
+): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))

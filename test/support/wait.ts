@@ -5,7 +5,12 @@
  * The timeout is a ceiling for a failing test, never a measurement: a passing test returns as soon
  * as the condition holds.
  */
-export async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition', everyMs = 5): Promise<void> {
+export async function until(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  what = 'condition',
+  everyMs = 5,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`${what} not met in ${timeoutMs} ms`)

@@ -1,15 +1,32 @@
 import { firstValueFrom, from, lastValueFrom } from 'rxjs'
 import { describe, expect, it } from 'vitest'
 import { ACCEPTED, rejected, type EventResult } from '../../src/streams/outcome.js'
-import { acceptedEvent, createFakeRouteOutbox, createMemoryDedupeStore, createMemoryStorage, envelopes, submissions, withLatency } from '../../src/testing.js'
+import {
+  acceptedEvent,
+  createFakeRouteOutbox,
+  createMemoryDedupeStore,
+  createMemoryStorage,
+  envelopes,
+  submissions,
+  withLatency,
+} from '../../src/testing.js'
 import { testScheduler } from '../streams/helpers.js'
 
-const write = (storage: ReturnType<typeof createMemoryStorage>, rows: Parameters<typeof storage.write>[0]) => lastValueFrom(from(storage.write(rows)), { defaultValue: undefined })
+const write = (
+  storage: ReturnType<typeof createMemoryStorage>,
+  rows: Parameters<typeof storage.write>[0],
+) => lastValueFrom(from(storage.write(rows)), { defaultValue: undefined })
 
 describe('memory storage', () => {
   it('reads back the newest first, each id once, with properties as the canonical JSON stored', async () => {
     const storage = createMemoryStorage()
-    await write(storage, [{ event: acceptedEvent('a', { receivedAt: 1 }) }, { event: acceptedEvent('b', { receivedAt: 2, properties: { z: 1, a: 2 } }), propertiesText: '{"a":2,"z":1}' }])
+    await write(storage, [
+      { event: acceptedEvent('a', { receivedAt: 1 }) },
+      {
+        event: acceptedEvent('b', { receivedAt: 2, properties: { z: 1, a: 2 } }),
+        propertiesText: '{"a":2,"z":1}',
+      },
+    ])
     await write(storage, [{ event: acceptedEvent('a', { receivedAt: 1 }) }])
     const recent = await storage.recent({ limit: 10 })
     expect(recent.map((e) => e.id)).toEqual(['b', 'a'])
@@ -35,7 +52,9 @@ describe('memory storage', () => {
 describe('fake route outbox', () => {
   it('hands an entry to one read at a time until it is acked or released', async () => {
     const outbox = createFakeRouteOutbox()
-    await lastValueFrom(from(outbox.append([{ route: 'r', events: [acceptedEvent('a'), acceptedEvent('b')] }])))
+    await lastValueFrom(
+      from(outbox.append([{ route: 'r', events: [acceptedEvent('a'), acceptedEvent('b')] }])),
+    )
     const first = await firstValueFrom(from(outbox.read('r', 1)))
     expect(first.map((e) => e.event.id)).toEqual(['a'])
     expect((await firstValueFrom(from(outbox.read('r', 10)))).map((e) => e.event.id)).toEqual(['b'])
@@ -48,7 +67,9 @@ describe('fake route outbox', () => {
 
   it('fails appends while told to, and keeps nothing of them', async () => {
     const outbox = createFakeRouteOutbox({ failAppends: () => true })
-    await expect(lastValueFrom(from(outbox.append([{ route: 'r', events: [acceptedEvent('a')] }])))).rejects.toThrow(/ECONNREFUSED/)
+    await expect(
+      lastValueFrom(from(outbox.append([{ route: 'r', events: [acceptedEvent('a')] }]))),
+    ).rejects.toThrow(/ECONNREFUSED/)
     expect(outbox.pending('r')).toEqual([])
     expect(outbox.appends).toBe(1)
   })
@@ -58,12 +79,22 @@ describe('dedupe store with latency', () => {
   it('answers each round trip after its latency, on the scheduler it is given', () => {
     const scheduler = testScheduler()
     scheduler.run(({ expectObservable }) => {
-      const store = withLatency(createMemoryDedupeStore({ ttlSeconds: 60, reservationSeconds: 10, maxEntries: 10, now: () => scheduler.now() }), {
-        ms: (operation) => (operation === 'claim' ? 3 : 1),
-        scheduler,
-      })
+      const store = withLatency(
+        createMemoryDedupeStore({
+          ttlSeconds: 60,
+          reservationSeconds: 10,
+          maxEntries: 10,
+          now: () => scheduler.now(),
+        }),
+        {
+          ms: (operation) => (operation === 'claim' ? 3 : 1),
+          scheduler,
+        },
+      )
       const statuses = from(store.claim([{ id: 'a', fingerprint: 'f' }]))
-      expectObservable(statuses, '^').toBe('---(r|)', { r: expect.objectContaining({ statuses: ['new'] }) })
+      expectObservable(statuses, '^').toBe('---(r|)', {
+        r: expect.objectContaining({ statuses: ['new'] }),
+      })
     })
   })
 })

@@ -12,7 +12,9 @@ describe('API_KEYS entries', () => {
   })
 
   it('refuses at start a named key whose name is too long to be a source, naming API_KEYS', () => {
-    expect(() => loadConfig({ API_KEYS: `k1,${'n'.repeat(129)}=k2` })).toThrow(/API_KEYS: a key name must be 1 to 128 characters/)
+    expect(() => loadConfig({ API_KEYS: `k1,${'n'.repeat(129)}=k2` })).toThrow(
+      /API_KEYS: a key name must be 1 to 128 characters/,
+    )
     expect(loadConfig({ API_KEYS: `k1,${'n'.repeat(128)}=k2` }).API_KEYS).toHaveLength(2)
   })
 
@@ -28,9 +30,25 @@ describe('API_KEYS entries', () => {
 
 describe('applyKeySource', () => {
   it('sets the source of event objects that carry none or an empty one, and leaves everything else as sent', () => {
-    const events: unknown[] = [{ type: 'a' }, { type: 'b', source: 'ios' }, { type: 'c', source: '' }, { type: 'd', source: 5 }, 'not an event', null, [{ type: 'e' }]]
+    const events: unknown[] = [
+      { type: 'a' },
+      { type: 'b', source: 'ios' },
+      { type: 'c', source: '' },
+      { type: 'd', source: 5 },
+      'not an event',
+      null,
+      [{ type: 'e' }],
+    ]
     applyKeySource(events, { source: 'web' })
-    expect(events).toEqual([{ type: 'a', source: 'web' }, { type: 'b', source: 'ios' }, { type: 'c', source: 'web' }, { type: 'd', source: 5 }, 'not an event', null, [{ type: 'e' }]])
+    expect(events).toEqual([
+      { type: 'a', source: 'web' },
+      { type: 'b', source: 'ios' },
+      { type: 'c', source: 'web' },
+      { type: 'd', source: 5 },
+      'not an event',
+      null,
+      [{ type: 'e' }],
+    ])
   })
 
   it('changes nothing for an unnamed key', () => {

@@ -1,10 +1,24 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { defer, of } from 'rxjs'
 import { toWire, type AcceptedEvent, type Transport } from '../../streams/event.js'
-import type { DeadLetter, DeadLetterQuery, DeadLetterRange, DeadLetterStore, StoredDeadLetter } from '../../streams/routing/ports.js'
+import type {
+  DeadLetter,
+  DeadLetterQuery,
+  DeadLetterRange,
+  DeadLetterStore,
+  StoredDeadLetter,
+} from '../../streams/routing/ports.js'
 import { isRetriableClickHouseError } from './clickhouse-retry.js'
 import { queryRows, serverVersion, tableDialect } from './clickhouse-queries.js'
-import { deadLettersDdl, dialectForVersion, quoteIdentifier, quoteString, sqlInteger, sqlTime, type Dialect } from './clickhouse-schema.js'
+import {
+  deadLettersDdl,
+  dialectForVersion,
+  quoteIdentifier,
+  quoteString,
+  sqlInteger,
+  sqlTime,
+  type Dialect,
+} from './clickhouse-schema.js'
 
 export interface ClickHouseDeadLettersOptions {
   /** shared with the sink; the store never closes it */
@@ -40,7 +54,9 @@ const KEY = /^(\d{1,15}):(\d{1,20})$/
 // ~25 bytes a key: 18.16 refuses queries over 256 KiB.
 const REMOVE_CHUNK = 2000
 
-export function createClickHouseDeadLetters(options: ClickHouseDeadLettersOptions): ClickHouseDeadLetters {
+export function createClickHouseDeadLetters(
+  options: ClickHouseDeadLettersOptions,
+): ClickHouseDeadLetters {
   const { client, database = 'default' } = options
   const table = `${quoteIdentifier(database)}.${quoteIdentifier('dead_letters')}`
   const dialect = tableDialect(client, database, 'dead_letters', 'time')
@@ -49,7 +65,14 @@ export function createClickHouseDeadLetters(options: ClickHouseDeadLettersOption
 
   const toLetter = (row: Row): StoredDeadLetter => {
     const time = fromTime(row.time)
-    return { route: row.route, event: fromWire(JSON.parse(row.event) as Record<string, unknown>), error: row.error, attempts: Number(row.attempts), time, key: `${time}:${row.h}` }
+    return {
+      route: row.route,
+      event: fromWire(JSON.parse(row.event) as Record<string, unknown>),
+      error: row.error,
+      attempts: Number(row.attempts),
+      time,
+      key: `${time}:${row.h}`,
+    }
   }
 
   return {
@@ -65,7 +88,13 @@ export function createClickHouseDeadLetters(options: ClickHouseDeadLettersOption
       if (letters.length === 0) return of(undefined)
       return defer(async () => {
         const inUse = await dialectOf()
-        const values = letters.map((l) => ({ route: l.route, event: JSON.stringify(toWire(l.event)), error: l.error, attempts: l.attempts, time: toTime(l.time, inUse) }))
+        const values = letters.map((l) => ({
+          route: l.route,
+          event: JSON.stringify(toWire(l.event)),
+          error: l.error,
+          attempts: l.attempts,
+          time: toTime(l.time, inUse),
+        }))
         await client.insert({ table, values, format: 'JSONEachRow' })
       })
     },
@@ -75,7 +104,10 @@ export function createClickHouseDeadLetters(options: ClickHouseDeadLettersOption
     list({ route, sinceMs, limit }: DeadLetterQuery) {
       return defer(async () => {
         const inUse = await dialectOf()
-        const where = [...(route === undefined ? [] : [`route = ${quoteString(route)}`]), ...(sinceMs === undefined ? [] : [`time >= ${sqlTime(sinceMs, inUse)}`])]
+        const where = [
+          ...(route === undefined ? [] : [`route = ${quoteString(route)}`]),
+          ...(sinceMs === undefined ? [] : [`time >= ${sqlTime(sinceMs, inUse)}`]),
+        ]
         const query = `SELECT ${COLUMNS} FROM ${table}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC, ${HASH} DESC LIMIT ${sqlInteger(Math.max(0, limit))}`
         return (await rows<Row>(query)).map(toLetter)
       })
@@ -92,7 +124,9 @@ export function createClickHouseDeadLetters(options: ClickHouseDeadLettersOption
         ]
         if (after !== undefined) {
           const [time, hash] = parseKey(after)
-          where.push(`(time > ${sqlTime(time, inUse)} OR (time = ${sqlTime(time, inUse)} AND ${HASH} > toUInt64(${quoteString(hash)})))`)
+          where.push(
+            `(time > ${sqlTime(time, inUse)} OR (time = ${sqlTime(time, inUse)} AND ${HASH} > toUInt64(${quoteString(hash)})))`,
+          )
         }
         const query = `SELECT ${COLUMNS} FROM ${table} WHERE ${where.join(' AND ')} ORDER BY time, ${HASH} LIMIT ${sqlInteger(Math.max(0, limit))}`
         return (await rows<Row>(query)).map(toLetter)
@@ -103,7 +137,9 @@ export function createClickHouseDeadLetters(options: ClickHouseDeadLettersOption
       return defer(async () => {
         const inUse = await dialectOf()
         for (let i = 0; i < keys.length; i += REMOVE_CHUNK) {
-          const hashes = keys.slice(i, i + REMOVE_CHUNK).map((key) => `toUInt64(${quoteString(parseKey(key)[1])})`)
+          const hashes = keys
+            .slice(i, i + REMOVE_CHUNK)
+            .map((key) => `toUInt64(${quoteString(parseKey(key)[1])})`)
           // A mutation: asynchronous on 18.16 (rows go within a moment); newer servers wait for it.
           await client.command({
             query: `ALTER TABLE ${table} DELETE WHERE route = ${quoteString(route)} AND ${HASH} IN (${hashes.join(', ')})`,
@@ -123,7 +159,9 @@ function parseKey(key: string): [number, string] {
 
 function toTime(ms: number, dialect: Dialect): number | string {
   // DateTime64 is sent as text, read in the column's UTC (see clickhouse-schema.ts).
-  return dialect === 'datetime64' ? new Date(ms).toISOString().replace('T', ' ').replace('Z', '') : ms
+  return dialect === 'datetime64'
+    ? new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
+    : ms
 }
 
 function fromTime(value: number | string): number {
@@ -138,7 +176,7 @@ function fromTime(value: number | string): number {
  * The JSON was written by Sluice itself, so it is trusted: only the times are converted.
  */
 export function fromWire(wire: Record<string, unknown>): AcceptedEvent {
-  const text = (key: string) => (typeof wire[key] === 'string' ? (wire[key]) : undefined)
+  const text = (key: string) => (typeof wire[key] === 'string' ? wire[key] : undefined)
   const time = (key: string) => {
     const value = wire[key]
     return typeof value === 'number' ? value : Date.parse(String(value))
@@ -155,7 +193,8 @@ export function fromWire(wire: Record<string, unknown>): AcceptedEvent {
     ...(source !== undefined && { source }),
     ...(userId !== undefined && { userId }),
     ...(sessionId !== undefined && { sessionId }),
-    ...(properties !== null && typeof properties === 'object' && { properties: properties as Record<string, unknown> }),
+    ...(properties !== null &&
+      typeof properties === 'object' && { properties: properties as Record<string, unknown> }),
     transport: (text('transport') ?? 'rest') as Transport,
   }
 }

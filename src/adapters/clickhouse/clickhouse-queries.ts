@@ -1,5 +1,10 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import { dialectForColumnType, dialectForVersion, quoteString, type Dialect } from './clickhouse-schema.js'
+import {
+  dialectForColumnType,
+  dialectForVersion,
+  quoteString,
+  type Dialect,
+} from './clickhouse-schema.js'
 
 /** A query's rows as JSON objects (18.16 quotes 64-bit integers: callers Number() them). */
 export async function queryRows<T>(client: ClickHouseClient, query: string): Promise<T[]> {
@@ -24,14 +29,21 @@ export interface TableDialect {
  * would get — or the server's, while the table does not exist yet. `timeColumn` is one of its time
  * columns.
  */
-export function tableDialect(client: ClickHouseClient, database: string, table: string, timeColumn: string): TableDialect {
+export function tableDialect(
+  client: ClickHouseClient,
+  database: string,
+  table: string,
+  timeColumn: string,
+): TableDialect {
   let known: Promise<Dialect> | undefined
   async function learn(): Promise<Dialect> {
     const [column] = await queryRows<{ type: string }>(
       client,
       `SELECT type FROM system.columns WHERE database = ${quoteString(database)} AND table = ${quoteString(table)} AND name = ${quoteString(timeColumn)}`,
     )
-    return column ? dialectForColumnType(column.type) : dialectForVersion(await serverVersion(client))
+    return column
+      ? dialectForColumnType(column.type)
+      : dialectForVersion(await serverVersion(client))
   }
   return {
     get() {

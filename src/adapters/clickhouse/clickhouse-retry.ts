@@ -7,21 +7,49 @@
 
 /** Errors that will fail again for the same batch: retrying only burns the retry budget. */
 const FINAL_CODES = new Set([
-  6, 25, 26, 27, 38, 41, 72, 117, // cannot parse text / escape sequence / quoted string / input, date, number; incorrect data
-  8, 16, 47, // no such column, no such column in table, unknown identifier
-  44, 53, 70, // illegal column, type mismatch, cannot convert type
-  60, 81, // unknown table, unknown database
-  62, 456, // syntax error, unknown query parameter
+  6,
+  25,
+  26,
+  27,
+  38,
+  41,
+  72,
+  117, // cannot parse text / escape sequence / quoted string / input, date, number; incorrect data
+  8,
+  16,
+  47, // no such column, no such column in table, unknown identifier
+  44,
+  53,
+  70, // illegal column, type mismatch, cannot convert type
+  60,
+  81, // unknown table, unknown database
+  62,
+  456, // syntax error, unknown query parameter
   131, // string too large
   164, // the user is read-only
-  192, 193, 497, 516, // unknown user, wrong password, access denied, authentication failed
+  192,
+  193,
+  497,
+  516, // unknown user, wrong password, access denied, authentication failed
 ])
 
 /** Node and undici error codes of a request that never got an answer. */
 const NETWORK_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
-  'ENETDOWN', 'EAI_AGAIN', 'ENOTFOUND', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
   'CHDB_TIMEOUT', // chDB's own timeout: the embedded engine was busy
 ])
 

@@ -24,7 +24,8 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
 
 /** A database or table name from configuration, back-quoted; anything but a plain name is refused. */
 export function quoteIdentifier(name: string): string {
-  if (!IDENTIFIER.test(name)) throw new Error(`not a valid ClickHouse identifier: ${JSON.stringify(name)}`)
+  if (!IDENTIFIER.test(name))
+    throw new Error(`not a valid ClickHouse identifier: ${JSON.stringify(name)}`)
   return `\`${name}\``
 }
 
@@ -51,7 +52,9 @@ export function sqlInteger(value: number): string {
 
 /** A time as a SQL expression of the column's type. */
 export function sqlTime(ms: number, dialect: Dialect): string {
-  return dialect === 'datetime64' ? `toDateTime64(${quoteString(toClickHouseTime(ms))}, 3, 'UTC')` : sqlInteger(ms)
+  return dialect === 'datetime64'
+    ? `toDateTime64(${quoteString(toClickHouseTime(ms))}, 3, 'UTC')`
+    : sqlInteger(ms)
 }
 
 /*
@@ -159,7 +162,13 @@ class RowWriter {
 
 const TSV_SPECIAL = /[\\\t\n\r\0]/
 const TSV_SPECIAL_ALL = new RegExp(TSV_SPECIAL.source, 'g')
-const TSV_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' }
+const TSV_ESCAPES: Record<string, string> = {
+  '\\': '\\\\',
+  '\t': '\\t',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\0': '\\0',
+}
 
 /** A string as a TabSeparated field: the bytes that would end or confuse a field, escaped. */
 export function tsv(value: string): string {
@@ -183,7 +192,9 @@ export function fromRow(row: RawEventRow): AcceptedEvent {
     ...(row.source !== '' && { source: row.source }),
     ...(row.user_id !== '' && { userId: row.user_id }),
     ...(row.session_id !== '' && { sessionId: row.session_id }),
-    ...(row.properties !== '' && { properties: JSON.parse(row.properties) as Record<string, unknown> }),
+    ...(row.properties !== '' && {
+      properties: JSON.parse(row.properties) as Record<string, unknown>,
+    }),
     transport: row.transport as Transport,
   }
 }

@@ -1,6 +1,11 @@
 import { mkdir } from 'node:fs/promises'
 import { Readable } from 'node:stream'
-import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseClientConfigOptions } from '@clickhouse/client'
+import {
+  ClickHouseLogLevel,
+  createClient,
+  type ClickHouseClient,
+  type ClickHouseClientConfigOptions,
+} from '@clickhouse/client'
 import { defer, of, type ObservableInput } from 'rxjs'
 import type { AcceptedEvent } from '../../streams/event.js'
 import type { EventRow, EventSink } from '../../streams/ports.js'
@@ -33,21 +38,34 @@ export interface ClickHouseClientOptions {
  * connection hook. chDB is an optional dependency, loaded only when asked for, so that a machine
  * without it still runs against a server. chDB binds one data directory per process.
  */
-export async function createClickHouseClient(target: ClickHouseTarget, options: ClickHouseClientOptions = {}): Promise<ClickHouseClient> {
+export async function createClickHouseClient(
+  target: ClickHouseTarget,
+  options: ClickHouseClientOptions = {},
+): Promise<ClickHouseClient> {
   // The client would log every failed request itself; failures reach the pipeline as errors and
   // are counted there (one telemetry object, no logger per component).
   const log = { level: ClickHouseLogLevel.OFF }
-  if ('url' in target) return createClient({ url: target.url, request_timeout: options.requestTimeoutMs ?? 30_000, log })
+  if ('url' in target)
+    return createClient({
+      url: target.url,
+      request_timeout: options.requestTimeoutMs ?? 30_000,
+      log,
+    })
   let chdb: typeof import('chdb/connection')
   try {
     chdb = await import('chdb/connection')
   } catch (cause) {
-    throw new Error('embedded ClickHouse needs the optional package "chdb" (npm install chdb); or set CLICKHOUSE_URL to use a server', { cause })
+    throw new Error(
+      'embedded ClickHouse needs the optional package "chdb" (npm install chdb); or set CLICKHOUSE_URL to use a server',
+      { cause },
+    )
   }
   await mkdir(target.dataDir, { recursive: true })
   // chdb types its connection against @clickhouse/client-common, which @clickhouse/client 1.23 now
   // bundles as its own copy: the same interface, two declarations, hence the cast.
-  const connection = chdb.createChdbConnection({ path: target.dataDir }) as unknown as ClickHouseClientConfigOptions['connection']
+  const connection = chdb.createChdbConnection({
+    path: target.dataDir,
+  }) as unknown as ClickHouseClientConfigOptions['connection']
   return createClient({ connection, log })
 }
 
@@ -85,15 +103,29 @@ export interface ClickHouseSink extends EventSink {
   /** The stored events of these ids (a replayed id not merged yet may come twice). */
   byIds(ids: readonly string[]): Promise<AcceptedEvent[]>
   /** Ids received at or after `sinceMs`, newest first: what an in-process dedupe store re-learns at start. */
-  recentIds(query: { readonly sinceMs: number; readonly limit: number }): Promise<Array<{ id: string; receivedAt: number }>>
+  recentIds(query: {
+    readonly sinceMs: number
+    readonly limit: number
+  }): Promise<Array<{ id: string; receivedAt: number }>>
   /** Rows stored, all or of some ids or of one type; `final: true` counts what a merge leaves (replayed ids once). */
   count(options?: CountQuery): Promise<number>
   close(): Promise<void>
 }
 
-const EMPTY_ROW: RawEventRow = { id: '', type: '', timestamp: 0, received_at: 0, source: '', user_id: '', session_id: '', properties: '', transport: 'rest' }
+const EMPTY_ROW: RawEventRow = {
+  id: '',
+  type: '',
+  timestamp: 0,
+  received_at: 0,
+  source: '',
+  user_id: '',
+  session_id: '',
+  properties: '',
+  transport: 'rest',
+}
 
-const COLUMNS = 'id, type, timestamp, received_at, source, user_id, session_id, properties, transport'
+const COLUMNS =
+  'id, type, timestamp, received_at, source, user_id, session_id, properties, transport'
 const BY_IDS_PER_QUERY = 200
 
 export function createClickHouseSink(options: ClickHouseSinkOptions): ClickHouseSink {
@@ -118,7 +150,11 @@ export function createClickHouseSink(options: ClickHouseSinkOptions): ClickHouse
       if (batch.length === 0) return of(undefined)
       return defer(async () => {
         const inUse = await dialectOf()
-        await client.insert({ table: qualified, values: Readable.from(tabSeparatedRows(batch, inUse), { objectMode: false }), format: 'TabSeparated' })
+        await client.insert({
+          table: qualified,
+          values: Readable.from(tabSeparatedRows(batch, inUse), { objectMode: false }),
+          format: 'TabSeparated',
+        })
       })
     },
 
@@ -149,8 +185,14 @@ ORDER BY received_at DESC, timestamp DESC, id DESC LIMIT ${sqlInteger(Math.max(0
       const found: AcceptedEvent[] = []
       // Slices keep each query under 18.16's 256 KiB limit: 128 characters of an id are at most 512 bytes.
       for (let i = 0; i < ids.length; i += BY_IDS_PER_QUERY) {
-        const list = ids.slice(i, i + BY_IDS_PER_QUERY).map(quoteString).join(', ')
-        for (const row of await rows<RawEventRow>(`SELECT ${COLUMNS} FROM ${qualified} WHERE id IN (${list})`)) found.push(fromRow(row))
+        const list = ids
+          .slice(i, i + BY_IDS_PER_QUERY)
+          .map(quoteString)
+          .join(', ')
+        for (const row of await rows<RawEventRow>(
+          `SELECT ${COLUMNS} FROM ${qualified} WHERE id IN (${list})`,
+        ))
+          found.push(fromRow(row))
       }
       return found
     },
@@ -159,7 +201,10 @@ ORDER BY received_at DESC, timestamp DESC, id DESC LIMIT ${sqlInteger(Math.max(0
       const inUse = await dialectOf()
       const query = `SELECT id, received_at FROM ${qualified} WHERE received_at >= ${sqlTime(sinceMs, inUse)}
 ORDER BY received_at DESC LIMIT ${sqlInteger(Math.max(0, limit))}`
-      return (await rows<Pick<RawEventRow, 'id' | 'received_at'>>(query)).map((row) => ({ id: row.id, receivedAt: fromRow({ ...EMPTY_ROW, ...row }).receivedAt }))
+      return (await rows<Pick<RawEventRow, 'id' | 'received_at'>>(query)).map((row) => ({
+        id: row.id,
+        receivedAt: fromRow({ ...EMPTY_ROW, ...row }).receivedAt,
+      }))
     },
 
     async count({ ids, type, final = false }: CountQuery = {}) {

@@ -1,4 +1,8 @@
-import { finalError, retriableError, type DeliveryError } from '../../streams/routing/delivery-error.js'
+import {
+  finalError,
+  retriableError,
+  type DeliveryError,
+} from '../../streams/routing/delivery-error.js'
 
 /*
  * The HTTP delivery's retry policy (API.md §8), in the manner of Vector's per-sink retry logic:
@@ -21,11 +25,17 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
 }
 
 /** undefined for a 2xx; otherwise the error, classified. */
-export function classifyResponse(status: number, retryAfter: string | undefined, body: string, now = Date.now()): DeliveryError | undefined {
+export function classifyResponse(
+  status: number,
+  retryAfter: string | undefined,
+  body: string,
+  now = Date.now(),
+): DeliveryError | undefined {
   if (status >= 200 && status < 300) return undefined
   const snippet = body.replace(/\s+/g, ' ').trim().slice(0, ERROR_BODY_CHARS)
   const message = `HTTP ${status}${snippet ? `: ${snippet}` : ''}`
-  if (status >= 500 || status === 408 || status === 429) return retriableError(message, { status, retryAfterMs: parseRetryAfter(retryAfter, now) })
+  if (status >= 500 || status === 408 || status === 429)
+    return retriableError(message, { status, retryAfterMs: parseRetryAfter(retryAfter, now) })
   return finalError(message, { status })
 }
 
@@ -33,5 +43,8 @@ export function classifyResponse(status: number, retryAfter: string | undefined,
 export function classifyNetworkError(error: unknown): DeliveryError {
   const { code } = error as { code?: unknown }
   const text = error instanceof Error ? error.message : String(error)
-  return retriableError(typeof code === 'string' && !text.includes(code) ? `${code}: ${text}` : text, { cause: error })
+  return retriableError(
+    typeof code === 'string' && !text.includes(code) ? `${code}: ${text}` : text,
+    { cause: error },
+  )
 }

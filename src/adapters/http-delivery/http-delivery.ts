@@ -32,7 +32,12 @@ export interface HttpDelivery extends Delivery {
  */
 export function createHttpDelivery(options: HttpDeliveryOptions = {}): HttpDelivery {
   const { maxSockets = 256, idleSocketMs = 4000, userAgent = 'sluice' } = options
-  const agentOptions = { keepAlive: true, maxSockets, timeout: idleSocketMs, scheduling: 'lifo' as const }
+  const agentOptions = {
+    keepAlive: true,
+    maxSockets,
+    timeout: idleSocketMs,
+    scheduling: 'lifo' as const,
+  }
   const agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) }
 
   function send(route: Route, batch: DeliveryBatch) {
@@ -64,13 +69,23 @@ export function createHttpDelivery(options: HttpDeliveryOptions = {}): HttpDeliv
         })
         response.on('end', () => {
           settled = true
-          const error = classifyResponse(response.statusCode ?? 0, header(response.headers['retry-after']), text)
+          const error = classifyResponse(
+            response.statusCode ?? 0,
+            header(response.headers['retry-after']),
+            text,
+          )
           if (error) subscriber.error(error)
           else subscriber.complete()
         })
         response.on('error', (error) => fail(error))
       })
-      request.on('timeout', () => request.destroy(Object.assign(new Error(`socket timed out after ${route.timeoutMs} ms`), { code: 'ETIMEDOUT' })))
+      request.on('timeout', () =>
+        request.destroy(
+          Object.assign(new Error(`socket timed out after ${route.timeoutMs} ms`), {
+            code: 'ETIMEDOUT',
+          }),
+        ),
+      )
       request.on('error', (error) => fail(error))
       request.end(body)
 

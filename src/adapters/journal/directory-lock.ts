@@ -20,7 +20,8 @@ export async function lockDirectory(dir: string): Promise<void> {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || tries >= 3) throw error
     }
     const owner = Number((await readFile(file, 'utf8').catch(() => '')).trim())
-    if (owner !== process.pid && isAlive(owner)) throw new Error(`${dir} belongs to process ${owner} (${file}): one process owns a DATA_DIR`)
+    if (owner !== process.pid && isAlive(owner))
+      throw new Error(`${dir} belongs to process ${owner} (${file}): one process owns a DATA_DIR`)
     await unlink(file).catch(() => undefined)
   }
 }

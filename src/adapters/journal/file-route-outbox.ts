@@ -33,7 +33,14 @@ export interface FileRouteOutbox extends RouteOutbox {
  * start of the journal, everything that was not acknowledged.
  */
 export function createFileRouteOutbox(options: FileRouteOutboxOptions): FileRouteOutbox {
-  const { dir, releaseDelayMs = 60_000, segmentBytes = 64 << 20, compactBytes = 1 << 20, now = Date.now, onUnreadable } = options
+  const {
+    dir,
+    releaseDelayMs = 60_000,
+    segmentBytes = 64 << 20,
+    compactBytes = 1 << 20,
+    now = Date.now,
+    onUnreadable,
+  } = options
   const opening = new Map<string, Promise<RouteJournal>>()
   const journals = new Map<string, RouteJournal>()
   let locked: Promise<void> | undefined
@@ -56,7 +63,10 @@ export function createFileRouteOutbox(options: FileRouteOutboxOptions): FileRout
       )
       opening.set(route, journal)
       // A journal that failed to open (a full disk, a permission) is tried again by the next call.
-      void journal.then((opened) => journals.set(route, opened), () => opening.delete(route))
+      void journal.then(
+        (opened) => journals.set(route, opened),
+        () => opening.delete(route),
+      )
     }
     return journal
   }
@@ -74,7 +84,9 @@ export function createFileRouteOutbox(options: FileRouteOutboxOptions): FileRout
           list.push(...events)
           byRoute.set(route, list)
         }
-        await Promise.all([...byRoute].map(async ([route, events]) => (await journalOf(route)).append(events)))
+        await Promise.all(
+          [...byRoute].map(async ([route, events]) => (await journalOf(route)).append(events)),
+        )
       })
     },
 
@@ -92,7 +104,9 @@ export function createFileRouteOutbox(options: FileRouteOutboxOptions): FileRout
 
     async close() {
       const open = await Promise.allSettled([...opening.values()])
-      await Promise.allSettled(open.flatMap((result) => (result.status === 'fulfilled' ? [result.value.close()] : [])))
+      await Promise.allSettled(
+        open.flatMap((result) => (result.status === 'fulfilled' ? [result.value.close()] : [])),
+      )
       if (locked) await unlockDirectory(dir).catch(() => undefined)
     },
   }

@@ -43,10 +43,14 @@ export async function openSegment(dir: string, n: number): Promise<Segment> {
     let entries = 0
     let end = 0
     const buffer = Buffer.allocUnsafe(CHUNK)
-    for (let at = 0; at < length; ) {
+    for (let at = 0; at < length;) {
       const { bytesRead } = await events.read(buffer, 0, Math.min(CHUNK, length - at), at)
       if (bytesRead === 0) break
-      for (let i = buffer.indexOf(NEWLINE, 0); i !== -1 && i < bytesRead; i = buffer.indexOf(NEWLINE, i + 1)) {
+      for (
+        let i = buffer.indexOf(NEWLINE, 0);
+        i !== -1 && i < bytesRead;
+        i = buffer.indexOf(NEWLINE, i + 1)
+      ) {
         entries += 1
         end = at + i + 1
       }
@@ -80,7 +84,8 @@ async function readAcks(dir: string, n: number, size: number): Promise<Set<numbe
   lines.pop() // after the last newline: empty, or torn
   for (const line of lines) {
     const offset = Number(line)
-    if (line !== '' && Number.isSafeInteger(offset) && offset >= 0 && offset < size) offsets.add(offset)
+    if (line !== '' && Number.isSafeInteger(offset) && offset >= 0 && offset < size)
+      offsets.add(offset)
   }
   return offsets
 }
@@ -94,7 +99,11 @@ export interface SegmentLine {
  * Complete lines from `offset` until `max` lines or the segment's end, reading at least one whole
  * line however long it is. Returns the lines and the offset after the last one.
  */
-export async function readLines(segment: Segment, offset: number, max: number): Promise<{ lines: SegmentLine[]; next: number }> {
+export async function readLines(
+  segment: Segment,
+  offset: number,
+  max: number,
+): Promise<{ lines: SegmentLine[]; next: number }> {
   const lines: SegmentLine[] = []
   let at = offset
   let want = CHUNK
@@ -104,7 +113,11 @@ export async function readLines(segment: Segment, offset: number, max: number): 
     const { bytesRead } = await segment.events.read(buffer, 0, length, at)
     if (bytesRead === 0) break // cut short from outside: nothing more to see
     let start = 0
-    for (let i = buffer.indexOf(NEWLINE); i !== -1 && i < bytesRead && lines.length < max; i = buffer.indexOf(NEWLINE, start)) {
+    for (
+      let i = buffer.indexOf(NEWLINE);
+      i !== -1 && i < bytesRead && lines.length < max;
+      i = buffer.indexOf(NEWLINE, start)
+    ) {
       lines.push({ offset: at + start, text: buffer.toString('utf8', start, i) })
       start = i + 1
     }

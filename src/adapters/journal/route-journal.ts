@@ -1,7 +1,14 @@
 import { mkdir, open, readdir, unlink } from 'node:fs/promises'
 import type { AcceptedEvent } from '../../streams/event.js'
 import type { OutboxEntry } from '../../streams/routing/ports.js'
-import { acksPath, eventsPath, openSegment, readLines, segmentNumber, type Segment } from './journal-segment.js'
+import {
+  acksPath,
+  eventsPath,
+  openSegment,
+  readLines,
+  segmentNumber,
+  type Segment,
+} from './journal-segment.js'
 
 export interface RouteJournalOptions {
   /** a released entry is read again this long after its release */
@@ -35,7 +42,10 @@ const receiptOf = (n: number, offset: number) => `${n}:${offset}`
  * Every file operation of a route runs in one queue: an append's offsets are known before it is
  * written, reads see only complete appends, and no read meets a segment being deleted.
  */
-export async function openRouteJournal(dir: string, options: RouteJournalOptions): Promise<RouteJournal> {
+export async function openRouteJournal(
+  dir: string,
+  options: RouteJournalOptions,
+): Promise<RouteJournal> {
   const { releaseDelayMs, segmentBytes, compactBytes, now, onUnreadable } = options
   await mkdir(dir, { recursive: true })
   const segments = await openSegments(dir)
@@ -63,7 +73,8 @@ export async function openRouteJournal(dir: string, options: RouteJournalOptions
   }
 
   async function removeDone() {
-    for (const segment of segments.slice(0, -1)) if (segment.done >= segment.entries) await remove(segment)
+    for (const segment of segments.slice(0, -1))
+      if (segment.done >= segment.entries) await remove(segment)
   }
 
   /** Small fully-done segments stay a while: a quiet route would otherwise make a file per batch. */
@@ -114,7 +125,9 @@ export async function openRouteJournal(dir: string, options: RouteJournalOptions
         const text = events.map((event) => JSON.stringify(event) + '\n').join('')
         const bytes = Buffer.from(text)
         try {
-          for (let written = 0; written < bytes.length; ) written += (await segment.events.write(bytes, written, bytes.length - written)).bytesWritten
+          for (let written = 0; written < bytes.length;)
+            written += (await segment.events.write(bytes, written, bytes.length - written))
+              .bytesWritten
         } catch (error) {
           // A partial write would glue a torn line to the next append's first one: cut it off.
           await segment.events.truncate(segment.size).catch(() => undefined)
@@ -176,7 +189,13 @@ export async function openRouteJournal(dir: string, options: RouteJournalOptions
 
     close() {
       return serial(async () => {
-        await Promise.all(segments.flatMap((segment) => (segment.acks ? [segment.events.close(), segment.acks.close()] : [segment.events.close()])))
+        await Promise.all(
+          segments.flatMap((segment) =>
+            segment.acks
+              ? [segment.events.close(), segment.acks.close()]
+              : [segment.events.close()],
+          ),
+        )
       })
     },
   }
@@ -191,7 +210,8 @@ async function openSegments(dir: string): Promise<Segment[]> {
     const n = segmentNumber(file)
     if (n === undefined) continue
     highest = Math.max(highest, Number(n))
-    if (file.endsWith('.acks') && !events.has(n)) await unlink(acksPath(dir, Number(n))).catch(ignoreMissing)
+    if (file.endsWith('.acks') && !events.has(n))
+      await unlink(acksPath(dir, Number(n))).catch(ignoreMissing)
   }
   const numbers = [...events].map(Number).sort((a, b) => a - b)
   const segments: Segment[] = []

@@ -64,10 +64,17 @@ export interface MemoryDedupeStore extends DedupeStore {
 /** How long a re-send waits for storage to say what its id held; then (storage slow or down) it is a plain duplicate. */
 const STORED_READ_TIMEOUT_MS = 2000
 
-function readWithin(ms: number, read: Promise<ReadonlyMap<string, string>>): Promise<ReadonlyMap<string, string>> {
+function readWithin(
+  ms: number,
+  read: Promise<ReadonlyMap<string, string>>,
+): Promise<ReadonlyMap<string, string>> {
   let timer: NodeJS.Timeout | undefined
-  const late = new Promise<ReadonlyMap<string, string>>((resolve) => (timer = setTimeout(resolve, ms, new Map())))
-  return Promise.race([read.catch(() => new Map<string, string>()), late]).finally(() => clearTimeout(timer))
+  const late = new Promise<ReadonlyMap<string, string>>(
+    (resolve) => (timer = setTimeout(resolve, ms, new Map())),
+  )
+  return Promise.race([read.catch(() => new Map<string, string>()), late]).finally(() =>
+    clearTimeout(timer),
+  )
 }
 
 export function createMemoryDedupeStore(options: MemoryDedupeStoreOptions): MemoryDedupeStore {
@@ -107,20 +114,29 @@ export function createMemoryDedupeStore(options: MemoryDedupeStoreOptions): Memo
       const statuses = claims.map(({ id, fingerprint }, i): ClaimStatus => {
         const entry = live(id, at)
         if (!entry) {
-          const reservation = { fingerprint, committed: false, expiresAt: at + reservationSeconds * 1000 }
+          const reservation = {
+            fingerprint,
+            committed: false,
+            expiresAt: at + reservationSeconds * 1000,
+          }
           put(id, reservation)
           reserved.push([id, reservation])
           return 'new'
         }
         if (!entry.committed) return 'pending'
         if (entry.fingerprint === undefined) unread.push(i)
-        return entry.fingerprint === undefined || entry.fingerprint === fingerprint ? 'duplicate' : 'conflict'
+        return entry.fingerprint === undefined || entry.fingerprint === fingerprint
+          ? 'duplicate'
+          : 'conflict'
       })
       const receipt = new MemoryReceipt(statuses, reserved)
       if (unread.length === 0 || !storedFingerprints) return of<ClaimReceipt>(receipt)
       // Only re-sends of ids from before the start wait for this read: one query per batch.
       return defer(async (): Promise<ClaimReceipt> => {
-        const stored = await readWithin(STORED_READ_TIMEOUT_MS, storedFingerprints(unread.map((i) => claims[i]!.id)))
+        const stored = await readWithin(
+          STORED_READ_TIMEOUT_MS,
+          storedFingerprints(unread.map((i) => claims[i]!.id)),
+        )
         for (const i of unread) {
           const { id, fingerprint } = claims[i]!
           const known = stored.get(id)
@@ -136,14 +152,16 @@ export function createMemoryDedupeStore(options: MemoryDedupeStoreOptions): Memo
     confirm(receipts: readonly ClaimReceipt[]) {
       const expiresAt = now() + ttlSeconds * 1000
       for (const receipt of unspent(receipts)) {
-        for (const [id, { fingerprint }] of receipt.reserved) put(id, { fingerprint, committed: true, expiresAt })
+        for (const [id, { fingerprint }] of receipt.reserved)
+          put(id, { fingerprint, committed: true, expiresAt })
       }
       return of(undefined)
     },
     release(receipts: readonly ClaimReceipt[]) {
       for (const receipt of unspent(receipts)) {
         // Only the very reservation this claim made: one that expired and was taken by a later claim is not ours.
-        for (const [id, reservation] of receipt.reserved) if (entries.get(id) === reservation) entries.delete(id)
+        for (const [id, reservation] of receipt.reserved)
+          if (entries.get(id) === reservation) entries.delete(id)
       }
       return of(undefined)
     },

@@ -116,7 +116,12 @@ const randomBatchName = () => randomBytes(12).toString('base64url')
 /** Counts claim batches across every store of this process, so two stores sharing one lease never name a batch alike. */
 let batchesNamed = 0
 
-const STATUS: Record<string, ClaimStatus> = { n: 'new', d: 'duplicate', x: 'conflict', p: 'pending' }
+const STATUS: Record<string, ClaimStatus> = {
+  n: 'new',
+  d: 'duplicate',
+  x: 'conflict',
+  p: 'pending',
+}
 
 /** What `defineCommand` adds to the client. Without numberOfKeys, the key count is the first argument. */
 interface DedupeCommands {
@@ -157,7 +162,14 @@ function batchesOf(receipts: readonly ClaimReceipt[]): string[] {
  * ioredis sends EVALSHA and falls back to EVAL on NOSCRIPT, so scripts survive a Redis restart.
  */
 export function createRedisDedupeStore(options: RedisDedupeStoreOptions): DedupeStore {
-  const { redis, ttlSeconds, reservationSeconds, lease, keyPrefix = 'sluice:dedupe:', batchKeyPrefix = 'sluice:dedupe-batch:' } = options
+  const {
+    redis,
+    ttlSeconds,
+    reservationSeconds,
+    lease,
+    keyPrefix = 'sluice:dedupe:',
+    batchKeyPrefix = 'sluice:dedupe-batch:',
+  } = options
   // Defining again on the same client (a second store) just replaces the same script.
   redis.defineCommand('sluiceDedupeClaimBatch', { lua: CLAIM })
   redis.defineCommand('sluiceDedupeConfirmBatch', { lua: CONFIRM })
@@ -182,7 +194,16 @@ export function createRedisDedupeStore(options: RedisDedupeStoreOptions): Dedupe
         keys[claims.length] = batchKeyPrefix + batch
         let answer: string
         try {
-          answer = await commands.sluiceDedupeClaimBatch(keys.length, ...keys, batch, ttl, reservationMs, batchKeyPrefix, leaseKeyPrefix, ...fingerprints)
+          answer = await commands.sluiceDedupeClaimBatch(
+            keys.length,
+            ...keys,
+            batch,
+            ttl,
+            reservationMs,
+            batchKeyPrefix,
+            leaseKeyPrefix,
+            ...fingerprints,
+          )
         } catch (error) {
           // A claim ioredis gave up on (commandTimeout, or queued while disconnected) is not taken
           // back: it may still run after a reconnect, and would then hold these ids for the whole
@@ -205,14 +226,21 @@ export function createRedisDedupeStore(options: RedisDedupeStoreOptions): Dedupe
       const batches = batchesOf(receipts)
       if (batches.length === 0) return of(undefined)
       return defer(async () => {
-        await commands.sluiceDedupeConfirmBatch(batches.length, ...batches.map((batch) => batchKeyPrefix + batch), ttl)
+        await commands.sluiceDedupeConfirmBatch(
+          batches.length,
+          ...batches.map((batch) => batchKeyPrefix + batch),
+          ttl,
+        )
       })
     },
     release(receipts: readonly ClaimReceipt[]) {
       const batches = batchesOf(receipts)
       if (batches.length === 0) return of(undefined)
       return defer(async () => {
-        await commands.sluiceDedupeReleaseBatch(batches.length, ...batches.map((batch) => batchKeyPrefix + batch))
+        await commands.sluiceDedupeReleaseBatch(
+          batches.length,
+          ...batches.map((batch) => batchKeyPrefix + batch),
+        )
       })
     },
   }

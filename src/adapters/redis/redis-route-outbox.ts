@@ -45,11 +45,27 @@ interface RouteState {
  * appends, on settles and on a poll, so one connection serves every route.
  */
 export function createRedisRouteOutbox(options: RedisRouteOutboxOptions): RedisRouteOutbox {
-  const { redis, consumer, keyPrefix = 'sluice:route:', group = 'sluice', claimIdleMs = 60_000 } = options
+  const {
+    redis,
+    consumer,
+    keyPrefix = 'sluice:route:',
+    group = 'sluice',
+    claimIdleMs = 60_000,
+  } = options
   const routes = new Map<string, RouteState>()
   const stateOf = (route: string) => {
     let state = routes.get(route)
-    if (!state) routes.set(route, (state = { key: keyPrefix + route, own: '0', claimCursor: '0-0', lastSweep: 0, held: new Set() }))
+    if (!state)
+      routes.set(
+        route,
+        (state = {
+          key: keyPrefix + route,
+          own: '0',
+          claimCursor: '0-0',
+          lastSweep: 0,
+          held: new Set(),
+        }),
+      )
     return state
   }
 
@@ -75,7 +91,19 @@ export function createRedisRouteOutbox(options: RedisRouteOutboxOptions): RedisR
   }
 
   async function readGroup(state: RouteState, max: number, from: string): Promise<StreamEntry[]> {
-    return entriesOf(await redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', max, 'STREAMS', state.key, from))
+    return entriesOf(
+      await redis.call(
+        'XREADGROUP',
+        'GROUP',
+        group,
+        consumer,
+        'COUNT',
+        max,
+        'STREAMS',
+        state.key,
+        from,
+      ),
+    )
   }
 
   async function readOwn(state: RouteState, max: number): Promise<OutboxEntry[]> {
@@ -92,7 +120,16 @@ export function createRedisRouteOutbox(options: RedisRouteOutboxOptions): RedisR
 
   /** One step of a sweep over the whole pending list; a new sweep starts claimIdleMs / 2 after the last ended. */
   async function claimIdle(state: RouteState, max: number): Promise<OutboxEntry[]> {
-    const [next, claimed] = (await redis.call('XAUTOCLAIM', state.key, group, consumer, claimIdleMs, state.claimCursor, 'COUNT', max)) as [string, StreamEntry[]]
+    const [next, claimed] = (await redis.call(
+      'XAUTOCLAIM',
+      state.key,
+      group,
+      consumer,
+      claimIdleMs,
+      state.claimCursor,
+      'COUNT',
+      max,
+    )) as [string, StreamEntry[]]
     state.claimCursor = next
     if (next === '0-0') state.lastSweep = Date.now()
     const { live, gone } = parse(claimed)
@@ -101,12 +138,24 @@ export function createRedisRouteOutbox(options: RedisRouteOutboxOptions): RedisR
   }
 
   // Touch what we hold a few times per claimIdleMs; a failed beat is made up by the next one.
-  const heartbeat = setInterval(() => void touch().catch(() => undefined), Math.max(10, Math.floor(claimIdleMs / 3)))
+  const heartbeat = setInterval(
+    () => void touch().catch(() => undefined),
+    Math.max(10, Math.floor(claimIdleMs / 3)),
+  )
   heartbeat.unref()
   async function touch() {
     for (const state of routes.values()) {
       const ids = [...state.held]
-      for (let i = 0; i < ids.length; i += 1000) await redis.call('XCLAIM', state.key, group, consumer, 0, ...ids.slice(i, i + 1000), 'JUSTID')
+      for (let i = 0; i < ids.length; i += 1000)
+        await redis.call(
+          'XCLAIM',
+          state.key,
+          group,
+          consumer,
+          0,
+          ...ids.slice(i, i + 1000),
+          'JUSTID',
+        )
     }
   }
 
@@ -122,8 +171,10 @@ export function createRedisRouteOutbox(options: RedisRouteOutboxOptions): RedisR
         const pipeline = redis.pipeline()
         // An event most routes match is serialized once, not once per route.
         const json = new Map<AcceptedEvent, string>()
-        const text = (event: AcceptedEvent) => json.get(event) ?? (json.set(event, JSON.stringify(event)), json.get(event)!)
-        for (const { route, events } of entries) for (const event of events) pipeline.xadd(stateOf(route).key, '*', 'e', text(event))
+        const text = (event: AcceptedEvent) =>
+          json.get(event) ?? (json.set(event, JSON.stringify(event)), json.get(event)!)
+        for (const { route, events } of entries)
+          for (const event of events) pipeline.xadd(stateOf(route).key, '*', 'e', text(event))
         const results = await pipeline.exec()
         const failed = results?.find(([error]) => error)?.[0]
         if (failed) throw failed
@@ -142,8 +193,10 @@ export function createRedisRouteOutbox(options: RedisRouteOutboxOptions): RedisR
           }
         }
         try {
-          while (state.own !== undefined && out.length < max) take(await readOwn(state, max - out.length))
-          if (out.length < max && Date.now() - state.lastSweep >= claimIdleMs / 2) take(await claimIdle(state, max - out.length))
+          while (state.own !== undefined && out.length < max)
+            take(await readOwn(state, max - out.length))
+          if (out.length < max && Date.now() - state.lastSweep >= claimIdleMs / 2)
+            take(await claimIdle(state, max - out.length))
           if (out.length < max) take(parse(await readGroup(state, max - out.length, '>')).live)
         } catch (error) {
           // The stream or its group is gone (a FLUSHALL, a failover to an empty replica): make it again.
@@ -159,7 +212,11 @@ export function createRedisRouteOutbox(options: RedisRouteOutboxOptions): RedisR
       return defer(async () => {
         const state = stateOf(route)
         // XDEL too: acked entries would otherwise stay in the stream for ever.
-        const results = await redis.multi().xack(state.key, group, ...receipts).xdel(state.key, ...receipts).exec()
+        const results = await redis
+          .multi()
+          .xack(state.key, group, ...receipts)
+          .xdel(state.key, ...receipts)
+          .exec()
         const failed = results?.find(([error]) => error)?.[0]
         if (failed) throw failed
         for (const receipt of receipts) state.held.delete(receipt)
@@ -186,6 +243,7 @@ function entriesOf(reply: unknown): StreamEntry[] {
   if (reply === null || typeof reply !== 'object') return []
   if (!Array.isArray(reply)) return (Object.values(reply)[0] as StreamEntry[] | undefined) ?? []
   const first: unknown = reply[0]
-  if (typeof first === 'string' || Buffer.isBuffer(first)) return (reply[1] as StreamEntry[] | undefined) ?? []
-  return ((first as [unknown, StreamEntry[]] | undefined)?.[1]) ?? []
+  if (typeof first === 'string' || Buffer.isBuffer(first))
+    return (reply[1] as StreamEntry[] | undefined) ?? []
+  return (first as [unknown, StreamEntry[]] | undefined)?.[1] ?? []
 }

@@ -21,7 +21,13 @@ export type { ConnectionActor, ConnectionHost, ConnectionState } from './connect
  * written to a peer that does not read.
  */
 /** `keyHolder`: who presented the upgrade's API key; a named key gives the connection's events their `source`. */
-export function createConnectionActor(id: string, ws: WebSocket, socket: Duplex, host: ConnectionHost, keyHolder?: KeyHolder): ConnectionActor {
+export function createConnectionActor(
+  id: string,
+  ws: WebSocket,
+  socket: Duplex,
+  host: ConnectionHost,
+  keyHolder?: KeyHolder,
+): ConnectionActor {
   return new SocketActor(id, ws, socket, host, keyHolder)
 }
 
@@ -80,7 +86,11 @@ class SocketActor implements ConnectionActor {
       else if (this.state === 'closed' || this.closeSent) this.wsClose(code, reason)
       // draining: it closes by itself once drained
     }
-    ws.on('message', this.onMessage).on('ping', this.onHeard).on('pong', this.onHeard).on('error', this.onError).on('close', this.onClose)
+    ws.on('message', this.onMessage)
+      .on('ping', this.onHeard)
+      .on('pong', this.onHeard)
+      .on('error', this.onError)
+      .on('close', this.onClose)
     socket.on('drain', this.onDrain)
     ws.send(welcome(id, host.options.maxFrameBytes, host.options.maxEventsPerFrame))
     this.updateReading()
@@ -112,7 +122,12 @@ class SocketActor implements ConnectionActor {
     const cap = host.options.maxInflightPerConnection
     // Replies wait in frame order behind the oldest unsettled frame; a peer that keeps sending pings
     // behind a slow commit is not read past `cap` waiting replies, so the mailbox stays bounded too.
-    const forIngest = this.state === 'draining' || this.heldFrames > 0 || this.inflightEvents >= cap || this.pendingReplies >= cap || host.pipeline.admission.paused
+    const forIngest =
+      this.state === 'draining' ||
+      this.heldFrames > 0 ||
+      this.inflightEvents >= cap ||
+      this.pendingReplies >= cap ||
+      host.pipeline.admission.paused
     const stop = forIngest || ws.bufferedAmount > host.options.sendHighWaterBytes
     // A peer we do not read cannot be heard, so a pause of our own making does not count as its
     // silence. A peer that does not read what we send does not get that excuse: a dead host stops
@@ -172,7 +187,9 @@ class SocketActor implements ConnectionActor {
       // reply if it has none yet, and the connection closes (1011) after its other replies.
       this.host.faulted(this, error)
       try {
-        reply(errorReply(seq, 'internal', 'this frame could not be handled; the connection will close'))
+        reply(
+          errorReply(seq, 'internal', 'this frame could not be handled; the connection will close'),
+        )
       } catch {
         // it had its reply already
       }
@@ -182,12 +199,23 @@ class SocketActor implements ConnectionActor {
     this.closeIfDrained()
   }
 
-  private handle(seq: number, reply: (text: string, onSent?: () => void) => void, data: RawData, isBinary: boolean): void {
+  private handle(
+    seq: number,
+    reply: (text: string, onSent?: () => void) => void,
+    data: RawData,
+    isBinary: boolean,
+  ): void {
     const { host } = this
     const frame = parseClientFrame(asBuffer(data), isBinary, host.options)
     switch (frame.kind) {
       case 'publish':
-        ;(this.queue ??= this.openQueue()).push({ seq, ref: frame.ref, events: applyKeySource(frame.events, this.keyHolder), bytes: asBuffer(data).byteLength, reply })
+        ;(this.queue ??= this.openQueue()).push({
+          seq,
+          ref: frame.ref,
+          events: applyKeySource(frame.events, this.keyHolder),
+          bytes: asBuffer(data).byteLength,
+          reply,
+        })
         break
       case 'ping':
         reply(pong(seq))
@@ -251,7 +279,14 @@ class SocketActor implements ConnectionActor {
   }
 
   private closeIfDrained(): void {
-    if (this.state !== 'draining' || this.closeSent || this.heldFrames > 0 || this.inflightEvents > 0 || this.pendingReplies > 0) return
+    if (
+      this.state !== 'draining' ||
+      this.closeSent ||
+      this.heldFrames > 0 ||
+      this.inflightEvents > 0 ||
+      this.pendingReplies > 0
+    )
+      return
     this.closeSent = true
     // The close frame is queued behind every reply already written, so the peer reads them first.
     this.wsClose(this.closing?.code, this.closing?.reason)
@@ -273,7 +308,12 @@ class SocketActor implements ConnectionActor {
     this.state = 'closed'
     this.queue?.close()
     this.mailbox?.clear()
-    this.ws.off('message', this.onMessage).off('ping', this.onHeard).off('pong', this.onHeard).off('error', this.onError).off('close', this.onClose)
+    this.ws
+      .off('message', this.onMessage)
+      .off('ping', this.onHeard)
+      .off('pong', this.onHeard)
+      .off('error', this.onError)
+      .off('close', this.onClose)
     this.socket.off('drain', this.onDrain)
     this.host.closed(this, code)
   }
@@ -283,11 +323,19 @@ class SocketActor implements ConnectionActor {
  * The frame's ack; if it cannot be serialized, an `internal` error in its place, so that the frame
  * still gets its one reply and the replies behind it are not held forever.
  */
-function ackOrError(seq: number, ref: string | undefined, results: Parameters<typeof ack>[2]): string {
+function ackOrError(
+  seq: number,
+  ref: string | undefined,
+  results: Parameters<typeof ack>[2],
+): string {
   try {
     return ack(seq, ref, results)
   } catch {
-    return errorReply(seq, 'internal', 'the results of this frame could not be sent; send it again (a re-send is de-duplicated)')
+    return errorReply(
+      seq,
+      'internal',
+      'the results of this frame could not be sent; send it again (a re-send is de-duplicated)',
+    )
   }
 }
 

@@ -39,7 +39,10 @@ export interface ConnectionSweep {
  * sweep:                                   ^ silent ≥ 2·I: terminate
  * ```
  */
-export function createConnectionSweep(connections: () => Iterable<SweptConnection>, options: ConnectionSweepOptions): ConnectionSweep {
+export function createConnectionSweep(
+  connections: () => Iterable<SweptConnection>,
+  options: ConnectionSweepOptions,
+): ConnectionSweep {
   const { pingIntervalMs, closeTimeoutMs, now } = options
   const tickMs = Math.max(1, Math.min(Math.floor(pingIntervalMs / 4), 1000))
   let timer: NodeJS.Timeout | undefined
@@ -50,7 +53,10 @@ export function createConnectionSweep(connections: () => Iterable<SweptConnectio
     const pingRound = at - lastPingRound >= pingIntervalMs
     if (pingRound) lastPingRound = at
     for (const connection of connections()) {
-      if (connection.drainingSince !== undefined && at - connection.drainingSince >= closeTimeoutMs) {
+      if (
+        connection.drainingSince !== undefined &&
+        at - connection.drainingSince >= closeTimeoutMs
+      ) {
         options.onCloseTimedOut?.()
         connection.terminate()
       } else if (at - connection.lastHeardAt >= 2 * pingIntervalMs) {

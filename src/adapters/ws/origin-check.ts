@@ -10,7 +10,10 @@ import type { IncomingMessage } from 'node:http'
  * - unset: only Sluice's own HTTP origin — the same host name as the upgrade's `Host`, on the REST
  *   port (`ownHttpPort`), where /docs and the console are served.
  */
-export function createOriginCheck(allowed: readonly string[] | undefined, ownHttpPort: () => number | undefined): (request: IncomingMessage) => boolean {
+export function createOriginCheck(
+  allowed: readonly string[] | undefined,
+  ownHttpPort: () => number | undefined,
+): (request: IncomingMessage) => boolean {
   const any = allowed?.includes('*') ?? false
   const listed = new Set((allowed ?? []).map(normalizeOrigin))
   return function originAllowed(request) {
@@ -22,7 +25,13 @@ export function createOriginCheck(allowed: readonly string[] | undefined, ownHtt
 }
 
 function isOwnOrigin(origin: string, host: string | undefined, port: number | undefined): boolean {
-  if (host === undefined || port === undefined || !URL.canParse(origin) || !URL.canParse(`http://${host}`)) return false
+  if (
+    host === undefined ||
+    port === undefined ||
+    !URL.canParse(origin) ||
+    !URL.canParse(`http://${host}`)
+  )
+    return false
   const page = new URL(origin)
   if (page.protocol !== 'http:' && page.protocol !== 'https:') return false
   const pagePort = page.port === '' ? (page.protocol === 'https:' ? 443 : 80) : Number(page.port)

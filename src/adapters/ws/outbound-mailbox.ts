@@ -34,7 +34,10 @@ interface Slot {
  * A class, not a closure-built object: one mailbox per connection, and methods on the prototype cost
  * a connection nothing, where an object literal with a getter is a dictionary plus a closure per method.
  */
-export function createOutboundMailbox(send: (text: string) => void, sendMany: (run: () => void) => void = runNow): OutboundMailbox {
+export function createOutboundMailbox(
+  send: (text: string) => void,
+  sendMany: (run: () => void) => void = runNow,
+): OutboundMailbox {
   return new SlotMailbox(send, sendMany)
 }
 

@@ -112,7 +112,14 @@ class FramePublishQueue implements PublishQueue {
       this.inflight += count
       // The settle callback keeps the ack's fields, not the frame: the frame's events are the pipeline's to free.
       const ack: FrameAck = { seq: frame.seq, ref: frame.ref, reply: frame.reply }
-      if (!options.pipeline.offer(frame.events, 'ws', (results) => this.settled(ack, count, results), frame.bytes)) {
+      if (
+        !options.pipeline.offer(
+          frame.events,
+          'ws',
+          (results) => this.settled(ack, count, results),
+          frame.bytes,
+        )
+      ) {
         this.inflight -= count
         waiting.unshift(frame)
         options.onRefused()

@@ -17,12 +17,18 @@ export type ServerMessage =
 
 const serialize = (message: ServerMessage): string => JSON.stringify(message)
 
-export function welcome(connectionId: string, maxFrameBytes: number, maxEventsPerFrame: number): string {
+export function welcome(
+  connectionId: string,
+  maxFrameBytes: number,
+  maxEventsPerFrame: number,
+): string {
   return serialize({ op: 'welcome', connectionId, maxFrameBytes, maxEventsPerFrame })
 }
 
 export function ack(seq: number, ref: string | undefined, results: readonly EventResult[]): string {
-  return serialize(ref === undefined ? { op: 'ack', seq, results } : { op: 'ack', seq, ref, results })
+  return serialize(
+    ref === undefined ? { op: 'ack', seq, results } : { op: 'ack', seq, ref, results },
+  )
 }
 
 export function errorReply(seq: number, code: WsErrorCode, message: string): string {

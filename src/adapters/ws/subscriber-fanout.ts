@@ -40,7 +40,10 @@ export interface SubscriberFanout {
  * their own bound can still hold too much together: past the total bound the slowest are dropped
  * the same way (see `createTotalBound`).
  */
-export function createSubscriberFanout(accepted$: Observable<AcceptedEvent>, options: SubscriberFanoutOptions): SubscriberFanout {
+export function createSubscriberFanout(
+  accepted$: Observable<AcceptedEvent>,
+  options: SubscriberFanoutOptions,
+): SubscriberFanout {
   const index = createPatternIndex<Subscriber>()
   const notice = subscriberTooSlow(options.maxBufferedBytes)
   const total = createTotalBound(options.maxTotalBufferedBytes)
@@ -67,7 +70,8 @@ export function createSubscriberFanout(accepted$: Observable<AcceptedEvent>, opt
     // Once per event, after its sends: the check is a comparison; the measure behind it is rare.
     if (total.due()) {
       // Each one's own backlog in its notice: it may be under the per-subscriber bound.
-      for (const [subscriber, held] of total.slowestOver(index.keys())) drop(subscriber, subscriberTooSlow(held))
+      for (const [subscriber, held] of total.slowestOver(index.keys()))
+        drop(subscriber, subscriberTooSlow(held))
     }
   }
 

@@ -20,7 +20,14 @@ export function upgradeKey(request: IncomingMessage): string | undefined {
  * Answers an upgrade with an HTTP error instead of a connection, in the error shape of the REST
  * surface (API.md §3), and ends the socket once the answer is written.
  */
-export function refuseUpgrade(request: IncomingMessage, socket: Duplex, status: 401 | 403 | 426 | 503, code: string, message: string, headers: Record<string, string> = {}): void {
+export function refuseUpgrade(
+  request: IncomingMessage,
+  socket: Duplex,
+  status: 401 | 403 | 426 | 503,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
   const sent = single(request.headers['x-request-id'])
   const requestId = sent !== undefined && REQUEST_ID.test(sent) ? sent : randomUUID()
   const body = JSON.stringify({ error: { code, message, requestId } })

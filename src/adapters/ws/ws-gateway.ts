@@ -9,7 +9,11 @@ import { createApiKeyCheck } from '../../wire/api-keys.js'
 import { answerClientErrors, slowClientServerOptions } from '../../wire/slow-client-timeouts.js'
 import type { Pipeline } from '../../streams/pipeline.js'
 import { createAdmissionWaitList } from './admission-wait-list.js'
-import { createConnectionActor, type ConnectionActor, type ConnectionHost } from './connection-actor.js'
+import {
+  createConnectionActor,
+  type ConnectionActor,
+  type ConnectionHost,
+} from './connection-actor.js'
 import { createConnectionSweep } from './connection-sweep.js'
 import { createSubscriberFanout, type SubscriberFanout } from './subscriber-fanout.js'
 import { createOriginCheck } from './origin-check.js'
@@ -70,17 +74,35 @@ export function createWsGateway(options: WsGatewayOptions, deps: WsGatewayDeps):
   const { pipeline, logger, telemetry = {} } = deps
   const now = deps.now ?? Date.now
   if (resolved.maxEventsPerFrame > pipeline.admission.maxInflight) {
-    throw new RangeError(`ws option maxEventsPerFrame (${resolved.maxEventsPerFrame}) must not exceed the pipeline's MAX_INFLIGHT_EVENTS (${pipeline.admission.maxInflight})`)
+    throw new RangeError(
+      `ws option maxEventsPerFrame (${resolved.maxEventsPerFrame}) must not exceed the pipeline's MAX_INFLIGHT_EVENTS (${pipeline.admission.maxInflight})`,
+    )
   }
   const keys = createApiKeyCheck(resolved.apiKeys)
-  const originAllowed = createOriginCheck(resolved.allowedOrigins, deps.ownHttpPort ?? (() => undefined))
+  const originAllowed = createOriginCheck(
+    resolved.allowedOrigins,
+    deps.ownHttpPort ?? (() => undefined),
+  )
   const connections = new Map<string, ConnectionActor>()
   // ws's own limit is the contract's (1009 over WS_MAX_FRAME_BYTES); the actor delays that close until its acks are out.
-  const wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: resolved.maxFrameBytes, perMessageDeflate: resolved.perMessageDeflate && PER_MESSAGE_DEFLATE })
-  const server = createServer(slowClientServerOptions({ headersTimeout: resolved.headersTimeoutMs, requestTimeout: resolved.requestTimeoutMs }), notAnUpgrade)
+  const wss = new WebSocketServer({
+    noServer: true,
+    clientTracking: false,
+    maxPayload: resolved.maxFrameBytes,
+    perMessageDeflate: resolved.perMessageDeflate && PER_MESSAGE_DEFLATE,
+  })
+  const server = createServer(
+    slowClientServerOptions({
+      headersTimeout: resolved.headersTimeoutMs,
+      requestTimeout: resolved.requestTimeoutMs,
+    }),
+    notAnUpgrade,
+  )
   answerClientErrors(server)
   server.on('upgrade', onUpgrade)
-  server.on('error', (error) => logger.error({ err: error, component: 'ws' }, 'websocket server error'))
+  server.on('error', (error) =>
+    logger.error({ err: error, component: 'ws' }, 'websocket server error'),
+  )
 
   const sweep = createConnectionSweep(() => connections.values(), {
     pingIntervalMs: resolved.pingIntervalMs,
@@ -109,7 +131,10 @@ export function createWsGateway(options: WsGatewayOptions, deps: WsGatewayDeps):
     unsubscribe: (connection) => fanout?.unsubscribe(connection),
     faulted(connection, error) {
       telemetry.frameFailed?.()
-      logger.error({ err: error, connectionId: connection.id }, 'handling a frame failed; closing that connection (1011)')
+      logger.error(
+        { err: error, connectionId: connection.id },
+        'handling a frame failed; closing that connection (1011)',
+      )
     },
     closed(connection, code) {
       connections.delete(connection.id)
@@ -126,20 +151,46 @@ export function createWsGateway(options: WsGatewayOptions, deps: WsGatewayDeps):
   function onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (!accepting) {
       telemetry.upgradeRefused?.(503, 'shutting_down')
-      return refuseUpgrade(request, socket, 503, 'shutting_down', 'the server is shutting down; connect again shortly', { 'Retry-After': '1' })
+      return refuseUpgrade(
+        request,
+        socket,
+        503,
+        'shutting_down',
+        'the server is shutting down; connect again shortly',
+        { 'Retry-After': '1' },
+      )
     }
     if (!originAllowed(request)) {
       telemetry.upgradeRefused?.(403, 'origin_not_allowed')
-      return refuseUpgrade(request, socket, 403, 'origin_not_allowed', 'this page may not connect: its Origin is not in CORS_ORIGINS (or, with CORS_ORIGINS unset, not Sluice\'s own HTTP origin)')
+      return refuseUpgrade(
+        request,
+        socket,
+        403,
+        'origin_not_allowed',
+        "this page may not connect: its Origin is not in CORS_ORIGINS (or, with CORS_ORIGINS unset, not Sluice's own HTTP origin)",
+      )
     }
     const holder = keys.identify(upgradeKey(request))
     if (holder === undefined) {
       telemetry.upgradeRefused?.(401, 'unauthorized')
-      return refuseUpgrade(request, socket, 401, 'unauthorized', 'an API key is required: Authorization: Bearer <key>, X-API-Key: <key>, or ?api_key=<key>')
+      return refuseUpgrade(
+        request,
+        socket,
+        401,
+        'unauthorized',
+        'an API key is required: Authorization: Bearer <key>, X-API-Key: <key>, or ?api_key=<key>',
+      )
     }
     if (connections.size + upgrading >= resolved.maxConnections) {
       telemetry.upgradeRefused?.(503, 'too_many_connections')
-      return refuseUpgrade(request, socket, 503, 'overloaded', `the server holds its maximum of ${resolved.maxConnections} connections; connect again shortly`, { 'Retry-After': '1' })
+      return refuseUpgrade(
+        request,
+        socket,
+        503,
+        'overloaded',
+        `the server holds its maximum of ${resolved.maxConnections} connections; connect again shortly`,
+        { 'Retry-After': '1' },
+      )
     }
     // Counted until ws hands the socket over, or gives up on a bad handshake (it then ends the socket).
     upgrading++
@@ -190,7 +241,8 @@ export function createWsGateway(options: WsGatewayOptions, deps: WsGatewayDeps):
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()))
         if (connections.size > 0) {
           const drained = new Promise<void>((resolve) => (allClosed = resolve))
-          for (const connection of connections.values()) connection.closeAfterReplies(1001, 'server shutting down')
+          for (const connection of connections.values())
+            connection.closeAfterReplies(1001, 'server shutting down')
           closeDeadline = setTimeout(() => {
             for (const connection of connections.values()) {
               telemetry.closeTimedOut?.()
@@ -239,8 +291,18 @@ export function createWsGateway(options: WsGatewayOptions, deps: WsGatewayDeps):
 
 /** The WS port speaks only WebSocket: a plain request is told to upgrade. */
 function notAnUpgrade(request: IncomingMessage, response: ServerResponse): void {
-  const body = JSON.stringify({ error: { code: 'upgrade_required', message: 'this port speaks WebSocket (API.md §4); the REST API is on PORT' } })
-  response.writeHead(426, { 'content-type': 'application/json', connection: 'close', upgrade: 'websocket', 'content-length': Buffer.byteLength(body) })
+  const body = JSON.stringify({
+    error: {
+      code: 'upgrade_required',
+      message: 'this port speaks WebSocket (API.md §4); the REST API is on PORT',
+    },
+  })
+  response.writeHead(426, {
+    'content-type': 'application/json',
+    connection: 'close',
+    upgrade: 'websocket',
+    'content-length': Buffer.byteLength(body),
+  })
   response.end(body)
   request.resume()
 }

@@ -85,7 +85,10 @@ export const PER_MESSAGE_DEFLATE: PerMessageDeflateOptions = {
   concurrencyLimit: 10,
 }
 
-export type ResolvedWsOptions = Required<Omit<WsGatewayOptions, 'host' | 'apiKeys' | 'allowedOrigins'>> & Pick<WsGatewayOptions, 'host' | 'apiKeys' | 'allowedOrigins'>
+export type ResolvedWsOptions = Required<
+  Omit<WsGatewayOptions, 'host' | 'apiKeys' | 'allowedOrigins'>
+> &
+  Pick<WsGatewayOptions, 'host' | 'apiKeys' | 'allowedOrigins'>
 
 export const WS_DEFAULTS = {
   port: 8080,
@@ -122,12 +125,16 @@ export function resolveWsOptions(options: WsGatewayOptions): ResolvedWsOptions {
     'requestTimeoutMs',
   ] as const
   for (const name of positive) {
-    if (!Number.isInteger(resolved[name]) || resolved[name] <= 0) throw new RangeError(`ws option ${name} must be a positive integer (got ${resolved[name]})`)
+    if (!Number.isInteger(resolved[name]) || resolved[name] <= 0)
+      throw new RangeError(`ws option ${name} must be a positive integer (got ${resolved[name]})`)
   }
-  if (!Number.isInteger(resolved.port) || resolved.port < 0 || resolved.port > 65_535) throw new RangeError(`ws option port must be 0..65535 (got ${resolved.port})`)
+  if (!Number.isInteger(resolved.port) || resolved.port < 0 || resolved.port > 65_535)
+    throw new RangeError(`ws option port must be 0..65535 (got ${resolved.port})`)
   // A frame is submitted whole; one that could never fit under the connection's cap would wait forever.
   if (resolved.maxEventsPerFrame > resolved.maxInflightPerConnection) {
-    throw new RangeError(`ws option maxEventsPerFrame (${resolved.maxEventsPerFrame}) must not exceed maxInflightPerConnection (${resolved.maxInflightPerConnection})`)
+    throw new RangeError(
+      `ws option maxEventsPerFrame (${resolved.maxEventsPerFrame}) must not exceed maxInflightPerConnection (${resolved.maxInflightPerConnection})`,
+    )
   }
   return resolved
 }

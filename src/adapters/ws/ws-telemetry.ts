@@ -8,7 +8,10 @@ export interface WsTelemetry {
   /** `code` is the close code the connection ended with (1006 when the peer vanished or was terminated) */
   connectionClosed?(code: number): void
   /** an upgrade answered with an HTTP status instead of a connection */
-  upgradeRefused?(status: 401 | 403 | 503, reason: 'unauthorized' | 'origin_not_allowed' | 'too_many_connections' | 'shutting_down'): void
+  upgradeRefused?(
+    status: 401 | 403 | 503,
+    reason: 'unauthorized' | 'origin_not_allowed' | 'too_many_connections' | 'shutting_down',
+  ): void
   /** a client frame answered with an error frame instead of an ack */
   frameRefused?(code: WsErrorCode): void
   /** handling a frame threw (a fault of Sluice's): that connection closes with 1011, the others go on */
@@ -29,4 +32,5 @@ export interface WsTelemetry {
 }
 
 /** Every `code` an error frame can carry (API.md §4, and `subscriber_too_slow` which is not an answer to a frame). */
-export type WsErrorCode = 'invalid_json' | 'invalid_frame' | 'too_many_events' | 'subscriber_too_slow' | 'internal'
+export type WsErrorCode =
+  'invalid_json' | 'invalid_frame' | 'too_many_events' | 'subscriber_too_slow' | 'internal'

@@ -27,8 +27,17 @@ export interface DocsOptions {
 
 /** GET /openapi.json (generated from the route definitions and the zod schemas) and GET /docs (Swagger UI). */
 export function docsRoutes(app: OpenAPIHono<HttpEnv>, options: DocsOptions): void {
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'An API key from API_KEYS (only when it is set)' })
-  app.openAPIRegistry.registerComponent('securitySchemes', 'apiKeyHeader', { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'An API key from API_KEYS (only when it is set)' })
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API key from API_KEYS (only when it is set)',
+  })
+  app.openAPIRegistry.registerComponent('securitySchemes', 'apiKeyHeader', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-API-Key',
+    description: 'An API key from API_KEYS (only when it is set)',
+  })
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: { title: options.title, version: options.version, description: options.description },
@@ -51,7 +60,16 @@ export function docsRoutes(app: OpenAPIHono<HttpEnv>, options: DocsOptions): voi
     c.header('X-Content-Type-Options', 'nosniff')
     c.header('Referrer-Policy', 'no-referrer')
   })
-  app.get('/docs', swaggerUI({ url: '/openapi.json', title: 'Sluice API', baseUrl: ASSETS, persistAuthorization: options.persistAuthorization ?? false, displayRequestDuration: true }))
+  app.get(
+    '/docs',
+    swaggerUI({
+      url: '/openapi.json',
+      title: 'Sluice API',
+      baseUrl: ASSETS,
+      persistAuthorization: options.persistAuthorization ?? false,
+      displayRequestDuration: true,
+    }),
+  )
 
   // Browsers ask for it on every visit to /docs; an empty answer keeps their consoles clean.
   app.get('/favicon.ico', (c) => c.body(null, 204))
@@ -64,13 +82,18 @@ export function docsRoutes(app: OpenAPIHono<HttpEnv>, options: DocsOptions): voi
     if (type === undefined) return c.notFound()
     let body = cache.get(file)
     if (!body) cache.set(file, (body = readFile(join(root, file))))
-    return c.body(new Uint8Array(await body), 200, { 'content-type': type, 'cache-control': 'public, max-age=86400' })
+    return c.body(new Uint8Array(await body), 200, {
+      'content-type': type,
+      'cache-control': 'public, max-age=86400',
+    })
   })
 }
 
 /** The page's policy: its inline scripts by their SHA-256, everything else from Sluice itself. */
 function contentSecurityPolicy(html: string): string {
-  const hashes = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => `'sha256-${createHash('sha256').update(m[1]!).digest('base64')}'`)
+  const hashes = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map(
+    (m) => `'sha256-${createHash('sha256').update(m[1]!).digest('base64')}'`,
+  )
   return [
     "default-src 'none'",
     `script-src 'self' ${hashes.join(' ')}`,

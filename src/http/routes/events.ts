@@ -30,13 +30,34 @@ export const postEventRoute = createRoute({
     'Validates the event, drops it if its id was already accepted inside the dedupe window, otherwise commits it to ClickHouse — and only then answers. ' +
     'Sending the same event again is always safe: it answers `duplicate`. An event without an `id` gets a UUIDv7.',
   security: SECURITY,
-  request: { body: { required: true, content: { 'application/json': { schema: EventSchema, examples: { 'a valid event': { value: validEvent } } } } } },
+  request: {
+    body: {
+      required: true,
+      content: {
+        'application/json': {
+          schema: EventSchema,
+          examples: { 'a valid event': { value: validEvent } },
+        },
+      },
+    },
+  },
   responses: {
-    202: jsonResponse(EventResultSchema, 'Accepted (committed) or duplicate (already stored; `conflict: true` when the stored content differs)', {
-      accepted: { value: { index: 0, id: 'evt-0001', status: 'accepted' } },
-      duplicate: { value: { index: 0, id: 'evt-0001', status: 'duplicate' } },
+    202: jsonResponse(
+      EventResultSchema,
+      'Accepted (committed) or duplicate (already stored; `conflict: true` when the stored content differs)',
+      {
+        accepted: { value: { index: 0, id: 'evt-0001', status: 'accepted' } },
+        duplicate: { value: { index: 0, id: 'evt-0001', status: 'duplicate' } },
+      },
+    ),
+    ...errorResponses({
+      400: ['invalid_json', 'invalid_event'],
+      401: ['unauthorized'],
+      408: ['request_timeout'],
+      413: ['payload_too_large'],
+      415: ['unsupported_media_type'],
+      503: ['overloaded', 'storage_unavailable'],
     }),
-    ...errorResponses({ 400: ['invalid_json', 'invalid_event'], 401: ['unauthorized'], 408: ['request_timeout'], 413: ['payload_too_large'], 415: ['unsupported_media_type'], 503: ['overloaded', 'storage_unavailable'] }),
   },
 })
 
@@ -50,10 +71,29 @@ export const postBatchRoute = createRoute({
     'An invalid event is rejected on its own and never sinks the others; the same id twice in one batch is stored once; ' +
     'a storage outage answers 200 with `failed` results — send those again later.',
   security: SECURITY,
-  request: { body: { required: true, content: { 'application/json': { schema: BatchRequestSchema, examples: { 'a mixed batch': { value: mixedBatch } } } } } },
+  request: {
+    body: {
+      required: true,
+      content: {
+        'application/json': {
+          schema: BatchRequestSchema,
+          examples: { 'a mixed batch': { value: mixedBatch } },
+        },
+      },
+    },
+  },
   responses: {
-    200: jsonResponse(BatchResponseSchema, 'Every event settled', { 'a mixed batch': { value: mixedBatchResponse } }),
-    ...errorResponses({ 400: ['invalid_json', 'invalid_batch', 'batch_too_large'], 401: ['unauthorized'], 408: ['request_timeout'], 413: ['payload_too_large'], 415: ['unsupported_media_type'], 503: ['overloaded'] }),
+    200: jsonResponse(BatchResponseSchema, 'Every event settled', {
+      'a mixed batch': { value: mixedBatchResponse },
+    }),
+    ...errorResponses({
+      400: ['invalid_json', 'invalid_batch', 'batch_too_large'],
+      401: ['unauthorized'],
+      408: ['request_timeout'],
+      413: ['payload_too_large'],
+      415: ['unsupported_media_type'],
+      503: ['overloaded'],
+    }),
   },
 })
 
@@ -68,13 +108,17 @@ export function eventRoutes(app: OpenAPIHono<HttpEnv>, options: EventRoutesOptio
 
   app.openAPIRegistry.registerPath(postEventRoute)
   app.post('/v1/events', async function postEvent(c) {
-    const [result] = await settle(pipeline, await readJsonBody(c, maxBodyBytes), (value) => applyKeySource([value], c.get('keyHolder')))
+    const [result] = await settle(pipeline, await readJsonBody(c, maxBodyBytes), (value) =>
+      applyKeySource([value], c.get('keyHolder')),
+    )
     switch (result!.status) {
       case 'accepted':
       case 'duplicate':
         return c.json(result, 202)
       case 'rejected':
-        throw new ApiError(400, 'invalid_event', 'the event is invalid', { issues: result!.errors ?? [] })
+        throw new ApiError(400, 'invalid_event', 'the event is invalid', {
+          issues: result!.errors ?? [],
+        })
       case 'failed':
         throw storageUnavailable(storageRetryAfterSeconds)
     }
@@ -82,35 +126,72 @@ export function eventRoutes(app: OpenAPIHono<HttpEnv>, options: EventRoutesOptio
 
   app.openAPIRegistry.registerPath(postBatchRoute)
   app.post('/v1/events/batch', async function postBatch(c: Context<HttpEnv>) {
-    const results = await settle(pipeline, await readJsonBody(c, maxBodyBytes), (value) => applyKeySource(batchEvents(value, batchMaxEvents), c.get('keyHolder')))
+    const results = await settle(pipeline, await readJsonBody(c, maxBodyBytes), (value) =>
+      applyKeySource(batchEvents(value, batchMaxEvents), c.get('keyHolder')),
+    )
     return c.json({ ...countResults(results), results }, 200)
   })
 }
 
 /** The body's events, charged to admission by the body's size (MAX_INFLIGHT_BYTES); no await holds them. */
-async function settle(pipeline: Pipeline, body: JsonBody, eventsOf: (value: unknown) => readonly unknown[]): Promise<EventResult[]> {
+async function settle(
+  pipeline: Pipeline,
+  body: JsonBody,
+  eventsOf: (value: unknown) => readonly unknown[],
+): Promise<EventResult[]> {
   const settled = pipeline.submit(eventsOf(body.value), 'rest', body.bytes)
-  if (!settled) throw new ApiError(503, 'overloaded', 'too many events in flight; retry shortly', { retryAfterSeconds: 1 })
+  if (!settled)
+    throw new ApiError(503, 'overloaded', 'too many events in flight; retry shortly', {
+      retryAfterSeconds: 1,
+    })
   return settled
 }
 
 function batchEvents(body: unknown, max: number): unknown[] {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new ApiError(400, 'invalid_batch', 'the body must be an object {"events": [...]}', { issues: [{ path: '', message: 'expected an object' }] })
+    throw new ApiError(400, 'invalid_batch', 'the body must be an object {"events": [...]}', {
+      issues: [{ path: '', message: 'expected an object' }],
+    })
   }
   const unknownKeys = Object.keys(body).filter((key) => key !== 'events')
   if (unknownKeys.length > 0) {
-    throw new ApiError(400, 'invalid_batch', `unknown key${unknownKeys.length > 1 ? 's' : ''} ${quoteList(unknownKeys)}`, {
-      issues: boundedIssues(unknownKeys.slice(0, MAX_ISSUES).map((path) => ({ path: boundedPath(path), message: 'unknown key' })), Math.max(0, unknownKeys.length - MAX_ISSUES)),
-    })
+    throw new ApiError(
+      400,
+      'invalid_batch',
+      `unknown key${unknownKeys.length > 1 ? 's' : ''} ${quoteList(unknownKeys)}`,
+      {
+        issues: boundedIssues(
+          unknownKeys
+            .slice(0, MAX_ISSUES)
+            .map((path) => ({ path: boundedPath(path), message: 'unknown key' })),
+          Math.max(0, unknownKeys.length - MAX_ISSUES),
+        ),
+      },
+    )
   }
   const { events } = body as { events?: unknown }
-  if (!Array.isArray(events)) throw new ApiError(400, 'invalid_batch', '"events" must be an array of events', { issues: [{ path: 'events', message: 'expected an array' }] })
-  if (events.length === 0) throw new ApiError(400, 'invalid_batch', '"events" must hold at least one event', { issues: [{ path: 'events', message: 'empty' }] })
-  if (events.length > max) throw new ApiError(400, 'batch_too_large', `a batch holds at most ${max} events; this one has ${events.length}`)
+  if (!Array.isArray(events))
+    throw new ApiError(400, 'invalid_batch', '"events" must be an array of events', {
+      issues: [{ path: 'events', message: 'expected an array' }],
+    })
+  if (events.length === 0)
+    throw new ApiError(400, 'invalid_batch', '"events" must hold at least one event', {
+      issues: [{ path: 'events', message: 'empty' }],
+    })
+  if (events.length > max)
+    throw new ApiError(
+      400,
+      'batch_too_large',
+      `a batch holds at most ${max} events; this one has ${events.length}`,
+    )
   return events
 }
 
 function storageUnavailable(retryAfterSeconds: number): ApiError {
-  return new ApiError(503, 'storage_unavailable', 'the event could not be committed now; send it again later', { retryAfterSeconds })
+  return new ApiError(
+    503,
+    'storage_unavailable',
+    'the event could not be committed now; send it again later',
+    { retryAfterSeconds },
+  )
 }

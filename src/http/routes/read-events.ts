@@ -26,15 +26,27 @@ export const sinceParameter = z
   .transform((value, ctx) => {
     const ms = /^\d{1,15}$/.test(value) ? Number(value) : parseRfc3339(value)
     if (ms === undefined || ms >= Date.UTC(2100, 0, 1)) {
-      ctx.addIssue({ code: 'custom', message: 'must be an RFC 3339 date-time or integer epoch milliseconds' })
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be an RFC 3339 date-time or integer epoch milliseconds',
+      })
       return z.NEVER
     }
     return ms
   })
-  .meta({ description: 'Only events received at or after this instant: RFC 3339 (e.g. 2026-11-26T00:00:00.000Z) or epoch milliseconds' })
+  .meta({
+    description:
+      'Only events received at or after this instant: RFC 3339 (e.g. 2026-11-26T00:00:00.000Z) or epoch milliseconds',
+  })
 
 export const ReadQuerySchema = z.strictObject({
-  type: z.string().min(1).max(128).regex(TYPE_PATTERN, TYPE_PATTERN_MESSAGE).optional().meta({ description: 'Only events of this exact type (e.g. page_view)' }),
+  type: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(TYPE_PATTERN, TYPE_PATTERN_MESSAGE)
+    .optional()
+    .meta({ description: 'Only events of this exact type (e.g. page_view)' }),
   since: sinceParameter.optional(),
   limit: limitParameter('How many events, 1 to 1000'),
 })
@@ -50,8 +62,16 @@ export const readEventsRoute = createRoute({
   security: SECURITY,
   request: { query: ReadQuerySchema },
   responses: {
-    200: jsonResponse(z.object({ events: z.array(StoredEventSchema) }).meta({ id: 'StoredEvents' }), 'The newest stored events', { 'stored events': { value: storedEvents } }),
-    ...errorResponses({ 400: ['invalid_query'], 401: ['unauthorized'], 503: ['storage_unavailable'] }),
+    200: jsonResponse(
+      z.object({ events: z.array(StoredEventSchema) }).meta({ id: 'StoredEvents' }),
+      'The newest stored events',
+      { 'stored events': { value: storedEvents } },
+    ),
+    ...errorResponses({
+      400: ['invalid_query'],
+      401: ['unauthorized'],
+      503: ['storage_unavailable'],
+    }),
   },
 })
 
@@ -60,9 +80,18 @@ export function readEventsRoutes(app: OpenAPIHono<HttpEnv>, reader: EventReader)
     const { type, since: sinceMs, limit } = c.req.valid('query')
     let events
     try {
-      events = await reader.recent({ ...(type !== undefined && { type }), ...(sinceMs !== undefined && { sinceMs }), limit })
+      events = await reader.recent({
+        ...(type !== undefined && { type }),
+        ...(sinceMs !== undefined && { sinceMs }),
+        limit,
+      })
     } catch (cause) {
-      throw new ApiError(503, 'storage_unavailable', 'storage cannot be read now; try again later', { retryAfterSeconds: 5, cause })
+      throw new ApiError(
+        503,
+        'storage_unavailable',
+        'storage cannot be read now; try again later',
+        { retryAfterSeconds: 5, cause },
+      )
     }
     return c.json({ events: events.map(toWire) as z.infer<typeof StoredEventSchema>[] }, 200)
   })

@@ -1,4 +1,20 @@
-import { asyncScheduler, catchError, concat, concatMap, defer, EMPTY, endWith, finalize, ignoreElements, mergeMap, of, tap, type Observable, type OperatorFunction, type SchedulerLike } from 'rxjs'
+import {
+  asyncScheduler,
+  catchError,
+  concat,
+  concatMap,
+  defer,
+  EMPTY,
+  endWith,
+  finalize,
+  ignoreElements,
+  mergeMap,
+  of,
+  tap,
+  type Observable,
+  type OperatorFunction,
+  type SchedulerLike,
+} from 'rxjs'
 import type { ClaimedBatch, CommittedBatch } from '../envelope.js'
 import { failed } from '../outcome.js'
 import type { ClaimReceipt, DedupeStore, EventSink } from '../ports.js'
@@ -51,7 +67,14 @@ export interface CommitOptions {
  * claimed$.pipe(commit({ sink, store, concurrency: 4, maxRows: 10_000, retry: { initialMs: 100, maxMs: 5000, budgetMs: 20_000 } }))
  */
 export function commit(options: CommitOptions): OperatorFunction<ClaimedBatch, CommittedBatch> {
-  const { sink, store, concurrency, maxRows = 0, scheduler = asyncScheduler, telemetry = {} } = options
+  const {
+    sink,
+    store,
+    concurrency,
+    maxRows = 0,
+    scheduler = asyncScheduler,
+    telemetry = {},
+  } = options
   const retry = retryWithBackoff<void>({
     ...options.retry,
     isRetriable: (error) => sink.isRetriable(error),
@@ -64,7 +87,10 @@ export function commit(options: CommitOptions): OperatorFunction<ClaimedBatch, C
     const events = envelopes.map((envelope) => envelope.event)
     const started = scheduler.now()
     // The receipts are handed back here (confirm or release) and nowhere else.
-    const done = (operation: 'confirm' | 'release') => (holding.delete(batch), storeStep(operation, receipts))
+    const done = (operation: 'confirm' | 'release') => (
+      holding.delete(batch),
+      storeStep(operation, receipts)
+    )
     const committed = (durationMs: number) =>
       defer(() => {
         telemetry.batchCommitted?.(events.length, durationMs, events)
@@ -88,12 +114,17 @@ export function commit(options: CommitOptions): OperatorFunction<ClaimedBatch, C
       ignoreElements(),
       endWith(COMMITTED),
       catchError((error: unknown) => of({ error })),
-      concatMap((result) => (result === COMMITTED ? committed(scheduler.now() - started) : gaveUp(result.error))),
+      concatMap((result) =>
+        result === COMMITTED ? committed(scheduler.now() - started) : gaveUp(result.error),
+      ),
     )
   }
 
   /** A confirm or release that fails is reported and then ignored: the reservation expires by itself. */
-  function storeStep(operation: 'confirm' | 'release', receipts: readonly ClaimReceipt[]): Observable<never> {
+  function storeStep(
+    operation: 'confirm' | 'release',
+    receipts: readonly ClaimReceipt[],
+  ): Observable<never> {
     if (receipts.length === 0) return EMPTY
     return defer(() => store[operation](receipts)).pipe(
       ignoreElements(),
@@ -128,9 +159,18 @@ export function commit(options: CommitOptions): OperatorFunction<ClaimedBatch, C
 }
 
 /** The first waiting batch, with the batches after it that fit within maxRows (their receipts go with them, held as one). */
-function takeWaiting(waiting: ClaimedBatch[], maxRows: number, holding: Set<ClaimedBatch>): ClaimedBatch | undefined {
+function takeWaiting(
+  waiting: ClaimedBatch[],
+  maxRows: number,
+  holding: Set<ClaimedBatch>,
+): ClaimedBatch | undefined {
   const first = waiting.shift()
-  if (first === undefined || waiting.length === 0 || first.envelopes.length + waiting[0]!.envelopes.length > maxRows) return first
+  if (
+    first === undefined ||
+    waiting.length === 0 ||
+    first.envelopes.length + waiting[0]!.envelopes.length > maxRows
+  )
+    return first
   const envelopes = [...first.envelopes]
   const receipts = [...first.receipts]
   holding.delete(first)

@@ -1,4 +1,18 @@
-import { catchError, defer, filter, finalize, from, map, mergeMap, of, ReplaySubject, share, tap, type Observable, type OperatorFunction } from 'rxjs'
+import {
+  catchError,
+  defer,
+  filter,
+  finalize,
+  from,
+  map,
+  mergeMap,
+  of,
+  ReplaySubject,
+  share,
+  tap,
+  type Observable,
+  type OperatorFunction,
+} from 'rxjs'
 import type { ClaimedBatch, Envelope } from '../envelope.js'
 import { CONFLICT, DUPLICATE, failed, followerOutcome, type Outcome } from '../outcome.js'
 import type { Claim, ClaimReceipt, ClaimStatus, DedupeStore } from '../ports.js'
@@ -82,8 +96,10 @@ export function dedupe(options: DedupeOptions): OperatorFunction<Envelope[], Cla
               map((receipt) => claimed(leaders, receipt)),
               catchError((error: unknown) => {
                 telemetry.dedupeStoreFailed?.('claim', error, onStoreError)
-                if (onStoreError === 'open') return of<ClaimedBatch>({ envelopes: leaders, receipts: [] })
-                for (const envelope of leaders) envelope.settle(failed('the dedupe store is unavailable'))
+                if (onStoreError === 'open')
+                  return of<ClaimedBatch>({ envelopes: leaders, receipts: [] })
+                for (const envelope of leaders)
+                  envelope.settle(failed('the dedupe store is unavailable'))
                 return of<ClaimedBatch>({ envelopes: [], receipts: [] })
               }),
             ),
@@ -100,13 +116,23 @@ export function dedupe(options: DedupeOptions): OperatorFunction<Envelope[], Cla
    */
   function claimOnce(claims: Claim[]): Observable<ClaimReceipt> {
     let answered = false
-    const answer$ = defer(() => store.claim(claims)).pipe(share({ connector: () => new ReplaySubject<ClaimReceipt>(1), resetOnError: false, resetOnComplete: false, resetOnRefCountZero: false }))
+    const answer$ = defer(() => store.claim(claims)).pipe(
+      share({
+        connector: () => new ReplaySubject<ClaimReceipt>(1),
+        resetOnError: false,
+        resetOnComplete: false,
+        resetOnRefCountZero: false,
+      }),
+    )
     return answer$.pipe(
       tap({ next: () => (answered = true), error: () => (answered = true) }),
       finalize(() => {
         if (answered) return
         answer$.subscribe({
-          next: (receipt) => from(store.release([receipt])).subscribe({ error: (error: unknown) => telemetry.dedupeStoreFailed?.('release', error, 'ignored') }),
+          next: (receipt) =>
+            from(store.release([receipt])).subscribe({
+              error: (error: unknown) => telemetry.dedupeStoreFailed?.('release', error, 'ignored'),
+            }),
           error: () => {},
         })
       }),
@@ -152,6 +178,8 @@ class Leader implements Envelope {
   settle(outcome: Outcome): void {
     this.onTheirWay.delete(this.id)
     this.first.settle(outcome)
-    if (this.followers) for (const follower of this.followers) follower.settle(followerOutcome(outcome, follower.fingerprint === this.first.fingerprint))
+    if (this.followers)
+      for (const follower of this.followers)
+        follower.settle(followerOutcome(outcome, follower.fingerprint === this.first.fingerprint))
   }
 }

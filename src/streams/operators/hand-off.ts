@@ -1,4 +1,13 @@
-import { catchError, defer, EMPTY, endWith, ignoreElements, mergeMap, type MonoTypeOperatorFunction, type ObservableInput } from 'rxjs'
+import {
+  catchError,
+  defer,
+  EMPTY,
+  endWith,
+  ignoreElements,
+  mergeMap,
+  type MonoTypeOperatorFunction,
+  type ObservableInput,
+} from 'rxjs'
 import type { CommittedBatch } from '../envelope.js'
 import type { AcceptedEvent } from '../event.js'
 import type { PipelineTelemetry } from '../telemetry.js'

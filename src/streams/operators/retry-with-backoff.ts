@@ -1,4 +1,12 @@
-import { asyncScheduler, defer, retry, throwError, timer, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs'
+import {
+  asyncScheduler,
+  defer,
+  retry,
+  throwError,
+  timer,
+  type MonoTypeOperatorFunction,
+  type SchedulerLike,
+} from 'rxjs'
 
 export interface BackoffOptions {
   /** delay ceiling of the first retry */
@@ -19,7 +27,10 @@ export interface BackoffOptions {
  * The wait before retry number `attempt` (1-based): "equal jitter" — half the exponential ceiling
  * for sure, the other half at random, so that retries spread out but never hammer.
  */
-export function backoffDelay(attempt: number, options: Pick<BackoffOptions, 'initialMs' | 'maxMs' | 'random'>): number {
+export function backoffDelay(
+  attempt: number,
+  options: Pick<BackoffOptions, 'initialMs' | 'maxMs' | 'random'>,
+): number {
   const ceiling = Math.min(options.maxMs, options.initialMs * 2 ** (attempt - 1))
   return Math.round(ceiling / 2 + (options.random ?? Math.random)() * (ceiling / 2))
 }
@@ -52,7 +63,8 @@ export function retryWithBackoff<T>(options: BackoffOptions): MonoTypeOperatorFu
         retry({
           delay(error: unknown, attempt: number) {
             const wait = backoffDelay(attempt, options)
-            if (!isRetriable(error) || scheduler.now() - started + wait > budgetMs) return throwError(() => error)
+            if (!isRetriable(error) || scheduler.now() - started + wait > budgetMs)
+              return throwError(() => error)
             onRetry?.(error, attempt, wait)
             return timer(wait, scheduler)
           },

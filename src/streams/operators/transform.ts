@@ -1,4 +1,13 @@
-import { catchError, filter, map, mergeMap, of, toArray, type Observable, type OperatorFunction } from 'rxjs'
+import {
+  catchError,
+  filter,
+  map,
+  mergeMap,
+  of,
+  toArray,
+  type Observable,
+  type OperatorFunction,
+} from 'rxjs'
 import type { Envelope } from '../envelope.js'
 import { TYPE_PATTERN, type AcceptedEvent } from '../event.js'
 import { rejected } from '../outcome.js'
@@ -32,7 +41,8 @@ export interface TransformOptions {
 export function transform(options: TransformOptions): OperatorFunction<Envelope, Envelope> {
   const { transforms, concurrency } = options
   if (transforms.length === 0) return (source) => source
-  const chain = (event: AcceptedEvent): Observable<AcceptedEvent> => transforms.reduce<Observable<AcceptedEvent>>((events, step) => events.pipe(step), of(event))
+  const chain = (event: AcceptedEvent): Observable<AcceptedEvent> =>
+    transforms.reduce<Observable<AcceptedEvent>>((events, step) => events.pipe(step), of(event))
 
   return (source) =>
     source.pipe(
@@ -41,16 +51,32 @@ export function transform(options: TransformOptions): OperatorFunction<Envelope,
           chain(envelope.event).pipe(
             toArray(),
             map((out): Envelope | undefined => {
-              const problem = out.length === 0 ? 'dropped by a transform' : out.length > 1 ? 'a transform made several events of one' : invalid(out[0]!, envelope.event)
+              const problem =
+                out.length === 0
+                  ? 'dropped by a transform'
+                  : out.length > 1
+                    ? 'a transform made several events of one'
+                    : invalid(out[0]!, envelope.event)
               if (problem) {
                 envelope.settle(rejected([{ path: '', message: problem }]))
                 return undefined
               }
               // No propertiesText: the transform may have changed the properties, so storage serializes them again.
-              return { event: out[0]!, fingerprint: envelope.fingerprint, settle: (outcome) => envelope.settle(outcome) }
+              return {
+                event: out[0]!,
+                fingerprint: envelope.fingerprint,
+                settle: (outcome) => envelope.settle(outcome),
+              }
             }),
             catchError((error: unknown) => {
-              envelope.settle(rejected([{ path: '', message: `a transform failed: ${error instanceof Error ? error.message : String(error)}` }]))
+              envelope.settle(
+                rejected([
+                  {
+                    path: '',
+                    message: `a transform failed: ${error instanceof Error ? error.message : String(error)}`,
+                  },
+                ]),
+              )
               return of(undefined)
             }),
           ),
@@ -61,9 +87,17 @@ export function transform(options: TransformOptions): OperatorFunction<Envelope,
 }
 
 function invalid(after: AcceptedEvent, before: AcceptedEvent): string | undefined {
-  if (after === null || typeof after !== 'object') return 'a transform returned something that is not an event'
+  if (after === null || typeof after !== 'object')
+    return 'a transform returned something that is not an event'
   if (after.id !== before.id) return 'a transform may not change the id (it is the dedupe key)'
-  if (typeof after.type !== 'string' || after.type.length === 0 || after.type.length > 128 || !TYPE_PATTERN.test(after.type)) return 'a transform gave the event an invalid type'
-  if (!Number.isInteger(after.timestamp) || after.timestamp < 0) return 'a transform gave the event an invalid timestamp'
+  if (
+    typeof after.type !== 'string' ||
+    after.type.length === 0 ||
+    after.type.length > 128 ||
+    !TYPE_PATTERN.test(after.type)
+  )
+    return 'a transform gave the event an invalid type'
+  if (!Number.isInteger(after.timestamp) || after.timestamp < 0)
+    return 'a transform gave the event an invalid timestamp'
   return undefined
 }

@@ -27,8 +27,19 @@ export function validate(options: ValidateOptions = {}): OperatorFunction<RawEnv
     source.pipe(
       map(function validateOne(raw): Envelope | undefined {
         const { submission } = raw
-        const result = normalize(raw.raw, { transport: submission.transport, receivedAt: submission.receivedAt, newId: options.newId })
-        if (result.ok) return new ValidEnvelope(result.event, result.fingerprint, result.propertiesText, submission, raw.index)
+        const result = normalize(raw.raw, {
+          transport: submission.transport,
+          receivedAt: submission.receivedAt,
+          newId: options.newId,
+        })
+        if (result.ok)
+          return new ValidEnvelope(
+            result.event,
+            result.fingerprint,
+            result.propertiesText,
+            submission,
+            raw.index,
+          )
         raw.settle(rejected(result.errors), sentId(raw.raw))
         return undefined
       }),

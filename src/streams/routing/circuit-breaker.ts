@@ -1,4 +1,15 @@
-import { asyncScheduler, BehaviorSubject, defer, of, Subject, switchMap, take, type Observable, type SchedulerLike, type Subscription } from 'rxjs'
+import {
+  asyncScheduler,
+  BehaviorSubject,
+  defer,
+  of,
+  Subject,
+  switchMap,
+  take,
+  type Observable,
+  type SchedulerLike,
+  type Subscription,
+} from 'rxjs'
 import type { BreakerState } from './telemetry.js'
 
 export interface CircuitBreakerOptions {

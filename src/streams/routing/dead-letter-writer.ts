@@ -1,4 +1,14 @@
-import { asyncScheduler, catchError, defer, endWith, ignoreElements, map, of, type Observable, type SchedulerLike } from 'rxjs'
+import {
+  asyncScheduler,
+  catchError,
+  defer,
+  endWith,
+  ignoreElements,
+  map,
+  of,
+  type Observable,
+  type SchedulerLike,
+} from 'rxjs'
 import { retryWithBackoff, type BackoffOptions } from '../operators/retry-with-backoff.js'
 import type { AcceptedEvent } from '../event.js'
 import type { DeadLetterStore } from './ports.js'
@@ -32,7 +42,13 @@ export interface DeadLetterWriterOptions {
   readonly telemetry?: RouterTelemetry
 }
 
-export type DeadLetterWriter = (route: string, items: readonly RouteItem[], reason: DeadLetterReason, error: string, attempts: number) => Observable<SettledBatch>
+export type DeadLetterWriter = (
+  route: string,
+  items: readonly RouteItem[],
+  reason: DeadLetterReason,
+  error: string,
+  attempts: number,
+) => Observable<SettledBatch>
 
 /**
  * Writes items to dead letters in one insert (one row per event), retrying within the store's
@@ -45,11 +61,21 @@ export type DeadLetterWriter = (route: string, items: readonly RouteItem[], reas
  */
 export function deadLetterWriter(options: DeadLetterWriterOptions): DeadLetterWriter {
   const { store, scheduler = asyncScheduler, telemetry = {} } = options
-  const retry = retryWithBackoff<unknown>({ ...options.retry, isRetriable: (error) => store.isRetriable(error), scheduler })
+  const retry = retryWithBackoff<unknown>({
+    ...options.retry,
+    isRetriable: (error) => store.isRetriable(error),
+    scheduler,
+  })
   return function writeDeadLetters(route, items, reason, error, attempts) {
     return defer(() => {
       const time = scheduler.now()
-      const letters = items.map((item) => ({ route, event: item.event, error: item.error ?? error, attempts, time }))
+      const letters = items.map((item) => ({
+        route,
+        event: item.event,
+        error: item.error ?? error,
+        attempts,
+        time,
+      }))
       return defer(() => store.write(letters)).pipe(
         retry,
         ignoreElements(),
@@ -59,7 +85,12 @@ export function deadLetterWriter(options: DeadLetterWriterOptions): DeadLetterWr
           return { items, outcome: 'dead-lettered' }
         }),
         catchError((writeError: unknown) => {
-          telemetry.deadLetterWriteFailed?.(route, items.length, writeError, items.every((item) => item.receipt !== undefined))
+          telemetry.deadLetterWriteFailed?.(
+            route,
+            items.length,
+            writeError,
+            items.every((item) => item.receipt !== undefined),
+          )
           return of<SettledBatch>({ items, outcome: 'unsettled' })
         }),
       )

@@ -1,4 +1,17 @@
-import { asyncScheduler, catchError, defer, endWith, ignoreElements, mergeMap, of, throwError, timeout, type Observable, type OperatorFunction, type SchedulerLike } from 'rxjs'
+import {
+  asyncScheduler,
+  catchError,
+  defer,
+  endWith,
+  ignoreElements,
+  mergeMap,
+  of,
+  throwError,
+  timeout,
+  type Observable,
+  type OperatorFunction,
+  type SchedulerLike,
+} from 'rxjs'
 import { batch } from '../operators/batch.js'
 import type { CircuitBreaker } from './circuit-breaker.js'
 import type { DeadLetterWriter, RouteItem, SettledBatch } from './dead-letter-writer.js'
@@ -36,7 +49,10 @@ export interface DeliverRouteDeps {
  * @example
  * items$.pipe(deliverRoute(route, { delivery, breaker, deadLetters, newBatchId })).subscribe(settle)
  */
-export function deliverRoute(route: Route, deps: DeliverRouteDeps): OperatorFunction<RouteItem, SettledBatch> {
+export function deliverRoute(
+  route: Route,
+  deps: DeliverRouteDeps,
+): OperatorFunction<RouteItem, SettledBatch> {
   const scheduler = deps.scheduler ?? asyncScheduler
   const deliver = deliverBatch(route, { ...deps, scheduler })
   return (items$) =>
@@ -48,10 +64,14 @@ export function deliverRoute(route: Route, deps: DeliverRouteDeps): OperatorFunc
 }
 
 /** One batch: attempts until delivered, refused or out of attempts; then dead letters if need be. */
-export function deliverBatch(route: Route, deps: DeliverRouteDeps & { readonly scheduler: SchedulerLike }): (items: RouteItem[]) => Observable<SettledBatch> {
+export function deliverBatch(
+  route: Route,
+  deps: DeliverRouteDeps & { readonly scheduler: SchedulerLike },
+): (items: RouteItem[]) => Observable<SettledBatch> {
   const { delivery, breaker, deadLetters, newBatchId, scheduler, random, telemetry = {} } = deps
   const isFailure = (error: unknown) => classify(error).retriable
-  const onRetry = (error: unknown, attempt: number, delayMs: number) => telemetry.deliveryRetried?.(route.name, error, attempt, delayMs)
+  const onRetry = (error: unknown, attempt: number, delayMs: number) =>
+    telemetry.deliveryRetried?.(route.name, error, attempt, delayMs)
 
   return function deliverOne(items) {
     return defer(() => {
@@ -63,18 +83,37 @@ export function deliverBatch(route: Route, deps: DeliverRouteDeps & { readonly s
         attempts++
         return delivery.send(route, sent)
       }).pipe(
-        timeout({ first: route.timeoutMs, with: () => throwError(() => retriableError(`timed out after ${route.timeoutMs} ms`)), scheduler }),
+        timeout({
+          first: route.timeoutMs,
+          with: () => throwError(() => retriableError(`timed out after ${route.timeoutMs} ms`)),
+          scheduler,
+        }),
         throughBreaker(breaker, isFailure),
       )
       return attempt.pipe(
-        retryDelivery({ maxAttempts: route.maxAttempts, initialMs: route.backoffInitialMs, maxMs: route.backoffMaxMs, random, scheduler, onRetry }),
+        retryDelivery({
+          maxAttempts: route.maxAttempts,
+          initialMs: route.backoffInitialMs,
+          maxMs: route.backoffMaxMs,
+          random,
+          scheduler,
+          onRetry,
+        }),
         ignoreElements(),
         endWith(undefined),
         mergeMap(() => {
           telemetry.batchDelivered?.(route.name, items.length, attempts, scheduler.now() - started)
           return of<SettledBatch>({ items, outcome: 'delivered' })
         }),
-        catchError((error: unknown) => deadLetters(route.name, items, isFailure(error) ? 'exhausted' : 'rejected', describeError(error), attempts)),
+        catchError((error: unknown) =>
+          deadLetters(
+            route.name,
+            items,
+            isFailure(error) ? 'exhausted' : 'rejected',
+            describeError(error),
+            attempts,
+          ),
+        ),
       )
     })
   }

@@ -19,11 +19,19 @@ export class DeliveryError extends Error {
   }
 }
 
-export function retriableError(message: string, details: { retryAfterMs?: number; status?: number; cause?: unknown } = {}): DeliveryError {
-  return new DeliveryError(message, true, details.retryAfterMs, details.status, { cause: details.cause })
+export function retriableError(
+  message: string,
+  details: { retryAfterMs?: number; status?: number; cause?: unknown } = {},
+): DeliveryError {
+  return new DeliveryError(message, true, details.retryAfterMs, details.status, {
+    cause: details.cause,
+  })
 }
 
-export function finalError(message: string, details: { status?: number; cause?: unknown } = {}): DeliveryError {
+export function finalError(
+  message: string,
+  details: { status?: number; cause?: unknown } = {},
+): DeliveryError {
   return new DeliveryError(message, false, undefined, details.status, { cause: details.cause })
 }
 
@@ -32,7 +40,10 @@ export function finalError(message: string, details: { status?: number; cause?: 
  * is retried: the route's attempt budget bounds the cost of a wrong guess, while calling it final
  * would send a batch to dead letters for what may be a passing fault.
  */
-export function classify(error: unknown): { readonly retriable: boolean; readonly retryAfterMs?: number } {
+export function classify(error: unknown): {
+  readonly retriable: boolean
+  readonly retryAfterMs?: number
+} {
   if (error instanceof DeliveryError) return error
   return { retriable: true }
 }

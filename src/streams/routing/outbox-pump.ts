@@ -1,4 +1,13 @@
-import { asyncScheduler, defer, interval, merge, Observable, of, Subscription, type SchedulerLike } from 'rxjs'
+import {
+  asyncScheduler,
+  defer,
+  interval,
+  merge,
+  Observable,
+  of,
+  Subscription,
+  type SchedulerLike,
+} from 'rxjs'
 import type { OutboxEntry, RouteOutbox } from './ports.js'
 
 export interface OutboxPumpOptions {
@@ -31,7 +40,16 @@ export interface OutboxPumpOptions {
  * pumpOutbox({ outbox, route: 'analytics', room: () => max - held, pageSize: 100, wake$, pollMs: 1000 })
  */
 export function pumpOutbox(options: OutboxPumpOptions): Observable<OutboxEntry[]> {
-  const { outbox, route, room, pageSize, wake$, pollMs, scheduler = asyncScheduler, onError } = options
+  const {
+    outbox,
+    route,
+    room,
+    pageSize,
+    wake$,
+    pollMs,
+    scheduler = asyncScheduler,
+    onError,
+  } = options
   return new Observable<OutboxEntry[]>((subscriber) => {
     const reads = new Subscription()
     // A flag, not the read's Subscription: a read that completes synchronously (a fake, a cache)

@@ -82,7 +82,9 @@ export interface RouteOutbox {
   /** Prepares each route's queue (idempotent). */
   open(routes: readonly string[]): ObservableInput<unknown>
   /** Appends the events each route matched, in one round trip. */
-  append(entries: ReadonlyArray<{ readonly route: string; readonly events: readonly AcceptedEvent[] }>): ObservableInput<unknown>
+  append(
+    entries: ReadonlyArray<{ readonly route: string; readonly events: readonly AcceptedEvent[] }>,
+  ): ObservableInput<unknown>
   /**
    * Up to `max` entries this process should deliver, without waiting: entries it held before a
    * restart first, then entries a crashed instance held too long, then new ones. Never the same

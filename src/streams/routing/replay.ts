@@ -1,4 +1,11 @@
-import { asyncScheduler, firstValueFrom, from, lastValueFrom, timer, type SchedulerLike } from 'rxjs'
+import {
+  asyncScheduler,
+  firstValueFrom,
+  from,
+  lastValueFrom,
+  timer,
+  type SchedulerLike,
+} from 'rxjs'
 import type { SettledBatch } from './dead-letter-writer.js'
 import type { DeadLetterStore, RouteOutbox, StoredDeadLetter } from './ports.js'
 import type { Lane } from './route-lane.js'
@@ -21,7 +28,12 @@ export interface ReplayDeps {
  * that fail again during the replay (written as new dead letters, with a later time) are not
  * replayed in a loop. Only the rows read are removed: rows of the range whose insert lands late stay.
  */
-export async function replayDeadLetters(lane: Lane, deps: ReplayDeps, sinceMs?: number, error?: string): Promise<number> {
+export async function replayDeadLetters(
+  lane: Lane,
+  deps: ReplayDeps,
+  sinceMs?: number,
+  error?: string,
+): Promise<number> {
   const { store, outbox, scheduler = asyncScheduler, pageSize } = deps
   const route = lane.route.name
   const untilMs = scheduler.now()
@@ -33,19 +45,40 @@ export async function replayDeadLetters(lane: Lane, deps: ReplayDeps, sinceMs?: 
   let after: string | undefined
   // A replay that drain overtakes stops: what it would hand on now would only be persisted again.
   while (!lane.stopped) {
-    const page = await firstValueFrom(from(store.page(range, limit, after)), { defaultValue: [] as StoredDeadLetter[] })
+    const page = await firstValueFrom(from(store.page(range, limit, after)), {
+      defaultValue: [] as StoredDeadLetter[],
+    })
     if (page.length === 0) break
     after = page[page.length - 1]!.key
-    const handed = outbox ? await appendPage(outbox, route, page, lane) : await deliverPage(lane, page)
-    if (handed.length > 0) await lastValueFrom(from(store.remove(route, handed.map((letter) => letter.key))), { defaultValue: undefined })
+    const handed = outbox
+      ? await appendPage(outbox, route, page, lane)
+      : await deliverPage(lane, page)
+    if (handed.length > 0)
+      await lastValueFrom(
+        from(
+          store.remove(
+            route,
+            handed.map((letter) => letter.key),
+          ),
+        ),
+        { defaultValue: undefined },
+      )
     replayed += handed.length
     if (page.length < limit) break
   }
   return replayed
 }
 
-async function appendPage(outbox: RouteOutbox, route: string, page: StoredDeadLetter[], lane: Lane): Promise<StoredDeadLetter[]> {
-  await lastValueFrom(from(outbox.append([{ route, events: page.map((letter) => letter.event) }])), { defaultValue: undefined })
+async function appendPage(
+  outbox: RouteOutbox,
+  route: string,
+  page: StoredDeadLetter[],
+  lane: Lane,
+): Promise<StoredDeadLetter[]> {
+  await lastValueFrom(
+    from(outbox.append([{ route, events: page.map((letter) => letter.event) }])),
+    { defaultValue: undefined },
+  )
   lane.nudge()
   return page
 }

@@ -1,4 +1,11 @@
-import { asyncScheduler, retry, throwError, timer, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs'
+import {
+  asyncScheduler,
+  retry,
+  throwError,
+  timer,
+  type MonoTypeOperatorFunction,
+  type SchedulerLike,
+} from 'rxjs'
 import { backoffDelay } from '../operators/retry-with-backoff.js'
 import { classify } from './delivery-error.js'
 
@@ -41,7 +48,10 @@ export function retryDelivery<T>(options: RetryDeliveryOptions): MonoTypeOperato
         delay(error: unknown, failures: number) {
           const { retriable, retryAfterMs } = classify(error)
           if (!retriable || failures >= maxAttempts) return throwError(() => error)
-          const wait = retryAfterMs === undefined ? backoffDelay(failures, options) : Math.min(Math.max(0, retryAfterMs), RETRY_AFTER_MAX_MS)
+          const wait =
+            retryAfterMs === undefined
+              ? backoffDelay(failures, options)
+              : Math.min(Math.max(0, retryAfterMs), RETRY_AFTER_MAX_MS)
           onRetry?.(error, failures, wait)
           return timer(wait, scheduler)
         },

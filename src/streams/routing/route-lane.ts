@@ -1,4 +1,15 @@
-import { asyncScheduler, defer, lastValueFrom, merge, mergeMap, Subject, takeUntil, tap, type SchedulerLike, type Subscription } from 'rxjs'
+import {
+  asyncScheduler,
+  defer,
+  lastValueFrom,
+  merge,
+  mergeMap,
+  Subject,
+  takeUntil,
+  tap,
+  type SchedulerLike,
+  type Subscription,
+} from 'rxjs'
 import { createCircuitBreaker, type CircuitBreaker } from './circuit-breaker.js'
 import type { DeadLetterWriter, RouteItem, SettledBatch } from './dead-letter-writer.js'
 import { deliverRoute } from './deliver-route.js'
@@ -50,7 +61,11 @@ export interface Lane {
 
 export function createLane(route: Route, config: LaneConfig, deps: LaneDeps): Lane {
   const { outbox, scheduler = asyncScheduler, telemetry = {} } = deps
-  const breaker = createCircuitBreaker({ ...config.breaker, scheduler, onChange: (state) => telemetry.breakerChanged?.(route.name, state) })
+  const breaker = createCircuitBreaker({
+    ...config.breaker,
+    scheduler,
+    onChange: (state) => telemetry.breakerChanged?.(route.name, state),
+  })
   const input = new Subject<RouteItem>()
   const overflow = new Subject<RouteItem[]>()
   const stop = new Subject<void>()
@@ -67,9 +82,20 @@ export function createLane(route: Route, config: LaneConfig, deps: LaneDeps): La
   const done = new Promise<void>((resolve) => (finished = resolve))
 
   const pumped$ = outbox
-    ? pumpOutbox({ outbox, route: route.name, room: () => config.queueMaxEvents - pending.size, pageSize: route.batchMaxEvents * route.concurrency, wake$: wake, pollMs: config.pollMs, scheduler, onError: (error) => telemetry.outboxFailed?.('read', route.name, error) }).pipe(
+    ? pumpOutbox({
+        outbox,
+        route: route.name,
+        room: () => config.queueMaxEvents - pending.size,
+        pageSize: route.batchMaxEvents * route.concurrency,
+        wake$: wake,
+        pollMs: config.pollMs,
+        scheduler,
+        onError: (error) => telemetry.outboxFailed?.('read', route.name, error),
+      }).pipe(
         takeUntil(stop),
-        mergeMap((entries) => entries.map((entry): RouteItem => ({ event: entry.event, receipt: entry.receipt }))),
+        mergeMap((entries) =>
+          entries.map((entry): RouteItem => ({ event: entry.event, receipt: entry.receipt })),
+        ),
         tap((item) => pending.add(item)),
       )
     : undefined
@@ -77,7 +103,9 @@ export function createLane(route: Route, config: LaneConfig, deps: LaneDeps): La
   const settled$ = merge(
     (pumped$ ? merge(input, pumped$) : input).pipe(deliverRoute(route, { ...deps, breaker })),
     // One overflow write at a time: a dead route must not turn into a flood of inserts.
-    overflow.pipe(mergeMap((items) => deps.deadLetters(route.name, items, 'overflow', overflowMessage, 0), 1)),
+    overflow.pipe(
+      mergeMap((items) => deps.deadLetters(route.name, items, 'overflow', overflowMessage, 0), 1),
+    ),
   )
 
   function settle({ items, outcome }: SettledBatch) {
@@ -94,7 +122,10 @@ export function createLane(route: Route, config: LaneConfig, deps: LaneDeps): La
   /** An ack that fails leaves the entries to be read again: a duplicate, never a loss. */
   function track(box: RouteOutbox, receipts: string[]) {
     remember(
-      lastValueFrom(defer(() => box.ack(route.name, receipts)), { defaultValue: undefined }).then(
+      lastValueFrom(
+        defer(() => box.ack(route.name, receipts)),
+        { defaultValue: undefined },
+      ).then(
         () => undefined,
         (error: unknown) => {
           telemetry.outboxFailed?.('ack', route.name, error)
@@ -111,7 +142,9 @@ export function createLane(route: Route, config: LaneConfig, deps: LaneDeps): La
 
   /** Without an outbox, what is left at shutdown becomes dead letters that the next start sends again. */
   async function persist(items: readonly RouteItem[]) {
-    const result = await lastValueFrom(deps.lastDeadLetters(route.name, items, 'shutdown', PENDING_AT_SHUTDOWN, 0))
+    const result = await lastValueFrom(
+      deps.lastDeadLetters(route.name, items, 'shutdown', PENDING_AT_SHUTDOWN, 0),
+    )
     for (const item of result.items) item.onSettled?.(result.outcome)
   }
 

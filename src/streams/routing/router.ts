@@ -1,4 +1,19 @@
-import { asyncScheduler, catchError, EMPTY, firstValueFrom, from, lastValueFrom, map, mergeMap, of, timer, toArray, type Observable, type SchedulerLike, type Subscription } from 'rxjs'
+import {
+  asyncScheduler,
+  catchError,
+  EMPTY,
+  firstValueFrom,
+  from,
+  lastValueFrom,
+  map,
+  mergeMap,
+  of,
+  timer,
+  toArray,
+  type Observable,
+  type SchedulerLike,
+  type Subscription,
+} from 'rxjs'
 import { v7 as uuidv7 } from 'uuid'
 import type { AcceptedEvent } from '../event.js'
 import { batch } from '../operators/batch.js'
@@ -17,7 +32,11 @@ export interface RouterConfig {
   /** consecutive failed attempts that open a route's breaker (default 5), and its cool-down (default 10000 ms) */
   readonly breaker?: { readonly failureThreshold?: number; readonly coolDownMs?: number }
   /** backoff of dead-letter inserts (default 200 / 5000 / 60000 ms) */
-  readonly deadLetterRetry?: { readonly initialMs: number; readonly maxMs: number; readonly budgetMs: number }
+  readonly deadLetterRetry?: {
+    readonly initialMs: number
+    readonly maxMs: number
+    readonly budgetMs: number
+  }
   /** with an outbox: how often an idle route looks for entries other instances appended or crashed ones left (default 1000 ms) */
   readonly pollMs?: number
   /** dead letters re-sent per step of a replay (default 1000) */
@@ -94,21 +113,38 @@ export class RoutingStoppedError extends Error {
 /** The routing stage of ARCHITECTURE.md: one lane per route, fed from accepted events or the outbox. */
 export function createRouter(config: RouterConfig, deps: RouterDeps): Router {
   const { outbox, scheduler = asyncScheduler, telemetry = {} } = deps
-  const retry = { initialMs: 200, maxMs: 5000, budgetMs: 60_000, ...config.deadLetterRetry, random: deps.random }
+  const retry = {
+    initialMs: 200,
+    maxMs: 5000,
+    budgetMs: 60_000,
+    ...config.deadLetterRetry,
+    random: deps.random,
+  }
   const laneConfig = {
     queueMaxEvents: config.queueMaxEvents ?? 10_000,
     pollMs: config.pollMs ?? 1000,
-    breaker: { failureThreshold: config.breaker?.failureThreshold ?? 5, coolDownMs: config.breaker?.coolDownMs ?? 10_000 },
+    breaker: {
+      failureThreshold: config.breaker?.failureThreshold ?? 5,
+      coolDownMs: config.breaker?.coolDownMs ?? 10_000,
+    },
   }
   const laneDeps = {
     ...deps,
     newBatchId: deps.newBatchId ?? uuidv7,
     deadLetters: deadLetterWriter({ store: deps.deadLetters, retry, scheduler, telemetry }),
     // At shutdown there is no time for a long budget.
-    lastDeadLetters: deadLetterWriter({ store: deps.deadLetters, retry: { ...retry, budgetMs: Math.min(retry.budgetMs, 2000) }, scheduler, telemetry }),
+    lastDeadLetters: deadLetterWriter({
+      store: deps.deadLetters,
+      retry: { ...retry, budgetMs: Math.min(retry.budgetMs, 2000) },
+      scheduler,
+      telemetry,
+    }),
   }
   const lanes = new Map<string, { lane: Lane; matches: (type: string) => boolean }>(
-    config.routes.map((route) => [route.name, { lane: createLane(route, laneConfig, laneDeps), matches: typeMatcher(route.match) }]),
+    config.routes.map((route) => [
+      route.name,
+      { lane: createLane(route, laneConfig, laneDeps), matches: typeMatcher(route.match) },
+    ]),
   )
   const following = new Set<Promise<void>>()
   const followers = new Set<Subscription>()
@@ -117,11 +153,21 @@ export function createRouter(config: RouterConfig, deps: RouterDeps): Router {
   const transformConcurrency = config.transformConcurrency ?? 256
   const replays = new Map<string, Promise<number>>()
   let draining = false
-  const replayDeps = { store: deps.deadLetters, outbox, scheduler, pageSize: config.replayPageSize ?? 1000 }
+  const replayDeps = {
+    store: deps.deadLetters,
+    outbox,
+    scheduler,
+    pageSize: config.replayPageSize ?? 1000,
+  }
 
   /** A graceful shutdown without an outbox left these as dead letters: they are not failures, send them again. */
   function resume(lane: Lane) {
-    const work: Promise<void> = replayDeadLetters(lane, replayDeps, undefined, PENDING_AT_SHUTDOWN).then(
+    const work: Promise<void> = replayDeadLetters(
+      lane,
+      replayDeps,
+      undefined,
+      PENDING_AT_SHUTDOWN,
+    ).then(
       (replayed) => void (replayed > 0 && telemetry.replayed?.(lane.route.name, replayed)),
       (error: unknown) => telemetry.resumeFailed?.(lane.route.name, error),
     )
@@ -139,10 +185,14 @@ export function createRouter(config: RouterConfig, deps: RouterDeps): Router {
    * on is written to dead letters in one insert per route, in the background: off the path to the
    * ack (drain waits for it).
    */
-  async function transformed(matched: ReadonlyArray<{ lane: Lane; events: AcceptedEvent[] }>): Promise<Array<{ lane: Lane; events: AcceptedEvent[] }>> {
+  async function transformed(
+    matched: ReadonlyArray<{ lane: Lane; events: AcceptedEvent[] }>,
+  ): Promise<Array<{ lane: Lane; events: AcceptedEvent[] }>> {
     const work = matched.flatMap(({ lane, events }, route) => {
       const steps = config.transforms?.[lane.route.name]
-      return steps && steps.length > 0 ? events.map((event, index) => ({ route, index, event, steps })) : []
+      return steps && steps.length > 0
+        ? events.map((event, index) => ({ route, index, event, steps }))
+        : []
     })
     if (work.length === 0) return [...matched]
     const outputs = matched.map(({ events }) => events.map((event): AcceptedEvent[] => [event]))
@@ -151,16 +201,21 @@ export function createRouter(config: RouterConfig, deps: RouterDeps): Router {
       from(work).pipe(
         mergeMap(
           ({ route, index, event, steps }) =>
-            steps.reduce<Observable<AcceptedEvent>>((events, step) => events.pipe(step), of(event)).pipe(
-              toArray(),
-              map((out) => void (outputs[route]![index] = out)),
-              catchError((error: unknown) => {
-                outputs[route]![index] = []
-                const name = matched[route]!.lane.route.name
-                failures[route]!.push({ event, error: `a transform of route ${name} failed: ${error instanceof Error ? error.message : String(error)}` })
-                return EMPTY
-              }),
-            ),
+            steps
+              .reduce<Observable<AcceptedEvent>>((events, step) => events.pipe(step), of(event))
+              .pipe(
+                toArray(),
+                map((out) => void (outputs[route]![index] = out)),
+                catchError((error: unknown) => {
+                  outputs[route]![index] = []
+                  const name = matched[route]!.lane.route.name
+                  failures[route]!.push({
+                    event,
+                    error: `a transform of route ${name} failed: ${error instanceof Error ? error.message : String(error)}`,
+                  })
+                  return EMPTY
+                }),
+              ),
           transformConcurrency,
         ),
       ),
@@ -171,7 +226,12 @@ export function createRouter(config: RouterConfig, deps: RouterDeps): Router {
       if (items.length === 0) return
       // One insert for the route's failures of this batch, each row with its own error. The writer
       // retries and reports a write it gives up on (deadLetterWriteFailed): nothing to wait for here.
-      background(lastValueFrom(laneDeps.deadLetters(lane.route.name, items, 'transform', items[0]!.error!, 0), { defaultValue: undefined }))
+      background(
+        lastValueFrom(
+          laneDeps.deadLetters(lane.route.name, items, 'transform', items[0]!.error!, 0),
+          { defaultValue: undefined },
+        ),
+      )
     })
     return matched.map(({ lane }, route) => ({ lane, events: outputs[route]!.flat() }))
   }
@@ -187,12 +247,19 @@ export function createRouter(config: RouterConfig, deps: RouterDeps): Router {
   }
 
   async function enqueue(events: readonly AcceptedEvent[]): Promise<void> {
-    const matched = [...lanes.values()].map(({ lane, matches }) => ({ lane, events: events.filter((event) => matches(event.type)) })).filter((entry) => entry.events.length > 0)
+    const matched = [...lanes.values()]
+      .map(({ lane, matches }) => ({ lane, events: events.filter((event) => matches(event.type)) }))
+      .filter((entry) => entry.events.length > 0)
     const entries = (await transformed(matched)).filter((entry) => entry.events.length > 0)
     if (entries.length === 0) return
     if (!outbox) return toMemory(entries)
     try {
-      await lastValueFrom(from(outbox.append(entries.map(({ lane, events }) => ({ route: lane.route.name, events })))), { defaultValue: undefined })
+      await lastValueFrom(
+        from(
+          outbox.append(entries.map(({ lane, events }) => ({ route: lane.route.name, events }))),
+        ),
+        { defaultValue: undefined },
+      )
       for (const { lane } of entries) lane.nudge()
     } catch (error) {
       // The events are committed and about to be acked: deliver them from memory rather than not at all.
@@ -204,9 +271,13 @@ export function createRouter(config: RouterConfig, deps: RouterDeps): Router {
   return {
     routes: config.routes,
     async start() {
-      if (outbox) await lastValueFrom(from(outbox.open(config.routes.map((route) => route.name))), { defaultValue: undefined })
+      if (outbox)
+        await lastValueFrom(from(outbox.open(config.routes.map((route) => route.name))), {
+          defaultValue: undefined,
+        })
       for (const { lane } of lanes.values()) lane.start()
-      if (!outbox && config.resumeAtStart !== false) for (const { lane } of lanes.values()) resume(lane)
+      if (!outbox && config.resumeAtStart !== false)
+        for (const { lane } of lanes.values()) resume(lane)
     },
     enqueue,
     follow(accepted$) {
@@ -214,7 +285,9 @@ export function createRouter(config: RouterConfig, deps: RouterDeps): Router {
       const finished = new Promise<void>((resolve) => (done = resolve))
       following.add(finished)
       // A few ms of batching turns a committed batch's burst of events into one outbox round trip.
-      const subscription = accepted$.pipe(batch({ maxRows: 1000, maxWaitMs: 5, scheduler }), mergeMap(enqueue, 4)).subscribe({ complete: done, error: done })
+      const subscription = accepted$
+        .pipe(batch({ maxRows: 1000, maxWaitMs: 5, scheduler }), mergeMap(enqueue, 4))
+        .subscribe({ complete: done, error: done })
       followers.add(subscription)
       return subscription
     },
@@ -237,12 +310,18 @@ export function createRouter(config: RouterConfig, deps: RouterDeps): Router {
       const previous = replays.get(name)?.catch(() => undefined) ?? Promise.resolve()
       const replay = previous.then(() => replayDeadLetters(entry.lane, replayDeps, sinceMs))
       replays.set(name, replay)
-      const replayed = await replay.finally(() => replays.get(name) === replay && replays.delete(name))
+      const replayed = await replay.finally(
+        () => replays.get(name) === replay && replays.delete(name),
+      )
       telemetry.replayed?.(name, replayed)
       return { replayed }
     },
     status() {
-      return [...lanes.values()].map(({ lane }) => ({ route: lane.route.name, breaker: lane.breaker.state, pending: lane.pending }))
+      return [...lanes.values()].map(({ lane }) => ({
+        route: lane.route.name,
+        breaker: lane.breaker.state,
+        pending: lane.pending,
+      }))
     },
   }
 }

@@ -30,7 +30,11 @@ export interface RouterTelemetry {
   deadLetterWriteFailed?(route: string, events: number, error: unknown, kept: boolean): void
   breakerChanged?(route: string, state: BreakerState): void
   /** the outbox failed: appends fall back to in-memory delivery, reads are retried later */
-  outboxFailed?(operation: 'append' | 'read' | 'ack', route: string | undefined, error: unknown): void
+  outboxFailed?(
+    operation: 'append' | 'read' | 'ack',
+    route: string | undefined,
+    error: unknown,
+  ): void
   /** a route's chain threw in a way it does not expect; it is run again with what it held */
   routeRestarted?(route: string, error: unknown): void
   /** dead letters of a route were handed back to it (a replay, or the resend at start of what shutdown left) */

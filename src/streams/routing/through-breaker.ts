@@ -14,7 +14,10 @@ import type { CircuitBreaker } from './circuit-breaker.js'
  * @example
  * defer(() => delivery.send(route, batch)).pipe(throughBreaker(breaker, (e) => classify(e).retriable), retry(…))
  */
-export function throughBreaker<T>(breaker: CircuitBreaker, isFailure: (error: unknown) => boolean): MonoTypeOperatorFunction<T> {
+export function throughBreaker<T>(
+  breaker: CircuitBreaker,
+  isFailure: (error: unknown) => boolean,
+): MonoTypeOperatorFunction<T> {
   return (attempt) =>
     breaker.permit().pipe(
       mergeMap((permit) =>

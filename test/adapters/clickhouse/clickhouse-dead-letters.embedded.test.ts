@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { afterAll, beforeAll, expect } from 'vitest'
-import { createClickHouseDeadLetters, type ClickHouseDeadLetters } from '../../../src/adapters/clickhouse/clickhouse-dead-letters.js'
+import {
+  createClickHouseDeadLetters,
+  type ClickHouseDeadLetters,
+} from '../../../src/adapters/clickhouse/clickhouse-dead-letters.js'
 import { createClickHouseClient } from '../../../src/adapters/clickhouse/clickhouse-sink.js'
 import { deadLetterStoreContract } from '../../contracts/dead-letter-store.contract.js'
 
@@ -23,4 +26,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-deadLetterStoreContract('clickhouse dead letters (embedded chDB)', () => store, { failingStore: () => createClickHouseDeadLetters({ client, database: 'missing' }) })
+deadLetterStoreContract('clickhouse dead letters (embedded chDB)', () => store, {
+  failingStore: () => createClickHouseDeadLetters({ client, database: 'missing' }),
+})

@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { createClickHouseDeadLetters, type ClickHouseDeadLetters } from '../../../src/adapters/clickhouse/clickhouse-dead-letters.js'
+import {
+  createClickHouseDeadLetters,
+  type ClickHouseDeadLetters,
+} from '../../../src/adapters/clickhouse/clickhouse-dead-letters.js'
 import { createClickHouseClient } from '../../../src/adapters/clickhouse/clickhouse-sink.js'
 import { CLICKHOUSE_URL, dropDatabase } from '../../support/services.js'
 import { deadLetterStoreContract } from '../../contracts/dead-letter-store.contract.js'
@@ -21,8 +24,12 @@ afterAll(async () => {
   await dropDatabase(database)
 })
 
-deadLetterStoreContract('clickhouse dead letters (server)', () => store, { failingStore: () => createClickHouseDeadLetters({ client, database: `${database}_missing` }) })
+deadLetterStoreContract('clickhouse dead letters (server)', () => store, {
+  failingStore: () => createClickHouseDeadLetters({ client, database: `${database}_missing` }),
+})
 
 it('calls a lost connection retriable', () => {
-  expect(store.isRetriable(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe(true)
+  expect(
+    store.isRetriable(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })),
+  ).toBe(true)
 })

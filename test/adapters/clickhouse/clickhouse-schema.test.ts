@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest'
-import { dialectForColumnType, dialectForVersion, fromRow, quoteIdentifier, quoteString, sqlInteger, sqlTime, tabSeparatedRows, tsv } from '../../../src/adapters/clickhouse/clickhouse-schema.js'
+import {
+  dialectForColumnType,
+  dialectForVersion,
+  fromRow,
+  quoteIdentifier,
+  quoteString,
+  sqlInteger,
+  sqlTime,
+  tabSeparatedRows,
+  tsv,
+} from '../../../src/adapters/clickhouse/clickhouse-schema.js'
 import type { AcceptedEvent } from '../../../src/streams/event.js'
 
 const text = (chunks: Buffer[]) => Buffer.concat(chunks).toString('utf8')
@@ -26,7 +36,8 @@ describe('ClickHouse schema helpers', () => {
     expect(() => quoteIdentifier('raw`; DROP')).toThrow(/identifier/)
     expect(() => quoteIdentifier('')).toThrow(/identifier/)
     expect(sqlInteger(1795687200123)).toBe('1795687200123')
-    for (const bad of [1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53]) expect(() => sqlInteger(bad)).toThrow(/integer/)
+    for (const bad of [1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53])
+      expect(() => sqlInteger(bad)).toThrow(/integer/)
   })
 
   it('writes times as text for DateTime64 and as integers before it', () => {
@@ -36,27 +47,80 @@ describe('ClickHouse schema helpers', () => {
   })
 
   it('writes a batch as TabSeparated rows in both dialects, separators escaped', () => {
-    const event: AcceptedEvent = { id: 'e\t1', type: 't', timestamp: 1795687200123, receivedAt: 1795687201456, userId: 'u\\', properties: { a: ['x\ny'] }, transport: 'ws' }
-    const bare: AcceptedEvent = { id: 'e2', type: 't', timestamp: 1795687200123, receivedAt: 1795687201456, transport: 'rest' }
+    const event: AcceptedEvent = {
+      id: 'e\t1',
+      type: 't',
+      timestamp: 1795687200123,
+      receivedAt: 1795687201456,
+      userId: 'u\\',
+      properties: { a: ['x\ny'] },
+      transport: 'ws',
+    }
+    const bare: AcceptedEvent = {
+      id: 'e2',
+      type: 't',
+      timestamp: 1795687200123,
+      receivedAt: 1795687201456,
+      transport: 'rest',
+    }
     expect(text(tabSeparatedRows([{ event }, { event: bare }], 'epoch-ms'))).toBe(
-      'e\\t1\tt\t1795687200123\t1795687201456\t\tu\\\\\t\t{"a":["x\\\\ny"]}\tws\n' + 'e2\tt\t1795687200123\t1795687201456\t\t\t\t\trest\n',
+      'e\\t1\tt\t1795687200123\t1795687201456\t\tu\\\\\t\t{"a":["x\\\\ny"]}\tws\n' +
+        'e2\tt\t1795687200123\t1795687201456\t\t\t\t\trest\n',
     )
-    expect(text(tabSeparatedRows([{ event: bare }], 'datetime64'))).toBe('e2\tt\t2026-11-26 10:00:00.123\t2026-11-26 10:00:01.456\t\t\t\t\trest\n')
+    expect(text(tabSeparatedRows([{ event: bare }], 'datetime64'))).toBe(
+      'e2\tt\t2026-11-26 10:00:00.123\t2026-11-26 10:00:01.456\t\t\t\t\trest\n',
+    )
     // Rows past one buffer, multi-byte text included, go on in the next.
-    const big = Array.from({ length: 3000 }, (_, i): AcceptedEvent => ({ ...bare, id: `e${i}`, properties: { text: 'é😀'.repeat(100) } }))
-    const lines = text(tabSeparatedRows(big.map((event) => ({ event })), 'epoch-ms')).split('\n')
+    const big = Array.from({ length: 3000 }, (_, i): AcceptedEvent => ({
+      ...bare,
+      id: `e${i}`,
+      properties: { text: 'é😀'.repeat(100) },
+    }))
+    const lines = text(
+      tabSeparatedRows(
+        big.map((event) => ({ event })),
+        'epoch-ms',
+      ),
+    ).split('\n')
     expect(lines).toHaveLength(3001)
-    expect(lines[2999]).toBe(`e2999\tt\t1795687200123\t1795687201456\t\t\t\t{"text":"${'é😀'.repeat(100)}"}\trest`)
+    expect(lines[2999]).toBe(
+      `e2999\tt\t1795687200123\t1795687201456\t\t\t\t{"text":"${'é😀'.repeat(100)}"}\trest`,
+    )
     expect(tsv('plain')).toBe('plain')
     expect(tsv('\0\r')).toBe('\\0\\r')
   })
 
   it('reads rows back, 18.16 quoting of 64-bit integers included', () => {
-    const event: AcceptedEvent = { id: 'e1', type: 't', timestamp: 1795687200123, receivedAt: 1795687201456, userId: 'u', properties: { a: [1] }, transport: 'ws' }
-    const row = { id: 'e1', type: 't', source: '', user_id: 'u', session_id: '', properties: '{"a":[1]}', transport: 'ws' }
-    expect(fromRow({ ...row, timestamp: '2026-11-26 10:00:00.123', received_at: '2026-11-26 10:00:01.456' })).toStrictEqual(event)
-    expect(fromRow({ ...row, timestamp: 1795687200123, received_at: 1795687201456 })).toStrictEqual(event)
-    expect(fromRow({ ...row, timestamp: '1795687200123', received_at: '1795687201456' })).toStrictEqual(event)
+    const event: AcceptedEvent = {
+      id: 'e1',
+      type: 't',
+      timestamp: 1795687200123,
+      receivedAt: 1795687201456,
+      userId: 'u',
+      properties: { a: [1] },
+      transport: 'ws',
+    }
+    const row = {
+      id: 'e1',
+      type: 't',
+      source: '',
+      user_id: 'u',
+      session_id: '',
+      properties: '{"a":[1]}',
+      transport: 'ws',
+    }
+    expect(
+      fromRow({
+        ...row,
+        timestamp: '2026-11-26 10:00:00.123',
+        received_at: '2026-11-26 10:00:01.456',
+      }),
+    ).toStrictEqual(event)
+    expect(fromRow({ ...row, timestamp: 1795687200123, received_at: 1795687201456 })).toStrictEqual(
+      event,
+    )
+    expect(
+      fromRow({ ...row, timestamp: '1795687200123', received_at: '1795687201456' }),
+    ).toStrictEqual(event)
   })
-
 })

@@ -6,7 +6,10 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
-import { createClickHouseClient, createClickHouseSink } from '../../../src/adapters/clickhouse/clickhouse-sink.js'
+import {
+  createClickHouseClient,
+  createClickHouseSink,
+} from '../../../src/adapters/clickhouse/clickhouse-sink.js'
 import type { AcceptedEvent } from '../../../src/streams/event.js'
 import { eventSinkContract } from '../../contracts/event-sink.contract.js'
 
@@ -29,8 +32,14 @@ eventSinkContract('embedded ClickHouse (chDB) sink', async () => {
   const started = await sink.start()
   expect(started.dialect).toBe('datetime64')
   // A second connection on the same path is allowed: chDB shares the engine between them.
-  const missingTable = createClickHouseSink({ client: await createClickHouseClient({ dataDir }), database: 'sluice', table: 'no_such_table' })
-  const unreachable = createClickHouseSink({ client: await createClickHouseClient({ url: 'http://127.0.0.1:1' }) })
+  const missingTable = createClickHouseSink({
+    client: await createClickHouseClient({ dataDir }),
+    database: 'sluice',
+    table: 'no_such_table',
+  })
+  const unreachable = createClickHouseSink({
+    client: await createClickHouseClient({ url: 'http://127.0.0.1:1' }),
+  })
   return {
     sink,
     missingTable,
@@ -48,7 +57,8 @@ eventSinkContract('embedded ClickHouse (chDB) sink', async () => {
 describe('embedded ClickHouse (chDB) sink', () => {
   const child = fileURLToPath(new URL('./fixtures/chdb-restart.ts', import.meta.url))
   const run = promisify(execFile)
-  const lifetime = (...args: string[]) => run(process.execPath, ['--import', 'tsx', child, ...args], { timeout: 60_000 })
+  const lifetime = (...args: string[]) =>
+    run(process.execPath, ['--import', 'tsx', child, ...args], { timeout: 60_000 })
 
   it('keeps its data across a process restart', { timeout: 120_000 }, async () => {
     const dataDir = await temporaryDirectory()

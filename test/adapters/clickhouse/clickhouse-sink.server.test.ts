@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createClickHouseClient, createClickHouseSink, type ClickHouseSink } from '../../../src/adapters/clickhouse/clickhouse-sink.js'
+import {
+  createClickHouseClient,
+  createClickHouseSink,
+  type ClickHouseSink,
+} from '../../../src/adapters/clickhouse/clickhouse-sink.js'
 import { eventSinkContract } from '../../contracts/event-sink.contract.js'
 
 // A real server (scripts/services.sh starts one): Debian's 18.16 in CI, any current one elsewhere.
@@ -8,7 +12,11 @@ const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123'
 const database = `sluice_test_${randomUUID().replace(/-/g, '').slice(0, 12)}`
 
 async function serverSink(table?: string, url = CLICKHOUSE_URL): Promise<ClickHouseSink> {
-  return createClickHouseSink({ client: await createClickHouseClient({ url }), database, ...(table && { table }) })
+  return createClickHouseSink({
+    client: await createClickHouseClient({ url }),
+    database,
+    ...(table && { table }),
+  })
 }
 
 eventSinkContract('ClickHouse server sink', async () => {
@@ -51,11 +59,18 @@ describe('ClickHouse server sink', () => {
     expect(first.dialect).toBe(major >= 20 ? 'datetime64' : 'epoch-ms')
     const admin = await createClickHouseClient({ url: CLICKHOUSE_URL })
     const columns = await (
-      await admin.query({ query: `SELECT table, name, type FROM system.columns WHERE database = '${database}' ORDER BY table, name`, format: 'JSONEachRow' })
+      await admin.query({
+        query: `SELECT table, name, type FROM system.columns WHERE database = '${database}' ORDER BY table, name`,
+        format: 'JSONEachRow',
+      })
     ).json<{ table: string; name: string; type: string }>()
     await admin.close()
     const time = major >= 20 ? "DateTime64(3, 'UTC')" : 'UInt64'
-    expect(columns.filter((c) => c.table === 'raw_events').map((c) => [c.name, c.type.replace(/^LowCardinality\((.*)\)$/, '$1')])).toEqual([
+    expect(
+      columns
+        .filter((c) => c.table === 'raw_events')
+        .map((c) => [c.name, c.type.replace(/^LowCardinality\((.*)\)$/, '$1')]),
+    ).toEqual([
       ['id', 'String'],
       ['properties', 'String'],
       ['received_at', time],
@@ -66,7 +81,13 @@ describe('ClickHouse server sink', () => {
       ['type', 'String'],
       ['user_id', 'String'],
     ])
-    expect(columns.filter((c) => c.table === 'dead_letters').map((c) => c.name)).toEqual(['attempts', 'error', 'event', 'route', 'time'])
+    expect(columns.filter((c) => c.table === 'dead_letters').map((c) => c.name)).toEqual([
+      'attempts',
+      'error',
+      'event',
+      'route',
+      'time',
+    ])
   })
 
   it('answers ping with true when the server is up, false when it cannot be reached', async () => {
@@ -81,7 +102,10 @@ describe('ClickHouse server client', () => {
   it('gives up on a request past its timeout, and the sink calls that retriable', async () => {
     const client = await createClickHouseClient({ url: CLICKHOUSE_URL }, { requestTimeoutMs: 100 })
     const sink = createClickHouseSink({ client })
-    const error = await client.query({ query: 'SELECT sleep(1)' }).then(() => undefined, (e: unknown) => e)
+    const error = await client.query({ query: 'SELECT sleep(1)' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
     expect(error).toBeInstanceOf(Error)
     expect(sink.isRetriable(error)).toBe(true)
     await sink.close()

@@ -34,10 +34,21 @@ afterAll(async () => {
 })
 
 const send = (headers: Record<string, string> = {}, target = url) =>
-  lastValueFrom(from(delivery.send(route({ name: 'analytics', match: ['*'], url: target, headers, timeoutMs: 2000 }), { id: 'batch-1', events: [event('a'), event('b')] })), { defaultValue: 'delivered' })
+  lastValueFrom(
+    from(
+      delivery.send(
+        route({ name: 'analytics', match: ['*'], url: target, headers, timeoutMs: 2000 }),
+        { id: 'batch-1', events: [event('a'), event('b')] },
+      ),
+    ),
+    { defaultValue: 'delivered' },
+  )
 const failure = async (answer: Handler) => {
   handler = answer
-  const error = await send().then(() => undefined, (e: unknown) => e)
+  const error = await send().then(
+    () => undefined,
+    (e: unknown) => e,
+  )
   expect(error).toBeInstanceOf(DeliveryError)
   const { retriable, retryAfterMs, status, message } = error as DeliveryError
   return { retriable, retryAfterMs, status, message }
@@ -52,9 +63,20 @@ describe('http delivery', () => {
     }
     expect(await send({ authorization: 'Bearer t0k3n' })).toBe('delivered')
     expect(seen!.method).toBe('POST')
-    expect(seen!.headers).toMatchObject({ 'content-type': 'application/json', 'idempotency-key': 'batch-1', 'x-sluice-route': 'analytics', authorization: 'Bearer t0k3n' })
+    expect(seen!.headers).toMatchObject({
+      'content-type': 'application/json',
+      'idempotency-key': 'batch-1',
+      'x-sluice-route': 'analytics',
+      authorization: 'Bearer t0k3n',
+    })
     expect(seen!.body).toEqual({
-      events: ['a', 'b'].map((id) => ({ id, type: 'page_view', timestamp: '2025-11-26T10:00:00.123Z', receivedAt: '2025-11-26T10:00:00.200Z', transport: 'rest' })),
+      events: ['a', 'b'].map((id) => ({
+        id,
+        type: 'page_view',
+        timestamp: '2025-11-26T10:00:00.123Z',
+        receivedAt: '2025-11-26T10:00:00.200Z',
+        transport: 'rest',
+      })),
     })
   })
 
@@ -66,20 +88,40 @@ describe('http delivery', () => {
   })
 
   it('retries 5xx, 408 and 429, with the Retry-After the destination sent, in seconds or as a date', async () => {
-    expect(await failure((_q, _b, r) => r.writeHead(500).end('database\n is down'))).toEqual({ retriable: true, retryAfterMs: undefined, status: 500, message: 'HTTP 500: database is down' })
-    expect(await failure((_q, _b, r) => r.writeHead(503, { 'retry-after': '7' }).end())).toMatchObject({ retriable: true, retryAfterMs: 7000, status: 503 })
+    expect(await failure((_q, _b, r) => r.writeHead(500).end('database\n is down'))).toEqual({
+      retriable: true,
+      retryAfterMs: undefined,
+      status: 500,
+      message: 'HTTP 500: database is down',
+    })
+    expect(
+      await failure((_q, _b, r) => r.writeHead(503, { 'retry-after': '7' }).end()),
+    ).toMatchObject({ retriable: true, retryAfterMs: 7000, status: 503 })
     const date = new Date(Date.now() + 30_000).toUTCString()
     const limited = await failure((_q, _b, r) => r.writeHead(429, { 'retry-after': date }).end())
     expect(limited.retriable).toBe(true)
     expect(limited.retryAfterMs).toBeGreaterThan(27_000)
     expect(limited.retryAfterMs).toBeLessThanOrEqual(30_000)
-    expect(await failure((_q, _b, r) => r.writeHead(408).end())).toMatchObject({ retriable: true, status: 408 })
+    expect(await failure((_q, _b, r) => r.writeHead(408).end())).toMatchObject({
+      retriable: true,
+      status: 408,
+    })
   })
 
   it('does not retry other 4xx, nor a redirect', async () => {
-    expect(await failure((_q, _b, r) => r.writeHead(400).end('{"error":"bad event"}'))).toEqual({ retriable: false, retryAfterMs: undefined, status: 400, message: 'HTTP 400: {"error":"bad event"}' })
-    expect(await failure((_q, _b, r) => r.writeHead(401).end())).toMatchObject({ retriable: false, status: 401 })
-    expect(await failure((_q, _b, r) => r.writeHead(301, { location: '/elsewhere' }).end())).toMatchObject({ retriable: false, status: 301 })
+    expect(await failure((_q, _b, r) => r.writeHead(400).end('{"error":"bad event"}'))).toEqual({
+      retriable: false,
+      retryAfterMs: undefined,
+      status: 400,
+      message: 'HTTP 400: {"error":"bad event"}',
+    })
+    expect(await failure((_q, _b, r) => r.writeHead(401).end())).toMatchObject({
+      retriable: false,
+      status: 401,
+    })
+    expect(
+      await failure((_q, _b, r) => r.writeHead(301, { location: '/elsewhere' }).end()),
+    ).toMatchObject({ retriable: false, status: 301 })
   })
 
   it('retries a request that got no answer', async () => {
@@ -88,7 +130,9 @@ describe('http delivery', () => {
     await once(closed, 'listening')
     const port = (closed.address() as AddressInfo).port
     await new Promise((resolve) => closed.close(resolve))
-    const error = (await send({}, `http://127.0.0.1:${port}/`).catch((e: unknown) => e)) as DeliveryError
+    const error = (await send({}, `http://127.0.0.1:${port}/`).catch(
+      (e: unknown) => e,
+    )) as DeliveryError
     expect(error.retriable).toBe(true)
     expect(error.message).toMatch(/ECONNREFUSED/)
     const reset = await failure((request) => request.socket.destroy())
@@ -106,7 +150,12 @@ describe('http delivery', () => {
       request.socket.once('close', closed)
       arrived()
     }
-    const sending = from<ObservableInput<unknown>>(delivery.send(route({ name: 'r', match: ['*'], url, timeoutMs: 3_600_000 }), { id: 'x', events: [event('a')] }))
+    const sending = from<ObservableInput<unknown>>(
+      delivery.send(route({ name: 'r', match: ['*'], url, timeoutMs: 3_600_000 }), {
+        id: 'x',
+        events: [event('a')],
+      }),
+    )
     const subscription = sending.subscribe({ error: () => {} })
     await received
     subscription.unsubscribe()

@@ -5,7 +5,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { firstValueFrom, from, lastValueFrom, type ObservableInput } from 'rxjs'
 import { afterAll, describe, expect, it } from 'vitest'
-import { createFileRouteOutbox, type FileRouteOutbox, type FileRouteOutboxOptions } from '../../../src/adapters/journal/file-route-outbox.js'
+import {
+  createFileRouteOutbox,
+  type FileRouteOutbox,
+  type FileRouteOutboxOptions,
+} from '../../../src/adapters/journal/file-route-outbox.js'
 import type { OutboxEntry } from '../../../src/streams/routing/ports.js'
 import { routeOutboxContract } from '../../contracts/route-outbox.contract.js'
 import { event } from '../../streams/routing/fakes.js'
@@ -45,7 +49,8 @@ routeOutboxContract('file route outbox', async ({ releaseDelayMs }) => {
 })
 
 const value = <T>(input: ObservableInput<T>) => firstValueFrom(from(input))
-const done = (input: ObservableInput<unknown>) => lastValueFrom(from(input), { defaultValue: undefined })
+const done = (input: ObservableInput<unknown>) =>
+  lastValueFrom(from(input), { defaultValue: undefined })
 const ids = (entries: readonly OutboxEntry[]) => entries.map((entry) => entry.event.id)
 const files = async (dir: string) => (await readdir(dir)).sort()
 
@@ -81,7 +86,9 @@ describe('file route outbox, beyond the contract', () => {
     // What a machine crash can leave: a length written back before the data.
     await appendFile(join(dir, 'r', segment!), '\0\0\0\0\n')
     const unreadable: string[] = []
-    const after = outboxIn(dir, { onUnreadable: (route, receipt) => unreadable.push(`${route} ${receipt}`) })
+    const after = outboxIn(dir, {
+      onUnreadable: (route, receipt) => unreadable.push(`${route} ${receipt}`),
+    })
     await done(after.append([{ route: 'r', events: [event('b')] }]))
     expect(ids(await value(after.read('r', 10)))).toEqual(['a', 'b'])
     expect(unreadable).toHaveLength(1)
@@ -102,7 +109,12 @@ describe('file route outbox, beyond the contract', () => {
     const dir = await tempDir()
     const outbox = outboxIn(dir, { compactBytes: 1 })
     await done(outbox.append([{ route: 'r', events: [event('a'), event('b')] }]))
-    await done(outbox.ack('r', (await value(outbox.read('r', 10))).map((entry) => entry.receipt)))
+    await done(
+      outbox.ack(
+        'r',
+        (await value(outbox.read('r', 10))).map((entry) => entry.receipt),
+      ),
+    )
     const left = await files(join(dir, 'r'))
     expect(left).toEqual(['000000000002.events'])
     expect((await stat(join(dir, 'r', left[0]!))).size).toBe(0)
@@ -114,7 +126,12 @@ describe('file route outbox, beyond the contract', () => {
     const dir = await tempDir()
     const outbox = outboxIn(dir)
     await done(outbox.append([{ route: 'r', events: [event('a')] }]))
-    await done(outbox.ack('r', (await value(outbox.read('r', 10))).map((entry) => entry.receipt)))
+    await done(
+      outbox.ack(
+        'r',
+        (await value(outbox.read('r', 10))).map((entry) => entry.receipt),
+      ),
+    )
     expect(await files(join(dir, 'r'))).toEqual(['000000000001.acks', '000000000001.events'])
     await done(outboxIn(dir).open(['r']))
     expect(await files(join(dir, 'r'))).toEqual(['000000000002.events'])
@@ -137,14 +154,21 @@ describe('file route outbox, beyond the contract', () => {
   it('keeps routes apart whatever their names hold', async () => {
     const dir = await tempDir()
     const outbox = outboxIn(dir)
-    await done(outbox.append([{ route: 'billing:eu', events: [event('1')] }, { route: 'billing.eu', events: [event('2')] }]))
+    await done(
+      outbox.append([
+        { route: 'billing:eu', events: [event('1')] },
+        { route: 'billing.eu', events: [event('2')] },
+      ]),
+    )
     expect(ids(await value(outboxIn(dir).read('billing:eu', 10)))).toEqual(['1'])
   })
 
   it('refuses a directory a live other process owns, and takes over one whose owner is gone', async () => {
     const owned = await tempDir()
     await writeFile(join(owned, 'owner.pid'), `${process.ppid}\n`)
-    await expect(value(outboxIn(owned).open(['r']))).rejects.toThrow(`belongs to process ${process.ppid}`)
+    await expect(value(outboxIn(owned).open(['r']))).rejects.toThrow(
+      `belongs to process ${process.ppid}`,
+    )
 
     const orphaned = await tempDir()
     const gone = spawn(process.execPath, ['-e', ''])

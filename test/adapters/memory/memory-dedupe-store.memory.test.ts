@@ -18,10 +18,19 @@ describe('memory dedupe store, its cost', () => {
     const before = heapUsed()
     // Ids as JSON.parse makes them (flat strings; crypto.randomUUID's own are concatenations, larger),
     // fingerprints as normalize.ts makes them (SHA-1, base64url).
-    const ids: string[] = JSON.parse(JSON.stringify(Array.from({ length: IDS }, () => randomUUID())))
-    const claims = ids.map((id) => ({ id, fingerprint: createHash('sha1').update(id).digest('base64url') }))
+    const ids: string[] = JSON.parse(
+      JSON.stringify(Array.from({ length: IDS }, () => randomUUID())),
+    )
+    const claims = ids.map((id) => ({
+      id,
+      fingerprint: createHash('sha1').update(id).digest('base64url'),
+    }))
     ids.length = 0
-    const store = createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds: 60, maxEntries: IDS })
+    const store = createMemoryDedupeStore({
+      ttlSeconds: 3600,
+      reservationSeconds: 60,
+      maxEntries: IDS,
+    })
     for (let i = 0; i < IDS; i += 10_000) {
       const batch = claims.slice(i, i + 10_000)
       const receipt = await lastValueFrom(from(store.claim(batch)))

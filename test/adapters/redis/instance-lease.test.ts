@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
-import { createInstanceLease, type InstanceLease } from '../../../src/adapters/redis/instance-lease.js'
+import {
+  createInstanceLease,
+  type InstanceLease,
+} from '../../../src/adapters/redis/instance-lease.js'
 import { sleep, until } from '../../support/wait.js'
 
 // A real Redis (scripts/services.sh starts one); every lease of this run lives under its own prefix.
@@ -16,7 +19,10 @@ function connect(): Redis {
   return redis
 }
 
-function lease(redis: Redis, options: { ttlMs?: number; refreshMs?: number; onRefreshFailed?: (error: unknown) => void } = {}): InstanceLease {
+function lease(
+  redis: Redis,
+  options: { ttlMs?: number; refreshMs?: number; onRefreshFailed?: (error: unknown) => void } = {},
+): InstanceLease {
   const made = createInstanceLease({ redis, keyPrefix, ...options })
   leases.push(made)
   return made
@@ -35,7 +41,10 @@ describe('instance lease', () => {
     const redis = connect()
     const made = lease(redis, { ttlMs: 3000 })
     made.start()
-    const [holder, pttl] = await Promise.all([redis.get(keyPrefix + made.id), redis.pttl(keyPrefix + made.id)])
+    const [holder, pttl] = await Promise.all([
+      redis.get(keyPrefix + made.id),
+      redis.pttl(keyPrefix + made.id),
+    ])
     expect(holder).toMatch(/:\d+$/)
     expect(pttl).toBeGreaterThan(0)
     expect(pttl).toBeLessThanOrEqual(3000)
@@ -54,10 +63,18 @@ describe('instance lease', () => {
     const made = lease(dying, { ttlMs: 500 })
     made.start()
     const redis = connect()
-    await until(async () => (await redis.exists(keyPrefix + made.id)) === 1, 5000, 'the lease written')
+    await until(
+      async () => (await redis.exists(keyPrefix + made.id)) === 1,
+      5000,
+      'the lease written',
+    )
     // What a kill -9 does to the lease: the connection goes, and nothing refreshes or deletes it.
     dying.disconnect()
-    await until(async () => (await redis.exists(keyPrefix + made.id)) === 0, 10_000, 'the lease lapsed')
+    await until(
+      async () => (await redis.exists(keyPrefix + made.id)) === 0,
+      10_000,
+      'the lease lapsed',
+    )
   })
 
   it('is deleted when stopped, and not written again', async () => {
@@ -77,10 +94,20 @@ describe('instance lease', () => {
   })
 
   it('reports a run of failed refreshes once, not once per refresh', async () => {
-    const down = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+    const down = new Redis({
+      host: '127.0.0.1',
+      port: 1,
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    })
     down.on('error', () => {})
     const failures: unknown[] = []
-    const made = lease(down, { ttlMs: 60, refreshMs: 10, onRefreshFailed: (error) => failures.push(error) })
+    const made = lease(down, {
+      ttlMs: 60,
+      refreshMs: 10,
+      onRefreshFailed: (error) => failures.push(error),
+    })
     made.start()
     await until(() => failures.length > 0, 5000, 'a failed refresh reported')
     await sleep(200)

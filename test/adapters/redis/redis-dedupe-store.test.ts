@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { firstValueFrom, from, lastValueFrom, type ObservableInput } from 'rxjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createInstanceLease, type InstanceLease } from '../../../src/adapters/redis/instance-lease.js'
+import {
+  createInstanceLease,
+  type InstanceLease,
+} from '../../../src/adapters/redis/instance-lease.js'
 import { createRedisDedupeStore } from '../../../src/adapters/redis/redis-dedupe-store.js'
 import type { Claim, ClaimReceipt } from '../../../src/streams/ports.js'
 import { dedupeStoreContract } from '../../contracts/dedupe-store.contract.js'
@@ -27,7 +30,12 @@ function startLease(client: Redis, ttlMs = 1000): InstanceLease {
 /** What a kill -9 does to an instance: its connection goes, and nothing refreshes or deletes its lease. */
 async function die(client: Redis, lease: InstanceLease): Promise<void> {
   client.disconnect()
-  await until(async () => (await redis.exists(leaseKeyPrefix + lease.id)) === 0, 10_000, "the dead instance's lease lapsed", 20)
+  await until(
+    async () => (await redis.exists(leaseKeyPrefix + lease.id)) === 0,
+    10_000,
+    "the dead instance's lease lapsed",
+    20,
+  )
 }
 
 function connect(): Redis {
@@ -50,10 +58,19 @@ afterAll(async () => {
 })
 
 const value = <T>(input: ObservableInput<T>) => firstValueFrom(from(input))
-const done = (input: ObservableInput<void>) => lastValueFrom(from(input), { defaultValue: undefined })
+const done = (input: ObservableInput<void>) =>
+  lastValueFrom(from(input), { defaultValue: undefined })
 
 dedupeStoreContract('redis dedupe store', ({ ttlSeconds, reservationSeconds, leaseMs }) => {
-  const instance = (client: Redis, lease: InstanceLease) => createRedisDedupeStore({ redis: client, ttlSeconds, reservationSeconds, lease, keyPrefix: `${prefix}id:`, batchKeyPrefix })
+  const instance = (client: Redis, lease: InstanceLease) =>
+    createRedisDedupeStore({
+      redis: client,
+      ttlSeconds,
+      reservationSeconds,
+      lease,
+      keyPrefix: `${prefix}id:`,
+      batchKeyPrefix,
+    })
   // Its own connection, so that killing it leaves the other instances' alone.
   const own = connect()
   const lease = startLease(own, leaseMs)
@@ -83,7 +100,13 @@ describe('redis dedupe store', () => {
   })
 
   it('keeps each id for the full TTL, and its claim batch reserved for reservationSeconds, then committed for the TTL', async () => {
-    const store = createRedisDedupeStore({ redis, ttlSeconds: 3600, reservationSeconds: 30, keyPrefix: prefix, batchKeyPrefix })
+    const store = createRedisDedupeStore({
+      redis,
+      ttlSeconds: 3600,
+      reservationSeconds: 30,
+      keyPrefix: prefix,
+      batchKeyPrefix,
+    })
     const one = claim()
     const receipt = await value(store.claim([one]))
     const [batch, fingerprint] = (await redis.get(prefix + one.id))!.split(':')
@@ -102,7 +125,13 @@ describe('redis dedupe store', () => {
 
   it('confirms a whole claim batch with one write, whatever its size', async () => {
     const client = connect()
-    const store = createRedisDedupeStore({ redis: client, ttlSeconds: 60, reservationSeconds: 5, keyPrefix: prefix, batchKeyPrefix })
+    const store = createRedisDedupeStore({
+      redis: client,
+      ttlSeconds: 60,
+      reservationSeconds: 5,
+      keyPrefix: prefix,
+      batchKeyPrefix,
+    })
     const batch = Array.from({ length: 100 }, () => claim())
     const receipt = await value(store.claim(batch))
     const monitor = await connect().monitor()
@@ -120,55 +149,125 @@ describe('redis dedupe store', () => {
   })
 
   it('confirms and releases several claim batches in one call (inserts merged under load)', async () => {
-    const store = createRedisDedupeStore({ redis, ttlSeconds: 60, reservationSeconds: 5, keyPrefix: prefix, batchKeyPrefix })
+    const store = createRedisDedupeStore({
+      redis,
+      ttlSeconds: 60,
+      reservationSeconds: 5,
+      keyPrefix: prefix,
+      batchKeyPrefix,
+    })
     const [a, b, c] = [[claim(), claim()], [claim()], [claim(), claim()]]
-    const [ra, rb, rc] = [await value(store.claim(a)), await value(store.claim(b)), await value(store.claim(c))]
+    const [ra, rb, rc] = [
+      await value(store.claim(a)),
+      await value(store.claim(b)),
+      await value(store.claim(c)),
+    ]
     await done(store.confirm([ra, rb]))
     await done(store.release([rc]))
-    expect((await value(store.claim([...a, ...b, ...c]))).statuses).toEqual(['duplicate', 'duplicate', 'duplicate', 'new', 'new'])
+    expect((await value(store.claim([...a, ...b, ...c]))).statuses).toEqual([
+      'duplicate',
+      'duplicate',
+      'duplicate',
+      'new',
+      'new',
+    ])
   })
 
   it('reads the layout of earlier versions (p:/c: values) as reserved and committed', async () => {
-    const store = createRedisDedupeStore({ redis, ttlSeconds: 60, reservationSeconds: 5, keyPrefix: prefix, batchKeyPrefix })
+    const store = createRedisDedupeStore({
+      redis,
+      ttlSeconds: 60,
+      reservationSeconds: 5,
+      keyPrefix: prefix,
+      batchKeyPrefix,
+    })
     const [reserved, committed, other] = [claim(), claim(), claim()]
     await redis.set(prefix + reserved.id, 'p:fp-a', 'EX', 60)
     await redis.set(prefix + committed.id, 'c:fp-a', 'EX', 60)
     await redis.set(prefix + other.id, 'c:fp-b', 'EX', 60)
-    expect((await value(store.claim([reserved, committed, other]))).statuses).toEqual(['pending', 'duplicate', 'conflict'])
+    expect((await value(store.claim([reserved, committed, other]))).statuses).toEqual([
+      'pending',
+      'duplicate',
+      'conflict',
+    ])
   })
 
-  it('names the instance in each batch it claims, and keeps an id\'s value within what Redis stores inline', async () => {
+  it("names the instance in each batch it claims, and keeps an id's value within what Redis stores inline", async () => {
     const lease = startLease(redis)
-    const store = createRedisDedupeStore({ redis, ttlSeconds: 60, reservationSeconds: 5, lease, keyPrefix: prefix, batchKeyPrefix })
+    const store = createRedisDedupeStore({
+      redis,
+      ttlSeconds: 60,
+      reservationSeconds: 5,
+      lease,
+      keyPrefix: prefix,
+      batchKeyPrefix,
+    })
     // A real fingerprint: 27 characters of base64url (sha1).
     const one = claim('x'.repeat(27))
     await value(store.claim([one]))
-    expect(await redis.get(prefix + one.id)).toMatch(new RegExp(`^${lease.id}\\.[0-9a-z]{1,7}:x{27}$`))
+    expect(await redis.get(prefix + one.id)).toMatch(
+      new RegExp(`^${lease.id}\\.[0-9a-z]{1,7}:x{27}$`),
+    )
     expect(await redis.object('ENCODING', prefix + one.id)).toBe('embstr')
   })
 
-  it('never takes over its own instance\'s reservations, even while its lease has lapsed', async () => {
+  it("never takes over its own instance's reservations, even while its lease has lapsed", async () => {
     // Never started: the lease is as lapsed as a dead process's (Redis lost it, or it could not be refreshed).
     const lease = createInstanceLease({ redis, keyPrefix: leaseKeyPrefix })
-    const store = createRedisDedupeStore({ redis, ttlSeconds: 60, reservationSeconds: 600, lease, keyPrefix: prefix, batchKeyPrefix })
+    const store = createRedisDedupeStore({
+      redis,
+      ttlSeconds: 60,
+      reservationSeconds: 600,
+      lease,
+      keyPrefix: prefix,
+      batchKeyPrefix,
+    })
     const one = claim()
     expect((await value(store.claim([one, one]))).statuses).toEqual(['new', 'pending'])
     expect((await value(store.claim([one]))).statuses).toEqual(['pending'])
   })
 
-  it('keeps what a dead instance committed: a duplicate, or a conflict with other content', { timeout: 20_000 }, async () => {
-    const client = connect()
-    const lease = startLease(client)
-    const dead = createRedisDedupeStore({ redis: client, ttlSeconds: 60, reservationSeconds: 600, lease, keyPrefix: prefix, batchKeyPrefix })
-    const [same, other] = [claim(), claim()]
-    await done(dead.confirm([await value(dead.claim([same, other]))]))
-    await die(client, lease)
-    const next = createRedisDedupeStore({ redis, ttlSeconds: 60, reservationSeconds: 600, lease: startLease(redis), keyPrefix: prefix, batchKeyPrefix })
-    expect((await value(next.claim([same, { ...other, fingerprint: 'fp-b' }]))).statuses).toEqual(['duplicate', 'conflict'])
-  })
+  it(
+    'keeps what a dead instance committed: a duplicate, or a conflict with other content',
+    { timeout: 20_000 },
+    async () => {
+      const client = connect()
+      const lease = startLease(client)
+      const dead = createRedisDedupeStore({
+        redis: client,
+        ttlSeconds: 60,
+        reservationSeconds: 600,
+        lease,
+        keyPrefix: prefix,
+        batchKeyPrefix,
+      })
+      const [same, other] = [claim(), claim()]
+      await done(dead.confirm([await value(dead.claim([same, other]))]))
+      await die(client, lease)
+      const next = createRedisDedupeStore({
+        redis,
+        ttlSeconds: 60,
+        reservationSeconds: 600,
+        lease: startLease(redis),
+        keyPrefix: prefix,
+        batchKeyPrefix,
+      })
+      expect((await value(next.claim([same, { ...other, fingerprint: 'fp-b' }]))).statuses).toEqual(
+        ['duplicate', 'conflict'],
+      )
+    },
+  )
 
   it('leaves an id taken over alone when its first owner, alive after all, confirms or releases it late', async () => {
-    const store = (lease: InstanceLease) => createRedisDedupeStore({ redis, ttlSeconds: 60, reservationSeconds: 600, lease, keyPrefix: prefix, batchKeyPrefix })
+    const store = (lease: InstanceLease) =>
+      createRedisDedupeStore({
+        redis,
+        ttlSeconds: 60,
+        reservationSeconds: 600,
+        lease,
+        keyPrefix: prefix,
+        batchKeyPrefix,
+      })
     // A stalls past its lease (a long pause): its lease is gone, its process is not.
     const stalled = startLease(redis)
     const a = store(stalled)
@@ -183,44 +282,83 @@ describe('redis dedupe store', () => {
     await done(a.release([earlyReleased]))
     const c = store(startLease(redis))
     // confirmed and released are B's reservations now; kept stayed A's and is committed.
-    expect((await value(c.claim([confirmed, released, kept]))).statuses).toEqual(['pending', 'pending', 'duplicate'])
+    expect((await value(c.claim([confirmed, released, kept]))).statuses).toEqual([
+      'pending',
+      'pending',
+      'duplicate',
+    ])
     await done(b.release([taken]))
     expect((await value(c.claim([confirmed, released]))).statuses).toEqual(['new', 'new'])
   })
 
   it('reads a reservation of a batch that names no owner (before leases) as pending until it expires', async () => {
-    const store = createRedisDedupeStore({ redis, ttlSeconds: 60, reservationSeconds: 5, lease: startLease(redis), keyPrefix: prefix, batchKeyPrefix })
+    const store = createRedisDedupeStore({
+      redis,
+      ttlSeconds: 60,
+      reservationSeconds: 5,
+      lease: startLease(redis),
+      keyPrefix: prefix,
+      batchKeyPrefix,
+    })
     const one = claim()
     await redis.set(batchKeyPrefix + 'AAAAAAAAAAAAAAAA', 'p', 'EX', 60)
     await redis.set(prefix + one.id, 'AAAAAAAAAAAAAAAA:fp-a', 'EX', 60)
     expect((await value(store.claim([one]))).statuses).toEqual(['pending'])
   })
 
-  it('reads a dead owner\'s batch and lease once per claim, however many of its ids the claim meets', { timeout: 20_000 }, async () => {
-    const client = connect()
-    const lease = startLease(client)
-    const dead = createRedisDedupeStore({ redis: client, ttlSeconds: 60, reservationSeconds: 600, lease, keyPrefix: prefix, batchKeyPrefix })
-    const batch = Array.from({ length: 100 }, () => claim())
-    await value(dead.claim(batch))
-    await die(client, lease)
-    const next = createRedisDedupeStore({ redis, ttlSeconds: 60, reservationSeconds: 600, lease: startLease(redis), keyPrefix: prefix, batchKeyPrefix })
-    const monitor = await connect().monitor()
-    const reads: string[] = []
-    monitor.on('monitor', (_time: string, args: string[], source: string) => {
-      if (source === 'lua' && (args[1]!.startsWith(batchKeyPrefix) || args[1]!.startsWith(leaseKeyPrefix))) reads.push(args[0]!.toLowerCase())
-    })
-    await sleep(50)
-    expect((await value(next.claim(batch))).statuses).toEqual(batch.map(() => 'new'))
-    await redis.echo('claimed')
-    await sleep(200)
-    monitor.disconnect()
-    // The new batch's own state is written once; the dead batch's state and its owner's lease are read once.
-    expect(reads.sort()).toEqual(['exists', 'get', 'set'])
-  })
+  it(
+    "reads a dead owner's batch and lease once per claim, however many of its ids the claim meets",
+    { timeout: 20_000 },
+    async () => {
+      const client = connect()
+      const lease = startLease(client)
+      const dead = createRedisDedupeStore({
+        redis: client,
+        ttlSeconds: 60,
+        reservationSeconds: 600,
+        lease,
+        keyPrefix: prefix,
+        batchKeyPrefix,
+      })
+      const batch = Array.from({ length: 100 }, () => claim())
+      await value(dead.claim(batch))
+      await die(client, lease)
+      const next = createRedisDedupeStore({
+        redis,
+        ttlSeconds: 60,
+        reservationSeconds: 600,
+        lease: startLease(redis),
+        keyPrefix: prefix,
+        batchKeyPrefix,
+      })
+      const monitor = await connect().monitor()
+      const reads: string[] = []
+      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+        if (
+          source === 'lua' &&
+          (args[1]!.startsWith(batchKeyPrefix) || args[1]!.startsWith(leaseKeyPrefix))
+        )
+          reads.push(args[0]!.toLowerCase())
+      })
+      await sleep(50)
+      expect((await value(next.claim(batch))).statuses).toEqual(batch.map(() => 'new'))
+      await redis.echo('claimed')
+      await sleep(200)
+      monitor.disconnect()
+      // The new batch's own state is written once; the dead batch's state and its owner's lease are read once.
+      expect(reads.sort()).toEqual(['exists', 'get', 'set'])
+    },
+  )
 
   it('sends exactly one command per claim, confirm and release, whatever the batch size', async () => {
     const client = connect()
-    const store = createRedisDedupeStore({ redis: client, ttlSeconds: 60, reservationSeconds: 5, keyPrefix: prefix, batchKeyPrefix })
+    const store = createRedisDedupeStore({
+      redis: client,
+      ttlSeconds: 60,
+      reservationSeconds: 5,
+      keyPrefix: prefix,
+      batchKeyPrefix,
+    })
     const monitor = await connect().monitor()
     const seen: string[][] = []
     // MONITOR also reports the commands a script runs (source 'lua'): those are not round trips.
@@ -241,16 +379,33 @@ describe('redis dedupe store', () => {
     const batch = Array.from({ length: 50 }, () => claim())
     let first!: ClaimReceipt
     let second!: ClaimReceipt
-    expect(await between('claim', async () => (first = await value(store.claim(batch.slice(0, 25)))))).toEqual([expect.stringMatching(/^eval(sha)?$/)])
-    expect(await between('claim-again', async () => (second = await value(store.claim(batch.slice(25)))))).toEqual(['evalsha'])
-    expect(await between('confirm', () => done(store.confirm([first])))).toEqual([expect.stringMatching(/^eval(sha)?$/)])
-    expect(await between('release', () => done(store.release([second])))).toEqual([expect.stringMatching(/^eval(sha)?$/)])
+    expect(
+      await between('claim', async () => (first = await value(store.claim(batch.slice(0, 25))))),
+    ).toEqual([expect.stringMatching(/^eval(sha)?$/)])
+    expect(
+      await between(
+        'claim-again',
+        async () => (second = await value(store.claim(batch.slice(25)))),
+      ),
+    ).toEqual(['evalsha'])
+    expect(await between('confirm', () => done(store.confirm([first])))).toEqual([
+      expect.stringMatching(/^eval(sha)?$/),
+    ])
+    expect(await between('release', () => done(store.release([second])))).toEqual([
+      expect.stringMatching(/^eval(sha)?$/),
+    ])
     expect(await between('empty', () => value(store.claim([])))).toEqual([])
     monitor.disconnect()
   })
 
   it('keeps working after Redis forgets its scripts (SCRIPT FLUSH, a restart)', async () => {
-    const store = createRedisDedupeStore({ redis, ttlSeconds: 60, reservationSeconds: 5, keyPrefix: prefix, batchKeyPrefix })
+    const store = createRedisDedupeStore({
+      redis,
+      ttlSeconds: 60,
+      reservationSeconds: 5,
+      keyPrefix: prefix,
+      batchKeyPrefix,
+    })
     const one = claim()
     await value(store.claim([one]))
     await redis.script('FLUSH')
@@ -258,7 +413,13 @@ describe('redis dedupe store', () => {
   })
 
   it('fails the claim, not the process, when Redis cannot be reached', async () => {
-    const down = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+    const down = new Redis({
+      host: '127.0.0.1',
+      port: 1,
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    })
     down.on('error', () => {})
     const store = createRedisDedupeStore({ redis: down, ttlSeconds: 60, reservationSeconds: 5 })
     await expect(value(store.claim([claim()]))).rejects.toThrow()

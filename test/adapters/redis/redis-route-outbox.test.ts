@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { firstValueFrom, from, lastValueFrom, type ObservableInput } from 'rxjs'
 import { afterAll, describe, expect, it } from 'vitest'
-import { createRedisRouteOutbox, type RedisRouteOutboxOptions } from '../../../src/adapters/redis/redis-route-outbox.js'
+import {
+  createRedisRouteOutbox,
+  type RedisRouteOutboxOptions,
+} from '../../../src/adapters/redis/redis-route-outbox.js'
 import type { OutboxEntry } from '../../../src/streams/routing/ports.js'
 import { routeOutboxContract } from '../../contracts/route-outbox.contract.js'
 import { REDIS_URL } from '../../support/services.js'
@@ -21,7 +24,8 @@ afterAll(async () => {
 })
 
 const value = <T>(input: ObservableInput<T>) => firstValueFrom(from(input))
-const done = (input: ObservableInput<unknown>) => lastValueFrom(from(input), { defaultValue: undefined })
+const done = (input: ObservableInput<unknown>) =>
+  lastValueFrom(from(input), { defaultValue: undefined })
 const ids = (entries: OutboxEntry[]) => entries.map((entry) => entry.event.id).sort()
 
 async function outbox(consumer: string, options: Partial<RedisRouteOutboxOptions> = {}) {
@@ -52,7 +56,12 @@ describe('redis route outbox, beyond the contract', () => {
     await done(box.open(['one']))
     await done(box.append([{ route: 'one', events: [event('1'), event('2')] }]))
     const read = await value(box.read('one', 10))
-    await done(box.ack('one', read.map((entry) => entry.receipt)))
+    await done(
+      box.ack(
+        'one',
+        read.map((entry) => entry.receipt),
+      ),
+    )
     expect(await redis.xlen(`${keyPrefix}one`)).toBe(0)
     expect(await redis.xpending(`${keyPrefix}one`, 'sluice')).toEqual([0, null, null, null])
   })
@@ -69,7 +78,11 @@ describe('redis route outbox, beyond the contract', () => {
 
   it('lets another instance take over what a dead one held, once idle, but not what a live one holds', async () => {
     const claimIdleMs = 300
-    const [dead, live, other] = [await outbox('dead', { claimIdleMs }), await outbox('live', { claimIdleMs }), await outbox('other', { claimIdleMs })]
+    const [dead, live, other] = [
+      await outbox('dead', { claimIdleMs }),
+      await outbox('live', { claimIdleMs }),
+      await outbox('other', { claimIdleMs }),
+    ]
     await done(dead.open(['idle']))
     await done(dead.append([{ route: 'idle', events: [event('d')] }]))
     expect(ids(await value(dead.read('idle', 10)))).toEqual(['d'])

@@ -7,7 +7,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Pipeline } from '../../../src/streams/pipeline.js'
 import type { EventSink } from '../../../src/streams/ports.js'
 import { uniqueId } from '../../support/services.js'
-import { connect, gate, heldSink, pipelineOver, fakeStorage, sleep, startGateway, statuses, until, type Running, type Storage } from './support.js'
+import {
+  connect,
+  gate,
+  heldSink,
+  pipelineOver,
+  fakeStorage,
+  sleep,
+  startGateway,
+  statuses,
+  until,
+  type Running,
+  type Storage,
+} from './support.js'
 
 let storage: Storage
 const closers: Array<() => Promise<unknown>> = []
@@ -35,9 +47,15 @@ function countingSink() {
   return { sink, count: (type: string | undefined) => byType.get(type ?? '') ?? 0 }
 }
 
-async function gatewayOver(pipeline: Pipeline, ...rest: Parameters<typeof startGateway> extends [unknown, ...infer R] ? R : never): Promise<Running> {
+async function gatewayOver(
+  pipeline: Pipeline,
+  ...rest: Parameters<typeof startGateway> extends [unknown, ...infer R] ? R : never
+): Promise<Running> {
   const running = await startGateway(pipeline, ...rest)
-  closers.push(() => pipeline.drain(), () => running.gateway.close())
+  closers.push(
+    () => pipeline.drain(),
+    () => running.gateway.close(),
+  )
   return running
 }
 
@@ -46,41 +64,75 @@ describe('WebSocket backpressure', () => {
     const slow = gate()
     gates.push(slow.open)
     // The high-water mark at the hard bound: reading goes on until a frame does not fit.
-    const pipeline = pipelineOver(storage, heldSink(storage.sink, () => slow.wait()), { maxInflightEvents: 100, highWater: 100, lowWater: 40 })
+    const pipeline = pipelineOver(
+      storage,
+      heldSink(storage.sink, () => slow.wait()),
+      { maxInflightEvents: 100, highWater: 100, lowWater: 40 },
+    )
     const { url, gateway } = await gatewayOver(pipeline, { maxEventsPerFrame: 50 })
     // REST fills the pipeline nearly to its hard bound.
-    const rest = pipeline.submit(Array.from({ length: 95 }, () => ({ type: 'bp.rest' })), 'rest')!
+    const rest = pipeline.submit(
+      Array.from({ length: 95 }, () => ({ type: 'bp.rest' })),
+      'rest',
+    )!
     const client = await connect(url)
     await client.next()
     const ids = Array.from({ length: 10 }, () => uniqueId())
     client.send(ids.map((id) => ({ id, type: 'bp.waits' })))
     await until(() => gateway.stats().waitingForAdmission === 1)
-    expect(gateway.stats()).toMatchObject({ heldFrames: 1, inflightEvents: 0, pausedConnections: 1 })
+    expect(gateway.stats()).toMatchObject({
+      heldFrames: 1,
+      inflightEvents: 0,
+      pausedConnections: 1,
+    })
     expect(pipeline.admission.inflight).toBe(95)
     await sleep(50)
     expect(client.received).toHaveLength(1) // no ack, no error: it waits
     slow.open()
-    expect(await client.next()).toEqual({ op: 'ack', seq: 1, results: ids.map((id, index) => ({ index, id, status: 'accepted' })) })
+    expect(await client.next()).toEqual({
+      op: 'ack',
+      seq: 1,
+      results: ids.map((id, index) => ({ index, id, status: 'accepted' })),
+    })
     expect((await rest).every((r) => r.status === 'accepted')).toBe(true)
-    expect(gateway.stats()).toMatchObject({ heldFrames: 0, waitingForAdmission: 0, inflightEvents: 0, timers: 1 })
+    expect(gateway.stats()).toMatchObject({
+      heldFrames: 0,
+      waitingForAdmission: 0,
+      inflightEvents: 0,
+      timers: 1,
+    })
     await client.close()
   })
 
   it('stops reading a connection at its own in-flight cap, and never passes it', async () => {
     const slow = gate()
     gates.push(slow.open)
-    const pipeline = pipelineOver(storage, heldSink(storage.sink, () => slow.wait()))
-    const { url, gateway } = await gatewayOver(pipeline, { maxInflightPerConnection: 50, maxEventsPerFrame: 20 })
+    const pipeline = pipelineOver(
+      storage,
+      heldSink(storage.sink, () => slow.wait()),
+    )
+    const { url, gateway } = await gatewayOver(pipeline, {
+      maxInflightPerConnection: 50,
+      maxEventsPerFrame: 20,
+    })
     const client = await connect(url)
     await client.next()
     const type = `bp.cap.${uniqueId().slice(2, 10)}`
-    for (let f = 0; f < 10; f++) client.send(Array.from({ length: 20 }, (_, i) => ({ id: `${type}-${f}-${i}`, type })))
+    for (let f = 0; f < 10; f++)
+      client.send(Array.from({ length: 20 }, (_, i) => ({ id: `${type}-${f}-${i}`, type })))
     await until(() => gateway.stats().heldFrames > 0)
     expect(gateway.stats()).toMatchObject({ inflightEvents: 40, pausedConnections: 1 }) // two frames of 20; a third would pass 50
     slow.open()
     await client.receivedAtLeast(11)
-    expect(client.received.slice(1).map((m) => [m.op, m.seq])).toEqual(Array.from({ length: 10 }, (_, f) => ['ack', f + 1]))
-    expect(client.received.slice(1).flatMap(statuses).every((s) => s === 'accepted')).toBe(true)
+    expect(client.received.slice(1).map((m) => [m.op, m.seq])).toEqual(
+      Array.from({ length: 10 }, (_, f) => ['ack', f + 1]),
+    )
+    expect(
+      client.received
+        .slice(1)
+        .flatMap(statuses)
+        .every((s) => s === 'accepted'),
+    ).toBe(true)
     expect(await storage.sink.count({ type })).toBe(200)
     await client.close()
   })
@@ -88,8 +140,14 @@ describe('WebSocket backpressure', () => {
   it('stops reading a peer whose replies wait behind a slow frame once they reach the cap, and answers them all in order', async () => {
     const slow = gate()
     gates.push(slow.open)
-    const pipeline = pipelineOver(storage, heldSink(storage.sink, () => slow.wait()))
-    const { url, gateway } = await gatewayOver(pipeline, { maxInflightPerConnection: 50, maxEventsPerFrame: 10 })
+    const pipeline = pipelineOver(
+      storage,
+      heldSink(storage.sink, () => slow.wait()),
+    )
+    const { url, gateway } = await gatewayOver(pipeline, {
+      maxInflightPerConnection: 50,
+      maxEventsPerFrame: 10,
+    })
     const client = await connect(url)
     await client.next()
     client.send([{ type: 'bp.first' }])
@@ -99,7 +157,10 @@ describe('WebSocket backpressure', () => {
     expect(client.received).toHaveLength(1)
     slow.open()
     await client.receivedAtLeast(202)
-    expect(client.received.slice(1).map((m) => `${m.op}:${m.seq}`)).toEqual(['ack:1', ...Array.from({ length: 200 }, (_, i) => `pong:${i + 2}`)])
+    expect(client.received.slice(1).map((m) => `${m.op}:${m.seq}`)).toEqual([
+      'ack:1',
+      ...Array.from({ length: 200 }, (_, i) => `pong:${i + 2}`),
+    ])
     await client.close()
   })
 
@@ -115,12 +176,30 @@ describe('WebSocket backpressure', () => {
     const pipeline = pipelineOver(
       storage,
       heldSink(stored.sink, () => sleep(30)),
-      { maxInflightEvents: 4000, highWater: 1500, lowWater: 800, insertBatchMaxRows: 500, insertConcurrency: 2 },
+      {
+        maxInflightEvents: 4000,
+        highWater: 1500,
+        lowWater: 800,
+        insertBatchMaxRows: 500,
+        insertConcurrency: 2,
+      },
     )
     let pauses = 0
-    const { url, gateway } = await gatewayOver(pipeline, { maxInflightPerConnection: cap, maxEventsPerFrame: perFrame }, { readingPaused: () => pauses++ })
+    const { url, gateway } = await gatewayOver(
+      pipeline,
+      { maxInflightPerConnection: cap, maxEventsPerFrame: perFrame },
+      { readingPaused: () => pauses++ },
+    )
 
-    const seen = { admission: 0, connection: 0, atCap: 0, held: 0, pausedWhileOver: 0, readWhileOver: 0, heap: 0 }
+    const seen = {
+      admission: 0,
+      connection: 0,
+      atCap: 0,
+      held: 0,
+      pausedWhileOver: 0,
+      readWhileOver: 0,
+      heap: 0,
+    }
     const baseline = memory()
     const sampler = setInterval(() => {
       const stats = gateway.stats()
@@ -138,7 +217,9 @@ describe('WebSocket backpressure', () => {
     closers.push(async () => (clearInterval(sampler), clearInterval(weigher)))
 
     const started = Date.now()
-    const floods = Promise.all(types.map((type) => runFloodClient(url, type, events, perFrame, 1024)))
+    const floods = Promise.all(
+      types.map((type) => runFloodClient(url, type, events, perFrame, 1024)),
+    )
     // Meanwhile a light client is not starved: its frames are acked while the floods go on.
     const light = await connect(url)
     await light.next()
@@ -154,7 +235,13 @@ describe('WebSocket backpressure', () => {
 
     for (const [index, summary] of summaries.entries()) {
       expect(summary.problem).toBeUndefined()
-      expect(summary).toMatchObject({ frames: events / perFrame, acked: events / perFrame, ackedEvents: events, outOfOrder: 0, statuses: { accepted: events } })
+      expect(summary).toMatchObject({
+        frames: events / perFrame,
+        acked: events / perFrame,
+        ackedEvents: events,
+        outOfOrder: 0,
+        statuses: { accepted: events },
+      })
       // Every event stored exactly once.
       expect(stored.count(types[index])).toBe(events)
       // The pushback reached the sender: megabytes still unsent while the server worked through the first half.
@@ -202,9 +289,19 @@ interface FloodSummary {
   elapsedMs: number
 }
 
-function runFloodClient(url: string, type: string, events: number, perFrame: number, propertyBytes: number): Promise<FloodSummary> {
+function runFloodClient(
+  url: string,
+  type: string,
+  events: number,
+  perFrame: number,
+  propertyBytes: number,
+): Promise<FloodSummary> {
   const script = fileURLToPath(new URL('./fixtures/flood-client.ts', import.meta.url))
-  const child = spawn(process.execPath, ['--import', 'tsx', script, url, type, String(events), String(perFrame), String(propertyBytes)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', script, url, type, String(events), String(perFrame), String(propertyBytes)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
   let out = ''
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
   return new Promise((resolve, reject) => {

@@ -3,24 +3,42 @@ import { parseClientFrame } from '../../../src/adapters/ws/client-frame.js'
 import { compilePatterns, patternError } from '../../../src/streams/type-patterns.js'
 
 const limits = { maxEventsPerFrame: 3, maxSubscriptionTypes: 2 }
-const parse = (value: unknown, binary = false) => parseClientFrame(Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)), binary, limits)
+const parse = (value: unknown, binary = false) =>
+  parseClientFrame(
+    Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)),
+    binary,
+    limits,
+  )
 
 describe('client frames', () => {
   it('reads a bare event as a one-event publish and an array as a publish of its events', () => {
     expect(parse({ type: 'a' })).toEqual({ kind: 'publish', events: [{ type: 'a' }] })
-    expect(parse([{ type: 'a' }, { type: 'b' }])).toEqual({ kind: 'publish', events: [{ type: 'a' }, { type: 'b' }] })
+    expect(parse([{ type: 'a' }, { type: 'b' }])).toEqual({
+      kind: 'publish',
+      events: [{ type: 'a' }, { type: 'b' }],
+    })
   })
 
   it('reads publish with and without ref, ping, unsubscribe and subscribe', () => {
-    expect(parse({ op: 'publish', ref: 'r1', events: [{ type: 'a' }] })).toEqual({ kind: 'publish', ref: 'r1', events: [{ type: 'a' }] })
+    expect(parse({ op: 'publish', ref: 'r1', events: [{ type: 'a' }] })).toEqual({
+      kind: 'publish',
+      ref: 'r1',
+      events: [{ type: 'a' }],
+    })
     expect(parse({ op: 'publish', events: [1] })).toEqual({ kind: 'publish', events: [1] })
     expect(parse({ op: 'ping' })).toEqual({ kind: 'ping' })
     expect(parse({ op: 'unsubscribe' })).toEqual({ kind: 'unsubscribe' })
-    expect(parse({ op: 'subscribe', types: ['a', 'b.*'] })).toMatchObject({ kind: 'subscribe', types: ['a', 'b.*'] })
+    expect(parse({ op: 'subscribe', types: ['a', 'b.*'] })).toMatchObject({
+      kind: 'subscribe',
+      types: ['a', 'b.*'],
+    })
   })
 
   it('leaves the events themselves to the pipeline: anything inside the array is taken', () => {
-    expect(parse([null, 'x', { op: 'publish' }])).toEqual({ kind: 'publish', events: [null, 'x', { op: 'publish' }] })
+    expect(parse([null, 'x', { op: 'publish' }])).toEqual({
+      kind: 'publish',
+      events: [null, 'x', { op: 'publish' }],
+    })
   })
 
   it.each([
@@ -42,19 +60,41 @@ describe('client frames', () => {
   })
 
   it('names the position of malformed JSON', () => {
-    expect(parse('{"type": x}')).toEqual({ kind: 'unusable', code: 'invalid_json', message: 'malformed JSON at position 9' })
+    expect(parse('{"type": x}')).toEqual({
+      kind: 'unusable',
+      code: 'invalid_json',
+      message: 'malformed JSON at position 9',
+    })
   })
 })
 
 describe('type patterns', () => {
   it('matches exact types, prefixes ending in .* and *', () => {
     const matches = compilePatterns(['page_view', 'checkout.*'])
-    expect(['page_view', 'checkout.completed', 'checkout.step.2', 'checkout', 'page_views', 'checkoutx.y'].map(matches)).toEqual([true, true, true, false, false, false])
+    expect(
+      [
+        'page_view',
+        'checkout.completed',
+        'checkout.step.2',
+        'checkout',
+        'page_views',
+        'checkoutx.y',
+      ].map(matches),
+    ).toEqual([true, true, true, false, false, false])
     expect(compilePatterns(['*'])('anything')).toBe(true)
   })
 
   it('refuses patterns that would never match what was meant', () => {
-    expect(['checkout*', '*.completed', 'a.*.*', '', ' x', 'x'.repeat(129)].map(patternError).every((e) => e !== undefined)).toBe(true)
-    expect(['a', 'a.*', '*', 'a:b/c-d_e'].map(patternError)).toEqual([undefined, undefined, undefined, undefined])
+    expect(
+      ['checkout*', '*.completed', 'a.*.*', '', ' x', 'x'.repeat(129)]
+        .map(patternError)
+        .every((e) => e !== undefined),
+    ).toBe(true)
+    expect(['a', 'a.*', '*', 'a:b/c-d_e'].map(patternError)).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ])
   })
 })

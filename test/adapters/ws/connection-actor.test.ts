@@ -3,11 +3,23 @@ import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { createConnectionActor, type ConnectionActor, type ConnectionHost } from '../../../src/adapters/ws/connection-actor.js'
+import {
+  createConnectionActor,
+  type ConnectionActor,
+  type ConnectionHost,
+} from '../../../src/adapters/ws/connection-actor.js'
 import { resolveWsOptions } from '../../../src/adapters/ws/ws-options.js'
 import type { Pipeline } from '../../../src/streams/pipeline.js'
 import { uniqueId } from '../../support/services.js'
-import { connect, gate, heldSink, pipelineOver, fakeStorage, until, type Storage } from './support.js'
+import {
+  connect,
+  gate,
+  heldSink,
+  pipelineOver,
+  fakeStorage,
+  until,
+  type Storage,
+} from './support.js'
 
 let storage: Storage
 let pipeline: Pipeline
@@ -17,14 +29,24 @@ const slow = gate()
 const accepted: Array<{ ws: WebSocket; socket: Duplex; before: Record<string, number> }> = []
 const wss = new WebSocketServer({ noServer: true, clientTracking: false })
 
-const listeners = (emitter: NodeJS.EventEmitter) => Object.fromEntries(emitter.eventNames().map((name) => [String(name), emitter.listenerCount(name)]))
+const listeners = (emitter: NodeJS.EventEmitter) =>
+  Object.fromEntries(
+    emitter.eventNames().map((name) => [String(name), emitter.listenerCount(name)]),
+  )
 
 beforeAll(async () => {
   storage = await fakeStorage()
-  pipeline = pipelineOver(storage, heldSink(storage.sink, (events) => (events.some((e) => e.type === 'actor.slow') ? slow.wait() : undefined)))
+  pipeline = pipelineOver(
+    storage,
+    heldSink(storage.sink, (events) =>
+      events.some((e) => e.type === 'actor.slow') ? slow.wait() : undefined,
+    ),
+  )
   server = createServer()
   server.on('upgrade', (request, socket, head) =>
-    wss.handleUpgrade(request, socket, head, (ws) => accepted.push({ ws, socket, before: listeners(socket) })),
+    wss.handleUpgrade(request, socket, head, (ws) =>
+      accepted.push({ ws, socket, before: listeners(socket) }),
+    ),
   )
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`
@@ -38,7 +60,13 @@ afterAll(async () => {
 
 /** A host that records what the actor asks of the gateway. */
 function recordingHost() {
-  const calls = { settled: 0, subscribed: 0, unsubscribed: 0, closed: [] as number[], faults: [] as unknown[] }
+  const calls = {
+    settled: 0,
+    subscribed: 0,
+    unsubscribed: 0,
+    closed: [] as number[],
+    faults: [] as unknown[],
+  }
   const host: ConnectionHost = {
     options: resolveWsOptions({}),
     pipeline,
@@ -75,7 +103,9 @@ describe('connection actor', () => {
     expect(await client.next()).toEqual({ op: 'subscribed', seq: 2, types: ['*'] })
     await until(() => calls.closed.length === 1)
     expect(calls.closed).toEqual([1011])
-    expect(calls.faults.map((error) => (error as Error).message)).toEqual(['a bug reached by this frame'])
+    expect(calls.faults.map((error) => (error as Error).message)).toEqual([
+      'a bug reached by this frame',
+    ])
   })
 
   it('releases everything it held when its peer vanishes with a frame in flight: listeners, held frames, replies', async () => {

@@ -16,8 +16,17 @@ const CONNECTIONS = 1000
 const KB = 1024
 
 const pipeline = createPipeline(
-  { insertBatchMaxRows: 100, insertBatchMaxWaitMs: 5, insertConcurrency: 1, maxInflightEvents: 1000, retry: { initialMs: 1, maxMs: 1, budgetMs: 10 } },
-  { sink: createFakeSink(), store: createMemoryDedupeStore({ ttlSeconds: 60, reservationSeconds: 60, maxEntries: 1000 }) },
+  {
+    insertBatchMaxRows: 100,
+    insertBatchMaxWaitMs: 5,
+    insertConcurrency: 1,
+    maxInflightEvents: 1000,
+    retry: { initialMs: 1, maxMs: 1, budgetMs: 10 },
+  },
+  {
+    sink: createFakeSink(),
+    store: createMemoryDedupeStore({ ttlSeconds: 60, reservationSeconds: 60, maxEntries: 1000 }),
+  },
 )
 const running: Running[] = []
 afterAll(async () => {
@@ -37,20 +46,29 @@ async function settledRss(): Promise<number> {
 }
 
 /** The server's RSS per connection with `CONNECTIONS` idle clients (in a process of their own) connected. */
-async function perIdleConnection(perMessageDeflate: boolean): Promise<{ bytes: number; extensions: string }> {
-  const server = await startGateway(pipeline, { perMessageDeflate, pingIntervalMs: 600_000, maxConnections: 2 * CONNECTIONS })
+async function perIdleConnection(
+  perMessageDeflate: boolean,
+): Promise<{ bytes: number; extensions: string }> {
+  const server = await startGateway(pipeline, {
+    perMessageDeflate,
+    pingIntervalMs: 600_000,
+    maxConnections: 2 * CONNECTIONS,
+  })
   running.push(server)
   let result = { bytes: 0, extensions: '' }
   // The first round warms up what every connection shares (ws's buffers, the registry's growth); the second is measured.
   for (const round of ['warm-up', 'measured']) {
-    const clients = fork(fileURLToPath(new URL('./fixtures/idle-clients.ts', import.meta.url)), { execArgv: ['--import', 'tsx'] })
+    const clients = fork(fileURLToPath(new URL('./fixtures/idle-clients.ts', import.meta.url)), {
+      execArgv: ['--import', 'tsx'],
+    })
     const before = await settledRss()
     clients.send({ url: server.url, count: CONNECTIONS })
     const [opened] = (await once(clients, 'message')) as [{ opened: number; extensions: string }]
     expect(opened.opened).toBe(CONNECTIONS)
     await until(() => server.gateway.stats().connections === CONNECTIONS)
     const after = await settledRss()
-    if (round === 'measured') result = { bytes: (after - before) / CONNECTIONS, extensions: opened.extensions }
+    if (round === 'measured')
+      result = { bytes: (after - before) / CONNECTIONS, extensions: opened.extensions }
     clients.send('close')
     await once(clients, 'exit')
     await until(() => server.gateway.stats().connections === 0)
@@ -62,7 +80,9 @@ describe('per-message deflate', () => {
   it('costs an idle connection at most ~30 KB (ws’s defaults cost ~215 KB: a deflate context for the welcome)', async () => {
     const off = await perIdleConnection(false)
     const on = await perIdleConnection(true)
-    console.info(`1,000 idle connections: ${(off.bytes / KB).toFixed(1)} KB each without deflate, ${(on.bytes / KB).toFixed(1)} KB with it`)
+    console.info(
+      `1,000 idle connections: ${(off.bytes / KB).toFixed(1)} KB each without deflate, ${(on.bytes / KB).toFixed(1)} KB with it`,
+    )
     expect(on.extensions).toMatch(/permessage-deflate/)
     expect(on.bytes).toBeLessThan(30 * KB)
   }, 120_000)

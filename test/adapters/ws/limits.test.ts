@@ -3,7 +3,20 @@ import type { WsTelemetry } from '../../../src/adapters/ws/index.js'
 import type { AcceptedEvent } from '../../../src/streams/event.js'
 import type { Pipeline } from '../../../src/streams/pipeline.js'
 import { uniqueId } from '../../support/services.js'
-import { connect, gate, heldSink, pipelineOver, fakeStorage, sleep, startGateway, statuses, until, upgradeStatus, type Running, type Storage } from './support.js'
+import {
+  connect,
+  gate,
+  heldSink,
+  pipelineOver,
+  fakeStorage,
+  sleep,
+  startGateway,
+  statuses,
+  until,
+  upgradeStatus,
+  type Running,
+  type Storage,
+} from './support.js'
 
 let storage: Storage
 let pipeline: Pipeline
@@ -14,7 +27,9 @@ const gates: Array<() => void> = []
 
 beforeAll(async () => {
   storage = await fakeStorage()
-  const sink = heldSink(storage.sink, (events: readonly AcceptedEvent[]) => events.map((event) => holds.get(event.type)).find((hold) => hold !== undefined))
+  const sink = heldSink(storage.sink, (events: readonly AcceptedEvent[]) =>
+    events.map((event) => holds.get(event.type)).find((hold) => hold !== undefined),
+  )
   pipeline = pipelineOver(storage, sink)
 })
 afterAll(async () => {
@@ -24,7 +39,10 @@ afterAll(async () => {
   await storage.dispose()
 })
 
-async function gateway(options: Parameters<typeof startGateway>[1] = {}, telemetry?: WsTelemetry): Promise<Running> {
+async function gateway(
+  options: Parameters<typeof startGateway>[1] = {},
+  telemetry?: WsTelemetry,
+): Promise<Running> {
   const running = await startGateway(pipeline, options, telemetry)
   started.push(running)
   return running
@@ -56,7 +74,11 @@ describe('WebSocket limits (API.md §4)', () => {
     expect(client.ws.readyState).toBe(client.ws.OPEN)
     expect(client.received.map((m) => m.op)).toEqual(['welcome'])
     held.open()
-    expect(await client.next()).toEqual({ op: 'ack', seq: 1, results: [{ index: 0, id, status: 'accepted' }] })
+    expect(await client.next()).toEqual({
+      op: 'ack',
+      seq: 1,
+      results: [{ index: 0, id, status: 'accepted' }],
+    })
     expect(await client.next()).toEqual({ op: 'pong', seq: 2 })
     expect(await client.closed).toMatchObject({ code: 1009 })
     expect(client.received).toHaveLength(3)
@@ -70,19 +92,34 @@ describe('WebSocket limits (API.md §4)', () => {
     await client.next()
     const id = uniqueId()
     const frame = JSON.stringify({ id, type: 'x', properties: { pad: '' } })
-    client.send(JSON.stringify({ id, type: 'x', properties: { pad: 'p'.repeat(1024 - frame.length) } }))
-    expect(await client.next()).toMatchObject({ op: 'ack', seq: 1, results: [{ status: 'accepted' }] })
+    client.send(
+      JSON.stringify({ id, type: 'x', properties: { pad: 'p'.repeat(1024 - frame.length) } }),
+    )
+    expect(await client.next()).toMatchObject({
+      op: 'ack',
+      seq: 1,
+      results: [{ status: 'accepted' }],
+    })
     await client.close()
   })
 
   it('refuses an upgrade over MAX_WS_CONNECTIONS with 503, and takes one again once a connection closes', async () => {
     const refused: number[] = []
-    const { url, gateway: ws } = await gateway({ maxConnections: 2 }, { upgradeRefused: (status) => refused.push(status) })
+    const { url, gateway: ws } = await gateway(
+      { maxConnections: 2 },
+      { upgradeRefused: (status) => refused.push(status) },
+    )
     const first = await connect(url)
     const second = await connect(url)
     const over = await upgradeStatus(url)
     expect(over.status).toBe(503)
-    expect(JSON.parse(over.body)).toEqual({ error: { code: 'overloaded', message: expect.stringContaining('maximum of 2 connections'), requestId: expect.any(String) } })
+    expect(JSON.parse(over.body)).toEqual({
+      error: {
+        code: 'overloaded',
+        message: expect.stringContaining('maximum of 2 connections'),
+        requestId: expect.any(String),
+      },
+    })
     expect(refused).toEqual([503])
     expect(ws.stats().connections).toBe(2)
     await first.close()
@@ -95,19 +132,28 @@ describe('WebSocket limits (API.md §4)', () => {
   it('needs an API key on the upgrade when API_KEYS is set: Bearer, X-API-Key or ?api_key=, else 401', async () => {
     const { url } = await gateway({ apiKeys: ['key-one', 'key-two'] })
     expect((await upgradeStatus(url)).status).toBe(401)
-    expect((await upgradeStatus(url, { headers: { authorization: 'Bearer nope' } })).status).toBe(401)
+    expect((await upgradeStatus(url, { headers: { authorization: 'Bearer nope' } })).status).toBe(
+      401,
+    )
     expect((await upgradeStatus(`${url}/?api_key=nope`)).status).toBe(401)
     const refusal = await upgradeStatus(url, { headers: { 'x-request-id': 'req-42' } })
-    expect(JSON.parse(refusal.body)).toEqual({ error: { code: 'unauthorized', message: expect.any(String), requestId: 'req-42' } })
-    expect((await upgradeStatus(url, { headers: { authorization: 'Bearer key-one' } })).status).toBe(101)
+    expect(JSON.parse(refusal.body)).toEqual({
+      error: { code: 'unauthorized', message: expect.any(String), requestId: 'req-42' },
+    })
+    expect(
+      (await upgradeStatus(url, { headers: { authorization: 'Bearer key-one' } })).status,
+    ).toBe(101)
     expect((await upgradeStatus(url, { headers: { 'x-api-key': 'key-two' } })).status).toBe(101)
     expect((await upgradeStatus(`${url}/?api_key=key-two`)).status).toBe(101)
   })
 
-  it('gives the events of a connection opened with a named key the key\'s name as their source when they carry none', async () => {
+  it("gives the events of a connection opened with a named key the key's name as their source when they carry none", async () => {
     const { url } = await gateway({ apiKeys: ['key-one', 'kiosk=key-two'] })
     const type = `limits.named.${uniqueId().slice(2, 10)}`
-    for (const [key, expected] of [['key-two', ['kiosk', 'pos', 'kiosk']], ['key-one', [null, 'pos', null]]] as const) {
+    for (const [key, expected] of [
+      ['key-two', ['kiosk', 'pos', 'kiosk']],
+      ['key-one', [null, 'pos', null]],
+    ] as const) {
       const client = await connect(`${url}/?api_key=${key}`)
       await client.firstOf('welcome')
       client.send({ op: 'subscribe', types: [type] })
@@ -124,7 +170,10 @@ describe('WebSocket limits (API.md §4)', () => {
   it('terminates a peer silent for two ping intervals, and keeps one that answers pings', async () => {
     let timedOut = 0
     const interval = 250
-    const { url, gateway: ws } = await gateway({ pingIntervalMs: interval }, { peerTimedOut: () => timedOut++ })
+    const { url, gateway: ws } = await gateway(
+      { pingIntervalMs: interval },
+      { peerTimedOut: () => timedOut++ },
+    )
     const answering = await connect(url)
     const silent = await connect(url, { autoPong: false })
     const since = Date.now()
@@ -148,7 +197,11 @@ describe('WebSocket limits (API.md §4)', () => {
     await on.next()
     const id = uniqueId()
     on.send({ id, type: 'limits.deflate', properties: { text: 'z'.repeat(10_000) } })
-    expect(await on.next()).toEqual({ op: 'ack', seq: 1, results: [{ index: 0, id, status: 'accepted' }] })
+    expect(await on.next()).toEqual({
+      op: 'ack',
+      seq: 1,
+      results: [{ index: 0, id, status: 'accepted' }],
+    })
     await Promise.all([off.close(), on.close()])
   })
 
@@ -163,7 +216,11 @@ describe('WebSocket limits (API.md §4)', () => {
     client.ws.close(1000, 'done sending')
     await sleep(50)
     held.open()
-    expect(await client.next()).toEqual({ op: 'ack', seq: 1, results: [{ index: 0, id, status: 'accepted' }] })
+    expect(await client.next()).toEqual({
+      op: 'ack',
+      seq: 1,
+      results: [{ index: 0, id, status: 'accepted' }],
+    })
     expect(await client.closed).toMatchObject({ code: 1000 })
   })
 })
@@ -185,15 +242,29 @@ describe('graceful close (SIGTERM)', () => {
     expect(await idle.closed).toMatchObject({ code: 1001 })
     expect(client.ws.readyState).toBe(client.ws.OPEN)
     held.open()
-    expect(await client.next()).toEqual({ op: 'ack', seq: 1, results: [{ index: 0, id, status: 'accepted' }] })
+    expect(await client.next()).toEqual({
+      op: 'ack',
+      seq: 1,
+      results: [{ index: 0, id, status: 'accepted' }],
+    })
     expect(await client.closed).toMatchObject({ code: 1001, reason: 'server shutting down' })
     await closed
-    expect(running.gateway.stats()).toMatchObject({ connections: 0, timers: 0, subscribers: 0, inflightEvents: 0, heldFrames: 0 })
+    expect(running.gateway.stats()).toMatchObject({
+      connections: 0,
+      timers: 0,
+      subscribers: 0,
+      inflightEvents: 0,
+      heldFrames: 0,
+    })
   })
 
   it('terminates a connection whose frames do not settle within the close timeout, and still resolves', async () => {
     let timedOut = 0
-    const running = await startGateway(pipeline, { closeTimeoutMs: 300 }, { closeTimedOut: () => timedOut++ })
+    const running = await startGateway(
+      pipeline,
+      { closeTimeoutMs: 300 },
+      { closeTimedOut: () => timedOut++ },
+    )
     const client = await connect(running.url)
     await client.next()
     const held = heldType()

@@ -3,7 +3,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AcceptedEvent } from '../../../src/streams/event.js'
 import type { Pipeline } from '../../../src/streams/pipeline.js'
 import { uniqueId } from '../../support/services.js'
-import { connect, pipelineOver, fakeStorage, startGateway, statuses, until, type Client, type Storage } from './support.js'
+import {
+  connect,
+  pipelineOver,
+  fakeStorage,
+  startGateway,
+  statuses,
+  until,
+  type Client,
+  type Storage,
+} from './support.js'
 
 let storage: Storage
 let pipeline: Pipeline
@@ -41,7 +50,8 @@ describe('1,000 concurrent connections', () => {
 
     const clients: Client[] = []
     // In waves, so that the listen backlog never overflows into SYN retries.
-    for (let wave = 0; wave < 4; wave++) clients.push(...(await Promise.all(Array.from({ length: 250 }, () => connect(url)))))
+    for (let wave = 0; wave < 4; wave++)
+      clients.push(...(await Promise.all(Array.from({ length: 250 }, () => connect(url)))))
     await Promise.all(clients.map((client) => client.next()))
     expect(gateway.stats()).toMatchObject({ connections: 1000, timers: 1 })
 
@@ -66,7 +76,9 @@ describe('1,000 concurrent connections', () => {
       }),
     )
     expect(await storage.sink.count({ type })).toBe(3000)
-    await until(() => watchers.every((client) => client.received.filter((m) => m.op === 'event').length === 10))
+    await until(() =>
+      watchers.every((client) => client.received.filter((m) => m.op === 'event').length === 10),
+    )
     expect(counted.active()).toBe(1)
 
     await Promise.all(clients.map((client) => client.close()))

@@ -2,7 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AcceptedEvent } from '../../../src/streams/event.js'
 import type { Pipeline } from '../../../src/streams/pipeline.js'
 import { uniqueId } from '../../support/services.js'
-import { connect, gate, heldSink, pipelineOver, fakeStorage, startGateway, until, type Running, type Storage } from './support.js'
+import {
+  connect,
+  gate,
+  heldSink,
+  pipelineOver,
+  fakeStorage,
+  startGateway,
+  until,
+  type Running,
+  type Storage,
+} from './support.js'
 
 let storage: Storage
 let pipeline: Pipeline
@@ -29,7 +39,12 @@ afterAll(async () => {
 describe('WebSocket protocol (API.md §4)', () => {
   it('welcomes a connection with its id and its limits', async () => {
     const client = await connect(running.url)
-    expect(await client.next()).toEqual({ op: 'welcome', connectionId: expect.stringMatching(/^[0-9a-f-]{36}$/), maxFrameBytes: 1024 * 1024, maxEventsPerFrame: 5 })
+    expect(await client.next()).toEqual({
+      op: 'welcome',
+      connectionId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      maxFrameBytes: 1024 * 1024,
+      maxEventsPerFrame: 5,
+    })
     await client.close()
   })
 
@@ -38,14 +53,39 @@ describe('WebSocket protocol (API.md §4)', () => {
     await client.next()
     const [a, b, c, d] = [uniqueId(), uniqueId(), uniqueId(), uniqueId()]
     client.send({ id: a, type: 'proto.bare' })
-    client.send([{ id: b, type: 'proto.array' }, { id: c, type: 'proto.array' }])
-    client.send({ op: 'publish', ref: 'batch-7', events: [{ id: d, type: 'proto.publish', properties: { n: 1 } }] })
-    expect(await client.next()).toEqual({ op: 'ack', seq: 1, results: [{ index: 0, id: a, status: 'accepted' }] })
-    expect(await client.next()).toEqual({ op: 'ack', seq: 2, results: [{ index: 0, id: b, status: 'accepted' }, { index: 1, id: c, status: 'accepted' }] })
-    expect(await client.next()).toEqual({ op: 'ack', seq: 3, ref: 'batch-7', results: [{ index: 0, id: d, status: 'accepted' }] })
+    client.send([
+      { id: b, type: 'proto.array' },
+      { id: c, type: 'proto.array' },
+    ])
+    client.send({
+      op: 'publish',
+      ref: 'batch-7',
+      events: [{ id: d, type: 'proto.publish', properties: { n: 1 } }],
+    })
+    expect(await client.next()).toEqual({
+      op: 'ack',
+      seq: 1,
+      results: [{ index: 0, id: a, status: 'accepted' }],
+    })
+    expect(await client.next()).toEqual({
+      op: 'ack',
+      seq: 2,
+      results: [
+        { index: 0, id: b, status: 'accepted' },
+        { index: 1, id: c, status: 'accepted' },
+      ],
+    })
+    expect(await client.next()).toEqual({
+      op: 'ack',
+      seq: 3,
+      ref: 'batch-7',
+      results: [{ index: 0, id: d, status: 'accepted' }],
+    })
     // accepted means committed: the rows are there as soon as the acks are.
     expect(await storage.sink.count({ ids: [a, b, c, d] })).toBe(4)
-    const [stored] = await storage.sink.recent({ type: 'proto.publish', limit: 10 }).then((rows) => rows.filter((row) => row.id === d))
+    const [stored] = await storage.sink
+      .recent({ type: 'proto.publish', limit: 10 })
+      .then((rows) => rows.filter((row) => row.id === d))
     expect(stored).toMatchObject({ id: d, transport: 'ws', properties: { n: 1 } })
     await client.close()
   })
@@ -54,7 +94,12 @@ describe('WebSocket protocol (API.md §4)', () => {
     const client = await connect(running.url)
     await client.next()
     const id = uniqueId()
-    client.send([{ id, type: 'proto.mixed' }, { type: 'bad type' }, { id, type: 'proto.mixed' }, { type: 'proto.mixed' }])
+    client.send([
+      { id, type: 'proto.mixed' },
+      { type: 'bad type' },
+      { id, type: 'proto.mixed' },
+      { type: 'proto.mixed' },
+    ])
     const ackMessage = await client.next()
     expect(ackMessage).toMatchObject({ op: 'ack', seq: 1 })
     expect(ackMessage.results).toEqual([
@@ -85,8 +130,16 @@ describe('WebSocket protocol (API.md §4)', () => {
     await new Promise((resolve) => setTimeout(resolve, 50))
     expect(client.received.map((m) => m.op)).toEqual(['welcome'])
     slow.open()
-    expect(await client.next()).toMatchObject({ op: 'ack', seq: 1, results: [{ id: first, status: 'accepted' }] })
-    expect(await client.next()).toMatchObject({ op: 'ack', seq: 2, results: [{ id: second, status: 'accepted' }] })
+    expect(await client.next()).toMatchObject({
+      op: 'ack',
+      seq: 1,
+      results: [{ id: first, status: 'accepted' }],
+    })
+    expect(await client.next()).toMatchObject({
+      op: 'ack',
+      seq: 2,
+      results: [{ id: second, status: 'accepted' }],
+    })
     expect(await client.next()).toEqual({ op: 'pong', seq: 3 })
     expect(commits).toContain(type)
     await client.close()
@@ -100,7 +153,11 @@ describe('WebSocket protocol (API.md §4)', () => {
     client.send({ op: 'unsubscribe' })
     client.send({ op: 'ping' })
     expect(await client.next()).toEqual({ op: 'pong', seq: 1 })
-    expect(await client.next()).toEqual({ op: 'subscribed', seq: 2, types: ['page_view', 'checkout.*'] })
+    expect(await client.next()).toEqual({
+      op: 'subscribed',
+      seq: 2,
+      types: ['page_view', 'checkout.*'],
+    })
     expect(await client.next()).toEqual({ op: 'unsubscribed', seq: 3 })
     expect(await client.next()).toEqual({ op: 'pong', seq: 4 })
     await client.close()
@@ -116,13 +173,33 @@ describe('WebSocket protocol (API.md §4)', () => {
       [{ op: 'shout' }, 'invalid_frame', /unknown op "shout"/],
       [{ op: 7 }, 'invalid_frame', /unknown op 7/],
       [{ op: 'publish', events: {} }, 'invalid_frame', /"events" must be an array/],
-      [{ op: 'publish', ref: 'r'.repeat(129), events: [{ type: 'x' }] }, 'invalid_frame', /"ref" must be a string of at most 128/],
-      [{ op: 'publish', events: [{ type: 'x' }], extra: 1 }, 'invalid_frame', /unknown key "extra" in a publish frame/],
+      [
+        { op: 'publish', ref: 'r'.repeat(129), events: [{ type: 'x' }] },
+        'invalid_frame',
+        /"ref" must be a string of at most 128/,
+      ],
+      [
+        { op: 'publish', events: [{ type: 'x' }], extra: 1 },
+        'invalid_frame',
+        /unknown key "extra" in a publish frame/,
+      ],
       [{ op: 'ping', now: 1 }, 'invalid_frame', /unknown key "now"/],
       [{ op: 'subscribe', types: [] }, 'invalid_frame', /non-empty array/],
-      [{ op: 'subscribe', types: ['checkout*'] }, 'invalid_frame', /types\.0 must be an event type, a prefix ending in "\.\*", or "\*"/],
-      [Array.from({ length: 6 }, () => ({ type: 'x' })), 'too_many_events', /at most 5 events; this one has 6/],
-      [{ op: 'publish', events: Array.from({ length: 6 }, () => ({ type: 'x' })) }, 'too_many_events', /at most 5/],
+      [
+        { op: 'subscribe', types: ['checkout*'] },
+        'invalid_frame',
+        /types\.0 must be an event type, a prefix ending in "\.\*", or "\*"/,
+      ],
+      [
+        Array.from({ length: 6 }, () => ({ type: 'x' })),
+        'too_many_events',
+        /at most 5 events; this one has 6/,
+      ],
+      [
+        { op: 'publish', events: Array.from({ length: 6 }, () => ({ type: 'x' })) },
+        'too_many_events',
+        /at most 5/,
+      ],
     ]
     for (const [frame] of frames) client.send(frame)
     client.ws.send(Buffer.from([1, 2, 3]), { binary: true })
@@ -130,10 +207,24 @@ describe('WebSocket protocol (API.md §4)', () => {
     client.send({ id, type: 'proto.after-errors' })
     for (const [index, [, code, message]] of frames.entries()) {
       const reply = await client.next()
-      expect(reply).toEqual({ op: 'error', seq: index + 1, code, message: expect.stringMatching(message) })
+      expect(reply).toEqual({
+        op: 'error',
+        seq: index + 1,
+        code,
+        message: expect.stringMatching(message),
+      })
     }
-    expect(await client.next()).toEqual({ op: 'error', seq: frames.length + 1, code: 'invalid_frame', message: expect.stringMatching(/binary frames/) })
-    expect(await client.next()).toEqual({ op: 'ack', seq: frames.length + 2, results: [{ index: 0, id, status: 'accepted' }] })
+    expect(await client.next()).toEqual({
+      op: 'error',
+      seq: frames.length + 1,
+      code: 'invalid_frame',
+      message: expect.stringMatching(/binary frames/),
+    })
+    expect(await client.next()).toEqual({
+      op: 'ack',
+      seq: frames.length + 2,
+      results: [{ index: 0, id, status: 'accepted' }],
+    })
     expect(client.ws.readyState).toBe(client.ws.OPEN)
     await client.close()
   })
@@ -141,6 +232,8 @@ describe('WebSocket protocol (API.md §4)', () => {
   it('answers a plain HTTP request on the WebSocket port with 426', async () => {
     const response = await fetch(`http://127.0.0.1:${running.port}/`)
     expect(response.status).toBe(426)
-    expect(await response.json()).toEqual({ error: { code: 'upgrade_required', message: expect.any(String) } })
+    expect(await response.json()).toEqual({
+      error: { code: 'upgrade_required', message: expect.any(String) },
+    })
   })
 })

@@ -1,6 +1,9 @@
 import { Subject } from 'rxjs'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { createSubscriberFanout, type Subscriber } from '../../../src/adapters/ws/subscriber-fanout.js'
+import {
+  createSubscriberFanout,
+  type Subscriber,
+} from '../../../src/adapters/ws/subscriber-fanout.js'
 import type { AcceptedEvent } from '../../../src/streams/event.js'
 
 /** A subscriber whose socket never drains (`keeps`) or always does; counts how often its backlog is read. */
@@ -24,21 +27,50 @@ function fakeSubscriber(options: { backlog?: number; keeps?: boolean } = {}) {
 }
 
 let serial = 0
-const event = (type: string, properties?: Record<string, unknown>): AcceptedEvent => ({ id: `e${++serial}`, type, timestamp: 0, receivedAt: 0, transport: 'ws', ...(properties && { properties }) })
-const bytesOf = (e: AcceptedEvent) => Buffer.byteLength(JSON.stringify({ op: 'event', event: { id: e.id, type: e.type, timestamp: '1970-01-01T00:00:00.000Z', receivedAt: '1970-01-01T00:00:00.000Z', ...(e.properties && { properties: e.properties }), transport: e.transport } }))
+const event = (type: string, properties?: Record<string, unknown>): AcceptedEvent => ({
+  id: `e${++serial}`,
+  type,
+  timestamp: 0,
+  receivedAt: 0,
+  transport: 'ws',
+  ...(properties && { properties }),
+})
+const bytesOf = (e: AcceptedEvent) =>
+  Buffer.byteLength(
+    JSON.stringify({
+      op: 'event',
+      event: {
+        id: e.id,
+        type: e.type,
+        timestamp: '1970-01-01T00:00:00.000Z',
+        receivedAt: '1970-01-01T00:00:00.000Z',
+        ...(e.properties && { properties: e.properties }),
+        transport: e.transport,
+      },
+    }),
+  )
 
 afterEach(() => vi.restoreAllMocks())
 
 describe('subscriber fan-out', () => {
   it('sends each event once to the subscribers whose patterns match it, and to no other', () => {
     const accepted$ = new Subject<AcceptedEvent>()
-    const fanout = createSubscriberFanout(accepted$, { maxBufferedBytes: 1 << 20, maxTotalBufferedBytes: 1 << 30 })
-    const [exact, prefix, nested, all] = [fakeSubscriber(), fakeSubscriber(), fakeSubscriber(), fakeSubscriber()]
+    const fanout = createSubscriberFanout(accepted$, {
+      maxBufferedBytes: 1 << 20,
+      maxTotalBufferedBytes: 1 << 30,
+    })
+    const [exact, prefix, nested, all] = [
+      fakeSubscriber(),
+      fakeSubscriber(),
+      fakeSubscriber(),
+      fakeSubscriber(),
+    ]
     fanout.subscribe(exact, ['checkout'])
     fanout.subscribe(prefix, ['checkout.*', 'checkout.step.*'])
     fanout.subscribe(nested, ['a.*'])
     fanout.subscribe(all, ['*'])
-    for (const type of ['checkout', 'checkout.step.2', 'a.b.c', 'signup']) accepted$.next(event(type))
+    for (const type of ['checkout', 'checkout.step.2', 'a.b.c', 'signup'])
+      accepted$.next(event(type))
     expect(exact.events()).toEqual(['checkout'])
     expect(prefix.events()).toEqual(['checkout.step.2'])
     expect(nested.events()).toEqual(['a.b.c'])
@@ -48,7 +80,10 @@ describe('subscriber fan-out', () => {
 
   it('stops sending after unsubscribe, and a new subscribe replaces the patterns', () => {
     const accepted$ = new Subject<AcceptedEvent>()
-    const fanout = createSubscriberFanout(accepted$, { maxBufferedBytes: 1 << 20, maxTotalBufferedBytes: 1 << 30 })
+    const fanout = createSubscriberFanout(accepted$, {
+      maxBufferedBytes: 1 << 20,
+      maxTotalBufferedBytes: 1 << 30,
+    })
     const watcher = fakeSubscriber()
     fanout.subscribe(watcher, ['alpha.*'])
     accepted$.next(event('alpha.1'))
@@ -65,12 +100,18 @@ describe('subscriber fan-out', () => {
   it('does no work per event for subscribers it does not match: the same lookups with 0 or 10,000 of them', () => {
     const lookups = (idle: number) => {
       const accepted$ = new Subject<AcceptedEvent>()
-      const fanout = createSubscriberFanout(accepted$, { maxBufferedBytes: 1 << 20, maxTotalBufferedBytes: 1 << 30 })
+      const fanout = createSubscriberFanout(accepted$, {
+        maxBufferedBytes: 1 << 20,
+        maxTotalBufferedBytes: 1 << 30,
+      })
       const watcher = fakeSubscriber()
       fanout.subscribe(watcher, ['page.view.*'])
       const others = Array.from({ length: idle }, (_, i) => {
         const other = fakeSubscriber()
-        fanout.subscribe(other, [...Array.from({ length: 10 }, (_, j) => `page.s${i}p${j}.*`), `page.view.x${i}`])
+        fanout.subscribe(other, [
+          ...Array.from({ length: 10 }, (_, j) => `page.s${i}p${j}.*`),
+          `page.view.x${i}`,
+        ])
         return other
       })
       const get = vi.spyOn(Map.prototype, 'get')
@@ -91,7 +132,11 @@ describe('subscriber fan-out', () => {
   it('drops a subscriber past its own bound, tells it why, and keeps sending to the others', () => {
     const accepted$ = new Subject<AcceptedEvent>()
     const dropped = vi.fn()
-    const fanout = createSubscriberFanout(accepted$, { maxBufferedBytes: 1000, maxTotalBufferedBytes: 1 << 30, onDropped: dropped })
+    const fanout = createSubscriberFanout(accepted$, {
+      maxBufferedBytes: 1000,
+      maxTotalBufferedBytes: 1 << 30,
+      onDropped: dropped,
+    })
     const slow = fakeSubscriber({ keeps: true })
     const fast = fakeSubscriber()
     fanout.subscribe(slow, ['*'])
@@ -110,7 +155,11 @@ describe('the total bound on output held for subscribers', () => {
   it('drops the slowest subscribers, largest backlog first, until the total is under the bound', () => {
     const accepted$ = new Subject<AcceptedEvent>()
     const dropped = vi.fn()
-    const fanout = createSubscriberFanout(accepted$, { maxBufferedBytes: 1 << 20, maxTotalBufferedBytes: 10_000, onDropped: dropped })
+    const fanout = createSubscriberFanout(accepted$, {
+      maxBufferedBytes: 1 << 20,
+      maxTotalBufferedBytes: 10_000,
+      onDropped: dropped,
+    })
     // Each is under its own bound; together they pass the total.
     const slowest = fakeSubscriber({ backlog: 6000, keeps: true })
     const slower = fakeSubscriber({ backlog: 3000, keeps: true })
@@ -154,7 +203,10 @@ describe('the total bound on output held for subscribers', () => {
 
   it('measures every subscriber’s backlog only when the bytes sent since the last measure pass the bound', () => {
     const accepted$ = new Subject<AcceptedEvent>()
-    const fanout = createSubscriberFanout(accepted$, { maxBufferedBytes: 1 << 20, maxTotalBufferedBytes: 10_000 })
+    const fanout = createSubscriberFanout(accepted$, {
+      maxBufferedBytes: 1 << 20,
+      maxTotalBufferedBytes: 10_000,
+    })
     const fast = fakeSubscriber()
     const idle = fakeSubscriber()
     fanout.subscribe(fast, ['*'])

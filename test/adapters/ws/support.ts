@@ -1,10 +1,23 @@
 import { defer, from, lastValueFrom } from 'rxjs'
 import { WebSocket, type ClientOptions } from 'ws'
-import { createWsGateway, type WsGateway, type WsGatewayOptions, type WsTelemetry } from '../../../src/adapters/ws/index.js'
+import {
+  createWsGateway,
+  type WsGateway,
+  type WsGatewayOptions,
+  type WsTelemetry,
+} from '../../../src/adapters/ws/index.js'
 import type { AcceptedEvent } from '../../../src/streams/event.js'
-import { createPipeline, type Pipeline, type PipelineConfig } from '../../../src/streams/pipeline.js'
+import {
+  createPipeline,
+  type Pipeline,
+  type PipelineConfig,
+} from '../../../src/streams/pipeline.js'
 import type { DedupeStore, EventSink } from '../../../src/streams/ports.js'
-import { createMemoryDedupeStore, createMemoryStorage, type MemoryStorage } from '../../../src/testing.js'
+import {
+  createMemoryDedupeStore,
+  createMemoryStorage,
+  type MemoryStorage,
+} from '../../../src/testing.js'
 import { silent } from '../../support/services.js'
 
 /**
@@ -20,7 +33,11 @@ export interface Storage {
 export async function fakeStorage(): Promise<Storage> {
   return {
     sink: createMemoryStorage(),
-    store: createMemoryDedupeStore({ ttlSeconds: 600, reservationSeconds: 30, maxEntries: 1_000_000 }),
+    store: createMemoryDedupeStore({
+      ttlSeconds: 600,
+      reservationSeconds: 30,
+      maxEntries: 1_000_000,
+    }),
     dispose: async () => {},
   }
 }
@@ -33,7 +50,11 @@ export const PIPELINE: PipelineConfig = {
   retry: { initialMs: 20, maxMs: 100, budgetMs: 2000 },
 }
 
-export function pipelineOver(storage: Storage, sink: EventSink = storage.sink, config: Partial<PipelineConfig> = {}): Pipeline {
+export function pipelineOver(
+  storage: Storage,
+  sink: EventSink = storage.sink,
+  config: Partial<PipelineConfig> = {},
+): Pipeline {
   return createPipeline({ ...PIPELINE, ...config }, { sink, store: storage.store })
 }
 
@@ -41,7 +62,10 @@ export function pipelineOver(storage: Storage, sink: EventSink = storage.sink, c
  * The real sink, with a hook in front of every write: return a promise to hold that write until it
  * resolves (to slow ClickHouse down, or to make a later batch commit first).
  */
-export function heldSink(real: EventSink, hold: (events: readonly AcceptedEvent[]) => Promise<unknown> | undefined): EventSink {
+export function heldSink(
+  real: EventSink,
+  hold: (events: readonly AcceptedEvent[]) => Promise<unknown> | undefined,
+): EventSink {
   return {
     write: (rows) =>
       defer(async () => {
@@ -65,8 +89,15 @@ export interface Running {
   readonly url: string
 }
 
-export async function startGateway(pipeline: Pipeline, options: WsGatewayOptions = {}, telemetry?: WsTelemetry): Promise<Running> {
-  const gateway = createWsGateway({ port: 0, host: '127.0.0.1', ...options }, { pipeline, logger: silent, telemetry })
+export async function startGateway(
+  pipeline: Pipeline,
+  options: WsGatewayOptions = {},
+  telemetry?: WsTelemetry,
+): Promise<Running> {
+  const gateway = createWsGateway(
+    { port: 0, host: '127.0.0.1', ...options },
+    { pipeline, logger: silent, telemetry },
+  )
   const { port } = await gateway.listen()
   return { gateway, port, url: `ws://127.0.0.1:${port}` }
 }
@@ -97,7 +128,9 @@ export function connect(url: string, options: ClientOptions = {}): Promise<Clien
     received.push(JSON.parse(data.toString()) as Message)
     for (const listener of listeners) listener()
   })
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })))
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  )
 
   function until<T>(ready: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
     const now = ready()
@@ -105,7 +138,11 @@ export function connect(url: string, options: ClientOptions = {}): Promise<Clien
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         listeners.delete(check)
-        reject(new Error(`timed out waiting for ${what}; received ${JSON.stringify(received).slice(0, 2000)}`))
+        reject(
+          new Error(
+            `timed out waiting for ${what}; received ${JSON.stringify(received).slice(0, 2000)}`,
+          ),
+        )
       }, timeoutMs)
       function check() {
         const value = ready()
@@ -121,9 +158,20 @@ export function connect(url: string, options: ClientOptions = {}): Promise<Clien
   const client: Client = {
     ws,
     received,
-    next: (timeoutMs = 10_000) => until(() => (taken < received.length ? received[taken++] : undefined), timeoutMs, 'the next message'),
-    firstOf: (op, timeoutMs = 10_000) => until(() => received.find((m) => m.op === op), timeoutMs, `a ${op} message`),
-    receivedAtLeast: (count, timeoutMs = 20_000) => until(() => (received.length >= count ? received : undefined), timeoutMs, `${count} messages`),
+    next: (timeoutMs = 10_000) =>
+      until(
+        () => (taken < received.length ? received[taken++] : undefined),
+        timeoutMs,
+        'the next message',
+      ),
+    firstOf: (op, timeoutMs = 10_000) =>
+      until(() => received.find((m) => m.op === op), timeoutMs, `a ${op} message`),
+    receivedAtLeast: (count, timeoutMs = 20_000) =>
+      until(
+        () => (received.length >= count ? received : undefined),
+        timeoutMs,
+        `${count} messages`,
+      ),
     send: (value) => ws.send(typeof value === 'string' ? value : JSON.stringify(value)),
     closed,
     async close() {
@@ -134,12 +182,21 @@ export function connect(url: string, options: ClientOptions = {}): Promise<Clien
   return new Promise((resolve, reject) => {
     ws.once('open', () => resolve(client))
     ws.once('error', reject)
-    ws.once('unexpected-response', (_request, response) => reject(Object.assign(new Error(`upgrade refused: ${response.statusCode}`), { statusCode: response.statusCode })))
+    ws.once('unexpected-response', (_request, response) =>
+      reject(
+        Object.assign(new Error(`upgrade refused: ${response.statusCode}`), {
+          statusCode: response.statusCode,
+        }),
+      ),
+    )
   })
 }
 
 /** The HTTP status an upgrade is refused with (or 101 when it is not). */
-export function upgradeStatus(url: string, options: ClientOptions = {}): Promise<{ status: number; body: string }> {
+export function upgradeStatus(
+  url: string,
+  options: ClientOptions = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, options)
     ws.once('open', () => {
@@ -158,6 +215,7 @@ export function upgradeStatus(url: string, options: ClientOptions = {}): Promise
   })
 }
 
-export const statuses = (message: Message | undefined): string[] => (message?.results as Array<{ status: string }>).map((r) => r.status)
+export const statuses = (message: Message | undefined): string[] =>
+  (message?.results as Array<{ status: string }>).map((r) => r.status)
 
 export { sleep, until } from '../../support/wait.js'

@@ -35,8 +35,13 @@ export async function launchEmbedded(env: Record<string, string> = {}): Promise<
   return Object.assign(instance, {
     async exited(timeoutMs: number, since = Date.now()) {
       let timer: NodeJS.Timeout | undefined
-      const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)))
-      const result = await Promise.race([ended.then(([code, signal]) => ({ code, signal, ms: Date.now() - since })), timeout])
+      const timeout = new Promise<undefined>(
+        (resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)),
+      )
+      const result = await Promise.race([
+        ended.then(([code, signal]) => ({ code, signal, ms: Date.now() - since })),
+        timeout,
+      ])
       clearTimeout(timer)
       return result
     },

@@ -56,9 +56,13 @@ const wellFormed = (maxLength: number) => fc.string({ unit: 'binary', maxLength 
 const type = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,40}$/)
 const timestamp = fc.oneof(
   fc.integer({ min: 0, max: MAX_TIMESTAMP - 1 }),
-  fc.date({ min: new Date(0), max: new Date(MAX_TIMESTAMP - 1), noInvalidDate: true }).map((d) => d.toISOString()),
+  fc
+    .date({ min: new Date(0), max: new Date(MAX_TIMESTAMP - 1), noInvalidDate: true })
+    .map((d) => d.toISOString()),
 )
-const properties = fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 6 })
+const properties = fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 3 }), {
+  maxKeys: 6,
+})
 
 /** Valid by construction — except that jsonValue may write a `__proto__` key, which the oracle sees. */
 export const validEvent: fc.Arbitrary<Generated> = fc
@@ -74,24 +78,72 @@ export const validEvent: fc.Arbitrary<Generated> = fc
     },
     { requiredKeys: ['type'] },
   )
-  .map((event) => ({ expected: event.properties === undefined || propertiesValid(event.properties) ? 'accepted' : 'rejected', event }))
+  .map((event) => ({
+    expected:
+      event.properties === undefined || propertiesValid(event.properties) ? 'accepted' : 'rejected',
+    event,
+  }))
 
-const nonString = fc.oneof(fc.constant(null), fc.boolean(), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constant([]), fc.constant({}), fc.constant(raw('1e400')))
-const nonObject = fc.oneof(fc.constant(null), fc.boolean(), fc.integer(), fc.string(), fc.constant([]), fc.constant(raw('-1e400')), fc.constant([{ type: 'x' }]))
+const nonString = fc.oneof(
+  fc.constant(null),
+  fc.boolean(),
+  fc.integer(),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.constant([]),
+  fc.constant({}),
+  fc.constant(raw('1e400')),
+)
+const nonObject = fc.oneof(
+  fc.constant(null),
+  fc.boolean(),
+  fc.integer(),
+  fc.string(),
+  fc.constant([]),
+  fc.constant(raw('-1e400')),
+  fc.constant([{ type: 'x' }]),
+)
 
 /** One field of a valid event made wrong, in one of the ways API.md §1 refuses. */
 const mutation: fc.Arbitrary<[string, unknown]> = fc.oneof(
-  fc.tuple(fc.constant('type'), fc.oneof(nonString, fc.constantFrom('', 'bad type', 'x'.repeat(129), '_leading', '-x', 'a\u0000', 'é', 'a\ud800'))),
-  fc.tuple(fc.constant('id'), fc.oneof(nonString, fc.constantFrom('', 'x'.repeat(129), '\ud800', 'a\udc00b', `x${'\ud83d'}`))),
+  fc.tuple(
+    fc.constant('type'),
+    fc.oneof(
+      nonString,
+      fc.constantFrom('', 'bad type', 'x'.repeat(129), '_leading', '-x', 'a\u0000', 'é', 'a\ud800'),
+    ),
+  ),
+  fc.tuple(
+    fc.constant('id'),
+    fc.oneof(nonString, fc.constantFrom('', 'x'.repeat(129), '\ud800', 'a\udc00b', `x${'\ud83d'}`)),
+  ),
   fc.tuple(
     fc.constant('timestamp'),
     fc.oneof(
-      fc.constantFrom<unknown>(null, true, [], {}, -1, 1.5, MAX_TIMESTAMP, raw('1e400'), raw('123456789012345678901234567890'), '2026-02-30T00:00:00Z', '1764151200000', 'yesterday', '2026-11-26T10:00:00', '1969-12-31T23:59:59.999Z', '2100-01-01T00:00:00Z'),
+      fc.constantFrom<unknown>(
+        null,
+        true,
+        [],
+        {},
+        -1,
+        1.5,
+        MAX_TIMESTAMP,
+        raw('1e400'),
+        raw('123456789012345678901234567890'),
+        '2026-02-30T00:00:00Z',
+        '1764151200000',
+        'yesterday',
+        '2026-11-26T10:00:00',
+        '1969-12-31T23:59:59.999Z',
+        '2100-01-01T00:00:00Z',
+      ),
       fc.integer({ max: -1 }),
       fc.nat().map((n) => MAX_TIMESTAMP + n),
     ),
   ),
-  fc.tuple(fc.constantFrom('source', 'userId', 'sessionId'), fc.oneof(nonString, fc.constantFrom('x'.repeat(257), '\udfff', 'a\ud800'))),
+  fc.tuple(
+    fc.constantFrom('source', 'userId', 'sessionId'),
+    fc.oneof(nonString, fc.constantFrom('x'.repeat(257), '\udfff', 'a\ud800')),
+  ),
   fc.tuple(
     fc.constant('properties'),
     fc.oneof(
@@ -107,18 +159,35 @@ const mutation: fc.Arbitrary<[string, unknown]> = fc.oneof(
       ),
     ),
   ),
-  fc.tuple(fc.constantFrom('op', '__proto__', 'constructor', 'Type', '', 'receivedAt', 'transport'), fc.jsonValue({ maxDepth: 1 })),
+  fc.tuple(
+    fc.constantFrom('op', '__proto__', 'constructor', 'Type', '', 'receivedAt', 'transport'),
+    fc.jsonValue({ maxDepth: 1 }),
+  ),
 )
 
 export const invalidEvent: fc.Arbitrary<Generated> = fc.oneof(
-  fc.tuple(validEvent, mutation).map(([{ event }, [key, value]]) => ({ expected: 'rejected' as const, event: { ...(event as object), ...withKey(key, value) } })),
+  fc
+    .tuple(validEvent, mutation)
+    .map(([{ event }, [key, value]]) => ({
+      expected: 'rejected' as const,
+      event: { ...(event as object), ...withKey(key, value) },
+    })),
   nonObject.map((event) => ({ expected: 'rejected' as const, event })),
 )
 
 /** Any JSON at all: the server must answer it within the contract, whatever it is. */
-export const anyJson: fc.Arbitrary<Generated> = fc.jsonValue({ maxDepth: 4 }).map((event) => ({ expected: 'any' as const, event }))
+export const anyJson: fc.Arbitrary<Generated> = fc
+  .jsonValue({ maxDepth: 4 })
+  .map((event) => ({ expected: 'any' as const, event }))
 
-export const batch = fc.array(fc.oneof({ weight: 3, arbitrary: validEvent }, { weight: 3, arbitrary: invalidEvent }, { weight: 1, arbitrary: anyJson }), { minLength: 1, maxLength: 12 })
+export const batch = fc.array(
+  fc.oneof(
+    { weight: 3, arbitrary: validEvent },
+    { weight: 3, arbitrary: invalidEvent },
+    { weight: 1, arbitrary: anyJson },
+  ),
+  { minLength: 1, maxLength: 12 },
+)
 
 /** A WebSocket client that sends frames and waits for the one reply each frame gets (by seq), reconnecting after a close. */
 export class FrameClient {
@@ -149,7 +218,10 @@ export class FrameClient {
   }
 
   /** Sends one frame; resolves with its reply, or with the close code when the server closes instead. */
-  async send(data: string | Buffer, binary = false): Promise<{ reply?: Record<string, any>; closeCode?: number; seq: number }> {
+  async send(
+    data: string | Buffer,
+    binary = false,
+  ): Promise<{ reply?: Record<string, any>; closeCode?: number; seq: number }> {
     const ws = await this.open()
     const seq = ++this.seq
     return new Promise((resolve) => {
@@ -174,11 +246,28 @@ export class FrameClient {
  * stack) that is deep, wide or long: what a client can put in any position of a frame or body.
  */
 export const deepOrWide: fc.Arbitrary<string> = fc.oneof(
-  fc.tuple(fc.constantFrom(1, 10, 31, 33, 36, 100, 5000, 60_000), fc.constantFrom('[', '{"d":', '{"__proto__":'), fc.constantFrom('1', '"x"', '1e400', '[]', '{}')).map(([depth, open, leaf]) => open.repeat(depth) + leaf + (open === '[' ? ']' : '}').repeat(depth)),
-  fc.constantFrom(10, 1000, 50_000).map((width) => `[${Array.from({ length: width }, () => '0').join(',')}]`),
-  fc.constantFrom(10, 1000, 20_000).map((width) => `{${Array.from({ length: width }, (_, i) => `"k${i}":${i}`).join(',')}}`),
+  fc
+    .tuple(
+      fc.constantFrom(1, 10, 31, 33, 36, 100, 5000, 60_000),
+      fc.constantFrom('[', '{"d":', '{"__proto__":'),
+      fc.constantFrom('1', '"x"', '1e400', '[]', '{}'),
+    )
+    .map(
+      ([depth, open, leaf]) => open.repeat(depth) + leaf + (open === '[' ? ']' : '}').repeat(depth),
+    ),
+  fc
+    .constantFrom(10, 1000, 50_000)
+    .map((width) => `[${Array.from({ length: width }, () => '0').join(',')}]`),
+  fc
+    .constantFrom(10, 1000, 20_000)
+    .map((width) => `{${Array.from({ length: width }, (_, i) => `"k${i}":${i}`).join(',')}}`),
   fc.constantFrom(100, 20_000, 400_000).map((length) => JSON.stringify('s'.repeat(length))),
-  fc.constantFrom(100, 5_000).map((width) => `[${Array.from({ length: width }, () => '{"d":{"d":{"d":[1,2,{"__proto__":{}}]}}}').join(',')}]`),
+  fc
+    .constantFrom(100, 5_000)
+    .map(
+      (width) =>
+        `[${Array.from({ length: width }, () => '{"d":{"d":{"d":[1,2,{"__proto__":{}}]}}}').join(',')}]`,
+    ),
 )
 
 /** Where `deepOrWide` goes in a WebSocket frame: every key a frame or event may have, and some it may not. */

@@ -37,7 +37,8 @@ export async function launch(env: Record<string, string>): Promise<Instance> {
     },
     memory() {
       const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-      const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN)
+      const kb = (field: string) =>
+        Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN)
       return { rssKb: kb('VmRSS'), peakKb: kb('VmHWM') }
     },
   })
@@ -71,16 +72,34 @@ export function metric(values: Map<string, number>, name: string, ...labels: str
  * the sampling and returns what was seen.
  */
 export function watch(instance: Instance, everyMs = 100, options: { ready?: boolean } = {}) {
-  const seen = { maxInflight: 0, maxBytesInFlight: 0, readyStatuses: [] as Array<{ at: number; status: number; clickhouse?: string; redis?: string }>, peakRssKb: 0, samples: 0 }
+  const seen = {
+    maxInflight: 0,
+    maxBytesInFlight: 0,
+    readyStatuses: [] as Array<{ at: number; status: number; clickhouse?: string; redis?: string }>,
+    peakRssKb: 0,
+    samples: 0,
+  }
   let running = true
   const loop = (async () => {
     while (running && instance.alive) {
       seen.peakRssKb = Math.max(seen.peakRssKb, instance.memory().rssKb)
       try {
-        const [values, ready] = await Promise.all([instance.metrics(), options.ready === false ? undefined : instance.ready()])
+        const [values, ready] = await Promise.all([
+          instance.metrics(),
+          options.ready === false ? undefined : instance.ready(),
+        ])
         seen.maxInflight = Math.max(seen.maxInflight, values.get('sluice_events_in_flight') ?? 0)
-        seen.maxBytesInFlight = Math.max(seen.maxBytesInFlight, values.get('sluice_bytes_in_flight') ?? 0)
-        if (ready) seen.readyStatuses.push({ at: Date.now(), status: ready.status, clickhouse: ready.body.checks.clickhouse?.status, redis: ready.body.checks.redis?.status })
+        seen.maxBytesInFlight = Math.max(
+          seen.maxBytesInFlight,
+          values.get('sluice_bytes_in_flight') ?? 0,
+        )
+        if (ready)
+          seen.readyStatuses.push({
+            at: Date.now(),
+            status: ready.status,
+            clickhouse: ready.body.checks.clickhouse?.status,
+            redis: ready.body.checks.redis?.status,
+          })
         seen.samples++
       } catch {
         // the instance is going away (crash test) or busy: the next sample tells

@@ -26,7 +26,12 @@ export interface TestEvent {
 /** Events with ids `<prefix>-<n>`, numbered across every call, so each id is new. */
 export function eventSource(prefix: string, type: string) {
   let n = 0
-  return (count: number): TestEvent[] => Array.from({ length: count }, () => ({ id: `${prefix}-${n}`, type, properties: { n: n++, pad: 'x'.repeat(32) } }))
+  return (count: number): TestEvent[] =>
+    Array.from({ length: count }, () => ({
+      id: `${prefix}-${n}`,
+      type,
+      properties: { n: n++, pad: 'x'.repeat(32) },
+    }))
 }
 
 export class Ledger {
@@ -36,7 +41,14 @@ export class Ledger {
   readonly sentAt = new Map<string, number>()
   /** every result received for an id, in order, with who answered */
   readonly answers = new Map<string, Array<{ status: Status; via: string }>>()
-  readonly counts = { requests: 0, frames: 0, overloaded: 0, storageUnavailable: 0, retryAfterMissing: 0, networkErrors: 0 }
+  readonly counts = {
+    requests: 0,
+    frames: 0,
+    overloaded: 0,
+    storageUnavailable: 0,
+    retryAfterMissing: 0,
+    networkErrors: 0,
+  }
   /** anything a client did not expect: statuses outside the contract, error frames, broken acks */
   readonly unexpected: string[] = []
 
@@ -50,9 +62,11 @@ export class Ledger {
   }
 
   record(results: readonly Result[], via: string, sent: readonly TestEvent[]): void {
-    if (results.length !== sent.length) this.unexpected.push(`${via}: ${results.length} results for ${sent.length} events`)
+    if (results.length !== sent.length)
+      this.unexpected.push(`${via}: ${results.length} results for ${sent.length} events`)
     results.forEach((result, i) => {
-      if (result.index !== i || result.id !== sent[i]?.id) this.unexpected.push(`${via}: result ${i} is ${JSON.stringify(result)} for ${sent[i]?.id}`)
+      if (result.index !== i || result.id !== sent[i]?.id)
+        this.unexpected.push(`${via}: result ${i} is ${JSON.stringify(result)} for ${sent[i]?.id}`)
       const list = this.answers.get(result.id) ?? []
       list.push({ status: result.status, via })
       this.answers.set(result.id, list)
@@ -73,7 +87,9 @@ export class Ledger {
 
   /** ids that got `status` at least once */
   ever(status: Status): string[] {
-    return [...this.answers].filter(([, list]) => list.some((a) => a.status === status)).map(([id]) => id)
+    return [...this.answers]
+      .filter(([, list]) => list.some((a) => a.status === status))
+      .map(([id]) => id)
   }
 
   /** who answered `accepted` for an id */
@@ -88,8 +104,17 @@ export interface Answered {
   readonly body: any
 }
 
-export async function post(url: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Answered> {
-  const response = await fetch(`${url}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } })
+export async function post(
+  url: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Answered> {
+  const response = await fetch(`${url}${path}`, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json', ...headers },
+  })
   const text = await response.text()
   let parsed: unknown
   try {
@@ -125,14 +150,17 @@ export async function restWorker(options: RestWorkerOptions): Promise<void> {
     for (;;) {
       let answer: Answered
       try {
-        answer = single ? await post(url, '/v1/events', events[0]) : await post(url, '/v1/events/batch', { events })
+        answer = single
+          ? await post(url, '/v1/events', events[0])
+          : await post(url, '/v1/events/batch', { events })
       } catch {
         ledger.counts.networkErrors++
         return
       }
       ledger.counts.requests++
       if (answer.status === 503) {
-        if (answer.retryAfter === null || !/^\d+$/.test(answer.retryAfter)) ledger.counts.retryAfterMissing++
+        if (answer.retryAfter === null || !/^\d+$/.test(answer.retryAfter))
+          ledger.counts.retryAfterMissing++
         const code = answer.body?.error?.code
         if (code === 'overloaded') {
           ledger.counts.overloaded++
@@ -147,8 +175,12 @@ export async function restWorker(options: RestWorkerOptions): Promise<void> {
         }
       }
       if (single && answer.status === 202) ledger.record([answer.body as Result], via, events)
-      else if (!single && answer.status === 200) ledger.record((answer.body as { results: Result[] }).results, via, events)
-      else ledger.unexpected.push(`${via}: ${answer.status} ${JSON.stringify(answer.body).slice(0, 300)}`)
+      else if (!single && answer.status === 200)
+        ledger.record((answer.body as { results: Result[] }).results, via, events)
+      else
+        ledger.unexpected.push(
+          `${via}: ${answer.status} ${JSON.stringify(answer.body).slice(0, 300)}`,
+        )
       break
     }
     if (pauseMs > 0) await sleep(pauseMs)
@@ -189,9 +221,19 @@ export function wsWorker(options: WsWorkerOptions): Promise<{ closeCode: number 
     ws.on('error', () => ledger.counts.networkErrors++)
     ws.on('close', (code) => finish(code))
     ws.on('message', (data) => {
-      const message = JSON.parse(data.toString()) as { op: string; seq?: number; ref?: string; results?: Result[] }
+      const message = JSON.parse(data.toString()) as {
+        op: string
+        seq?: number
+        ref?: string
+        results?: Result[]
+      }
       if (message.op === 'welcome') return
-      if (message.op !== 'ack' || message.seq === undefined || !outstanding.has(message.seq) || message.ref !== String(message.seq)) {
+      if (
+        message.op !== 'ack' ||
+        message.seq === undefined ||
+        !outstanding.has(message.seq) ||
+        message.ref !== String(message.seq)
+      ) {
         ledger.unexpected.push(`${via}: ${JSON.stringify(message).slice(0, 300)}`)
         return
       }
@@ -212,7 +254,8 @@ export function wsWorker(options: WsWorkerOptions): Promise<{ closeCode: number 
         }
         stoppedAt ??= Date.now()
         if (outstanding.size === 0 || Date.now() - stoppedAt > settleTimeoutMs) {
-          if (outstanding.size > 0) ledger.unexpected.push(`${via}: ${outstanding.size} frames never acked`)
+          if (outstanding.size > 0)
+            ledger.unexpected.push(`${via}: ${outstanding.size} frames never acked`)
           ws.close(1000)
         }
       }, intervalMs)
@@ -225,17 +268,30 @@ export function wsWorker(options: WsWorkerOptions): Promise<{ closeCode: number 
  * tests set), until each is answered `accepted` or `duplicate`; a `failed` one, or a batch answered
  * 503, is sent again after `pauseMs`. Returns the ids still unsettled at the deadline.
  */
-export async function resendUntilSettled(url: string, ledger: Ledger, ids: readonly string[], via: string, deadlineMs = 30_000, pauseMs = 250): Promise<string[]> {
+export async function resendUntilSettled(
+  url: string,
+  ledger: Ledger,
+  ids: readonly string[],
+  via: string,
+  deadlineMs = 30_000,
+  pauseMs = 250,
+): Promise<string[]> {
   const deadline = Date.now() + deadlineMs
   let pending = [...ids]
   while (pending.length > 0 && Date.now() < deadline) {
     for (let i = 0; i < pending.length; i += 100) {
       const events = pending.slice(i, i + 100).map((id) => ledger.events.get(id)!)
       const answer = await post(url, '/v1/events/batch', { events })
-      if (answer.status === 200) ledger.record((answer.body as { results: Result[] }).results, via, events)
-      else if (answer.status !== 503) ledger.unexpected.push(`${via}: ${answer.status} ${JSON.stringify(answer.body).slice(0, 300)}`)
+      if (answer.status === 200)
+        ledger.record((answer.body as { results: Result[] }).results, via, events)
+      else if (answer.status !== 503)
+        ledger.unexpected.push(
+          `${via}: ${answer.status} ${JSON.stringify(answer.body).slice(0, 300)}`,
+        )
     }
-    pending = pending.filter((id) => ledger.last(id) !== 'accepted' && ledger.last(id) !== 'duplicate')
+    pending = pending.filter(
+      (id) => ledger.last(id) !== 'accepted' && ledger.last(id) !== 'duplicate',
+    )
     if (pending.length > 0) await sleep(pauseMs)
   }
   return pending

@@ -10,10 +10,12 @@ const retained = []
 export default [
   tap((event) => {
     if (event.type.startsWith('leak.')) retained.push(new Array(1 << 17).fill(event.id))
-    if (event.type === 'escape.exception') setImmediate(() => {
-      throw new Error(`escaped from a transform while handling ${event.id}`)
-    })
-    if (event.type === 'block.main') for (const end = Date.now() + 60_000; Date.now() < end; );
-    if (event.type === 'escape.rejection') void Promise.reject(new Error(`rejected in a transform while handling ${event.id}`))
+    if (event.type === 'escape.exception')
+      setImmediate(() => {
+        throw new Error(`escaped from a transform while handling ${event.id}`)
+      })
+    if (event.type === 'block.main') for (const end = Date.now() + 60_000; Date.now() < end;);
+    if (event.type === 'escape.rejection')
+      void Promise.reject(new Error(`rejected in a transform while handling ${event.id}`))
   }),
 ]

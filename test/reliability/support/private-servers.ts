@@ -14,7 +14,8 @@ import { join } from 'node:path'
 
 /** Every child still running when the test process exits is killed (by its pid, nothing broader). */
 const children = new Set<ChildProcess>()
-const alive = (child: ChildProcess | undefined): boolean => child !== undefined && child.exitCode === null && child.signalCode === null
+const alive = (child: ChildProcess | undefined): boolean =>
+  child !== undefined && child.exitCode === null && child.signalCode === null
 
 /** Remembered until it exits, so that whatever is left is killed when the test process ends. */
 function track(child: ChildProcess): ChildProcess {
@@ -37,16 +38,30 @@ export async function freePort(): Promise<number> {
   return port
 }
 
-async function waitUntil(what: string, ready: () => Promise<boolean>, child: ChildProcess, log: () => string, timeoutMs: number): Promise<void> {
+async function waitUntil(
+  what: string,
+  ready: () => Promise<boolean>,
+  child: ChildProcess,
+  log: () => string,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!(await ready())) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${what} exited (${child.exitCode ?? child.signalCode}) before it answered:\n${log()}`)
-    if (Date.now() > deadline) throw new Error(`${what} did not answer within ${timeoutMs} ms:\n${log()}`)
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(
+        `${what} exited (${child.exitCode ?? child.signalCode}) before it answered:\n${log()}`,
+      )
+    if (Date.now() > deadline)
+      throw new Error(`${what} did not answer within ${timeoutMs} ms:\n${log()}`)
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
 }
 
-async function stopChild(child: ChildProcess | undefined, signal: NodeJS.Signals, graceMs = 15_000): Promise<void> {
+async function stopChild(
+  child: ChildProcess | undefined,
+  signal: NodeJS.Signals,
+  graceMs = 15_000,
+): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return
   const exited = once(child, 'exit')
   child.kill(signal)
@@ -100,11 +115,32 @@ export async function startPrivateRedis(): Promise<PrivateServer> {
     async start() {
       if (server.running) return
       output = ''
-      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      child = spawn(
+        'redis-server',
+        [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--daemonize',
+          'no',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      )
       const started = track(child)
       started.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
       started.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()))
-      await waitUntil(`redis-server on :${port}`, () => redisPing(port), started, () => output, 15_000)
+      await waitUntil(
+        `redis-server on :${port}`,
+        () => redisPing(port),
+        started,
+        () => output,
+        15_000,
+      )
     },
     stop: (signal = 'SIGKILL') => stopChild(child, signal),
     dispose: () => stopChild(child, 'SIGKILL'),
@@ -132,7 +168,10 @@ const CLICKHOUSE_BINARIES: Array<[string, string[]]> = [
  * ports only (no MySQL or other protocol ports), small caches, listening on 127.0.0.1 alone.
  * `<yandex>` is the root element 18.16 reads; current servers still accept it.
  */
-function clickHouseConfig(dir: string, ports: { http: number; tcp: number; interserver: number }): string {
+function clickHouseConfig(
+  dir: string,
+  ports: { http: number; tcp: number; interserver: number },
+): string {
   return `<?xml version="1.0"?>
 <yandex>
     <logger>
@@ -197,7 +236,9 @@ const USERS = `<?xml version="1.0"?>
 
 async function clickHousePing(port: number): Promise<boolean> {
   try {
-    const response = await fetch(`http://127.0.0.1:${port}/ping`, { signal: AbortSignal.timeout(1000) })
+    const response = await fetch(`http://127.0.0.1:${port}/ping`, {
+      signal: AbortSignal.timeout(1000),
+    })
     return response.ok && (await response.text()).startsWith('Ok')
   } catch {
     return false
@@ -212,7 +253,10 @@ async function clickHousePing(port: number): Promise<boolean> {
  */
 export async function startPrivateClickHouse(): Promise<PrivateClickHouse> {
   const found = CLICKHOUSE_BINARIES.find(([path]) => existsSync(path))
-  if (!found) throw new Error(`no ClickHouse server binary (looked for ${CLICKHOUSE_BINARIES.map(([p]) => p).join(', ')}); scripts/services.sh installs Debian's clickhouse-server`)
+  if (!found)
+    throw new Error(
+      `no ClickHouse server binary (looked for ${CLICKHOUSE_BINARIES.map(([p]) => p).join(', ')}); scripts/services.sh installs Debian's clickhouse-server`,
+    )
   const [binary, prefix] = found
   const dir = await mkdtemp(join(tmpdir(), 'sluice-private-clickhouse-'))
   const ports = { http: await freePort(), tcp: await freePort(), interserver: await freePort() }
@@ -235,10 +279,19 @@ export async function startPrivateClickHouse(): Promise<PrivateClickHouse> {
     async start() {
       if (server.running) return
       const out = openSync(logFile, 'a')
-      child = spawn(binary, [...prefix, `--config-file=${join(dir, 'config.xml')}`], { cwd: dir, stdio: ['ignore', out, out] })
+      child = spawn(binary, [...prefix, `--config-file=${join(dir, 'config.xml')}`], {
+        cwd: dir,
+        stdio: ['ignore', out, out],
+      })
       closeSync(out)
       const started = track(child)
-      await waitUntil(`clickhouse-server on :${ports.http}`, () => clickHousePing(ports.http), started, log, 60_000)
+      await waitUntil(
+        `clickhouse-server on :${ports.http}`,
+        () => clickHousePing(ports.http),
+        started,
+        log,
+        60_000,
+      )
     },
     stop: (signal = 'SIGTERM') => stopChild(child, signal),
     freeze() {

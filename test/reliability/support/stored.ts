@@ -16,24 +16,43 @@ export interface Stored {
 export async function readStored(url: string, database: string): Promise<Stored> {
   const client = await createClickHouseClient({ url })
   const table = `${quoteIdentifier(database)}.${quoteIdentifier('raw_events')}`
-  const rows = async <T>(query: string) => (await client.query({ query, format: 'JSONEachRow' })).json<T>()
+  const rows = async <T>(query: string) =>
+    (await client.query({ query, format: 'JSONEachRow' })).json<T>()
   try {
     const final = new Map<string, number>()
     // 18.16 quotes 64-bit integers in JSON output: Number() them.
-    for (const row of await rows<{ id: string; n: string | number }>(`SELECT id, count() AS n FROM ${table} FINAL GROUP BY id`)) final.set(row.id, Number(row.n))
-    const [totals] = await rows<{ raw: string | number; uniq: string | number }>(`SELECT count() AS raw, uniqExact(id) AS uniq FROM ${table}`)
-    const [finalRows] = await rows<{ n: string | number }>(`SELECT count() AS n FROM ${table} FINAL`)
-    return { final, rawRows: Number(totals?.raw ?? 0), finalRows: Number(finalRows?.n ?? 0), uniqueIds: Number(totals?.uniq ?? 0) }
+    for (const row of await rows<{ id: string; n: string | number }>(
+      `SELECT id, count() AS n FROM ${table} FINAL GROUP BY id`,
+    ))
+      final.set(row.id, Number(row.n))
+    const [totals] = await rows<{ raw: string | number; uniq: string | number }>(
+      `SELECT count() AS raw, uniqExact(id) AS uniq FROM ${table}`,
+    )
+    const [finalRows] = await rows<{ n: string | number }>(
+      `SELECT count() AS n FROM ${table} FINAL`,
+    )
+    return {
+      final,
+      rawRows: Number(totals?.raw ?? 0),
+      finalRows: Number(finalRows?.n ?? 0),
+      uniqueIds: Number(totals?.uniq ?? 0),
+    }
   } finally {
     await client.close()
   }
 }
 
 /** Every row of a database's `raw_events`, as stored (for checking that nothing invalid got in). */
-export async function readAllRows(url: string, database: string): Promise<Array<Record<string, unknown>>> {
+export async function readAllRows(
+  url: string,
+  database: string,
+): Promise<Array<Record<string, unknown>>> {
   const client = await createClickHouseClient({ url })
   try {
-    const result = await client.query({ query: `SELECT * FROM ${quoteIdentifier(database)}.${quoteIdentifier('raw_events')}`, format: 'JSONEachRow' })
+    const result = await client.query({
+      query: `SELECT * FROM ${quoteIdentifier(database)}.${quoteIdentifier('raw_events')}`,
+      format: 'JSONEachRow',
+    })
     return await result.json<Record<string, unknown>>()
   } finally {
     await client.close()
@@ -41,4 +60,5 @@ export async function readAllRows(url: string, database: string): Promise<Array<
 }
 
 /** A database name of its own for one test file (dropped by the file, or gone with its private server). */
-export const privateDatabase = (label: string) => `sluice_${label}_${Math.random().toString(16).slice(2, 12)}`
+export const privateDatabase = (label: string) =>
+  `sluice_${label}_${Math.random().toString(16).slice(2, 12)}`

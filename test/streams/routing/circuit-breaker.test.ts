@@ -7,9 +7,18 @@ import { route } from '../../../src/streams/routing/route.js'
 import { testScheduler } from '../helpers.js'
 import { event, fakeDelivery, memoryDeadLetters } from './fakes.js'
 
-function recordingBreaker(scheduler: ReturnType<typeof testScheduler>, failureThreshold: number, coolDownMs: number) {
+function recordingBreaker(
+  scheduler: ReturnType<typeof testScheduler>,
+  failureThreshold: number,
+  coolDownMs: number,
+) {
   const changes: string[] = []
-  const breaker = createCircuitBreaker({ failureThreshold, coolDownMs, scheduler, onChange: (state) => changes.push(`${state}@${scheduler.now()}`) })
+  const breaker = createCircuitBreaker({
+    failureThreshold,
+    coolDownMs,
+    scheduler,
+    onChange: (state) => changes.push(`${state}@${scheduler.now()}`),
+  })
   return { breaker, changes }
 }
 
@@ -18,11 +27,16 @@ describe('circuit breaker', () => {
     const scheduler = testScheduler()
     scheduler.run(({ expectObservable, time }) => {
       const { breaker } = recordingBreaker(scheduler, 2, time('----------|'))
-      const take = (at: number, verdict: 'succeeded' | 'failed') => scheduler.schedule(() => breaker.permit().subscribe((permit) => permit[verdict]()), at)
+      const take = (at: number, verdict: 'succeeded' | 'failed') =>
+        scheduler.schedule(() => breaker.permit().subscribe((permit) => permit[verdict]()), at)
       take(1, 'failed')
       take(2, 'failed') // opens at 2; half-open at 12
       take(15, 'succeeded') // the probe: closes at 15
-      expectObservable(breaker.state$, '^ 20ms !').toBe('c-o---------h--c', { c: 'closed', o: 'open', h: 'half-open' })
+      expectObservable(breaker.state$, '^ 20ms !').toBe('c-o---------h--c', {
+        c: 'closed',
+        o: 'open',
+        h: 'half-open',
+      })
     })
   })
 
@@ -30,7 +44,8 @@ describe('circuit breaker', () => {
     const scheduler = testScheduler()
     scheduler.run(({ flush }) => {
       const { breaker, changes } = recordingBreaker(scheduler, 2, 10)
-      for (const verdict of ['failed', 'succeeded', 'failed', 'succeeded', 'failed'] as const) breaker.permit().subscribe((permit) => permit[verdict]())
+      for (const verdict of ['failed', 'succeeded', 'failed', 'succeeded', 'failed'] as const)
+        breaker.permit().subscribe((permit) => permit[verdict]())
       flush()
       expect(changes).toEqual([])
       expect(breaker.state).toBe('closed')
@@ -43,7 +58,10 @@ describe('circuit breaker', () => {
       const { breaker } = recordingBreaker(scheduler, 1, 5)
       scheduler.schedule(() => breaker.permit().subscribe((p) => p.failed()), 0) // open at 0, half-open at 5
       scheduler.schedule(() => breaker.permit().subscribe((p) => p.failed()), 6) // the probe fails: open at 6, half-open at 11
-      expectObservable(breaker.state$, '^ 12ms !').toBe('o----ho----h', { o: 'open', h: 'half-open' })
+      expectObservable(breaker.state$, '^ 12ms !').toBe('o----ho----h', {
+        o: 'open',
+        h: 'half-open',
+      })
     })
   })
 
@@ -53,7 +71,11 @@ describe('circuit breaker', () => {
       const { breaker } = recordingBreaker(scheduler, 1, 10)
       breaker.permit().subscribe((p) => p.failed()) // open at 0
       const granted: Array<[string, number, Permit]> = []
-      for (const name of ['a', 'b', 'c']) scheduler.schedule(() => breaker.permit().subscribe((p) => granted.push([name, scheduler.now(), p])), 1)
+      for (const name of ['a', 'b', 'c'])
+        scheduler.schedule(
+          () => breaker.permit().subscribe((p) => granted.push([name, scheduler.now(), p])),
+          1,
+        )
       scheduler.schedule(() => granted[0]![2].abandoned(), 12) // a gives up its probe: b takes it
       scheduler.schedule(() => granted[1]![2].succeeded(), 14) // b's probe succeeds: c goes
       flush()
@@ -66,18 +88,53 @@ describe('circuit breaker', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, flush }) => {
       // The destination fails until 50 ms; three batches in flight fail together at 1 ms and open the breaker.
-      const { delivery, calls } = fakeDelivery(scheduler, (call) => ({ ms: 1, error: call.at < 50 ? retriableError('HTTP 502') : undefined }))
+      const { delivery, calls } = fakeDelivery(scheduler, (call) => ({
+        ms: 1,
+        error: call.at < 50 ? retriableError('HTTP 502') : undefined,
+      }))
       const { breaker, changes } = recordingBreaker(scheduler, 3, 100)
       const store = memoryDeadLetters()
-      const r = route({ name: 'r', match: ['*'], url: 'http://127.0.0.1:1/', batchMaxEvents: 1, concurrency: 3, maxAttempts: 8, backoffInitialMs: 10 })
-      const deadLetters = deadLetterWriter({ store, retry: { initialMs: 1, maxMs: 1, budgetMs: 1 }, scheduler })
-      hot('(abc)|', { a: { event: event('a') }, b: { event: event('b') }, c: { event: event('c') } })
-        .pipe(deliverRoute(r, { delivery, breaker, deadLetters, newBatchId: () => 'id', scheduler, random: () => 1 }))
+      const r = route({
+        name: 'r',
+        match: ['*'],
+        url: 'http://127.0.0.1:1/',
+        batchMaxEvents: 1,
+        concurrency: 3,
+        maxAttempts: 8,
+        backoffInitialMs: 10,
+      })
+      const deadLetters = deadLetterWriter({
+        store,
+        retry: { initialMs: 1, maxMs: 1, budgetMs: 1 },
+        scheduler,
+      })
+      hot('(abc)|', {
+        a: { event: event('a') },
+        b: { event: event('b') },
+        c: { event: event('c') },
+      })
+        .pipe(
+          deliverRoute(r, {
+            delivery,
+            breaker,
+            deadLetters,
+            newBatchId: () => 'id',
+            scheduler,
+            random: () => 1,
+          }),
+        )
         .subscribe()
       flush()
       expect(changes).toEqual(['open@1', 'half-open@101', 'closed@102'])
       // Retries asked at 11 ms and waited: a probed at 101, b and c went once it closed.
-      expect(calls.map((c) => `${c.ids}@${c.at}`)).toEqual(['a@0', 'b@0', 'c@0', 'a@101', 'b@102', 'c@102'])
+      expect(calls.map((c) => `${c.ids}@${c.at}`)).toEqual([
+        'a@0',
+        'b@0',
+        'c@0',
+        'a@101',
+        'b@102',
+        'c@102',
+      ])
       expect(store.rows).toEqual([])
     })
   })
@@ -86,12 +143,36 @@ describe('circuit breaker', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, flush }) => {
       // Down until 1000 ms; maxAttempts 3 with waits of 10 and 20 ms would run out at 31 ms without the breaker.
-      const { delivery, calls } = fakeDelivery(scheduler, (call) => ({ error: call.at < 1000 ? retriableError('ECONNREFUSED') : undefined }))
+      const { delivery, calls } = fakeDelivery(scheduler, (call) => ({
+        error: call.at < 1000 ? retriableError('ECONNREFUSED') : undefined,
+      }))
       const { breaker } = recordingBreaker(scheduler, 1, 600)
       const store = memoryDeadLetters()
-      const r = route({ name: 'r', match: ['*'], url: 'http://127.0.0.1:1/', batchMaxEvents: 1, maxAttempts: 3, backoffInitialMs: 10 })
-      const deadLetters = deadLetterWriter({ store, retry: { initialMs: 1, maxMs: 1, budgetMs: 1 }, scheduler })
-      hot('a|', { a: { event: event('a') } }).pipe(deliverRoute(r, { delivery, breaker, deadLetters, newBatchId: () => 'id', scheduler, random: () => 1 })).subscribe()
+      const r = route({
+        name: 'r',
+        match: ['*'],
+        url: 'http://127.0.0.1:1/',
+        batchMaxEvents: 1,
+        maxAttempts: 3,
+        backoffInitialMs: 10,
+      })
+      const deadLetters = deadLetterWriter({
+        store,
+        retry: { initialMs: 1, maxMs: 1, budgetMs: 1 },
+        scheduler,
+      })
+      hot('a|', { a: { event: event('a') } })
+        .pipe(
+          deliverRoute(r, {
+            delivery,
+            breaker,
+            deadLetters,
+            newBatchId: () => 'id',
+            scheduler,
+            random: () => 1,
+          }),
+        )
+        .subscribe()
       flush()
       // open at 0 → probe at 600 fails → probe at 1200 succeeds: three attempts, delivered.
       expect(calls.map((c) => c.at)).toEqual([0, 600, 1200])

@@ -9,7 +9,10 @@ const ids = (entries: OutboxEntry[]) => entries.map((e) => e.event.id).join('')
 
 async function filled(...names: string[]) {
   const outbox = memoryOutbox()
-  await lastValueFrom(outbox.append([{ route: 'r', events: names.map((id) => event(id)) }]) as Observable<unknown>, { defaultValue: undefined })
+  await lastValueFrom(
+    outbox.append([{ route: 'r', events: names.map((id) => event(id)) }]) as Observable<unknown>,
+    { defaultValue: undefined },
+  )
   return outbox
 }
 
@@ -22,7 +25,15 @@ describe('pumpOutbox', () => {
       const wake = new Subject<void>()
       // A settle at 5 ms frees room for one more.
       hot('-----s').subscribe(() => (held--, wake.next()))
-      const pumped = pumpOutbox({ outbox, route: 'r', room: () => 3 - held, pageSize: 2, wake$: wake, pollMs: 1000, scheduler })
+      const pumped = pumpOutbox({
+        outbox,
+        route: 'r',
+        room: () => 3 - held,
+        pageSize: 2,
+        wake$: wake,
+        pollMs: 1000,
+        scheduler,
+      })
       // The route takes what is pumped at once: held grows before the pump decides whether to read again.
       const taken = pumped.pipe(
         tap((entries) => (held += entries.length)),
@@ -37,8 +48,18 @@ describe('pumpOutbox', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable }) => {
       hot('---x').subscribe(() => void outbox.append([{ route: 'r', events: [event('late')] }]))
-      const pumped = pumpOutbox({ outbox, route: 'r', room: () => 10, pageSize: 10, wake$: new Subject(), pollMs: 10, scheduler })
-      expectObservable(pumped, '^ 30ms !').toBe('10ms x', { x: [{ receipt: '1', event: event('late') }] })
+      const pumped = pumpOutbox({
+        outbox,
+        route: 'r',
+        room: () => 10,
+        pageSize: 10,
+        wake$: new Subject(),
+        pollMs: 10,
+        scheduler,
+      })
+      expectObservable(pumped, '^ 30ms !').toBe('10ms x', {
+        x: [{ receipt: '1', event: event('late') }],
+      })
     })
   })
 
@@ -57,7 +78,16 @@ describe('pumpOutbox', () => {
         return read(route, max)
       }
       const wake = hot<void>('--w')
-      const pumped = pumpOutbox({ outbox, route: 'r', room: () => 10, pageSize: 10, wake$: wake, pollMs: 1000, scheduler, onError: (e) => errors.push((e as Error).message) })
+      const pumped = pumpOutbox({
+        outbox,
+        route: 'r',
+        room: () => 10,
+        pageSize: 10,
+        wake$: wake,
+        pollMs: 1000,
+        scheduler,
+        onError: (e) => errors.push((e as Error).message),
+      })
       expectObservable(pumped, '^ 5ms !').toBe('--x', { x: [{ receipt: '1', event: event('a') }] })
       flush()
       expect(errors).toEqual(['LOADING Redis is loading the dataset in memory'])

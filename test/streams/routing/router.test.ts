@@ -1,9 +1,23 @@
-import { asyncScheduler, firstValueFrom, lastValueFrom, map, mergeMap, NEVER, Subject, throwError, type Observable } from 'rxjs'
+import {
+  asyncScheduler,
+  firstValueFrom,
+  lastValueFrom,
+  map,
+  mergeMap,
+  NEVER,
+  Subject,
+  throwError,
+  type Observable,
+} from 'rxjs'
 import { describe, expect, it } from 'vitest'
 import { finalError, retriableError } from '../../../src/streams/routing/delivery-error.js'
 import { route } from '../../../src/streams/routing/route.js'
 import { PENDING_AT_SHUTDOWN } from '../../../src/streams/routing/route-lane.js'
-import { createRouter, UnknownRouteError, type RouterDeps } from '../../../src/streams/routing/router.js'
+import {
+  createRouter,
+  UnknownRouteError,
+  type RouterDeps,
+} from '../../../src/streams/routing/router.js'
 import { createMemoryDedupeStore } from '../../../src/adapters/memory/memory-dedupe-store.js'
 import { createPipeline } from '../../../src/streams/pipeline.js'
 import type { Delivery } from '../../../src/streams/routing/ports.js'
@@ -15,31 +29,77 @@ import { sleep, until } from '../../support/wait.js'
 // Real time, short waits: these tests go through promises (enqueue, drain, replay), which virtual time does not run.
 const fast = { batchMaxWaitMs: 5, backoffInitialMs: 1, backoffMaxMs: 2 }
 
-function deps(behave?: (call: Call) => { ms?: number; error?: unknown } | undefined, extra: Partial<RouterDeps> = {}) {
+function deps(
+  behave?: (call: Call) => { ms?: number; error?: unknown } | undefined,
+  extra: Partial<RouterDeps> = {},
+) {
   const fake = fakeDelivery(asyncScheduler, behave)
   const store = memoryDeadLetters()
   const deadLettered: Array<[string, number, DeadLetterReason]> = []
-  return { ...fake, store, deadLettered, deps: { delivery: fake.delivery, deadLetters: store, telemetry: { batchDeadLettered: (r: string, n: number, reason: DeadLetterReason) => deadLettered.push([r, n, reason]) }, ...extra } }
+  return {
+    ...fake,
+    store,
+    deadLettered,
+    deps: {
+      delivery: fake.delivery,
+      deadLetters: store,
+      telemetry: {
+        batchDeadLettered: (r: string, n: number, reason: DeadLetterReason) =>
+          deadLettered.push([r, n, reason]),
+      },
+      ...extra,
+    },
+  }
 }
 
 describe('router', () => {
   it('sends each event to every route that matches its type, and to no other', async () => {
     const { deps: d, delivered } = deps()
     const router = createRouter(
-      { routes: [route({ name: 'views', match: ['page_view'], url: 'http://a/', ...fast }), route({ name: 'checkout', match: ['checkout.*'], url: 'http://b/', ...fast }), route({ name: 'all', match: ['*'], url: 'http://c/', ...fast })] },
+      {
+        routes: [
+          route({ name: 'views', match: ['page_view'], url: 'http://a/', ...fast }),
+          route({ name: 'checkout', match: ['checkout.*'], url: 'http://b/', ...fast }),
+          route({ name: 'all', match: ['*'], url: 'http://c/', ...fast }),
+        ],
+      },
       d,
     )
     await router.start()
-    await router.enqueue([event('1', 'page_view'), event('2', 'checkout.completed'), event('3', 'checkout'), event('4', 'signup')])
+    await router.enqueue([
+      event('1', 'page_view'),
+      event('2', 'checkout.completed'),
+      event('3', 'checkout'),
+      event('4', 'signup'),
+    ])
     await router.drain()
-    const got = (name: string) => delivered.filter((c) => c.route === name).flatMap((c) => c.ids.split(',')).sort().join(',')
+    const got = (name: string) =>
+      delivered
+        .filter((c) => c.route === name)
+        .flatMap((c) => c.ids.split(','))
+        .sort()
+        .join(',')
     expect([got('views'), got('checkout'), got('all')]).toEqual(['1', '2', '1,2,3,4'])
   })
 
   it('writes what overflows a full queue to dead letters at once, with no attempt, and delivers the rest', async () => {
     let open = false
     const { deps: d, store, deadLettered, delivered } = deps(() => (open ? undefined : { ms: 50 }))
-    const router = createRouter({ routes: [route({ name: 'r', match: ['*'], url: 'http://a/', batchMaxEvents: 3, batchMaxWaitMs: 1 })], queueMaxEvents: 3 }, d)
+    const router = createRouter(
+      {
+        routes: [
+          route({
+            name: 'r',
+            match: ['*'],
+            url: 'http://a/',
+            batchMaxEvents: 3,
+            batchMaxWaitMs: 1,
+          }),
+        ],
+        queueMaxEvents: 3,
+      },
+      d,
+    )
     await router.start()
     await router.enqueue(['a', 'b', 'c', 'd', 'e'].map((id) => event(id)))
     await until(() => store.rows.length === 2)
@@ -56,9 +116,29 @@ describe('router', () => {
 
   it('holds events in the bounded queue while the breaker is open, and sends the overflow to dead letters', async () => {
     const states: string[] = []
-    const { deps: d, store, calls } = deps(() => ({ error: retriableError('ECONNREFUSED') }), { telemetry: { breakerChanged: (_r, state) => states.push(state) } })
+    const {
+      deps: d,
+      store,
+      calls,
+    } = deps(() => ({ error: retriableError('ECONNREFUSED') }), {
+      telemetry: { breakerChanged: (_r, state) => states.push(state) },
+    })
     const router = createRouter(
-      { routes: [route({ name: 'r', match: ['*'], url: 'http://a/', batchMaxEvents: 1, batchMaxWaitMs: 1, concurrency: 1, backoffInitialMs: 1 })], queueMaxEvents: 5, breaker: { failureThreshold: 2, coolDownMs: 60_000 } },
+      {
+        routes: [
+          route({
+            name: 'r',
+            match: ['*'],
+            url: 'http://a/',
+            batchMaxEvents: 1,
+            batchMaxWaitMs: 1,
+            concurrency: 1,
+            backoffInitialMs: 1,
+          }),
+        ],
+        queueMaxEvents: 5,
+        breaker: { failureThreshold: 2, coolDownMs: 60_000 },
+      },
       d,
     )
     await router.start()
@@ -67,7 +147,10 @@ describe('router', () => {
     await router.enqueue(['b', 'c', 'd', 'e', 'f', 'g'].map((id) => event(id)))
     await until(() => store.rows.length === 2)
     expect(router.status()).toEqual([{ route: 'r', breaker: 'open', pending: 5 }])
-    expect(store.rows.map((r) => [r.event.id, r.attempts])).toEqual([['f', 0], ['g', 0]])
+    expect(store.rows.map((r) => [r.event.id, r.attempts])).toEqual([
+      ['f', 0],
+      ['g', 0],
+    ])
     expect(calls).toHaveLength(2) // nothing goes while it is open
     expect(states).toEqual(['open'])
     await router.drain({ flushMs: 10 })
@@ -75,7 +158,10 @@ describe('router', () => {
 
   it('delivers a partial batch at drain without waiting for its window', async () => {
     const { deps: d, delivered } = deps()
-    const router = createRouter({ routes: [route({ name: 'r', match: ['*'], url: 'http://a/', batchMaxWaitMs: 60_000 })] }, d)
+    const router = createRouter(
+      { routes: [route({ name: 'r', match: ['*'], url: 'http://a/', batchMaxWaitMs: 60_000 })] },
+      d,
+    )
     await router.start()
     await router.enqueue([event('a')])
     const started = Date.now()
@@ -87,7 +173,10 @@ describe('router', () => {
   it('persists what is still pending when the drain deadline comes, as dead letters of reason shutdown', async () => {
     const hanging: Delivery = { send: () => NEVER }
     const { deps: d, store, deadLettered } = deps()
-    const router = createRouter({ routes: [route({ name: 'r', match: ['*'], url: 'http://a/', batchMaxEvents: 1 })] }, { ...d, delivery: hanging })
+    const router = createRouter(
+      { routes: [route({ name: 'r', match: ['*'], url: 'http://a/', batchMaxEvents: 1 })] },
+      { ...d, delivery: hanging },
+    )
     await router.start()
     await router.enqueue([event('a'), event('b')])
     await router.drain({ flushMs: 30 })
@@ -100,11 +189,28 @@ describe('router', () => {
 
   it('sends what the last shutdown left at the next start, and nothing else', async () => {
     const { deps: d, store, delivered } = deps()
-    await lastValueFrom(store.write([
-      { route: 'r', event: event('left'), error: PENDING_AT_SHUTDOWN, attempts: 0, time: Date.now() - 1000 },
-      { route: 'r', event: event('failed'), error: 'HTTP 500', attempts: 8, time: Date.now() - 1000 },
-    ]) as Observable<unknown>)
-    const router = createRouter({ routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })] }, d)
+    await lastValueFrom(
+      store.write([
+        {
+          route: 'r',
+          event: event('left'),
+          error: PENDING_AT_SHUTDOWN,
+          attempts: 0,
+          time: Date.now() - 1000,
+        },
+        {
+          route: 'r',
+          event: event('failed'),
+          error: 'HTTP 500',
+          attempts: 8,
+          time: Date.now() - 1000,
+        },
+      ]) as Observable<unknown>,
+    )
+    const router = createRouter(
+      { routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })] },
+      d,
+    )
     await router.start()
     await until(() => delivered.length === 1)
     await until(() => store.rows.length === 1)
@@ -115,8 +221,15 @@ describe('router', () => {
 
   it('replays dead letters through the route, removes them once delivered, and does not replay what fails again meanwhile', async () => {
     let down = true
-    const { deps: d, store, delivered } = deps(() => (down ? { error: finalError('HTTP 410') } : undefined))
-    const router = createRouter({ routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })] }, d)
+    const {
+      deps: d,
+      store,
+      delivered,
+    } = deps(() => (down ? { error: finalError('HTTP 410') } : undefined))
+    const router = createRouter(
+      { routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })] },
+      d,
+    )
     await router.start()
     await router.enqueue(['a', 'b', 'c'].map((id) => event(id)))
     await until(() => store.rows.length === 3)
@@ -133,14 +246,19 @@ describe('router', () => {
 
   it('replays only dead letters written since the time given', async () => {
     const { deps: d, store, delivered } = deps()
-    const router = createRouter({ routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })] }, d)
+    const router = createRouter(
+      { routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })] },
+      d,
+    )
     await router.start()
     const now = Date.now()
-    await lastValueFrom(store.write([
-      { route: 'r', event: event('old'), error: 'HTTP 500', attempts: 8, time: now - 60_000 },
-      { route: 'r', event: event('new'), error: 'HTTP 500', attempts: 8, time: now - 1000 },
-      { route: 'other', event: event('x'), error: 'HTTP 500', attempts: 8, time: now - 1000 },
-    ]) as Observable<unknown>)
+    await lastValueFrom(
+      store.write([
+        { route: 'r', event: event('old'), error: 'HTTP 500', attempts: 8, time: now - 60_000 },
+        { route: 'r', event: event('new'), error: 'HTTP 500', attempts: 8, time: now - 1000 },
+        { route: 'other', event: event('x'), error: 'HTTP 500', attempts: 8, time: now - 1000 },
+      ]) as Observable<unknown>,
+    )
     expect(await router.replay('r', now - 5000)).toEqual({ replayed: 1 })
     expect(delivered.map((c) => c.ids)).toEqual(['new'])
     expect(store.rows.map((r) => r.event.id)).toEqual(['old', 'x'])
@@ -152,7 +270,10 @@ describe('router with an outbox', () => {
   it('appends matched events to the outbox, delivers them from it and acks them once delivered', async () => {
     const outbox = memoryOutbox()
     const { deps: d, delivered } = deps(undefined, { outbox })
-    const router = createRouter({ routes: [route({ name: 'r', match: ['page_view'], url: 'http://a/', ...fast })] }, d)
+    const router = createRouter(
+      { routes: [route({ name: 'r', match: ['page_view'], url: 'http://a/', ...fast })] },
+      d,
+    )
     await router.start()
     await router.enqueue([event('a'), event('b', 'other')])
     await until(() => outbox.acked.length === 1)
@@ -163,10 +284,17 @@ describe('router with an outbox', () => {
 
   it('falls back to in-memory delivery when the outbox append fails, and says so', async () => {
     const outbox = memoryOutbox()
-    outbox.append = () => throwError(() => new Error('READONLY You can’t write against a read only replica.'))
+    outbox.append = () =>
+      throwError(() => new Error('READONLY You can’t write against a read only replica.'))
     const failures: string[] = []
-    const { deps: d, delivered } = deps(undefined, { outbox, telemetry: { outboxFailed: (operation) => failures.push(operation) } })
-    const router = createRouter({ routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })] }, d)
+    const { deps: d, delivered } = deps(undefined, {
+      outbox,
+      telemetry: { outboxFailed: (operation) => failures.push(operation) },
+    })
+    const router = createRouter(
+      { routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })] },
+      d,
+    )
     await router.start()
     await router.enqueue([event('a')])
     await router.drain()
@@ -177,7 +305,22 @@ describe('router with an outbox', () => {
   it('reads no more than the queue holds, and leaves what is pending at the deadline in the outbox', async () => {
     const outbox = memoryOutbox()
     const { deps: d, store } = deps(undefined, { outbox, delivery: { send: () => NEVER } })
-    const router = createRouter({ routes: [route({ name: 'r', match: ['*'], url: 'http://a/', batchMaxEvents: 2, batchMaxWaitMs: 1, concurrency: 1 })], queueMaxEvents: 4 }, d)
+    const router = createRouter(
+      {
+        routes: [
+          route({
+            name: 'r',
+            match: ['*'],
+            url: 'http://a/',
+            batchMaxEvents: 2,
+            batchMaxWaitMs: 1,
+            concurrency: 1,
+          }),
+        ],
+        queueMaxEvents: 4,
+      },
+      d,
+    )
     await router.start()
     await router.enqueue(['a', 'b', 'c', 'd', 'e', 'f'].map((id) => event(id)))
     await sleep(30)
@@ -192,9 +335,16 @@ describe('router with an outbox', () => {
   it('replays dead letters by appending them to the outbox, then removes them', async () => {
     const outbox = memoryOutbox()
     const { deps: d, store, delivered } = deps(undefined, { outbox })
-    const router = createRouter({ routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })] }, d)
+    const router = createRouter(
+      { routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })] },
+      d,
+    )
     await router.start()
-    await lastValueFrom(store.write([{ route: 'r', event: event('a'), error: 'HTTP 503', attempts: 8, time: Date.now() - 10 }]) as Observable<unknown>)
+    await lastValueFrom(
+      store.write([
+        { route: 'r', event: event('a'), error: 'HTTP 503', attempts: 8, time: Date.now() - 10 },
+      ]) as Observable<unknown>,
+    )
     expect(await router.replay('r')).toEqual({ replayed: 1 })
     expect(store.rows).toEqual([])
     await until(() => delivered.length === 1)
@@ -203,7 +353,10 @@ describe('router with an outbox', () => {
 
   it('enqueues what a followed stream of accepted events emits', async () => {
     const { deps: d, delivered } = deps()
-    const router = createRouter({ routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })] }, d)
+    const router = createRouter(
+      { routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })] },
+      d,
+    )
     await router.start()
     const accepted = new Subject<ReturnType<typeof event>>()
     router.follow(accepted)
@@ -231,7 +384,14 @@ describe('router with an outbox', () => {
     const writes: number[] = []
     const write = store.write.bind(store)
     store.write = (letters) => (writes.push(letters.length), write(letters))
-    const router = createRouter({ routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })], transforms: { r: [slow] }, transformConcurrency: 2 }, d)
+    const router = createRouter(
+      {
+        routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })],
+        transforms: { r: [slow] },
+        transformConcurrency: 2,
+      },
+      d,
+    )
     await router.start()
     await router.enqueue([event('ok1'), event('bad1'), event('ok2'), event('bad2'), event('ok3')])
     await router.drain()
@@ -248,7 +408,19 @@ describe('router with an outbox', () => {
     const { deps: d, store } = deps()
     const held = new Subject<void>()
     store.write = () => held
-    const router = createRouter({ routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })], transforms: { r: [map(() => { throw new Error('no') })] } }, d)
+    const router = createRouter(
+      {
+        routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })],
+        transforms: {
+          r: [
+            map(() => {
+              throw new Error('no')
+            }),
+          ],
+        },
+      },
+      d,
+    )
     await router.start()
     await router.enqueue([event('a')]) // resolves although the dead-letter insert has not answered
     const drained = router.drain()
@@ -257,33 +429,72 @@ describe('router with an outbox', () => {
   })
 
   it('retries 5xx and dead-letters 4xx end to end', async () => {
-    const { deps: d, store, delivered } = deps((call) =>
-      call.ids === 'bad' ? { error: finalError('HTTP 422', { status: 422 }) } : call.attempt < 3 ? { error: retriableError('HTTP 503', { status: 503 }) } : undefined,
+    const {
+      deps: d,
+      store,
+      delivered,
+    } = deps((call) =>
+      call.ids === 'bad'
+        ? { error: finalError('HTTP 422', { status: 422 }) }
+        : call.attempt < 3
+          ? { error: retriableError('HTTP 503', { status: 503 }) }
+          : undefined,
     )
-    const router = createRouter({ routes: [route({ name: 'r', match: ['*'], url: 'http://a/', batchMaxEvents: 1, ...fast })] }, d)
+    const router = createRouter(
+      {
+        routes: [route({ name: 'r', match: ['*'], url: 'http://a/', batchMaxEvents: 1, ...fast })],
+      },
+      d,
+    )
     await router.start()
     await router.enqueue([event('ok'), event('bad')])
     await router.drain()
     expect(delivered.map((c) => `${c.ids}#${c.attempt}`)).toEqual(['ok#3'])
-    expect(store.rows.map((r) => [r.event.id, r.error, r.attempts])).toEqual([['bad', 'HTTP 422', 1]])
+    expect(store.rows.map((r) => [r.event.id, r.error, r.attempts])).toEqual([
+      ['bad', 'HTTP 422', 1],
+    ])
   })
 })
 
-describe('the pipeline\'s routing stage', () => {
+describe("the pipeline's routing stage", () => {
   it('puts committed events in the outbox before the pipeline acks them, and only once a write succeeded', async () => {
     const outbox = memoryOutbox()
     const appended: string[] = []
     const append = outbox.append.bind(outbox)
-    outbox.append = (entries) => (entries.forEach(({ events }) => appended.push(...events.map((e) => e.id))), append(entries))
-    const { deps: d } = deps(undefined, { outbox })
-    const router = createRouter({ routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })] }, d)
-    await router.start()
-    const sink = createFakeSink({ fail: (_events, attempt) => (attempt === 1 ? new Error('ECONNRESET') : undefined) })
-    const pipeline = createPipeline(
-      { insertBatchMaxRows: 100, insertBatchMaxWaitMs: 1, insertConcurrency: 1, maxInflightEvents: 1000, retry: { initialMs: 1, maxMs: 1, budgetMs: 1000 } },
-      { sink, routes: router, store: createMemoryDedupeStore({ ttlSeconds: 60, reservationSeconds: 10, maxEntries: 100 }) },
+    outbox.append = (entries) => (
+      entries.forEach(({ events }) => appended.push(...events.map((e) => e.id))),
+      append(entries)
     )
-    const results = await pipeline.submit([{ id: 'x', type: 'page_view' }, { id: 'y', type: 'page_view' }], 'rest')!
+    const { deps: d } = deps(undefined, { outbox })
+    const router = createRouter(
+      { routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })] },
+      d,
+    )
+    await router.start()
+    const sink = createFakeSink({
+      fail: (_events, attempt) => (attempt === 1 ? new Error('ECONNRESET') : undefined),
+    })
+    const pipeline = createPipeline(
+      {
+        insertBatchMaxRows: 100,
+        insertBatchMaxWaitMs: 1,
+        insertConcurrency: 1,
+        maxInflightEvents: 1000,
+        retry: { initialMs: 1, maxMs: 1, budgetMs: 1000 },
+      },
+      {
+        sink,
+        routes: router,
+        store: createMemoryDedupeStore({ ttlSeconds: 60, reservationSeconds: 10, maxEntries: 100 }),
+      },
+    )
+    const results = await pipeline.submit(
+      [
+        { id: 'x', type: 'page_view' },
+        { id: 'y', type: 'page_view' },
+      ],
+      'rest',
+    )!
     expect(results.map((r) => r.status)).toEqual(['accepted', 'accepted'])
     expect(appended).toEqual(['x', 'y']) // already there when the ack came; the failed first write added nothing
     expect(sink.attempts).toBe(2)
