@@ -62,12 +62,10 @@ export const StoredEventSchema = z
     timestamp: z
       .string()
       .meta({ description: 'RFC 3339 with milliseconds', example: '2026-11-26T10:00:00.123Z' }),
-    receivedAt: z
-      .string()
-      .meta({
-        description: 'when Sluice received it: RFC 3339 with milliseconds',
-        example: '2026-11-26T10:00:00.200Z',
-      }),
+    receivedAt: z.string().meta({
+      description: 'when Sluice received it: RFC 3339 with milliseconds',
+      example: '2026-11-26T10:00:00.200Z',
+    }),
     source: z.string().optional(),
     userId: z.string().optional(),
     sessionId: z.string().optional(),

@@ -88,31 +88,22 @@ const timestampSchema = z
 
 // Only the shape is zod's: nesting, size and forbidden keys are checked in normalize.ts, in one walk
 // that also serializes `properties` once for the size check, the fingerprint and storage.
-const propertiesSchema = z
-  .record(z.string(), z.unknown())
-  .meta({
-    description: 'Any JSON object, ≤ 32 KiB serialized, nesting ≤ 32 levels',
-    example: { path: '/pricing', referrer: 'https://example.com' },
-  })
+const propertiesSchema = z.record(z.string(), z.unknown()).meta({
+  description: 'Any JSON object, ≤ 32 KiB serialized, nesting ≤ 32 levels',
+  example: { path: '/pricing', referrer: 'https://example.com' },
+})
 
 export const EventSchema = z
   .strictObject({
-    id: wellFormedString(128, 1)
-      .optional()
-      .meta({
-        description: 'Idempotency key; absent: the server assigns a UUIDv7',
-        example: 'evt-0001',
-      }),
-    type: z
-      .string()
-      .min(1)
-      .max(128)
-      .regex(TYPE_PATTERN, TYPE_PATTERN_MESSAGE)
-      .meta({
-        description:
-          'What happened, e.g. page_view, checkout.completed, $pageview (one leading $ is allowed)',
-        example: 'page_view',
-      }),
+    id: wellFormedString(128, 1).optional().meta({
+      description: 'Idempotency key; absent: the server assigns a UUIDv7',
+      example: 'evt-0001',
+    }),
+    type: z.string().min(1).max(128).regex(TYPE_PATTERN, TYPE_PATTERN_MESSAGE).meta({
+      description:
+        'What happened, e.g. page_view, checkout.completed, $pageview (one leading $ is allowed)',
+      example: 'page_view',
+    }),
     timestamp: timestampSchema.optional(),
     source: wellFormedString(128).optional().meta({ example: 'web' }),
     userId: wellFormedString(256).optional().meta({ example: 'u-42' }),

@@ -23,12 +23,10 @@ const ANYONE: KeyHolder = Object.freeze({})
 
 /** `entries` are API_KEYS' entries: `key`, or `name=key` (API.md §3). */
 export function createApiKeyCheck(entries: readonly string[] | undefined): ApiKeyCheck {
-  const keys = (entries ?? [])
-    .map(parseApiKey)
-    .map(({ key, name }) => ({
-      digest: digest(key),
-      holder: name === undefined ? ANYONE : Object.freeze({ source: name }),
-    }))
+  const keys = (entries ?? []).map(parseApiKey).map(({ key, name }) => ({
+    digest: digest(key),
+    holder: name === undefined ? ANYONE : Object.freeze({ source: name }),
+  }))
   function identify(presented: string | undefined): KeyHolder | undefined {
     if (keys.length === 0) return ANYONE
     if (presented === undefined || presented === '') return undefined

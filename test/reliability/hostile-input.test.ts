@@ -211,20 +211,16 @@ describe('hostile input', () => {
       fc
         .nat({ max: whole.length - 1 })
         .map((cut) => ({ body: whole.slice(0, cut), headers: {}, statuses: [400] })),
-      fc
-        .nat({ max: zipped.length - 1 })
-        .map((cut) => ({
-          body: zipped.subarray(0, cut),
-          headers: { 'content-encoding': 'gzip' },
-          statuses: [400],
-        })),
-      fc
-        .uint8Array({ maxLength: 100 })
-        .map((bytes) => ({
-          body: Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0]), Buffer.from(bytes)]),
-          headers: { 'content-encoding': 'gzip' },
-          statuses: [400],
-        })),
+      fc.nat({ max: zipped.length - 1 }).map((cut) => ({
+        body: zipped.subarray(0, cut),
+        headers: { 'content-encoding': 'gzip' },
+        statuses: [400],
+      })),
+      fc.uint8Array({ maxLength: 100 }).map((bytes) => ({
+        body: Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0]), Buffer.from(bytes)]),
+        headers: { 'content-encoding': 'gzip' },
+        statuses: [400],
+      })),
       fc
         .constantFrom(
           'text/plain',
@@ -237,13 +233,11 @@ describe('hostile input', () => {
           headers: { 'content-type': type },
           statuses: [415],
         })),
-      fc
-        .constantFrom('br', 'deflate', 'compress', 'gzip, gzip')
-        .map((encoding) => ({
-          body: body([{ type: 'x' }]),
-          headers: { 'content-encoding': encoding },
-          statuses: [415],
-        })),
+      fc.constantFrom('br', 'deflate', 'compress', 'gzip, gzip').map((encoding) => ({
+        body: body([{ type: 'x' }]),
+        headers: { 'content-encoding': encoding },
+        statuses: [415],
+      })),
     )
     await fc.assert(
       fc.asyncProperty(

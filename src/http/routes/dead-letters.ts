@@ -18,12 +18,10 @@ const DeadLetterSchema = z
     event: StoredEventSchema,
     error: z.string().meta({ example: 'HTTP 503 Service Unavailable' }),
     attempts: z.number().int().meta({ example: 8 }),
-    time: z
-      .string()
-      .meta({
-        description: 'when it was written: RFC 3339 with milliseconds',
-        example: '2026-11-26T10:05:00.000Z',
-      }),
+    time: z.string().meta({
+      description: 'when it was written: RFC 3339 with milliseconds',
+      example: '2026-11-26T10:05:00.000Z',
+    }),
   })
   .meta({ id: 'DeadLetter', description: 'An event a route gave up on (API.md §5)' })
 
@@ -36,12 +34,9 @@ const ListQuerySchema = z.strictObject({
 const ReplaySchema = z
   .strictObject({
     route: routeName.meta({ example: 'analytics' }),
-    since: z
-      .union([z.string(), z.number().int()])
-      .optional()
-      .meta({
-        description: 'Only dead letters written at or after this instant: RFC 3339 or epoch ms',
-      }),
+    since: z.union([z.string(), z.number().int()]).optional().meta({
+      description: 'Only dead letters written at or after this instant: RFC 3339 or epoch ms',
+    }),
   })
   .meta({ id: 'ReplayRequest' })
 

@@ -166,12 +166,10 @@ const mutation: fc.Arbitrary<[string, unknown]> = fc.oneof(
 )
 
 export const invalidEvent: fc.Arbitrary<Generated> = fc.oneof(
-  fc
-    .tuple(validEvent, mutation)
-    .map(([{ event }, [key, value]]) => ({
-      expected: 'rejected' as const,
-      event: { ...(event as object), ...withKey(key, value) },
-    })),
+  fc.tuple(validEvent, mutation).map(([{ event }, [key, value]]) => ({
+    expected: 'rejected' as const,
+    event: { ...(event as object), ...withKey(key, value) },
+  })),
   nonObject.map((event) => ({ expected: 'rejected' as const, event })),
 )
 
