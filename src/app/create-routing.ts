@@ -9,10 +9,10 @@ import { createFileRouteOutbox } from '../adapters/journal/file-route-outbox.js'
 import { createRedisRouteOutbox } from '../adapters/redis/redis-route-outbox.js'
 import type { Config } from './config.js'
 import type { Metrics } from '../telemetry/metrics.js'
+import { routerTelemetry } from '../telemetry/router-telemetry.js'
 import type { EventTransform } from '../streams/operators/transform.js'
 import type { Route } from '../streams/routing/route.js'
 import { createRouter, type Router } from '../streams/routing/router.js'
-import type { RouterTelemetry } from '../streams/routing/telemetry.js'
 import type { DeadLetterStore, Delivery, RouteOutbox } from '../streams/routing/ports.js'
 
 export interface Routing {
@@ -25,7 +25,7 @@ export interface Routing {
 }
 
 /**
- * The routing part of the composition root (issue 6): HTTP delivery, dead letters in ClickHouse,
+ * The routing part of the composition root: HTTP delivery, dead letters in ClickHouse,
  * and an outbox so that no matched event is lost across a crash: Redis Streams with Redis, else a
  * journal in DATA_DIR.
  * Without routes nothing is started, but the dead-letters table can still be listed.
@@ -105,46 +105,5 @@ export function createRouting(
       ownDelivery?.close()
       await outboxRedis?.quit().catch(() => {})
     },
-  }
-}
-
-function routerTelemetry(metrics: Metrics, log: Logger): RouterTelemetry {
-  const { routes } = metrics
-  return {
-    batchDelivered(route, events, _attempts, durationMs) {
-      routes.deliveries.inc({ route, outcome: 'delivered' })
-      routes.events.inc({ route, outcome: 'delivered' }, events)
-      routes.duration.observe({ route }, durationMs / 1000)
-    },
-    deliveryRetried: (route) => routes.deliveries.inc({ route, outcome: 'retried' }),
-    batchDeadLettered(route, events, reason, error) {
-      routes.deliveries.inc({ route, outcome: 'dead_lettered' })
-      routes.deadLetters.inc({ route, reason }, events)
-      log.warn({ route, events, reason, error }, 'events written to dead letters')
-    },
-    deadLetterWriteFailed(route, events, error, kept) {
-      routes.deadLetterWriteFailures.inc({ route, kept: String(kept) }, events)
-      log.error(
-        { route, events, err: error, kept },
-        kept
-          ? 'dead letters could not be written; the events stay in the outbox'
-          : 'dead letters could not be written; events lost',
-      )
-    },
-    breakerChanged(route, state) {
-      if (state === 'open') log.warn({ route }, 'route circuit breaker opened')
-      else log.info({ route, state }, 'route circuit breaker changed')
-    },
-    outboxFailed(operation, route, error) {
-      routes.outboxErrors.inc({ operation })
-      log.warn({ operation, route, err: error }, 'route outbox failed')
-    },
-    routeRestarted: (route, error) =>
-      log.error({ route, err: error }, 'route chain threw; restarted'),
-    resumeFailed: (route, error) =>
-      log.warn(
-        { route, err: error },
-        'could not resend what the last shutdown left; POST /v1/dead-letters/replay sends it',
-      ),
   }
 }

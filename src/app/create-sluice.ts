@@ -272,9 +272,7 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       deadLetters: deadLetterAdmin(routing),
       checks,
       metrics: metrics.registry,
-      telemetry: {
-        requestAnswered: (route, status) => metrics.httpRequests.inc({ route, status }),
-      },
+      telemetry: metrics.http,
       stopping: () => stopping,
     },
   )

@@ -16,7 +16,7 @@ export interface UncaughtErrorsOptions {
 }
 
 /**
- * The last net (issue 12.1). The receive paths and handlers contain their own failures; whatever
+ * The last net. The receive paths and handlers contain their own failures; whatever
  * still escapes is logged (one line) and counted, and the process keeps serving: with an
  * 'uncaughtException' listener Node does not exit, and one client's bad input must not end every
  * other client's connections and in-flight answers.

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { WsTelemetry } from '../adapters/ws/index.js'
+import type { HttpTelemetry } from '../http/ports.js'
 import type { Admission } from '../streams/admission.js'
 import type { PipelineTelemetry } from '../streams/telemetry.js'
 
@@ -30,6 +31,7 @@ export interface Metrics {
     }>,
   ): void
   readonly ws: WsTelemetry
+  readonly http: HttpTelemetry
   /** counts pauses and reports events in flight from the pipeline's admission */
   watchAdmission(admission: Admission): void
 }
@@ -217,6 +219,13 @@ export function createMetrics(registry = new Registry()): Metrics {
     peerTimedOut: () => wsTimedOut.inc(),
   }
 
+  const httpRequests = new Counter({
+    name: 'sluice_http_requests_total',
+    help: 'HTTP requests answered, by route and status',
+    labelNames: ['route', 'status'] as const,
+    registers,
+  })
+
   return {
     registry,
     pipeline,
@@ -227,12 +236,8 @@ export function createMetrics(registry = new Registry()): Metrics {
       labelNames: ['kind'] as const,
       registers,
     }),
-    httpRequests: new Counter({
-      name: 'sluice_http_requests_total',
-      help: 'HTTP requests answered, by route and status',
-      labelNames: ['route', 'status'] as const,
-      registers,
-    }),
+    httpRequests,
+    http: { requestAnswered: (route, status) => httpRequests.inc({ route, status }) },
     routes: {
       deliveries: new Counter({
         name: 'sluice_route_deliveries_total',

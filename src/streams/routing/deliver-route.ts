@@ -35,7 +35,7 @@ export interface DeliverRouteDeps {
 }
 
 /**
- * One route's delivery chain (issue 6): batches by count and time, at most `concurrency` batches
+ * One route's delivery chain: batches by count and time, at most `concurrency` batches
  * in flight, each attempt through the route's circuit breaker and under its timeout, retried with
  * backoff (or after Retry-After) up to `maxAttempts`; a batch refused for good or out of attempts
  * goes to dead letters. Emits every batch once it is settled; never errors.
