@@ -18,6 +18,11 @@ export {
   type RedisDedupeStoreOptions,
 } from './adapters/redis/redis-dedupe-store.js'
 export {
+  createInstanceLease,
+  type InstanceLease,
+  type InstanceLeaseOptions,
+} from './adapters/redis/instance-lease.js'
+export {
   createRedisRouteOutbox,
   type RedisRouteOutbox,
   type RedisRouteOutboxOptions,

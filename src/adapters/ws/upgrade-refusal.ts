@@ -20,6 +20,12 @@ export function upgradeKey(request: IncomingMessage): string | undefined {
  * Answers an upgrade with an HTTP error instead of a connection, in the error shape of the REST
  * surface (API.md §3), and ends the socket once the answer is written.
  */
+/** The request's own X-Request-Id when it is one (API.md §3), else a new UUID. */
+export function requestIdOf(request: IncomingMessage): string {
+  const sent = single(request.headers['x-request-id'])
+  return sent !== undefined && REQUEST_ID.test(sent) ? sent : randomUUID()
+}
+
 export function refuseUpgrade(
   request: IncomingMessage,
   socket: Duplex,
@@ -28,8 +34,7 @@ export function refuseUpgrade(
   message: string,
   headers: Record<string, string> = {},
 ): void {
-  const sent = single(request.headers['x-request-id'])
-  const requestId = sent !== undefined && REQUEST_ID.test(sent) ? sent : randomUUID()
+  const requestId = requestIdOf(request)
   const body = JSON.stringify({ error: { code, message, requestId } })
   const head = [
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,

@@ -17,7 +17,7 @@ import {
 import { createConnectionSweep } from './connection-sweep.js'
 import { createSubscriberFanout, type SubscriberFanout } from './subscriber-fanout.js'
 import { createOriginCheck } from './origin-check.js'
-import { refuseUpgrade, upgradeKey } from './upgrade-refusal.js'
+import { refuseUpgrade, requestIdOf, upgradeKey } from './upgrade-refusal.js'
 import { PER_MESSAGE_DEFLATE, resolveWsOptions, type WsGatewayOptions } from './ws-options.js'
 import type { WsTelemetry } from './ws-telemetry.js'
 
@@ -291,10 +291,12 @@ export function createWsGateway(options: WsGatewayOptions, deps: WsGatewayDeps):
 
 /** The WS port speaks only WebSocket: a plain request is told to upgrade. */
 function notAnUpgrade(request: IncomingMessage, response: ServerResponse): void {
+  const requestId = requestIdOf(request)
   const body = JSON.stringify({
     error: {
       code: 'upgrade_required',
       message: 'this port speaks WebSocket (API.md §4); the REST API is on PORT',
+      requestId,
     },
   })
   response.writeHead(426, {
@@ -302,6 +304,7 @@ function notAnUpgrade(request: IncomingMessage, response: ServerResponse): void 
     connection: 'close',
     upgrade: 'websocket',
     'content-length': Buffer.byteLength(body),
+    'x-request-id': requestId,
   })
   response.end(body)
   request.resume()

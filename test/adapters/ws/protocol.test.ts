@@ -229,11 +229,14 @@ describe('WebSocket protocol (API.md §4)', () => {
     await client.close()
   })
 
-  it('answers a plain HTTP request on the WebSocket port with 426', async () => {
-    const response = await fetch(`http://127.0.0.1:${running.port}/`)
+  it('answers a plain HTTP request on the WebSocket port with 426 in the error shape, with its request id', async () => {
+    const response = await fetch(`http://127.0.0.1:${running.port}/`, {
+      headers: { 'x-request-id': 'req-426' },
+    })
     expect(response.status).toBe(426)
+    expect(response.headers.get('x-request-id')).toBe('req-426')
     expect(await response.json()).toEqual({
-      error: { code: 'upgrade_required', message: expect.any(String) },
+      error: { code: 'upgrade_required', message: expect.any(String), requestId: 'req-426' },
     })
   })
 })
