@@ -6,21 +6,14 @@ import type { AcceptedEvent, Transport } from '../../src/streams/event.js'
 import type { Pipeline } from '../../src/streams/pipeline.js'
 import type { Claim, ClaimStatus, DedupeStore } from '../../src/streams/ports.js'
 import type { Outcome } from '../../src/streams/outcome.js'
+import { acceptedEvent } from '../../src/testing/builders.js'
 
 export function testScheduler(): TestScheduler {
   return new TestScheduler((actual, expected) => expect(actual).toEqual(expected))
 }
 
-export function event(id: string, overrides: Partial<AcceptedEvent> = {}): AcceptedEvent {
-  return {
-    id,
-    type: 'page_view',
-    timestamp: 1_764_151_200_123,
-    receivedAt: 1_764_151_200_200,
-    transport: 'ws',
-    ...overrides,
-  }
-}
+/** An accepted event with fixed times (sluice/testing's builder). */
+export const event = acceptedEvent
 
 /** Envelopes that record how and when they settle. */
 export function envelopes(now: () => number) {
