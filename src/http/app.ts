@@ -23,6 +23,7 @@ import { eventRoutes } from './routes/events.js'
 import { healthRoutes } from './routes/health.js'
 import { operationsRoutes } from './routes/operations.js'
 import { readEventsRoutes } from './routes/read-events.js'
+import { exceptSdkPaths, SDK_METHODS, sdkRoutes } from './sdk/index.js'
 
 export interface HttpAppOptions {
   readonly batchMaxEvents: number
@@ -115,6 +116,8 @@ export function createHttpApp(options: HttpAppOptions, deps: HttpAppDeps): OpenA
           'Authorization',
           'X-API-Key',
           'X-Request-Id',
+          // analytics SDKs' write key header (API.md §9)
+          'X-Write-Key',
         ],
         exposeHeaders: ['X-Request-Id', 'Retry-After'],
         maxAge: 600,
@@ -122,12 +125,19 @@ export function createHttpApp(options: HttpAppOptions, deps: HttpAppDeps): OpenA
     )
   }
   const keys = createApiKeyCheck(options.apiKeys)
-  app.use('/v1/*', requireApiKey(keys))
+  app.use('/v1/*', exceptSdkPaths(requireApiKey(keys)))
   if (options.metricsRequireKey) app.use('/metrics', requireApiKey(keys))
 
   eventRoutes(app, {
     pipeline: deps.pipeline,
     ...options,
+    storageRetryAfterSeconds: options.storageRetryAfterSeconds ?? 5,
+  })
+  sdkRoutes(app, {
+    pipeline: deps.pipeline,
+    keys,
+    batchMaxEvents: options.batchMaxEvents,
+    maxBodyBytes: options.maxBodyBytes,
     storageRetryAfterSeconds: options.storageRetryAfterSeconds ?? 5,
   })
   if (deps.reader) readEventsRoutes(app, deps.reader)
@@ -149,7 +159,7 @@ export function createHttpApp(options: HttpAppOptions, deps: HttpAppDeps): OpenA
       '`{"error":{"code","message","requestId","issues"?}}`; every response carries `X-Request-Id`.',
   })
 
-  for (const [path, allow] of Object.entries(METHODS)) {
+  for (const [path, allow] of Object.entries({ ...METHODS, ...SDK_METHODS })) {
     app.all(path, (c) => {
       c.header('Allow', allow)
       throw new ApiError(

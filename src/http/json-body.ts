@@ -12,6 +12,21 @@ export interface JsonBody {
   readonly bytes: number
 }
 
+export interface JsonBodyOptions {
+  /**
+   * Read the body as JSON whatever its Content-Type says: analytics SDKs label JSON `text/plain`
+   * (a CORS-simple request, no preflight) or `application/x-www-form-urlencoded` (RudderStack's gzip).
+   */
+  readonly anyContentType?: boolean
+  /**
+   * Inflate a body that starts with gzip's magic bytes although no Content-Encoding says so
+   * (posthog-js `?compression=gzip-js`, RudderStack); JSON never starts with 0x1f, so nothing is misread.
+   */
+  readonly sniffGzip?: boolean
+}
+
+const GZIP_MAGIC = [0x1f, 0x8b] as const
+
 /**
  * Reads a request body as JSON under API.md §3's rules: a content type other than JSON, or a charset
  * other than UTF-8, is 415 (a missing one is read as JSON); a body over `maxBytes` is 413, decided
@@ -19,8 +34,12 @@ export interface JsonBody {
  * limit on the compressed and on the inflated bytes (a gzip bomb stops at the limit); invalid UTF-8,
  * nesting deeper than any valid request and malformed JSON are 400 `invalid_json`.
  */
-export async function readJsonBody(c: Context, maxBytes: number): Promise<JsonBody> {
-  checkContentType(c.req.header('content-type'))
+export async function readJsonBody(
+  c: Context,
+  maxBytes: number,
+  options: JsonBodyOptions = {},
+): Promise<JsonBody> {
+  if (!options.anyContentType) checkContentType(c.req.header('content-type'))
   const encoding = (c.req.header('content-encoding') ?? 'identity').trim().toLowerCase()
   if (encoding !== 'identity' && encoding !== 'gzip') {
     throw new ApiError(
@@ -34,14 +53,25 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<JsonBo
   // A declared length within the limit: the HTTP parser delivers exactly that many bytes, so the body
   // can be read whole. @hono/node-server then reads it straight from Node's request, without the web
   // Request and stream that c.req.raw.body needs (they cost as much as parsing a 100-event batch).
-  if (encoding === 'identity' && Number.isFinite(declared)) return parse(await readWhole(c))
+  if (encoding === 'identity' && Number.isFinite(declared))
+    return parse(await sniffed(await readWhole(c), maxBytes, options))
 
   let stream = c.req.raw.body
   if (stream === null) return parse(Buffer.alloc(0))
   if (encoding === 'gzip') {
     stream = stream.pipeThrough(limitBytes(maxBytes)).pipeThrough(new DecompressionStream('gzip'))
   }
-  return parse(await readBytes(stream, maxBytes))
+  const bytes = await readBytes(stream, maxBytes)
+  return parse(encoding === 'gzip' ? bytes : await sniffed(bytes, maxBytes, options))
+}
+
+/** The body inflated when `sniffGzip` is on and it is gzip (the bytes read were within the limit already). */
+async function sniffed(bytes: Buffer, maxBytes: number, options: JsonBodyOptions): Promise<Buffer> {
+  if (!options.sniffGzip || bytes[0] !== GZIP_MAGIC[0] || bytes[1] !== GZIP_MAGIC[1]) return bytes
+  return readBytes(
+    new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip')),
+    maxBytes,
+  )
 }
 
 function checkContentType(contentType: string | undefined): void {

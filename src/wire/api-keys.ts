@@ -89,6 +89,24 @@ export function presentedKey(header: (name: string) => string | undefined): stri
   return bearer ?? header('x-api-key')?.trim()
 }
 
+/**
+ * The key an analytics SDK presents in a header (API.md §9): §3's two forms, or
+ * `Authorization: Basic base64(key:)` (Segment's and RudderStack's SDKs send the write key as the
+ * user, with no password), or `X-Write-Key: <key>`. A key in the body is read after the body.
+ */
+export function presentedSdkKey(header: (name: string) => string | undefined): string | undefined {
+  const basic = /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(header('authorization')?.trim() ?? '')?.[1]
+  if (basic !== undefined) {
+    // RFC 7617: the user-id holds no colon, so the key is everything before the first one.
+    const credentials = Buffer.from(basic, 'base64').toString('utf8')
+    const colon = credentials.indexOf(':')
+    const user = colon < 0 ? credentials : credentials.slice(0, colon)
+    const password = colon < 0 ? '' : credentials.slice(colon + 1)
+    return user !== '' ? user : password !== '' ? password : undefined
+  }
+  return presentedKey(header) ?? (header('x-write-key')?.trim() || undefined)
+}
+
 function digest(key: string): Buffer {
   return createHash('sha256').update(key).digest()
 }

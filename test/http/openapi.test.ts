@@ -79,7 +79,43 @@ describe('GET /openapi.json', () => {
       '/health': ['get'],
       '/ready': ['get'],
       '/metrics': ['get'],
+      ...Object.fromEntries(
+        [
+          '/v1/batch',
+          '/v1/import',
+          '/v1/track',
+          '/v1/identify',
+          '/v1/page',
+          '/v1/screen',
+          '/v1/group',
+          '/v1/alias',
+          '/v1/b',
+          '/v1/t',
+          '/v1/i',
+          '/v1/p',
+          '/v1/s',
+          '/v1/g',
+          '/v1/a',
+          '/batch/',
+          '/capture/',
+          '/e/',
+          '/i/v0/e/',
+        ].map((path) => [path, ['post']]),
+      ),
+      '/v1/projects/{writeKey}/settings': ['get'],
     })
+  })
+
+  it('puts every drop-in endpoint of API.md §9, and nothing else, under the tag compatibility', () => {
+    const tagged = operations()
+      .filter(({ operation }) => (operation as { tags?: string[] }).tags?.includes('compatibility'))
+      .map(({ path }) => path)
+    expect(tagged.sort()).toEqual(
+      Object.keys(document.paths)
+        .filter((path) => !/^\/(v1\/(events|dead-letters)|health|ready|metrics)/.test(path))
+        .sort(),
+    )
+    expect(tagged).toHaveLength(20)
   })
 
   it('gives every operation a summary and a description, and every JSON request and response an example', () => {

@@ -38,6 +38,18 @@ export function docsRoutes(app: OpenAPIHono<HttpEnv>, options: DocsOptions): voi
     name: 'X-API-Key',
     description: 'An API key from API_KEYS (only when it is set)',
   })
+  app.openAPIRegistry.registerComponent('securitySchemes', 'basicAuth', {
+    type: 'http',
+    scheme: 'basic',
+    description:
+      'Analytics SDKs: an API key from API_KEYS as the user name, no password (only when API_KEYS is set)',
+  })
+  app.openAPIRegistry.registerComponent('securitySchemes', 'writeKeyHeader', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-Write-Key',
+    description: 'Analytics SDKs: an API key from API_KEYS (only when it is set)',
+  })
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: { title: options.title, version: options.version, description: options.description },
@@ -45,6 +57,11 @@ export function docsRoutes(app: OpenAPIHono<HttpEnv>, options: DocsOptions): voi
       { name: 'events', description: 'Send events and read them back' },
       { name: 'routing', description: 'Dead letters of the downstream routes' },
       { name: 'operations', description: 'Liveness, readiness, metrics' },
+      {
+        name: 'compatibility',
+        description:
+          'Drop-in endpoints for Segment, RudderStack and PostHog SDKs: point their host here and change nothing else',
+      },
     ],
   })
 

@@ -1,0 +1,76 @@
+import { ApiError } from '../errors.js'
+import { isObject, jsonTypeOf } from './message-mapping.js'
+
+/** What a drop-in body holds once it is known to be usable: the messages and the batch around them. */
+export interface SdkEnvelope {
+  readonly messages: readonly unknown[]
+  readonly context?: unknown
+  readonly sentAt?: unknown
+  /** the key in the body (`writeKey`, `api_key`): read only when no header presented one */
+  readonly bodyKey?: unknown
+}
+
+/** Segment / RudderStack `/v1/batch`, `/v1/import`, `/v1/b`: `{"batch":[…],"context"?,"sentAt"?,"writeKey"?}`. */
+export function segmentBatch(body: unknown, max: number): SdkEnvelope {
+  if (!isObject(body))
+    throw notBatch(`the body must be an object {"batch": [...]}, not ${jsonTypeOf(body)}`)
+  return {
+    messages: batchOf(body.batch, max),
+    context: body.context,
+    sentAt: body.sentAt,
+    bodyKey: body.writeKey,
+  }
+}
+
+/** A single-call path (`/v1/track`, `/v1/t`, …): the body is one message, its key inside it. */
+export function segmentMessage(body: unknown): SdkEnvelope {
+  if (!isObject(body))
+    throw new ApiError(
+      400,
+      'invalid_event',
+      `the body must be one message object, not ${jsonTypeOf(body)}`,
+    )
+  return { messages: [body], bodyKey: body.writeKey }
+}
+
+/**
+ * PostHog's paths take every form its SDKs send, whichever the path: `{"api_key","batch":[…],"sent_at"?}`
+ * (posthog-node's `/batch/`), one message with its `api_key` (`/capture/`, `/i/v0/e/`), or a bare
+ * array of messages (posthog-js), whose key is the first message's `api_key`, or the `token` that
+ * posthog-js puts in each message's properties.
+ */
+export function posthogBody(body: unknown, max: number): SdkEnvelope {
+  if (Array.isArray(body)) {
+    const first: unknown = body[0]
+    return {
+      messages: batchOf(body, max),
+      bodyKey: isObject(first) ? keyOfMessage(first) : undefined,
+    }
+  }
+  if (!isObject(body))
+    throw notBatch(
+      `the body must be a message, an array of them or {"batch": [...]}, not ${jsonTypeOf(body)}`,
+    )
+  if (body.batch === undefined) return { messages: [body], bodyKey: keyOfMessage(body) }
+  return { messages: batchOf(body.batch, max), sentAt: body.sent_at, bodyKey: body.api_key }
+}
+
+function keyOfMessage(message: Record<string, unknown>): unknown {
+  return message.api_key ?? (isObject(message.properties) ? message.properties.token : undefined)
+}
+
+function batchOf(batch: unknown, max: number): readonly unknown[] {
+  if (!Array.isArray(batch)) throw notBatch('"batch" must be an array of messages', 'batch')
+  if (batch.length === 0) throw notBatch('"batch" must hold at least one message', 'batch')
+  if (batch.length > max)
+    throw new ApiError(
+      400,
+      'batch_too_large',
+      `a batch holds at most ${max} messages; this one has ${batch.length}`,
+    )
+  return batch
+}
+
+function notBatch(message: string, path = ''): ApiError {
+  return new ApiError(400, 'invalid_batch', message, { issues: [{ path, message }] })
+}
