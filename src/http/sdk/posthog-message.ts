@@ -28,12 +28,12 @@ export function posthogEvent(message: unknown, frame: BatchFrame): MappedMessage
   const id = optionalString(message, 'uuid', issues)
   const name = optionalString(message, 'event', issues)
   let type: string | undefined
-  if (name === undefined) issues.push({ path: 'event', message: 'a message needs an event name' })
-  else {
+  if (name !== undefined) {
     type = eventTypeOf(name, true)
     if (type === '')
       issues.push({ path: 'event', message: 'has no letter, digit or _ . : / - to make a type of' })
-  }
+  } else if (message.event === undefined || message.event === null)
+    issues.push({ path: 'event', message: 'a message needs an event name' })
   const properties = message.properties
   if (properties !== undefined && properties !== null && !isObject(properties))
     issues.push({ path: 'properties', message: `must be an object, not ${jsonTypeOf(properties)}` })

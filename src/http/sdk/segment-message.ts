@@ -61,16 +61,13 @@ export function segmentEvent(message: unknown, frame: SegmentFrame): MappedMessa
 
   let type: string | undefined = call
   if (call === 'track') {
+    // an event of another JSON type is an issue already
     const name = optionalString(message, 'event', issues)
-    if (name === undefined) issues.push({ path: 'event', message: 'a track needs an event name' })
-    else {
+    if (name !== undefined) {
       type = eventTypeOf(name, false)
-      if (type === '')
-        issues.push({
-          path: 'event',
-          message: 'has no letter, digit or _ . : / - to make a type of',
-        })
-    }
+      if (type === '') issues.push({ path: 'event', message: NO_TYPE })
+    } else if (message.event === undefined || message.event === null)
+      issues.push({ path: 'event', message: 'a track needs an event name' })
   }
   const sentAtPath = message.sentAt === undefined ? 'sentAt (of the batch)' : 'sentAt'
   const time = correctedTimestamp(
@@ -98,6 +95,7 @@ export function segmentEvent(message: unknown, frame: SegmentFrame): MappedMessa
   return { ok: true, event }
 }
 
+const NO_TYPE = 'has no letter, digit or _ . : / - to make a type of'
 const OMIT = new Set(['messageId', 'writeKey'])
 const OMIT_WITH = {
   properties: new Set([...OMIT, 'properties']),
