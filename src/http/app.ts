@@ -118,6 +118,8 @@ export function createHttpApp(options: HttpAppOptions, deps: HttpAppDeps): OpenA
           'X-Request-Id',
           // analytics SDKs' write key header (API.md §9)
           'X-Write-Key',
+          // analytics.js numbers each re-send with it: refused at the preflight, its retries never arrive
+          'X-Retry-Count',
         ],
         exposeHeaders: ['X-Request-Id', 'Retry-After'],
         maxAge: 600,

@@ -1,0 +1,376 @@
+import { randomUUID } from 'node:crypto'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import { createRequire } from 'node:module'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createMemoryStorage } from '../../src/testing.js'
+import { fakeSluice, serverSluice, silent } from '../support/services.js'
+import { until } from '../support/wait.js'
+
+/**
+ * analytics.js (`@segment/analytics-next`) in headless Chromium, on a shop's page served from
+ * another origin than Sluice's, as a site instrumented with Segment points it at Sluice: the one
+ * option `cdnURL`. analytics.js then loads its settings from Sluice
+ * (`GET /v1/projects/<writeKey>/settings`), and their `Segment.io` integration sends every call to
+ * Sluice (`POST /v1/i`, `/v1/t`, `/v1/p`) with the write key as Basic auth — a header that makes
+ * each send a CORS request with a preflight. Sluice runs in-process on a real Redis and ClickHouse
+ * server (scripts/services.sh); Chromium is Debian's (scripts/browser.sh). What it sends again after
+ * a 503 carries one more header, `X-Retry-Count`, which the preflight must allow as well.
+ *
+ * The shop (test/e2e/fixtures/sdk-browser) is served by a tiny server of this test at
+ * http://www.shop.test:<port>, with the package's own browser bundle (dist/umd/index.js) from
+ * node_modules: no CDN. Sluice is http://api.sluice.test:<port>. The browser resolves both names
+ * to 127.0.0.1, so they are two origins (two sites) as in production.
+ */
+
+const CHROMIUM = '/usr/bin/chromium'
+const SHOP_HOST = 'www.shop.test'
+const SLUICE_HOST = 'api.sluice.test'
+const FIXTURES = fileURLToPath(new URL('./fixtures/sdk-browser/', import.meta.url))
+const ANALYTICS_NEXT_BUNDLE = createRequire(import.meta.url).resolve(
+  '@segment/analytics-next/dist/umd/index.js',
+)
+/** a 2-core shared machine: Chromium's start and a page's first load can take seconds */
+const UI_TIMEOUT_MS = 30_000
+
+interface StoredEvent {
+  id: string
+  type: string
+  timestamp: string
+  receivedAt: string
+  source?: string
+  userId?: string
+  properties?: Record<string, any>
+  transport: string
+}
+
+interface Sent {
+  type: string
+  messageId: string
+  failed?: string
+}
+
+describe(
+  'analytics.js (@segment/analytics-next) in a browser, on a page of another origin',
+  {
+    timeout: 120_000,
+  },
+  () => {
+    // Write keys are named (API_KEYS `web=<key>`), so the events they send carry `source: web`.
+    // Each page gets a key of its own: analytics.js keeps the messages it will retry in
+    // localStorage under the write key, and a later page of the same origin would send them.
+    const keys = {
+      cors: `wk-${randomUUID()}`,
+      noSettings: `wk-${randomUUID()}`,
+      inline: `wk-${randomUUID()}`,
+      retried: `wk-${randomUUID()}`,
+    }
+    let shop: Server | undefined
+    let shopOrigin: string
+    /** Sluice with CORS_ORIGINS set to the shop's origin */
+    let open: Awaited<ReturnType<typeof serverSluice>> | undefined
+    let openOrigin: string
+    let openLocal: string
+    /** Sluice without CORS_ORIGINS */
+    let closed: Awaited<ReturnType<typeof serverSluice>> | undefined
+    let closedOrigin: string
+    let closedLocal: string
+    /** Sluice with CORS on a storage the test takes down and brings back (in memory) */
+    let storageDown = false
+    const storage = createMemoryStorage({ down: () => storageDown })
+    let flaky: Awaited<ReturnType<typeof fakeSluice>> | undefined
+    let flakyOrigin: string
+    let context: BrowserContext | undefined
+    let userDataDir: string | undefined
+    const requests: string[] = []
+    const failedRequests: string[] = []
+    /** the re-sends analytics.js numbered, by path */
+    const retries: string[] = []
+    const pageErrors: string[] = []
+
+    beforeAll(async () => {
+      if (!existsSync(CHROMIUM)) {
+        // Never a skip: in CI that would hide a machine without a browser, and locally it would hide the test.
+        throw new Error(
+          process.env.CI === 'true'
+            ? `CI: Chromium is missing at ${CHROMIUM}; the CI machine must run \`bash scripts/browser.sh\` (scripts/test.sh does) before the tests`
+            : `Chromium is missing at ${CHROMIUM}: run \`bash scripts/browser.sh\` (as root it installs Debian's chromium; otherwise it says what to run)`,
+        )
+      }
+      shop = await serveShop()
+      shopOrigin = `http://${SHOP_HOST}:${(shop.address() as AddressInfo).port}`
+
+      open = await serverSluice({
+        PORT: '0',
+        HOST: '127.0.0.1',
+        API_KEYS: `web=${keys.cors}`,
+        CORS_ORIGINS: shopOrigin,
+      })
+      const openPort = (await open.listen()).port
+      openOrigin = `http://${SLUICE_HOST}:${openPort}`
+      openLocal = `http://127.0.0.1:${openPort}`
+
+      closed = await serverSluice({
+        PORT: '0',
+        HOST: '127.0.0.1',
+        API_KEYS: `web=${keys.noSettings},web=${keys.inline}`,
+      })
+      const closedPort = (await closed.listen()).port
+      closedOrigin = `http://${SLUICE_HOST}:${closedPort}`
+      closedLocal = `http://127.0.0.1:${closedPort}`
+
+      flaky = await fakeSluice(
+        {
+          PORT: '0',
+          HOST: '127.0.0.1',
+          API_KEYS: `web=${keys.retried}`,
+          CORS_ORIGINS: shopOrigin,
+          // a storage outage is answered 503 at once, not after the default 20 s of retries
+          INSERT_RETRY_BUDGET_MS: '0',
+        },
+        silent,
+        { sink: storage },
+      )
+      flakyOrigin = `http://${SLUICE_HOST}:${(await flaky.listen()).port}`
+
+      userDataDir = mkdtempSync(join(tmpdir(), 'sluice-e2e-chromium-'))
+      context = await chromium.launchPersistentContext(userDataDir, {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          // as root, without it Chromium's own connections get refused en masse on a loopback-only network
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          `--host-resolver-rules=MAP ${SHOP_HOST} 127.0.0.1, MAP ${SLUICE_HOST} 127.0.0.1`,
+          // an http_proxy in the environment must not carry the two names away
+          '--no-proxy-server',
+        ],
+        timeout: 60_000,
+      })
+      context.setDefaultTimeout(UI_TIMEOUT_MS)
+      context.on('request', (request) => {
+        requests.push(`${request.method()} ${request.url()}`)
+        const retry = request.headers()['x-retry-count']
+        if (retry !== undefined) retries.push(`${new URL(request.url()).pathname} #${retry}`)
+      })
+      context.on('requestfailed', (request) =>
+        failedRequests.push(`${request.method()} ${request.url()}`),
+      )
+    }, 120_000)
+
+    afterAll(async () => {
+      await context?.close()
+      if (userDataDir) rmSync(userDataDir, { recursive: true, force: true })
+      await open?.dispose()
+      await closed?.dispose()
+      await flaky?.dispose()
+      await new Promise((resolve) => shop?.close(resolve) ?? resolve(undefined))
+    }, 60_000)
+
+    it('loads its settings from Sluice and sends identify, track and page through CORS: each is stored once, mapped', async () => {
+      const page = await openShop(keys.cors, openOrigin)
+      expect(await page.evaluate('window.shop.loaded')).toBe('loaded')
+      const sent = await page.evaluate<Sent[]>('window.shop.sent')
+      expect(sent.map((call) => [call.type, call.failed])).toEqual([
+        ['identify', undefined],
+        ['track', undefined],
+        ['page', undefined],
+      ])
+      const [identify, track, view] = sent.map((call) => call.messageId)
+
+      let events: StoredEvent[] = []
+      await until(
+        async () => (events = await stored(openLocal, keys.cors)).length >= 3,
+        UI_TIMEOUT_MS,
+        'the three messages stored',
+        100,
+      )
+      // each once: the three ids, none twice
+      expect(events.map((event) => event.id).sort()).toEqual([identify, track, view].sort())
+      const byId = new Map(events.map((event) => [event.id, event]))
+      const segment = {
+        anonymousId: expect.any(String),
+        userId: 'user-42',
+        context: expect.objectContaining({
+          library: { name: 'analytics.js', version: expect.stringContaining('next-') },
+          page: { path: '/', referrer: '', search: '', title: 'Shop', url: `${shopOrigin}/` },
+          userAgent: expect.any(String),
+        }),
+        timestamp: expect.any(String),
+        sentAt: expect.any(String),
+      }
+      expect(byId.get(identify!)).toMatchObject({
+        type: 'identify',
+        userId: 'user-42',
+        source: 'web',
+        transport: 'rest',
+        properties: {
+          plan: 'pro',
+          email: 'ada@example.com',
+          $segment: { ...segment, type: 'identify' },
+        },
+      })
+      expect(byId.get(track!)).toMatchObject({
+        type: 'Order_Completed',
+        userId: 'user-42',
+        source: 'web',
+        transport: 'rest',
+        properties: {
+          orderId: 'o-1001',
+          total: 42.5,
+          currency: 'EUR',
+          $segment: { ...segment, type: 'track', event: 'Order Completed' },
+        },
+      })
+      expect(byId.get(view!)).toMatchObject({
+        type: 'page',
+        userId: 'user-42',
+        source: 'web',
+        transport: 'rest',
+        properties: {
+          section: 'sdk',
+          $segment: { ...segment, type: 'page', category: 'Docs', name: 'Getting started' },
+        },
+      })
+      // the write key is a credential: it reaches Sluice, and is not stored
+      expect(JSON.stringify(events)).not.toContain(keys.cors)
+
+      const mine = requests.filter((request) => request.includes(`:${new URL(openOrigin).port}/`))
+      expect(mine).toEqual(
+        expect.arrayContaining([
+          `GET ${openOrigin}/v1/projects/${keys.cors}/settings`,
+          `POST ${openOrigin}/v1/i`,
+          `POST ${openOrigin}/v1/t`,
+          `POST ${openOrigin}/v1/p`,
+        ]),
+      )
+      expect(await page.evaluate('window.shop.deliveryErrors')).toEqual([])
+      await page.close()
+    })
+
+    it('without CORS_ORIGINS cannot read its settings from Sluice, and so sends nothing', async () => {
+      const page = await openShop(keys.noSettings, closedOrigin)
+      expect(await page.evaluate('window.shop.loaded')).toMatch(/^not loaded: /)
+      expect(failedRequests).toContain(
+        `GET ${closedOrigin}/v1/projects/${keys.noSettings}/settings`,
+      )
+      // analytics.js never loaded, so it never sends what it was holding
+      expect(requests.filter((request) => request.startsWith(`POST ${closedOrigin}/`))).toEqual([])
+      expect(await stored(closedLocal, keys.noSettings)).toEqual([])
+      await page.close()
+    })
+
+    it('without CORS_ORIGINS its messages are refused at the preflight, also with its settings given inline: nothing is stored', async () => {
+      const page = await openShop(keys.inline, closedOrigin, 'inline')
+      expect(await page.evaluate('window.shop.loaded')).toBe('loaded')
+      // each call's first attempt is over (and will be retried: a failed fetch is not final)
+      const sent = await page.evaluate<Sent[]>('window.shop.sent')
+      expect(sent.map((call) => call.type)).toEqual(['identify', 'track', 'page'])
+      expect(failedRequests).toEqual(
+        expect.arrayContaining([
+          `POST ${closedOrigin}/v1/i`,
+          `POST ${closedOrigin}/v1/t`,
+          `POST ${closedOrigin}/v1/p`,
+        ]),
+      )
+      // Sluice answers a send only after its commit, so a send it had taken would be stored by now
+      expect(await stored(closedLocal, keys.inline)).toEqual([])
+      await page.close()
+    })
+
+    it('sends again, through CORS, what Sluice answered 503 while its storage was down: each message is stored once', async () => {
+      storageDown = true
+      const page = await openShop(keys.retried, flakyOrigin)
+      expect(await page.evaluate('window.shop.loaded')).toBe('loaded')
+      // each call's first attempt is over, answered 503: analytics.js will send it again
+      const sent = await page.evaluate<Sent[]>('window.shop.sent')
+      expect(sent.map((call) => [call.type, call.failed])).toEqual([
+        ['identify', undefined],
+        ['track', undefined],
+        ['page', undefined],
+      ])
+      expect(storage.writes).toBeGreaterThan(0)
+      expect(storage.rows).toEqual([])
+      storageDown = false
+
+      await until(
+        () => storage.rows.length >= 3,
+        UI_TIMEOUT_MS,
+        "the three messages stored by analytics.js's own retries",
+        100,
+      )
+      // every row ever written: each message once
+      expect(storage.rows.map((event) => event.id).sort()).toEqual(
+        sent.map((call) => call.messageId).sort(),
+      )
+      expect(retries).toEqual(expect.arrayContaining(['/v1/i #1', '/v1/t #1', '/v1/p #1']))
+      expect(await page.evaluate('window.shop.deliveryErrors')).toEqual([])
+      await page.close()
+    })
+
+    it('loads everything from the shop and Sluice: no request to any other host, no script error', () => {
+      const allowed = new Set([shopOrigin, openOrigin, closedOrigin, flakyOrigin])
+      expect(requests.length).toBeGreaterThan(0)
+      expect(
+        requests.filter((request) => !allowed.has(new URL(request.split(' ')[1]!).origin)),
+      ).toEqual([])
+      expect(requests).toContain(`GET ${shopOrigin}/analytics-next.js`)
+      expect(pageErrors).toEqual([])
+    })
+
+    function shopQuery(writeKey: string, sluice: string, settings?: 'inline'): string {
+      const query = new URLSearchParams({ writeKey, sluice })
+      if (settings) query.set('settings', settings)
+      return query.toString()
+    }
+
+    async function openShop(writeKey: string, sluice: string, settings?: 'inline'): Promise<Page> {
+      const page = await context!.newPage()
+      page.on('pageerror', (error) => pageErrors.push(error.message))
+      const response = await page.goto(`${shopOrigin}/#${shopQuery(writeKey, sluice, settings)}`, {
+        timeout: UI_TIMEOUT_MS,
+      })
+      expect(response?.status()).toBe(200)
+      return page
+    }
+  },
+)
+
+/** The events a Sluice has stored, read back over REST with the write key (also an API key). */
+async function stored(sluice: string, key: string): Promise<StoredEvent[]> {
+  const response = await fetch(`${sluice}/v1/events?limit=100`, {
+    headers: { authorization: `Bearer ${key}` },
+  })
+  expect(response.status).toBe(200)
+  return ((await response.json()) as { events: StoredEvent[] }).events
+}
+
+/** The shop: its page, its script, and analytics.js's browser bundle, from this machine. */
+async function serveShop(): Promise<Server> {
+  const files: Record<string, { path: string; type: string }> = {
+    '/': { path: join(FIXTURES, 'index.html'), type: 'text/html; charset=utf-8' },
+    '/shop.js': { path: join(FIXTURES, 'shop.js'), type: 'text/javascript; charset=utf-8' },
+    '/analytics-next.js': { path: ANALYTICS_NEXT_BUNDLE, type: 'text/javascript; charset=utf-8' },
+  }
+  const server = createServer((request, response) => {
+    const file = files[new URL(request.url ?? '/', 'http://shop').pathname]
+    if (!file) {
+      response.writeHead(404).end()
+      return
+    }
+    response.writeHead(200, { 'content-type': file.type }).end(readFileSync(file.path))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return server
+}
