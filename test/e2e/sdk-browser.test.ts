@@ -69,6 +69,7 @@ describe(
       noSettings: `wk-${randomUUID()}`,
       inline: `wk-${randomUUID()}`,
       retried: `wk-${randomUUID()}`,
+      batched: `wk-${randomUUID()}`,
     }
     let shop: Server | undefined
     let shopOrigin: string
@@ -108,7 +109,7 @@ describe(
       open = await serverSluice({
         PORT: '0',
         HOST: '127.0.0.1',
-        API_KEYS: `web=${keys.cors}`,
+        API_KEYS: `web=${keys.cors},web=${keys.batched}`,
         CORS_ORIGINS: shopOrigin,
       })
       const openPort = (await open.listen()).port
@@ -259,6 +260,36 @@ describe(
       await page.close()
     })
 
+    it('sends the calls as one batch (POST /v1/b) when told to batch: each is stored once, mapped', async () => {
+      const page = await openShop(keys.batched, openOrigin, { delivery: 'batching' })
+      expect(await page.evaluate('window.shop.loaded')).toBe('loaded')
+      const sent = await page.evaluate<Sent[]>('window.shop.sent')
+      const ids = sent.map((call) => call.messageId)
+
+      let events: StoredEvent[] = []
+      await until(
+        async () =>
+          (events = (await stored(openLocal, keys.batched)).filter((event) =>
+            ids.includes(event.id),
+          )).length >= 3,
+        UI_TIMEOUT_MS,
+        'the batch stored',
+        100,
+      )
+      expect(events.map((event) => event.id).sort()).toEqual([...ids].sort())
+      expect(events.map((event) => [event.type, event.userId, event.source]).sort()).toEqual([
+        ['Order_Completed', 'user-42', 'web'],
+        ['identify', 'user-42', 'web'],
+        ['page', 'user-42', 'web'],
+      ])
+      expect(JSON.stringify(events)).not.toContain(keys.batched)
+      expect(requests.filter((request) => request.startsWith(`POST ${openOrigin}/v1/b`))).toEqual([
+        `POST ${openOrigin}/v1/b`,
+      ])
+      expect(await page.evaluate('window.shop.deliveryErrors')).toEqual([])
+      await page.close()
+    })
+
     it('without CORS_ORIGINS cannot read its settings from Sluice, and so sends nothing', async () => {
       const page = await openShop(keys.noSettings, closedOrigin)
       expect(await page.evaluate('window.shop.loaded')).toMatch(/^not loaded: /)
@@ -272,7 +303,7 @@ describe(
     })
 
     it('without CORS_ORIGINS its messages are refused at the preflight, also with its settings given inline: nothing is stored', async () => {
-      const page = await openShop(keys.inline, closedOrigin, 'inline')
+      const page = await openShop(keys.inline, closedOrigin, { settings: 'inline' })
       expect(await page.evaluate('window.shop.loaded')).toBe('loaded')
       // each call's first attempt is over (and will be retried: a failed fetch is not final)
       const sent = await page.evaluate<Sent[]>('window.shop.sent')
@@ -329,18 +360,20 @@ describe(
       expect(pageErrors).toEqual([])
     })
 
-    function shopQuery(writeKey: string, sluice: string, settings?: 'inline'): string {
-      const query = new URLSearchParams({ writeKey, sluice })
-      if (settings) query.set('settings', settings)
-      return query.toString()
-    }
-
-    async function openShop(writeKey: string, sluice: string, settings?: 'inline'): Promise<Page> {
+    /** `settings: 'inline'`: the page gives analytics.js its settings; `delivery: 'batching'`: it batches */
+    async function openShop(
+      writeKey: string,
+      sluice: string,
+      options: { settings?: 'inline'; delivery?: 'batching' } = {},
+    ): Promise<Page> {
       const page = await context!.newPage()
       page.on('pageerror', (error) => pageErrors.push(error.message))
-      const response = await page.goto(`${shopOrigin}/#${shopQuery(writeKey, sluice, settings)}`, {
-        timeout: UI_TIMEOUT_MS,
-      })
+      const response = await page.goto(
+        `${shopOrigin}/#${new URLSearchParams({ writeKey, sluice, ...options }).toString()}`,
+        {
+          timeout: UI_TIMEOUT_MS,
+        },
+      )
       expect(response?.status()).toBe(200)
       return page
     }
