@@ -7,6 +7,11 @@ export interface Envelope extends EventRow {
   /** digest of the content the client sent (see normalize.ts) */
   readonly fingerprint: string
   settle(outcome: Outcome): void
+  /**
+   * Storage has taken the event's row: whatever happens to the chain now, the event was stored, so
+   * a supervisor restart answers it `accepted`, never `failed` (which says nothing was stored).
+   */
+  committed?(): void
 }
 
 /** A batch dedupe let through, with the receipts of the claims that reserved its ids (none when the store was unreachable and dedupe failed open). */

@@ -141,7 +141,14 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
   }
 
   const committed$ = chain$.pipe(
-    retry({ delay: (error: unknown) => (telemetry.pipelineRestarted?.(error, strand()), [0]) }),
+    retry({
+      delay: (error: unknown) => {
+        // Answered first, whether or not anyone listens: `hook?.(…, strand())` would skip the call.
+        const stranded = strand()
+        telemetry.pipelineRestarted?.(error, stranded)
+        return [0]
+      },
+    }),
   )
   const accepted = new Subject<AcceptedEvent>()
   const done = new Promise<void>((resolve) =>

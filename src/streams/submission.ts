@@ -1,5 +1,5 @@
 import type { Transport } from './event.js'
-import { toResult, type EventResult, type Outcome } from './outcome.js'
+import { ACCEPTED, toResult, type EventResult, type Outcome } from './outcome.js'
 
 /**
  * One request or frame: its raw events, and the results as they settle. It calls `onSettled`
@@ -18,6 +18,8 @@ export class Submission {
   private abandoned = false
   /** the id of each event that passed validation: what `abandon` answers with */
   private ids: Array<string | undefined> | undefined
+  /** the events storage has taken: `abandon` answers them `accepted` */
+  private stored: Set<number> | undefined
 
   constructor(
     events: readonly unknown[],
@@ -48,6 +50,11 @@ export class Submission {
     this.ids[index] = id
   }
 
+  /** Notes that storage has taken an event's row (see `abandon`). */
+  committed(index: number): void {
+    ;(this.stored ??= new Set()).add(index)
+  }
+
   /** events not settled yet */
   get unsettled(): number {
     return this.pending
@@ -55,8 +62,10 @@ export class Submission {
 
   /**
    * Settles every event that has no result yet with `outcome`: the supervisor's answer for events
-   * a chain that died still held. Returns how many it settled. A stage of the dead chain that
-   * settles one of them later (a promise it had started) is then ignored, not an error.
+   * a chain that died still held — except those storage had already taken, which are `accepted`
+   * (they are stored; answering `failed` would claim nothing was). Returns how many it settled. A
+   * stage of the dead chain that settles one of them later (a promise it had started) is then
+   * ignored, not an error.
    */
   abandon(outcome: Outcome): number {
     this.abandoned = true
@@ -64,7 +73,7 @@ export class Submission {
     let settled = 0
     for (let i = 0; i < this.results.length && this.pending > 0; i++) {
       if (this.results[i] !== undefined) continue
-      this.settle(i, this.ids?.[i], outcome)
+      this.settle(i, this.ids?.[i], this.stored?.has(i) ? ACCEPTED : outcome)
       settled++
     }
     return settled

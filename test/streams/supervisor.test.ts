@@ -4,6 +4,7 @@ import { createMemoryDedupeStore } from '../../src/adapters/memory/memory-dedupe
 import type { EventTransform } from '../../src/streams/operators/transform.js'
 import { createPipeline, type PipelineConfig } from '../../src/streams/pipeline.js'
 import { createFakeSink } from '../../src/testing/fake-sink.js'
+import { withLatency } from '../../src/testing/latency-dedupe-store.js'
 import { claimNow, submitted, testScheduler } from './helpers.js'
 
 const config: PipelineConfig = {
@@ -81,6 +82,42 @@ describe('the pipeline supervisor', () => {
         sink.batches.map((batch) => `${batch.at}:${batch.events.map((e) => e.id).join(',')}`),
       ).toEqual(['23:a'])
       expect(pipeline.admission.inflight).toBe(0)
+    })
+  })
+
+  it('answers accepted, not failed, the events storage had already taken when the chain died', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, expectObservable }) => {
+      const memory = createMemoryDedupeStore({
+        ttlSeconds: 3600,
+        reservationSeconds: 60,
+        maxEntries: 1000,
+        now: () => scheduler.now(),
+      })
+      // claims are quick; the confirm after the commit takes 10 ms (a slow Redis)
+      const store = withLatency(memory, {
+        ms: (operation) => (operation === 'confirm' ? 10 : 0),
+        scheduler,
+      })
+      const pipeline = createPipeline(config, {
+        sink: createFakeSink({ scheduler, latencyMs: 10 }),
+        store,
+        scheduler,
+        transforms: [throwsOnCrash],
+      })
+      scheduler.schedule(() => void pipeline.drain(), 300)
+      // a and b: batched at 6, written 6–16, confirming 16–26 when the crash kills the chain at 18
+      const requests = hot('-r 16ms x', {
+        r: [
+          { id: 'a', type: 't' },
+          { id: 'b', type: 't' },
+        ],
+        x: [{ id: 'c', type: 'crash' }],
+      })
+      expectObservable(requests.pipe(mergeMap((events) => submitted(pipeline, events), 10))).toBe(
+        '-- 16ms (rx)',
+        { r: 'a:accepted,b:accepted', x: 'c:failed' },
+      )
     })
   })
 

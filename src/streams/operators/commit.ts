@@ -93,6 +93,7 @@ export function commit(options: CommitOptions): OperatorFunction<ClaimedBatch, C
     )
     const committed = (durationMs: number) =>
       defer(() => {
+        for (const envelope of envelopes) envelope.committed?.()
         telemetry.batchCommitted?.(events.length, durationMs, events)
         // Confirm before the ack so that a client re-sending right after its ack is told `duplicate`.
         return concat(done('confirm'), of<CommittedBatch>({ envelopes, events }))

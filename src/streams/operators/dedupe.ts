@@ -175,6 +175,10 @@ class Leader implements Envelope {
     return this.first.propertiesText
   }
 
+  committed(): void {
+    this.first.committed?.()
+  }
+
   settle(outcome: Outcome): void {
     this.onTheirWay.delete(this.id)
     this.first.settle(outcome)

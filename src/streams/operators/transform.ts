@@ -66,6 +66,7 @@ export function transform(options: TransformOptions): OperatorFunction<Envelope,
                 event: out[0]!,
                 fingerprint: envelope.fingerprint,
                 settle: (outcome) => envelope.settle(outcome),
+                committed: () => envelope.committed?.(),
               }
             }),
             catchError((error: unknown) => {

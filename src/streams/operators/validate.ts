@@ -62,6 +62,10 @@ class ValidEnvelope implements Envelope {
   settle(outcome: Outcome): void {
     this.submission.settle(this.index, this.event.id, outcome)
   }
+
+  committed(): void {
+    this.submission.committed(this.index)
+  }
 }
 
 function sentId(raw: unknown): string | undefined {
