@@ -23,6 +23,8 @@ import {
   type Generated,
 } from './support/hostile.js'
 import { privateDatabase, readAllRows } from './support/stored.js'
+import { posthogEvent } from '../../src/http/sdk/posthog-message.js'
+import { segmentEvent, type SegmentCall } from '../../src/http/sdk/segment-message.js'
 
 // Issue 7.6: random and adversarial JSON and frames thrown at both transports of a running Sluice
 // (its own process, real Redis and ClickHouse). Every answer is a documented one, the process
@@ -625,6 +627,226 @@ describe('hostile input', () => {
       await client.close()
     }
   }, 60_000)
+
+  it('the drop-in SDK paths answer random, malformed and mistyped SDK bodies with 200 and a result per message, or a documented error', async () => {
+    const call = fc.constantFrom('track', 'identify', 'page', 'screen', 'group', 'alias')
+    const text = fc.oneof(
+      fc.string({ maxLength: 40 }),
+      fc.constantFrom('Order Completed', '$pageview', '!!!', '___', '', ' ', 'a'.repeat(200)),
+    )
+    // Each field is mostly well-formed, so that whole messages get through to storage too.
+    const time = fc.oneof(
+      { weight: 3, arbitrary: fc.constant(undefined) },
+      {
+        weight: 3,
+        arbitrary: fc
+          .integer({ min: 0, max: 4_102_444_800_000 })
+          .map((ms) => new Date(ms).toISOString()),
+      },
+      fc.constantFrom('yesterday', '2026-02-30T00:00:00Z', 1.5, -1, null),
+    )
+    const fields = fc.oneof(
+      {
+        weight: 6,
+        arbitrary: fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 3 }), {
+          maxKeys: 4,
+        }),
+      },
+      fc.constantFrom('x', [1], 7, null, { $segment: 1 }, { $posthog: 1 }, nested(40)),
+    )
+    const id = fc.oneof(
+      { weight: 6, arbitrary: fc.constant(FRESH_ID) },
+      fc.constantFrom(undefined, 5, '', 'x'.repeat(129)),
+    )
+    const user = fc.oneof(
+      { weight: 6, arbitrary: text },
+      fc.constantFrom(undefined, 3, {}, 'u'.repeat(257)),
+    )
+    const segmentMessage = fc.oneof(
+      {
+        weight: 6,
+        arbitrary: fc.record(
+          {
+            type: fc.oneof(
+              { weight: 5, arbitrary: call },
+              { weight: 1, arbitrary: fc.oneof(text, fc.constantFrom(7, null)) },
+            ),
+            messageId: id,
+            event: fc.oneof(text, fc.constantFrom(undefined, 9)),
+            userId: user,
+            anonymousId: user,
+            properties: fields,
+            traits: fields,
+            context: fields,
+            timestamp: time,
+            sentAt: time,
+          },
+          { requiredKeys: ['type'] },
+        ),
+      },
+      { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) },
+    )
+    const posthogMessage = fc.oneof(
+      {
+        weight: 6,
+        arbitrary: fc.record(
+          {
+            event: fc.oneof(text, fc.constantFrom(undefined, [])),
+            uuid: id,
+            distinct_id: user,
+            properties: fields,
+            timestamp: time,
+          },
+          { requiredKeys: [] },
+        ),
+      },
+      { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) },
+    )
+    const segmentPath = fc.constantFrom(
+      '/v1/batch',
+      '/v1/import',
+      '/v1/b',
+      '/v1/track',
+      '/v1/identify',
+      '/v1/t',
+      '/v1/p',
+      '/v1/a',
+    )
+    const posthogPath = fc.constantFrom('/batch/', '/capture/', '/e/', '/i/v0/e/')
+    const contentType = fc.constantFrom(
+      'application/json',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      '',
+      'image/png',
+    )
+    // What is sent, how: a body as an SDK would build it (or broken on the way), to a path of its kind.
+    const request = fc.record({
+      kind: fc.constantFrom('segment', 'posthog'),
+      segmentPath,
+      posthogPath,
+      segmentMessages: fc.array(segmentMessage, { minLength: 1, maxLength: 12 }),
+      posthogMessages: fc.array(posthogMessage, { minLength: 1, maxLength: 12 }),
+      batchContext: fc.oneof(fc.constant(undefined), fields),
+      sentAt: time,
+      wrapping: fc.constantFrom(
+        'plain',
+        'plain',
+        'gzip',
+        'gzip-no-header',
+        'truncated-gzip',
+        'corrupt-gzip',
+        'truncated-json',
+        'not-a-batch',
+        'too-many',
+      ),
+      contentType,
+    })
+    const single = (path: string) => !['/v1/batch', '/v1/import', '/v1/b'].includes(path)
+    const CALLS: Record<string, SegmentCall> = {
+      '/v1/track': 'track',
+      '/v1/t': 'track',
+      '/v1/identify': 'identify',
+      '/v1/p': 'page',
+      '/v1/a': 'alias',
+    }
+
+    await fc.assert(
+      fc.asyncProperty(request, async (r) => {
+        const path = r.kind === 'segment' ? r.segmentPath : r.posthogPath
+        // A single-call path takes one message: a long batch sent there is just a message with odd fields.
+        const wrapping =
+          r.kind === 'segment' && single(path) && r.wrapping === 'too-many' ? 'plain' : r.wrapping
+        const messages = (r.kind === 'segment' ? r.segmentMessages : r.posthogMessages).map((m) =>
+          m !== null &&
+          typeof m === 'object' &&
+          !Array.isArray(m) &&
+          (m as Record<string, unknown>).messageId === FRESH_ID
+            ? { ...m, messageId: `hostile-sdk-${runId}-${counter++}` }
+            : m !== null &&
+                typeof m === 'object' &&
+                !Array.isArray(m) &&
+                (m as Record<string, unknown>).uuid === FRESH_ID
+              ? { ...m, uuid: `hostile-sdk-${runId}-${counter++}` }
+              : m,
+        )
+        const envelope =
+          r.kind === 'segment'
+            ? single(path)
+              ? messages[0]
+              : { batch: messages, context: r.batchContext, sentAt: r.sentAt }
+            : { api_key: 'k', batch: messages, sent_at: r.sentAt }
+        const json =
+          wrapping === 'not-a-batch'
+            ? toJson(r.kind === 'segment' && single(path) ? [envelope] : 42)
+            : wrapping === 'too-many'
+              ? toJson({ batch: new Array(1001).fill(messages[0] ?? {}) })
+              : toJson(envelope)
+        const gzipped = gzipSync(json)
+        const body =
+          wrapping === 'gzip' || wrapping === 'gzip-no-header'
+            ? gzipped
+            : wrapping === 'truncated-gzip'
+              ? gzipped.subarray(0, Math.max(2, gzipped.length >> 1))
+              : wrapping === 'corrupt-gzip'
+                ? Buffer.concat([gzipped.subarray(0, 10), Buffer.from('not deflate at all')])
+                : wrapping === 'truncated-json'
+                  ? json.slice(0, json.length >> 1)
+                  : json
+        const headers: Record<string, string> = { 'content-type': r.contentType }
+        if (wrapping === 'gzip') headers['content-encoding'] = 'gzip'
+        const { status, json: answer } = await send(path, body, headers)
+        count(`sdk:${status}`)
+        const malformed = [
+          'truncated-gzip',
+          'corrupt-gzip',
+          'truncated-json',
+          'not-a-batch',
+          'too-many',
+        ]
+        if (
+          malformed.includes(wrapping) ||
+          (r.kind === 'segment' &&
+            single(path) &&
+            (envelope === null || typeof envelope !== 'object' || Array.isArray(envelope)))
+        ) {
+          expect(status, JSON.stringify(answer).slice(0, 300)).toBe(400)
+          return
+        }
+        expect(status, JSON.stringify(answer).slice(0, 300)).toBe(200)
+        const sent = r.kind === 'segment' && single(path) ? [envelope] : messages
+        expect(answer.success).toBe(true)
+        expect(answer.results).toHaveLength(sent.length)
+        answer.results.forEach(
+          (
+            result: { index: number; id?: string; status: string; errors?: unknown[] },
+            i: number,
+          ) => {
+            count(`sdk:${result.status}`)
+            expect(result.index).toBe(i)
+            expect(['accepted', 'rejected']).toContain(result.status)
+            if (result.status === 'rejected') expect(result.errors?.length).toBeGreaterThan(0)
+            if (result.status !== 'accepted') return
+            // What storage must hold for it: the message mapped as §9 says, its time aside (it depends on the receive time).
+            const frame = {
+              context: r.kind === 'segment' && !single(path) ? r.batchContext : undefined,
+              sentAt: r.kind === 'segment' && single(path) ? undefined : r.sentAt,
+              receivedAt: Date.now(),
+            }
+            const mapped =
+              r.kind === 'segment'
+                ? segmentEvent(sent[i], { ...frame, call: CALLS[path] })
+                : posthogEvent(sent[i], frame)
+            expect(mapped.ok).toBe(true)
+            const { timestamp: _time, ...event } = (mapped as { event: Record<string, unknown> })
+              .event
+            accepted.set(result.id!, { ...event, id: result.id })
+          },
+        )
+      }),
+      { numRuns: 150, seed, endOnFailure: true },
+    )
+  }, 120_000)
 
   it('afterwards: the process is up and holds nothing, and ClickHouse holds exactly the events answered accepted, as sent', async () => {
     await frames.close()
