@@ -112,6 +112,12 @@ describe('Swagger UI at /docs, in a browser', { timeout: 120_000 }, () => {
         'GET /health',
         'GET /ready',
         'GET /metrics',
+        // the drop-in endpoints for analytics SDKs (API.md §9), under the tag compatibility
+        'POST /v1/batch',
+        'POST /v1/t',
+        'GET /v1/projects/{writeKey}/settings',
+        'POST /batch/',
+        'POST /i/v0/e/',
       ]),
     )
   })
