@@ -136,13 +136,19 @@ describe('redis dedupe store', () => {
     const receipt = await value(store.claim(batch))
     const monitor = await connect().monitor()
     const writes: string[] = []
+    const marker = `confirmed-${randomUUID()}`
+    let seenMarker = false
+    // Only this test's keys: other test files run scripts on the same Redis at the same time.
     monitor.on('monitor', (_time: string, args: string[], source: string) => {
-      if (source === 'lua') writes.push(args[0]!.toLowerCase())
+      if (args[0]?.toLowerCase() === 'echo' && args[1] === marker) seenMarker = true
+      if (source === 'lua' && (args[1]!.startsWith(prefix) || args[1]!.startsWith(batchKeyPrefix)))
+        writes.push(args[0]!.toLowerCase())
     })
     await sleep(50)
     await done(store.confirm([receipt]))
-    await client.echo('confirmed')
-    await sleep(200)
+    // The echo runs after the confirm's script on the same connection: seen, every write was seen.
+    await client.echo(marker)
+    await until(() => seenMarker, 10_000, 'the marker in MONITOR')
     monitor.disconnect()
     expect(writes).toEqual(['set'])
     expect((await value(store.claim(batch))).statuses).toEqual(batch.map(() => 'duplicate'))
@@ -333,7 +339,10 @@ describe('redis dedupe store', () => {
       })
       const monitor = await connect().monitor()
       const reads: string[] = []
+      const marker = `claimed-${randomUUID()}`
+      let seenMarker = false
       monitor.on('monitor', (_time: string, args: string[], source: string) => {
+        if (args[0]?.toLowerCase() === 'echo' && args[1] === marker) seenMarker = true
         if (
           source === 'lua' &&
           (args[1]!.startsWith(batchKeyPrefix) || args[1]!.startsWith(leaseKeyPrefix))
@@ -342,8 +351,10 @@ describe('redis dedupe store', () => {
       })
       await sleep(50)
       expect((await value(next.claim(batch))).statuses).toEqual(batch.map(() => 'new'))
-      await redis.echo('claimed')
-      await sleep(200)
+      // Redis runs the echo after the claim's script on the same connection: once MONITOR has shown
+      // it, it has shown every command of the script (however slow the machine is).
+      await redis.echo(marker)
+      await until(() => seenMarker, 10_000, 'the marker in MONITOR')
       monitor.disconnect()
       // The new batch's own state is written once; the dead batch's state and its owner's lease are read once.
       expect(reads.sort()).toEqual(['exists', 'get', 'set'])
@@ -361,10 +372,12 @@ describe('redis dedupe store', () => {
     })
     const monitor = await connect().monitor()
     const seen: string[][] = []
+    await client.ping()
+    const own = `:${(client as unknown as { stream: { localPort: number } }).stream.localPort}`
     // MONITOR also reports the commands a script runs (source 'lua'): those are not round trips.
-    // Nor are other tests' lease refreshes, which it reports from every client.
+    // Nor are the commands of other clients (other test files share this Redis): only this client's count.
     monitor.on('monitor', (_time: string, args: string[], source: string) => {
-      if (source !== 'lua' && !args[1]?.startsWith(leaseKeyPrefix)) seen.push(args)
+      if (source.endsWith(own)) seen.push(args)
     })
     // MONITOR reports in order, so everything between two markers came from the calls between them.
     const between = async (marker: string, work: () => Promise<unknown>) => {
