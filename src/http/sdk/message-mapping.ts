@@ -60,8 +60,18 @@ export function correctedTimestamp(
 const NOT_A_TIME =
   'must be an RFC 3339 date-time (e.g. 2026-11-26T10:00:00.123Z) or integer epoch milliseconds, from 1970 up to 2100'
 
+// Every message of a batch is corrected with the batch's one `sentAt`: read it once, not per message.
+let lastText: string | undefined
+let lastMs: number | undefined
+
 function epochMs(value: unknown): number | undefined {
-  if (typeof value === 'string') return parseRfc3339(value)
+  if (typeof value === 'string') {
+    if (value !== lastText) {
+      lastMs = parseRfc3339(value)
+      lastText = value
+    }
+    return lastMs
+  }
   if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value
   return undefined
 }
@@ -100,14 +110,17 @@ export function without(
   omit: ReadonlySet<string>,
 ): Record<string, unknown> {
   const kept: Record<string, unknown> = {}
-  // Defined, not assigned: a `__proto__` key sent as data stays a key (validation then refuses it).
-  for (const key of Object.keys(message))
-    if (!omit.has(key))
+  for (const key of Object.keys(message)) {
+    if (omit.has(key)) continue
+    // Defined, not assigned: a `__proto__` key sent as data stays a key (validation then refuses it).
+    if (key === '__proto__')
       Object.defineProperty(kept, key, {
         value: message[key],
         enumerable: true,
         writable: true,
         configurable: true,
       })
+    else kept[key] = message[key]
+  }
   return kept
 }
