@@ -289,6 +289,20 @@ describe('segmentEvent', () => {
     })
   })
 
+  it('keeps a __proto__ field as a field, so that validation refuses it instead of it vanishing', () => {
+    const message = JSON.parse(
+      '{"type":"track","event":"e","__proto__":{"polluted":true}}',
+    ) as object
+    const event = mapped(message)
+    const kept = (event.properties as { $segment: object }).$segment
+    expect(Object.hasOwn(kept, '__proto__')).toBe(true)
+    expect(Object.getPrototypeOf(kept)).toBe(Object.prototype)
+    const result = normalize(event, { transport: 'rest', receivedAt })
+    expect(!result.ok && result.errors.map((e) => e.path)).toEqual([
+      'properties.$segment.__proto__',
+    ])
+  })
+
   it('leaves over-long ids and user ids to validation, which rejects them under the event fields', () => {
     const event = mapped({
       type: 'track',
