@@ -335,6 +335,19 @@ describe(
       await page.close()
     })
 
+    it('with a write key Sluice does not know gets no settings (401, readable through CORS), and so sends nothing', async () => {
+      const { origin } = open['Redis and the ClickHouse server']
+      const unknown = `wk-${randomUUID()}`
+      const before = requests.length
+      const page = await openShop(unknown, origin)
+      // analytics.js throws the body of an answer that is not ok: the 401 reached the page
+      expect(await page.evaluate('window.shop.loaded')).toMatch(/^not loaded: .*unauthorized/)
+      // the settings request, and no send
+      const made = requests.slice(before).filter((request) => request.includes(`${origin}/`))
+      expect(made).toEqual([`GET ${origin}/v1/projects/${unknown}/settings`])
+      await page.close()
+    })
+
     it('without CORS_ORIGINS cannot read its settings from Sluice, and so sends nothing', async () => {
       const page = await openShop(keys.noSettings, closedOrigin)
       expect(await page.evaluate('window.shop.loaded')).toMatch(/^not loaded: /)
