@@ -101,6 +101,23 @@ describe('write keys on the drop-in paths, with API_KEYS set', () => {
     expect(stored(id)).toHaveLength(0)
   })
 
+  it('answers 401, not 400, to a body without a key, whatever else is wrong with it', async () => {
+    for (const [path, body] of [
+      ['/v1/batch', '{}'],
+      ['/v1/batch', '{"batch":"not an array"}'],
+      ['/v1/b', '[]'],
+      ['/v1/t', '"a string"'],
+      ['/batch/', '{"batch":7}'],
+      ['/capture/', 'null'],
+    ] as const) {
+      const response = await post(path, body)
+      expect(response.status, `${path} ${body}`).toBe(401)
+    }
+    // with the key, the same bodies are judged: 400
+    expect((await post('/v1/batch', '{"writeKey":"key-one"}')).status).toBe(400)
+    expect((await post('/batch/', '{"api_key":"key-one","batch":7}')).status).toBe(400)
+  })
+
   it('gives the events of a named key that key’s name as their source', async () => {
     const id = uniqueId('key')
     expect((await post('/v1/batch', segment(id), { authorization: basic('key-two') })).status).toBe(

@@ -3,7 +3,7 @@ import type { HttpEnv } from '../http-env.js'
 import { readJsonBody } from '../json-body.js'
 import { posthogEvent } from './posthog-message.js'
 import { answerMessages } from './sdk-answer.js'
-import { posthogBody } from './sdk-envelope.js'
+import { posthogBody, posthogBodyKey } from './sdk-envelope.js'
 import { bodyKeyHolder, headerKeyHolder } from './sdk-key.js'
 import { posthogRoute } from './sdk-openapi.js'
 import { SDK_BODY, type SdkRoutesOptions } from './sdk-routes-options.js'
@@ -23,8 +23,8 @@ export function posthogRoutes(app: OpenAPIHono<HttpEnv>, options: SdkRoutesOptio
     app.post(path, async function posthogRequest(c) {
       const fromHeader = headerKeyHolder(keys, c)
       const body = await readJsonBody(c, maxBodyBytes, SDK_BODY)
+      const holder = fromHeader ?? bodyKeyHolder(keys, c, posthogBodyKey(body.value))
       const envelope = posthogBody(body.value, batchMaxEvents)
-      const holder = fromHeader ?? bodyKeyHolder(keys, c, envelope.bodyKey)
       const frame = { sentAt: envelope.sentAt, receivedAt: Date.now() }
       const mapped = envelope.messages.map((message) => posthogEvent(message, frame))
       return answerMessages(c, options, mapped, holder, body.bytes)

@@ -6,8 +6,6 @@ export interface SdkEnvelope {
   readonly messages: readonly unknown[]
   readonly context?: unknown
   readonly sentAt?: unknown
-  /** the key in the body (`writeKey`, `api_key`): read only when no header presented one */
-  readonly bodyKey?: unknown
 }
 
 /** Segment / RudderStack `/v1/batch`, `/v1/import`, `/v1/b`: `{"batch":[…],"context"?,"sentAt"?,"writeKey"?}`. */
@@ -18,7 +16,6 @@ export function segmentBatch(body: unknown, max: number): SdkEnvelope {
     messages: batchOf(body.batch, max),
     context: body.context,
     sentAt: body.sentAt,
-    bodyKey: body.writeKey,
   }
 }
 
@@ -30,7 +27,7 @@ export function segmentMessage(body: unknown): SdkEnvelope {
       'invalid_event',
       `the body must be one message object, not ${jsonTypeOf(body)}`,
     )
-  return { messages: [body], bodyKey: body.writeKey }
+  return { messages: [body] }
 }
 
 /**
@@ -40,19 +37,28 @@ export function segmentMessage(body: unknown): SdkEnvelope {
  * posthog-js puts in each message's properties.
  */
 export function posthogBody(body: unknown, max: number): SdkEnvelope {
-  if (Array.isArray(body)) {
-    const first: unknown = body[0]
-    return {
-      messages: batchOf(body, max),
-      bodyKey: isObject(first) ? keyOfMessage(first) : undefined,
-    }
-  }
+  if (Array.isArray(body)) return { messages: batchOf(body, max) }
   if (!isObject(body))
     throw notBatch(
       `the body must be a message, an array of them or {"batch": [...]}, not ${jsonTypeOf(body)}`,
     )
-  if (body.batch === undefined) return { messages: [body], bodyKey: keyOfMessage(body) }
-  return { messages: batchOf(body.batch, max), sentAt: body.sent_at, bodyKey: body.api_key }
+  if (body.batch === undefined) return { messages: [body] }
+  return { messages: batchOf(body.batch, max), sentAt: body.sent_at }
+}
+
+/**
+ * The key a Segment body holds (`writeKey`, in a batch or a single message), read from whatever JSON
+ * came: with API_KEYS set, a missing or wrong key is 401 before the body itself is judged (API.md §9).
+ */
+export function segmentBodyKey(body: unknown): unknown {
+  return isObject(body) ? body.writeKey : undefined
+}
+
+/** The key a PostHog body holds (`api_key` of the batch, of the message or of the first message, or its `token`). */
+export function posthogBodyKey(body: unknown): unknown {
+  if (Array.isArray(body)) return isObject(body[0]) ? keyOfMessage(body[0]) : undefined
+  if (!isObject(body)) return undefined
+  return body.batch === undefined ? keyOfMessage(body) : body.api_key
 }
 
 function keyOfMessage(message: Record<string, unknown>): unknown {

@@ -4,7 +4,7 @@ import { ApiError } from '../errors.js'
 import type { HttpEnv } from '../http-env.js'
 import { readJsonBody } from '../json-body.js'
 import { answerMessages } from './sdk-answer.js'
-import { segmentBatch, segmentMessage, type SdkEnvelope } from './sdk-envelope.js'
+import { segmentBatch, segmentBodyKey, segmentMessage, type SdkEnvelope } from './sdk-envelope.js'
 import { bodyKeyHolder, headerKeyHolder } from './sdk-key.js'
 import { segmentBatchRoute, segmentCallRoute, settingsRoute } from './sdk-openapi.js'
 import { SDK_BODY, type SdkRoutesOptions } from './sdk-routes-options.js'
@@ -46,8 +46,8 @@ export function segmentRoutes(app: OpenAPIHono<HttpEnv>, options: SdkRoutesOptio
   ): Promise<Response> {
     const fromHeader = headerKeyHolder(keys, c)
     const body = await readJsonBody(c, maxBodyBytes, SDK_BODY)
+    const holder = fromHeader ?? bodyKeyHolder(keys, c, segmentBodyKey(body.value))
     const envelope = envelopeOf(body.value)
-    const holder = fromHeader ?? bodyKeyHolder(keys, c, envelope.bodyKey)
     // Read once the body is in: `sentAt` was stamped just before sending, so this is its other end.
     const frame = {
       context: envelope.context,
