@@ -90,18 +90,47 @@ export function fingerprint(
   sentTimestamp: number | undefined,
   propertiesText?: string,
 ): string {
+  const resent = withoutSendingTime(event.properties)
   const head = JSON.stringify([
     event.id,
     event.type,
-    sentTimestamp ?? null,
+    resent === undefined ? (sentTimestamp ?? null) : null,
     event.source ?? null,
     event.userId ?? null,
     event.sessionId ?? null,
   ])
   const properties =
-    propertiesText ?? (event.properties === undefined ? 'null' : canonicalJson(event.properties))
+    resent !== undefined
+      ? canonicalJson(resent)
+      : (propertiesText ??
+        (event.properties === undefined ? 'null' : canonicalJson(event.properties)))
   // The canonical JSON of the whole 7-element array, as earlier versions digested it.
   return hash('sha1', `${head.slice(0, -1)},${properties}]`, 'base64url')
+}
+
+/** Where an analytics SDK's message is kept in properties (API.md §9), and the field of its sending time. */
+const SENT_AT_OF: Readonly<Record<string, string>> = { $segment: 'sentAt', $posthog: 'sent_at' }
+
+/**
+ * An analytics SDK sends a message again (after a timeout, a 503, a crash of ours) with a new
+ * `sentAt`, and so a new clock-skew-corrected timestamp (API.md §9): neither is part of what the
+ * client said about the event. For a message kept under `$segment` / `$posthog`, the properties
+ * without its sending time — and no top-level timestamp, which the message's own `timestamp` in
+ * there replaces — are what its fingerprint digests, so the SDK's retry is a plain duplicate, not a
+ * conflict. Undefined for any other event (most of them: one property lookup each). Computed from
+ * the event alone, so a fingerprint re-made from storage (`storedFingerprint`) is the same.
+ */
+function withoutSendingTime(
+  properties: Record<string, unknown> | undefined,
+): Record<string, unknown> | undefined {
+  if (properties === undefined) return undefined
+  for (const key in SENT_AT_OF) {
+    const message = properties[key]
+    if (message === null || typeof message !== 'object' || Array.isArray(message)) continue
+    const { [SENT_AT_OF[key]!]: _sentAt, ...rest } = message as Record<string, unknown>
+    return { ...properties, [key]: rest }
+  }
+  return undefined
 }
 
 /**

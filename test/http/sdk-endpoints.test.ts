@@ -32,6 +32,61 @@ type Answer = {
 }
 const stored = (id: string) => sluice.storage.rows.filter((row) => row.id === id)
 
+describe('an SDK sending a message again', () => {
+  it('is told duplicate, not conflict, though its sentAt and so its corrected timestamp changed; other content is a conflict', async () => {
+    const id = uniqueId('retry')
+    const message = {
+      type: 'track',
+      messageId: id,
+      event: 'Order Completed',
+      userId: 'u-1',
+      properties: { total: 5 },
+      timestamp: '2026-11-26T10:00:00.000Z',
+    }
+    const first = await post('/v1/batch', { batch: [message], sentAt: '2026-11-26T10:00:01.000Z' })
+    expect(((await first.json()) as Answer).results[0]).toMatchObject({ status: 'accepted' })
+    // the SDK's retry, seconds later: a new sentAt, the same message
+    const retry = await post('/v1/batch', { batch: [message], sentAt: '2026-11-26T10:00:07.500Z' })
+    expect(((await retry.json()) as Answer).results[0]).toEqual({
+      index: 0,
+      id,
+      status: 'duplicate',
+    })
+    // PostHog's the same way, with sent_at
+    const uuid =
+      '0190f3a0-0000-7000-8000-' +
+      id
+        .replace(/[^0-9a-f]/g, '')
+        .padEnd(12, '0')
+        .slice(0, 12)
+    const capture = {
+      event: 'signup',
+      distinct_id: 'd-1',
+      uuid,
+      timestamp: '2026-11-26T10:00:00.000Z',
+    }
+    await post('/batch/', { batch: [capture], sent_at: '2026-11-26T10:00:01.000Z' })
+    const again = await post('/batch/', { batch: [capture], sent_at: '2026-11-26T10:00:09.000Z' })
+    expect(((await again.json()) as Answer).results[0]).toEqual({
+      index: 0,
+      id: uuid,
+      status: 'duplicate',
+    })
+    // the same messageId with other content is still an id collision
+    const other = await post('/v1/batch', {
+      batch: [{ ...message, properties: { total: 6 } }],
+      sentAt: '2026-11-26T10:00:09.000Z',
+    })
+    expect(((await other.json()) as Answer).results[0]).toEqual({
+      index: 0,
+      id,
+      status: 'duplicate',
+      conflict: true,
+    })
+    expect(stored(id)).toHaveLength(1)
+  })
+})
+
 describe('Segment batch paths', () => {
   it.each(['/v1/batch', '/v1/import', '/v1/b'])(
     'stores each message of a batch sent to %s once, mapped, and answers 200 with per-event results',
