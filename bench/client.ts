@@ -11,8 +11,9 @@ import WebSocket from 'ws'
 import { eventSource } from './events.js'
 
 export interface ClientJob {
-  readonly transport: 'rest' | 'ws'
-  /** http://host:port for REST, ws://host:port for WS */
+  /** `segment`: the same events as Segment `track` messages to the drop-in `/v1/batch` (API.md §9) */
+  readonly transport: 'rest' | 'ws' | 'segment'
+  /** http://host:port for REST and Segment, ws://host:port for WS */
   readonly url: string
   readonly runId: string
   readonly client: number
@@ -48,7 +49,9 @@ async function run(job: ClientJob): Promise<ClientReport> {
   const errors: string[] = []
   const senders = await Promise.all(
     Array.from({ length: job.connections }, async () =>
-      job.transport === 'ws' ? wsSender(job.url) : restSender(job.url, job.connections),
+      job.transport === 'ws'
+        ? wsSender(job.url)
+        : restSender(job.url, job.connections, job.transport === 'segment' ? SEGMENT : REST),
     ),
   )
   const frames = Math.ceil(job.totalEvents / job.eventsPerFrame)
@@ -110,11 +113,37 @@ async function run(job: ClientJob): Promise<ClientReport> {
   }
 }
 
-function restSender(base: string, connections: number): Send {
-  const url = new URL('/v1/events/batch', base)
+/** Where a batch of events goes over HTTP, and in what body. */
+interface HttpBatch {
+  readonly path: string
+  body(events: readonly unknown[]): string
+}
+
+const REST: HttpBatch = { path: '/v1/events/batch', body: (events) => JSON.stringify({ events }) }
+
+/** The events as @segment/analytics-node sends tracks: one batch, a messageId each, sentAt stamped at sending. */
+const SEGMENT: HttpBatch = {
+  path: '/v1/batch',
+  body: (events) =>
+    JSON.stringify({
+      batch: (events as Array<Record<string, unknown>>).map((event) => ({
+        type: 'track',
+        messageId: event.id,
+        event: event.type,
+        userId: event.userId,
+        timestamp: new Date(event.timestamp as number).toISOString(),
+        properties: event.properties,
+        context: { library: { name: 'bench', version: '1' } },
+      })),
+      sentAt: new Date().toISOString(),
+    }),
+}
+
+function restSender(base: string, connections: number, target: HttpBatch): Send {
+  const url = new URL(target.path, base)
   const agent = new Agent({ keepAlive: true, maxSockets: connections })
   return (frame, done) => {
-    const body = JSON.stringify({ events: frame })
+    const body = target.body(frame)
     const req = request(
       url,
       {

@@ -5,7 +5,7 @@ import type { ClientJob, ClientReport } from './client.js'
 const CLIENT = fileURLToPath(new URL('./client.ts', import.meta.url))
 
 export interface Load {
-  readonly transport: 'rest' | 'ws'
+  readonly transport: 'rest' | 'ws' | 'segment'
   readonly url: string
   readonly runId: string
   readonly processes: number

@@ -6,7 +6,7 @@ import type { ServerLatency } from './server-latency.js'
 export interface ScenarioShape {
   readonly name: string
   readonly mode: 'sluice' | 'embedded' | 'baseline'
-  readonly transport: 'rest' | 'ws'
+  readonly transport: 'rest' | 'ws' | 'segment'
   readonly eventsPerFrame: number
   readonly connections: number
   readonly events: number
