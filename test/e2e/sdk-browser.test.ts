@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/app/config.js'
 import { createSluice } from '../../src/app/create-sluice.js'
 import { createMemoryStorage } from '../../src/testing.js'
+import { launchChromium, type Browser } from '../support/browser.js'
 import { fakeSluice, serverSluice, silent } from '../support/services.js'
 import { until } from '../support/wait.js'
 
@@ -30,7 +31,6 @@ import { until } from '../support/wait.js'
  * to 127.0.0.1, so they are two origins (two sites) as in production.
  */
 
-const CHROMIUM = '/usr/bin/chromium'
 const SHOP_HOST = 'www.shop.test'
 const SLUICE_HOST = 'api.sluice.test'
 const FIXTURES = fileURLToPath(new URL('./fixtures/sdk-browser/', import.meta.url))
@@ -104,7 +104,7 @@ describe(
     let flaky: Awaited<ReturnType<typeof fakeSluice>> | undefined
     let flakyOrigin: string
     let context: BrowserContext | undefined
-    let userDataDir: string | undefined
+    let browser: Browser | undefined
     const requests: string[] = []
     const failedRequests: string[] = []
     /** the re-sends to the flaky Sluice that analytics.js numbered, by path */
@@ -112,14 +112,6 @@ describe(
     const pageErrors: string[] = []
 
     beforeAll(async () => {
-      if (!existsSync(CHROMIUM)) {
-        // Never a skip: in CI that would hide a machine without a browser, and locally it would hide the test.
-        throw new Error(
-          process.env.CI === 'true'
-            ? `CI: Chromium is missing at ${CHROMIUM}; the CI machine must run \`bash scripts/browser.sh\` (scripts/test.sh does) before the tests`
-            : `Chromium is missing at ${CHROMIUM}: run \`bash scripts/browser.sh\` (as root it installs Debian's chromium; otherwise it says what to run)`,
-        )
-      }
       shop = await serveShop()
       shopOrigin = `http://${SHOP_HOST}:${(shop.address() as AddressInfo).port}`
 
@@ -176,26 +168,8 @@ describe(
       )
       flakyOrigin = `http://${SLUICE_HOST}:${(await flaky.listen()).port}`
 
-      userDataDir = mkdtempSync(join(tmpdir(), 'sluice-e2e-chromium-'))
-      context = await chromium.launchPersistentContext(userDataDir, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          // as root, without it Chromium's own connections get refused en masse on a loopback-only network
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          `--host-resolver-rules=MAP ${SHOP_HOST} 127.0.0.1, MAP ${SLUICE_HOST} 127.0.0.1`,
-          // an http_proxy in the environment must not carry the two names away
-          '--no-proxy-server',
-        ],
-        timeout: 60_000,
-      })
+      browser = await launchChromium({ hosts: [SHOP_HOST, SLUICE_HOST] })
+      context = browser.context
       context.setDefaultTimeout(UI_TIMEOUT_MS)
       context.on('request', (request) => {
         requests.push(`${request.method()} ${request.url()}`)
@@ -214,8 +188,7 @@ describe(
     }, 120_000)
 
     afterAll(async () => {
-      await context?.close()
-      if (userDataDir) rmSync(userDataDir, { recursive: true, force: true })
+      await browser?.close()
       for (const stop of stops) await stop()
       await closed?.dispose()
       await flaky?.dispose()

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core'
+import type { BrowserContext, Locator, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { launchChromium, type Browser } from '../support/browser.js'
 import { serverSluice } from '../support/services.js'
 
 /**
@@ -20,7 +19,6 @@ import { serverSluice } from '../support/services.js'
  * docs/swagger-ui.png is (re)written when it is missing or with UPDATE_SCREENSHOT=1.
  */
 
-const CHROMIUM = '/usr/bin/chromium'
 const HOST = 'docs.sluice.test'
 const SCREENSHOT = fileURLToPath(new URL('../../docs/swagger-ui.png', import.meta.url))
 /** a 2-core shared machine: Chromium's start and Swagger UI's first render can take seconds */
@@ -31,7 +29,7 @@ describe('Swagger UI at /docs, in a browser', { timeout: 120_000 }, () => {
   const ids = { first: `${run}-1`, invalid: `${run}-2`, second: `${run}-3` }
   let sluice: Awaited<ReturnType<typeof serverSluice>> | undefined
   let context: BrowserContext | undefined
-  let userDataDir: string | undefined
+  let browser: Browser | undefined
   let page: Page
   let origin: string
   const requests: string[] = []
@@ -39,39 +37,12 @@ describe('Swagger UI at /docs, in a browser', { timeout: 120_000 }, () => {
   const consoleErrors: string[] = []
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      // Never a skip: in CI that would hide a machine without a browser, and locally it would hide the test.
-      throw new Error(
-        process.env.CI === 'true'
-          ? `CI: Chromium is missing at ${CHROMIUM}; the CI machine must run \`bash scripts/browser.sh\` (scripts/test.sh does) before the tests`
-          : `Chromium is missing at ${CHROMIUM}: run \`bash scripts/browser.sh\` (as root it installs Debian's chromium; otherwise it says what to run)`,
-      )
-    }
     sluice = await serverSluice({ PORT: '0', HOST: '127.0.0.1' })
     const { port } = await sluice.listen()
     origin = `http://${HOST}:${port}`
 
-    userDataDir = mkdtempSync(join(tmpdir(), 'sluice-e2e-chromium-'))
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        // as root, without it Chromium's own connections get refused en masse on a loopback-only network
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        `--host-resolver-rules=MAP ${HOST} 127.0.0.1`,
-        // an http_proxy in the environment must not carry docs.sluice.test away
-        '--no-proxy-server',
-      ],
-      viewport: { width: 1280, height: 1600 },
-      timeout: 60_000,
-    })
+    browser = await launchChromium({ hosts: [HOST], viewport: { width: 1280, height: 1600 } })
+    context = browser.context
     context.setDefaultTimeout(UI_TIMEOUT_MS)
     // every page and worker of the context, not only the tab
     context.on('request', (request) => requests.push(`${request.method()} ${request.url()}`))
@@ -84,8 +55,7 @@ describe('Swagger UI at /docs, in a browser', { timeout: 120_000 }, () => {
   }, 120_000)
 
   afterAll(async () => {
-    await context?.close()
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true })
+    await browser?.close()
     await sluice?.dispose()
   }, 60_000)
 
