@@ -10,6 +10,7 @@ import { createRedisDedupeStore } from '../../../src/adapters/redis/redis-dedupe
 import type { Claim, ClaimReceipt } from '../../../src/streams/ports.js'
 import { dedupeStoreContract } from '../../contracts/dedupe-store.contract.js'
 import { sleep, until } from '../../support/wait.js'
+import { monitorRedis } from '../../support/redis-monitor.js'
 
 // A real Redis (scripts/services.sh starts one); every key of this run lives under its own prefix.
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -134,22 +135,21 @@ describe('redis dedupe store', () => {
     })
     const batch = Array.from({ length: 100 }, () => claim())
     const receipt = await value(store.claim(batch))
-    const monitor = await connect().monitor()
+    const monitor = await monitorRedis(REDIS_URL)
     const writes: string[] = []
     const marker = `confirmed-${randomUUID()}`
     let seenMarker = false
     // Only this test's keys: other test files run scripts on the same Redis at the same time.
-    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    monitor.on((args, source) => {
       if (args[0]?.toLowerCase() === 'echo' && args[1] === marker) seenMarker = true
       if (source === 'lua' && (args[1]!.startsWith(prefix) || args[1]!.startsWith(batchKeyPrefix)))
         writes.push(args[0]!.toLowerCase())
     })
-    await sleep(50)
     await done(store.confirm([receipt]))
     // The echo runs after the confirm's script on the same connection: seen, every write was seen.
     await client.echo(marker)
     await until(() => seenMarker, 10_000, 'the marker in MONITOR')
-    monitor.disconnect()
+    monitor.close()
     expect(writes).toEqual(['set'])
     expect((await value(store.claim(batch))).statuses).toEqual(batch.map(() => 'duplicate'))
   })
@@ -337,11 +337,11 @@ describe('redis dedupe store', () => {
         keyPrefix: prefix,
         batchKeyPrefix,
       })
-      const monitor = await connect().monitor()
+      const monitor = await monitorRedis(REDIS_URL)
       const reads: string[] = []
       const marker = `claimed-${randomUUID()}`
       let seenMarker = false
-      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      monitor.on((args, source) => {
         if (args[0]?.toLowerCase() === 'echo' && args[1] === marker) seenMarker = true
         if (
           source === 'lua' &&
@@ -349,13 +349,12 @@ describe('redis dedupe store', () => {
         )
           reads.push(args[0]!.toLowerCase())
       })
-      await sleep(50)
       expect((await value(next.claim(batch))).statuses).toEqual(batch.map(() => 'new'))
       // Redis runs the echo after the claim's script on the same connection: once MONITOR has shown
       // it, it has shown every command of the script (however slow the machine is).
       await redis.echo(marker)
       await until(() => seenMarker, 10_000, 'the marker in MONITOR')
-      monitor.disconnect()
+      monitor.close()
       // The new batch's own state is written once; the dead batch's state and its owner's lease are read once.
       expect(reads.sort()).toEqual(['exists', 'get', 'set'])
     },
@@ -370,13 +369,13 @@ describe('redis dedupe store', () => {
       keyPrefix: prefix,
       batchKeyPrefix,
     })
-    const monitor = await connect().monitor()
+    const monitor = await monitorRedis(REDIS_URL)
     const seen: string[][] = []
     await client.ping()
     const own = `:${(client as unknown as { stream: { localPort: number } }).stream.localPort}`
     // MONITOR also reports the commands a script runs (source 'lua'): those are not round trips.
     // Nor are the commands of other clients (other test files share this Redis): only this client's count.
-    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    monitor.on((args, source) => {
       if (source.endsWith(own)) seen.push(args)
     })
     // MONITOR reports in order, so everything between two markers came from the calls between them.
@@ -408,7 +407,7 @@ describe('redis dedupe store', () => {
       expect.stringMatching(/^eval(sha)?$/),
     ])
     expect(await between('empty', () => value(store.claim([])))).toEqual([])
-    monitor.disconnect()
+    monitor.close()
   })
 
   it('keeps working after Redis forgets its scripts (SCRIPT FLUSH, a restart)', async () => {
