@@ -28,6 +28,21 @@ function startLease(client: Redis, ttlMs = 1000): InstanceLease {
   return lease
 }
 
+/** A store on this file's own keys; `lease` names the instance that owns its claims. */
+function storeOn(
+  client: Redis,
+  options: { ttlSeconds?: number; reservationSeconds: number; lease?: InstanceLease },
+) {
+  return createRedisDedupeStore({
+    redis: client,
+    ttlSeconds: options.ttlSeconds ?? 60,
+    reservationSeconds: options.reservationSeconds,
+    ...(options.lease && { lease: options.lease }),
+    keyPrefix: prefix,
+    batchKeyPrefix,
+  })
+}
+
 /** What a kill -9 does to an instance: its connection goes, and nothing refreshes or deletes its lease. */
 async function die(client: Redis, lease: InstanceLease): Promise<void> {
   client.disconnect()
@@ -101,13 +116,7 @@ describe('redis dedupe store', () => {
   })
 
   it('keeps each id for the full TTL, and its claim batch reserved for reservationSeconds, then committed for the TTL', async () => {
-    const store = createRedisDedupeStore({
-      redis,
-      ttlSeconds: 3600,
-      reservationSeconds: 30,
-      keyPrefix: prefix,
-      batchKeyPrefix,
-    })
+    const store = storeOn(redis, { ttlSeconds: 3600, reservationSeconds: 30 })
     const one = claim()
     const receipt = await value(store.claim([one]))
     const [batch, fingerprint] = (await redis.get(prefix + one.id))!.split(':')
@@ -126,13 +135,7 @@ describe('redis dedupe store', () => {
 
   it('confirms a whole claim batch with one write, whatever its size', async () => {
     const client = connect()
-    const store = createRedisDedupeStore({
-      redis: client,
-      ttlSeconds: 60,
-      reservationSeconds: 5,
-      keyPrefix: prefix,
-      batchKeyPrefix,
-    })
+    const store = storeOn(client, { reservationSeconds: 5 })
     const batch = Array.from({ length: 100 }, () => claim())
     const receipt = await value(store.claim(batch))
     const monitor = await monitorRedis(REDIS_URL)
@@ -155,13 +158,7 @@ describe('redis dedupe store', () => {
   })
 
   it('confirms and releases several claim batches in one call (inserts merged under load)', async () => {
-    const store = createRedisDedupeStore({
-      redis,
-      ttlSeconds: 60,
-      reservationSeconds: 5,
-      keyPrefix: prefix,
-      batchKeyPrefix,
-    })
+    const store = storeOn(redis, { reservationSeconds: 5 })
     const [a, b, c] = [[claim(), claim()], [claim()], [claim(), claim()]]
     const [ra, rb, rc] = [
       await value(store.claim(a)),
@@ -180,13 +177,7 @@ describe('redis dedupe store', () => {
   })
 
   it('reads the layout of earlier versions (p:/c: values) as reserved and committed', async () => {
-    const store = createRedisDedupeStore({
-      redis,
-      ttlSeconds: 60,
-      reservationSeconds: 5,
-      keyPrefix: prefix,
-      batchKeyPrefix,
-    })
+    const store = storeOn(redis, { reservationSeconds: 5 })
     const [reserved, committed, other] = [claim(), claim(), claim()]
     await redis.set(prefix + reserved.id, 'p:fp-a', 'EX', 60)
     await redis.set(prefix + committed.id, 'c:fp-a', 'EX', 60)
@@ -200,14 +191,7 @@ describe('redis dedupe store', () => {
 
   it("names the instance in each batch it claims, and keeps an id's value within what Redis stores inline", async () => {
     const lease = startLease(redis)
-    const store = createRedisDedupeStore({
-      redis,
-      ttlSeconds: 60,
-      reservationSeconds: 5,
-      lease,
-      keyPrefix: prefix,
-      batchKeyPrefix,
-    })
+    const store = storeOn(redis, { reservationSeconds: 5, lease })
     // A real fingerprint: 27 characters of base64url (sha1).
     const one = claim('x'.repeat(27))
     await value(store.claim([one]))
@@ -220,14 +204,7 @@ describe('redis dedupe store', () => {
   it("never takes over its own instance's reservations, even while its lease has lapsed", async () => {
     // Never started: the lease is as lapsed as a dead process's (Redis lost it, or it could not be refreshed).
     const lease = createInstanceLease({ redis, keyPrefix: leaseKeyPrefix })
-    const store = createRedisDedupeStore({
-      redis,
-      ttlSeconds: 60,
-      reservationSeconds: 600,
-      lease,
-      keyPrefix: prefix,
-      batchKeyPrefix,
-    })
+    const store = storeOn(redis, { reservationSeconds: 600, lease })
     const one = claim()
     expect((await value(store.claim([one, one]))).statuses).toEqual(['new', 'pending'])
     expect((await value(store.claim([one]))).statuses).toEqual(['pending'])
@@ -239,25 +216,11 @@ describe('redis dedupe store', () => {
     async () => {
       const client = connect()
       const lease = startLease(client)
-      const dead = createRedisDedupeStore({
-        redis: client,
-        ttlSeconds: 60,
-        reservationSeconds: 600,
-        lease,
-        keyPrefix: prefix,
-        batchKeyPrefix,
-      })
+      const dead = storeOn(client, { reservationSeconds: 600, lease })
       const [same, other] = [claim(), claim()]
       await done(dead.confirm([await value(dead.claim([same, other]))]))
       await die(client, lease)
-      const next = createRedisDedupeStore({
-        redis,
-        ttlSeconds: 60,
-        reservationSeconds: 600,
-        lease: startLease(redis),
-        keyPrefix: prefix,
-        batchKeyPrefix,
-      })
+      const next = storeOn(redis, { reservationSeconds: 600, lease: startLease(redis) })
       expect((await value(next.claim([same, { ...other, fingerprint: 'fp-b' }]))).statuses).toEqual(
         ['duplicate', 'conflict'],
       )
@@ -265,15 +228,7 @@ describe('redis dedupe store', () => {
   )
 
   it('leaves an id taken over alone when its first owner, alive after all, confirms or releases it late', async () => {
-    const store = (lease: InstanceLease) =>
-      createRedisDedupeStore({
-        redis,
-        ttlSeconds: 60,
-        reservationSeconds: 600,
-        lease,
-        keyPrefix: prefix,
-        batchKeyPrefix,
-      })
+    const store = (lease: InstanceLease) => storeOn(redis, { reservationSeconds: 600, lease })
     // A stalls past its lease (a long pause): its lease is gone, its process is not.
     const stalled = startLease(redis)
     const a = store(stalled)
@@ -298,14 +253,7 @@ describe('redis dedupe store', () => {
   })
 
   it('reads a reservation of a batch that names no owner (before leases) as pending until it expires', async () => {
-    const store = createRedisDedupeStore({
-      redis,
-      ttlSeconds: 60,
-      reservationSeconds: 5,
-      lease: startLease(redis),
-      keyPrefix: prefix,
-      batchKeyPrefix,
-    })
+    const store = storeOn(redis, { reservationSeconds: 5, lease: startLease(redis) })
     const one = claim()
     await redis.set(batchKeyPrefix + 'AAAAAAAAAAAAAAAA', 'p', 'EX', 60)
     await redis.set(prefix + one.id, 'AAAAAAAAAAAAAAAA:fp-a', 'EX', 60)
@@ -318,25 +266,11 @@ describe('redis dedupe store', () => {
     async () => {
       const client = connect()
       const lease = startLease(client)
-      const dead = createRedisDedupeStore({
-        redis: client,
-        ttlSeconds: 60,
-        reservationSeconds: 600,
-        lease,
-        keyPrefix: prefix,
-        batchKeyPrefix,
-      })
+      const dead = storeOn(client, { reservationSeconds: 600, lease })
       const batch = Array.from({ length: 100 }, () => claim())
       await value(dead.claim(batch))
       await die(client, lease)
-      const next = createRedisDedupeStore({
-        redis,
-        ttlSeconds: 60,
-        reservationSeconds: 600,
-        lease: startLease(redis),
-        keyPrefix: prefix,
-        batchKeyPrefix,
-      })
+      const next = storeOn(redis, { reservationSeconds: 600, lease: startLease(redis) })
       const monitor = await monitorRedis(REDIS_URL)
       const reads: string[] = []
       const marker = `claimed-${randomUUID()}`
@@ -362,13 +296,7 @@ describe('redis dedupe store', () => {
 
   it('sends exactly one command per claim, confirm and release, whatever the batch size', async () => {
     const client = connect()
-    const store = createRedisDedupeStore({
-      redis: client,
-      ttlSeconds: 60,
-      reservationSeconds: 5,
-      keyPrefix: prefix,
-      batchKeyPrefix,
-    })
+    const store = storeOn(client, { reservationSeconds: 5 })
     const monitor = await monitorRedis(REDIS_URL)
     const seen: string[][] = []
     await client.ping()
@@ -411,13 +339,7 @@ describe('redis dedupe store', () => {
   })
 
   it('keeps working after Redis forgets its scripts (SCRIPT FLUSH, a restart)', async () => {
-    const store = createRedisDedupeStore({
-      redis,
-      ttlSeconds: 60,
-      reservationSeconds: 5,
-      keyPrefix: prefix,
-      batchKeyPrefix,
-    })
+    const store = storeOn(redis, { reservationSeconds: 5 })
     const one = claim()
     await value(store.claim([one]))
     await redis.script('FLUSH')
