@@ -6,6 +6,7 @@ import { boundedIssues, boundedPath, MAX_ISSUES } from '../../streams/properties
 import { quoteList } from '../../streams/quote.js'
 import type { Pipeline } from '../../streams/pipeline.js'
 import { applyKeySource } from '../../wire/api-keys.js'
+import { batchArray } from '../batch-array.js'
 import { ApiError } from '../errors.js'
 import type { HttpEnv } from '../http-env.js'
 import { readJsonBody, type JsonBody } from '../json-body.js'
@@ -169,22 +170,7 @@ function batchEvents(body: unknown, max: number): unknown[] {
       },
     )
   }
-  const { events } = body as { events?: unknown }
-  if (!Array.isArray(events))
-    throw new ApiError(400, 'invalid_batch', '"events" must be an array of events', {
-      issues: [{ path: 'events', message: 'expected an array' }],
-    })
-  if (events.length === 0)
-    throw new ApiError(400, 'invalid_batch', '"events" must hold at least one event', {
-      issues: [{ path: 'events', message: 'empty' }],
-    })
-  if (events.length > max)
-    throw new ApiError(
-      400,
-      'batch_too_large',
-      `a batch holds at most ${max} events; this one has ${events.length}`,
-    )
-  return events
+  return batchArray((body as { events?: unknown }).events, 'events', 'event', max)
 }
 
 function storageUnavailable(retryAfterSeconds: number): ApiError {

@@ -1,3 +1,4 @@
+import { batchArray } from '../batch-array.js'
 import { ApiError } from '../errors.js'
 import { isObject, jsonTypeOf } from './message-mapping.js'
 
@@ -66,15 +67,7 @@ function keyOfMessage(message: Record<string, unknown>): unknown {
 }
 
 function batchOf(batch: unknown, max: number): readonly unknown[] {
-  if (!Array.isArray(batch)) throw notBatch('"batch" must be an array of messages', 'batch')
-  if (batch.length === 0) throw notBatch('"batch" must hold at least one message', 'batch')
-  if (batch.length > max)
-    throw new ApiError(
-      400,
-      'batch_too_large',
-      `a batch holds at most ${max} messages; this one has ${batch.length}`,
-    )
-  return batch
+  return batchArray(batch, 'batch', 'message', max)
 }
 
 function notBatch(message: string, path = ''): ApiError {
