@@ -6,9 +6,10 @@ import {
   type ClickHouseClient,
   type ClickHouseClientConfigOptions,
 } from '@clickhouse/client'
-import { defer, of, type ObservableInput } from 'rxjs'
+import { defer, of } from 'rxjs'
 import type { AcceptedEvent } from '../../streams/event.js'
-import type { EventRow, EventSink } from '../../streams/ports.js'
+import type { CountQuery, EventStorage } from '../../app/event-storage.js'
+import type { EventRow } from '../../streams/ports.js'
 import { queryRows, serverVersion, tableDialect } from './clickhouse-queries.js'
 import { isRetriableClickHouseError } from './clickhouse-retry.js'
 import {
@@ -77,39 +78,17 @@ export interface ClickHouseSinkOptions {
   readonly table?: string
 }
 
-export interface RecentQuery {
-  /** an exact event type */
-  readonly type?: string
-  /** epoch ms: only events received at or after it */
-  readonly sinceMs?: number
-  readonly limit: number
-}
+export type { CountQuery } from '../../app/event-storage.js'
 
-export interface CountQuery {
-  /** keep the list short: 18.16 refuses queries over 256 KiB */
-  readonly ids?: readonly string[]
-  readonly type?: string
-  readonly final?: boolean
-}
-
-export interface ClickHouseSink extends EventSink {
+/**
+ * The event storage of API.md §5 on ClickHouse, server or embedded: what the server needs of
+ * storage (EventStorage), with the dialect it found its tables in. `recent` gives the newest stored
+ * events by received_at, then timestamp, each id once; `count` with `final` counts what a merge
+ * leaves; `byIds` may give a replayed id twice until it is merged.
+ */
+export interface ClickHouseSink extends EventStorage {
   /** Creates the database and the tables if missing; tells the server version and the dialect in use. */
   start(): Promise<{ version: string; dialect: Dialect }>
-  /** One TabSeparated insert per batch; completes once ClickHouse has taken the rows. */
-  write(rows: readonly EventRow[]): ObservableInput<void>
-  ping(): Promise<boolean>
-  /** The newest stored events (by received_at, then timestamp), each id once. */
-  recent(query: RecentQuery): Promise<AcceptedEvent[]>
-  /** The stored events of these ids (a replayed id not merged yet may come twice). */
-  byIds(ids: readonly string[]): Promise<AcceptedEvent[]>
-  /** Ids received at or after `sinceMs`, newest first: what an in-process dedupe store re-learns at start. */
-  recentIds(query: {
-    readonly sinceMs: number
-    readonly limit: number
-  }): Promise<Array<{ id: string; receivedAt: number }>>
-  /** Rows stored, all or of some ids or of one type; `final: true` counts what a merge leaves (replayed ids once). */
-  count(options?: CountQuery): Promise<number>
-  close(): Promise<void>
 }
 
 const EMPTY_ROW: RawEventRow = {
@@ -168,7 +147,7 @@ export function createClickHouseSink(options: ClickHouseSinkOptions): ClickHouse
       }
     },
 
-    async recent({ type, sinceMs, limit }: RecentQuery) {
+    async recent({ type, sinceMs, limit }) {
       const inUse = await dialectOf()
       const where = [
         ...(type === undefined ? [] : [`type = ${quoteString(type)}`]),
