@@ -8,6 +8,7 @@ export default defineConfig({
     // The docs' examples import the package by name, as its users do.
     alias: [
       { find: /^sluice\/testing$/, replacement: src('testing.ts') },
+      { find: /^sluice\/client$/, replacement: src('client.ts') },
       { find: /^sluice\/server$/, replacement: src('server.ts') },
       { find: /^sluice$/, replacement: src('index.ts') },
     ],
