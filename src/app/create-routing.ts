@@ -8,12 +8,13 @@ import { createHttpDelivery } from '../adapters/http-delivery/http-delivery.js'
 import { createFileRouteOutbox } from '../adapters/journal/file-route-outbox.js'
 import { createRedisRouteOutbox } from '../adapters/redis/redis-route-outbox.js'
 import type { Config } from './config.js'
-import type { Metrics } from '../telemetry/metrics.js'
+import { combineTelemetry, type Metrics } from '../telemetry/metrics.js'
 import { routerTelemetry } from '../telemetry/router-telemetry.js'
 import type { EventTransform } from '../streams/operators/transform.js'
 import type { Route } from '../streams/routing/route.js'
 import { createRouter, type Router } from '../streams/routing/router.js'
 import type { DeadLetterStore, Delivery, RouteOutbox } from '../streams/routing/ports.js'
+import type { RouterTelemetry } from '../streams/routing/telemetry.js'
 
 export interface Routing {
   /** the routing stage: the pipeline hands it each committed batch before the ack (undefined without routes) */
@@ -39,6 +40,8 @@ export function createRouting(
     redis: Redis | undefined
     metrics: Metrics
     logger: Logger
+    /** told the router's telemetry too, beside the metrics and the log */
+    telemetry?: RouterTelemetry | undefined
     /** given ports are used as they are, and left open on stop */
     delivery?: Delivery | undefined
     outbox?: RouteOutbox | undefined
@@ -91,7 +94,10 @@ export function createRouting(
       delivery,
       deadLetters,
       ...(outbox && { outbox }),
-      telemetry: routerTelemetry(metrics, logger.child({ component: 'routing' })),
+      telemetry: combineTelemetry<RouterTelemetry>(
+        routerTelemetry(metrics, logger.child({ component: 'routing' })),
+        ...(deps.telemetry ? [deps.telemetry] : []),
+      ),
     },
   )
   metrics.watchRoutes(() => router.status())

@@ -31,7 +31,9 @@ import { UnknownRouteError } from '../streams/routing/router.js'
 import type { Route } from '../streams/routing/route.js'
 import { loggingTelemetry } from '../telemetry/pipeline-log.js'
 import { combineTelemetry, createMetrics, type Metrics } from '../telemetry/metrics.js'
+import { createStatusTracker } from '../telemetry/status.js'
 import { clickHouseCheck, dedupeCheck } from './readiness.js'
+import { createStatusSource } from './status-source.js'
 
 export interface SluiceDeps {
   readonly logger?: Logger
@@ -86,6 +88,9 @@ export interface Sluice {
 export async function createSluice(config: Config, deps: SluiceDeps = {}): Promise<Sluice> {
   const logger = deps.logger ?? createLogger(config.LOG_LEVEL)
   const metrics = deps.metrics ?? createMetrics()
+  const startedAt = Date.now()
+  // GET /v1/status and the console: fed by the same hooks as the metrics
+  const status = createStatusTracker()
 
   if (deps.sink && !deps.clickhouse && !deps.deadLetters)
     throw new TypeError(
@@ -203,6 +208,7 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
     redis,
     metrics,
     logger,
+    telemetry: status.router,
     delivery: deps.delivery,
     outbox: deps.outbox,
     deadLetters: deps.deadLetters,
@@ -236,6 +242,7 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       telemetry: combineTelemetry(
         loggingTelemetry(logger),
         metrics.pipeline,
+        status.pipeline,
         ...(deps.telemetry ? [deps.telemetry] : []),
       ),
     },
@@ -274,6 +281,15 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       metrics: metrics.registry,
       telemetry: metrics.http,
       stopping: () => stopping,
+      status: createStatusSource({
+        tracker: status,
+        admission: pipeline.admission,
+        routes: () => routing.router?.status() ?? [],
+        ws: () => ws.stats(),
+        wsPort: () => wsPort,
+        deadLetters: routing.deadLetters,
+        startedAt,
+      }),
     },
   )
 
@@ -307,6 +323,7 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
 
   let server: ServerType | undefined
   let httpPort: number | undefined
+  let wsPort: number | undefined
   return {
     pipeline,
     metrics,
@@ -329,7 +346,7 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
         server.once('error', reject)
       })
       httpPort = port
-      const { port: wsPort } = await ws.listen()
+      wsPort = (await ws.listen()).port
       return { port, wsPort }
     },
     async stop() {

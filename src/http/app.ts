@@ -15,6 +15,7 @@ import type {
 } from './ports.js'
 import { requestId } from './request-id.js'
 import { closeAfterUnreadBody } from './unread-body.js'
+import { consoleRoutes } from './console/index.js'
 import { quote } from '../streams/quote.js'
 import { boundedIssues, boundedPath } from '../streams/properties.js'
 import { deadLetterRoutes } from './routes/dead-letters.js'
@@ -23,6 +24,7 @@ import { eventRoutes } from './routes/events.js'
 import { healthRoutes } from './routes/health.js'
 import { operationsRoutes } from './routes/operations.js'
 import { readEventsRoutes } from './routes/read-events.js'
+import { statusRoutes, type StatusSource } from './routes/status.js'
 import { exceptSdkPaths, SDK_METHODS, sdkRoutes } from './sdk/index.js'
 
 export interface HttpAppOptions {
@@ -49,6 +51,8 @@ export interface HttpAppDeps {
   readonly telemetry?: HttpTelemetry
   readonly stopping?: () => boolean
   readonly startedAt?: number
+  /** GET /v1/status and the console at GET /console (absent: neither is served) */
+  readonly status?: StatusSource
 }
 
 /** Allowed methods of each known path: another method is 405, not 404. */
@@ -57,6 +61,8 @@ const METHODS: Record<string, string> = {
   '/v1/events/batch': 'POST',
   '/v1/dead-letters': 'GET',
   '/v1/dead-letters/replay': 'POST',
+  '/v1/status': 'GET',
+  '/console': 'GET',
   '/health': 'GET',
   '/ready': 'GET',
   '/metrics': 'GET',
@@ -151,6 +157,15 @@ export function createHttpApp(options: HttpAppOptions, deps: HttpAppDeps): OpenA
     stopping: deps.stopping ?? (() => false),
     metrics: deps.metrics,
   })
+  if (deps.status) {
+    statusRoutes(app, {
+      source: deps.status,
+      checks: deps.checks ?? [],
+      readyTimeoutMs: options.readyTimeoutMs ?? 1000,
+      stopping: deps.stopping ?? (() => false),
+    })
+    consoleRoutes(app, { wsPort: () => deps.status?.wsPort() })
+  }
   docsRoutes(app, {
     persistAuthorization: options.docsPersistAuthorization,
     title: 'Sluice',

@@ -292,18 +292,18 @@ export function createMetrics(registry = new Registry()): Metrics {
   }
 }
 
-/** Several telemetry sinks as one: each hook calls every sink that has it. */
-export function combineTelemetry(...sinks: PipelineTelemetry[]): PipelineTelemetry {
-  const keys = new Set(sinks.flatMap((sink) => Object.keys(sink))) as Set<keyof PipelineTelemetry>
+/** Several telemetry sinks of one catalogue (pipeline, router…) as one: each hook calls every sink that has it. */
+export function combineTelemetry<T extends object = PipelineTelemetry>(...sinks: T[]): T {
+  const keys = new Set(sinks.flatMap((sink) => Object.keys(sink))) as Set<keyof T>
   const combined: Record<string, (...args: unknown[]) => void> = {}
   for (const key of keys) {
     const hooks = sinks.flatMap((sink) => {
       const hook = (sink[key] as ((...args: unknown[]) => void) | undefined)?.bind(sink)
       return hook === undefined ? [] : [hook]
     })
-    combined[key] = (...args) => {
+    combined[key as string] = (...args) => {
       for (const hook of hooks) hook(...args)
     }
   }
-  return combined
+  return combined as T
 }

@@ -76,6 +76,7 @@ describe('GET /openapi.json', () => {
       '/v1/events/batch': ['post'],
       '/v1/dead-letters': ['get'],
       '/v1/dead-letters/replay': ['post'],
+      '/v1/status': ['get'],
       '/health': ['get'],
       '/ready': ['get'],
       '/metrics': ['get'],
@@ -112,7 +113,7 @@ describe('GET /openapi.json', () => {
       .map(({ path }) => path)
     expect(tagged.sort()).toEqual(
       Object.keys(document.paths)
-        .filter((path) => !/^\/(v1\/(events|dead-letters)|health|ready|metrics)/.test(path))
+        .filter((path) => !/^\/(v1\/(events|dead-letters|status)|health|ready|metrics)/.test(path))
         .sort(),
     )
     expect(tagged).toHaveLength(20)

@@ -57,6 +57,7 @@ export function docsRoutes(app: OpenAPIHono<HttpEnv>, options: DocsOptions): voi
       { name: 'events', description: 'Send events and read them back' },
       { name: 'routing', description: 'Dead letters of the downstream routes' },
       { name: 'operations', description: 'Liveness, readiness, metrics' },
+      { name: 'status', description: 'Live status, as the console at /console shows it' },
       {
         name: 'compatibility',
         description:

@@ -88,7 +88,8 @@ export function operationsRoutes(app: OpenAPIHono<HttpEnv>, options: OperationsO
 
 type Outcome = { status: 'ok' | 'fail'; backend: string; latencyMs?: number; error?: string }
 
-async function timed(
+/** Asks one check with a timeout, as GET /ready does (GET /v1/status asks the same way). */
+export async function timed(
   check: ReadinessCheck,
   timeoutMs: number,
 ): Promise<{ name: string; outcome: Outcome }> {
