@@ -70,7 +70,17 @@ describe('package entries', () => {
     expect(packagesIn(modules).filter((name) => SERVER_PACKAGES.includes(name))).toEqual([])
   })
 
-  // The same recorder sees them when they are loaded: the two tests above can fail.
+  // Browsers load it too: its own files only; in Node 20 (no global WebSocket) `ws`, and only once it connects.
+  it('sluice/client loads nothing but its own files, and ws only when it connects in Node without a global WebSocket', async () => {
+    const modules = await importGraph('src/client.ts')
+    expect(modules).toContain('src/client/client.ts')
+    expect(
+      modules.filter((path) => path.startsWith('src/') && !/^src\/client(\/|\.ts$)/.test(path)),
+    ).toEqual([])
+    expect(packagesIn(modules)).toEqual([])
+  })
+
+  // The same recorder sees them when they are loaded: the tests above can fail.
   it('sluice/server loads the server framework and the client libraries', async () => {
     const packages = packagesIn(await importGraph('src/server.ts'))
     for (const name of ['hono', 'ws', 'ioredis', 'pino', 'prom-client', '@clickhouse/client'])
