@@ -248,7 +248,15 @@ function draw(name, series) {
     legend: { show: false },
     scales: { y: { range: (_u, _min, max) => [0, Math.max(1, max ?? 0)] } },
     axes: [{}, { size: 56 }],
-    series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5 }))],
+    series: [
+      {},
+      ...series.map((s) => ({
+        label: s.label,
+        stroke: s.color,
+        width: 1.5,
+        points: { show: false },
+      })),
+    ],
   }
   charts.set(name, { keys, plot: new uPlot(options, data, el) })
 }
