@@ -64,6 +64,8 @@ export interface ClientStats {
   readonly unansweredFrames: number
   /** connections made after the first */
   readonly reconnects: number
+  /** events sent again (after a lost connection, a `failed` answer, a refused frame) */
+  readonly resentEvents: number
   /** the client's timers now (0 after close) */
   readonly timers: number
 }
@@ -107,6 +109,7 @@ export function createClient(options: ClientOptions): SluiceClient {
   let expiryTimer: ReturnType<typeof setTimeout> | undefined
   let attempts = 0
   let connections = 0
+  let resentEvents = 0
   let lastHeard = 0
   let pingOut = false
   let subscribedTo: string | undefined
@@ -340,7 +343,7 @@ export function createClient(options: ClientOptions): SluiceClient {
           const { items, text } = frames[sent]!
           ws.send(text)
           tracker.sent('publish', items)
-          for (const item of items) item.sends++
+          for (const item of items) if (item.sends++ > 0) resentEvents++
         }
       } catch (error) {
         // What was not sent waits at the head; the connection is done for.
@@ -600,6 +603,7 @@ export function createClient(options: ClientOptions): SluiceClient {
         waitingPublishes: window.waiting,
         unansweredFrames: tracker.size,
         reconnects: Math.max(0, connections - 1),
+        resentEvents,
         timers: [heartbeat, reconnectTimer, delayTimer, expiryTimer].filter((t) => t !== undefined)
           .length,
       }
