@@ -157,14 +157,15 @@ export function createHttpApp(options: HttpAppOptions, deps: HttpAppDeps): OpenA
     stopping: deps.stopping ?? (() => false),
     metrics: deps.metrics,
   })
-  if (deps.status) {
+  const status = deps.status
+  if (status) {
     statusRoutes(app, {
-      source: deps.status,
+      source: status,
       checks: deps.checks ?? [],
       readyTimeoutMs: options.readyTimeoutMs ?? 1000,
       stopping: deps.stopping ?? (() => false),
     })
-    consoleRoutes(app, { wsPort: () => deps.status?.wsPort() })
+    consoleRoutes(app, { wsPort: () => status.wsPort() })
   }
   docsRoutes(app, {
     persistAuthorization: options.docsPersistAuthorization,
