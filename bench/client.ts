@@ -9,6 +9,7 @@ import { Agent, request } from 'node:http'
 import type { Duplex } from 'node:stream'
 import WebSocket from 'ws'
 import { eventSource } from './events.js'
+import { sluiceClientSender } from './sluice-client.js'
 
 export interface ClientJob {
   /** `segment`: the same events as Segment `track` messages to the drop-in `/v1/batch` (API.md §9) */
@@ -24,6 +25,8 @@ export interface ClientJob {
   readonly window: number
   readonly rate?: number
   readonly duplicateRate?: number
+  /** WS through sluice/client (bench/sluice-client.ts) instead of the bench's own frame writer */
+  readonly viaClient?: boolean
 }
 
 export interface ClientReport {
@@ -50,7 +53,9 @@ async function run(job: ClientJob): Promise<ClientReport> {
   const senders = await Promise.all(
     Array.from({ length: job.connections }, async () =>
       job.transport === 'ws'
-        ? wsSender(job.url)
+        ? job.viaClient
+          ? sluiceClientSender(job.url)
+          : wsSender(job.url)
         : restSender(job.url, job.connections, job.transport === 'segment' ? SEGMENT : REST),
     ),
   )

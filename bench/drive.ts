@@ -16,6 +16,8 @@ export interface Load {
   /** events/s over all processes: a fixed (open-loop) load; absent: full load */
   readonly rate?: number
   readonly duplicateRate?: number
+  /** WS through sluice/client */
+  readonly viaClient?: boolean
 }
 
 export interface LoadResult {
@@ -44,6 +46,7 @@ export async function drive(load: Load): Promise<LoadResult> {
         window: load.window,
         ...(load.rate !== undefined && { rate: load.rate / load.processes }),
         ...(load.duplicateRate !== undefined && { duplicateRate: load.duplicateRate }),
+        ...(load.viaClient && { viaClient: true }),
       }
       return runClient(job)
     }),

@@ -34,6 +34,8 @@ interface Scenario extends ScenarioShape {
   readonly halfLoad?: boolean
   /** frames each WS connection keeps in flight (default: about 2,000 events' worth) */
   readonly window?: number
+  /** WS through sluice/client instead of the bench's own client (bench/sluice-client.ts) */
+  readonly viaClient?: boolean
 }
 
 const ws = (
@@ -89,6 +91,8 @@ const SCENARIOS: Scenario[] = [
     events: 1_000_000,
     halfLoad: true,
   },
+  // The same load through the client library: its cost per event beside the bench's own writer.
+  ws(100, 16, 1_500_000, { name: 'WS 100/frame × 16 conn via sluice/client', viaClient: true }),
   ws(100, 16, 1_000_000, { name: 'WS 100/frame × 16 conn, 10% duplicates', duplicateRate: 0.1 }),
   ws(100, 16, 600_000, { name: 'WS 100/frame × 16 conn, embedded chDB', mode: 'embedded' }),
   // A flood: every connection pushes 20,000 events at once, 320,000 offered against an admission
@@ -202,6 +206,7 @@ async function measure(scenario: Scenario, server: ServerProcess): Promise<Row> 
     window: scenario.window ?? windowFor(scenario.eventsPerFrame),
     ...(rate !== undefined && { rate }),
     ...(scenario.duplicateRate !== undefined && { duplicateRate: scenario.duplicateRate }),
+    ...(scenario.viaClient && { viaClient: true }),
   })
   server.resetPeak()
   const before = server.stats()
