@@ -90,7 +90,7 @@ const CLIENT_CLOSE_WAIT_MS = 1000
  */
 export function createClient(options: ClientOptions): SluiceClient {
   const config = resolveOptions(options)
-  const window = createInflightWindow(config.maxInflightEvents)
+  const inflight = createInflightWindow(config.maxInflightEvents)
   const url = withApiKey(config.url, config.apiKey)
   const constructorReady = resolveWebSocket(config.WebSocket)
   // Every rejection is handled where it is awaited; this one must not count as unhandled before.
@@ -476,7 +476,7 @@ export function createClient(options: ClientOptions): SluiceClient {
 
   /** A final result: the item leaves the window. */
   function done(item: Item, result: PublishResult): void {
-    if (settle(item, result)) window.give(1)
+    if (settle(item, result)) inflight.give(1)
   }
 
   function give(item: Item, message: string): void {
@@ -555,7 +555,7 @@ export function createClient(options: ClientOptions): SluiceClient {
         const chunk = Math.min(config.maxEventsPerFrame, config.maxInflightEvents)
         for (let i = 0; i < items.length; i += chunk) {
           const part = items.slice(i, i + chunk)
-          await window.take(part.length)
+          await inflight.take(part.length)
           enqueue(part)
         }
         return await settled
@@ -599,8 +599,8 @@ export function createClient(options: ClientOptions): SluiceClient {
     stats() {
       return {
         connected: welcomed,
-        inflightEvents: window.used,
-        waitingPublishes: window.waiting,
+        inflightEvents: inflight.used,
+        waitingPublishes: inflight.waiting,
         unansweredFrames: tracker.size,
         reconnects: Math.max(0, connections - 1),
         resentEvents,
