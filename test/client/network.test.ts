@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { createClient, type PublishResult } from '../../src/client.js'
-import { fakeSluice, uniqueId } from '../support/services.js'
+import { fakeSluice } from '../support/services.js'
 import { until } from '../support/wait.js'
+import { stream } from './support/stream.js'
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js'
 
 // Network faults between the client and Sluice, through a TCP proxy of the test: a connection cut
@@ -31,33 +32,19 @@ async function streamThrough(fault: (proxy: TcpProxy) => void) {
     backoff: { initialMs: 20, maxMs: 200 },
   })
   cleanups.push(() => client.close())
-  const run = uniqueId('net').slice(-12)
-  let next = 0
-  let accepted = 0
-  const results: PublishResult[] = []
-  const producer = async () => {
-    while (next < EVENTS) {
-      const first = next
-      next += PER_PUBLISH
-      const answer = await client.publish(
-        Array.from({ length: PER_PUBLISH }, (_, i) => ({
-          ...((first + i) % 2 === 0 && { id: `${run}-${first + i}` }),
-          type: 'net.fault',
-          properties: { n: first + i },
-        })),
-      )
-      accepted += answer.filter((r) => r.status === 'accepted').length
-      results.push(...answer)
-      await new Promise((resolve) => setTimeout(resolve, 2))
-    }
-  }
-  const producing = Promise.all(Array.from({ length: 8 }, producer))
-  await until(() => accepted >= EVENTS / 4, 30_000, 'a quarter accepted')
+  const streaming = stream(client, {
+    events: EVENTS,
+    perPublish: PER_PUBLISH,
+    producers: 8,
+    types: ['net.fault'],
+    pauseMs: 2,
+  })
+  await until(() => streaming.accepted() >= EVENTS / 4, 30_000, 'a quarter accepted')
   fault(proxy)
-  const atFault = accepted
-  await producing
+  const atFault = streaming.accepted()
+  await streaming.done
   await client.close()
-  return { results, atFault, client, proxy, rows: sluice.storage.rows }
+  return { results: streaming.results, atFault, client, proxy, rows: sluice.storage.rows }
 }
 
 function expectExactlyOnce(
