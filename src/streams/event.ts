@@ -1,4 +1,7 @@
 import { z } from 'zod'
+import { MAX_TIMESTAMP_MS, parseRfc3339 } from './rfc3339.js'
+
+export { parseRfc3339 }
 
 /** The event as a client sends it (API.md §1). Strict: an unknown top-level key is rejected by name. */
 
@@ -9,10 +12,6 @@ import { z } from 'zod'
 export const TYPE_PATTERN = /^\$?[A-Za-z0-9][A-Za-z0-9_.:/-]*$/
 export const TYPE_PATTERN_MESSAGE =
   'must match ^\\$?[A-Za-z0-9][A-Za-z0-9_.:/-]*$ (e.g. page_view, checkout.completed, $pageview)'
-// 2100-01-01T00:00:00.000Z: the first instant that is out of range.
-const MAX_TIMESTAMP_MS = Date.UTC(2100, 0, 1)
-const RFC3339 =
-  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
 // JSON may spell a lone UTF-16 surrogate ("\ud800"); UTF-8 cannot. ClickHouse refuses a lone high
 // surrogate in an insert and mangles a lone low one, and Redis keys of two such ids would be the same
 // bytes: the top-level strings (stored as columns, the id also as a key) must be well-formed.
@@ -26,37 +25,6 @@ const wellFormedString = (max: number, min = 0) =>
       (value) => !LONE_SURROGATE.test(value),
       'must be well-formed Unicode (no lone surrogate such as \\ud800)',
     )
-
-/** Epoch milliseconds of an RFC 3339 string, or undefined when it is not a real date in range. */
-export function parseRfc3339(text: string): number | undefined {
-  const m = RFC3339.exec(text)
-  if (!m) return undefined
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ]
-  // Date.parse rolls 2026-02-30 over into March; a calendar check refuses it.
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate()
-  if (
-    month < 1 ||
-    month > 12 ||
-    day < 1 ||
-    day > daysInMonth ||
-    hour > 23 ||
-    minute > 59 ||
-    second > 59
-  )
-    return undefined
-  const fraction = m[7] ? m[7].slice(0, 4).padEnd(4, '0') : '.000' // keep milliseconds, drop finer digits
-  const ms = Date.parse(
-    `${m.slice(1, 4).join('-')}T${m.slice(4, 7).join(':')}${fraction}${m[8]!.toUpperCase()}`,
-  )
-  return inRange(ms) ? ms : undefined
-}
 
 function inRange(ms: number): boolean {
   return Number.isFinite(ms) && ms >= 0 && ms < MAX_TIMESTAMP_MS
