@@ -8,6 +8,7 @@ import {
   canonicalJson,
   checkProperties,
   MAX_ISSUES,
+  type LeftOut,
 } from './properties.js'
 import { quote } from './quote.js'
 import type { Issue } from './outcome.js'
@@ -37,7 +38,9 @@ export function normalize(raw: unknown, context: NormalizeContext): Normalized {
   // The schema transforms nothing, so a valid event is used as sent: no copy of it is made.
   const valid = z.validate(CompiledEventSchema, raw)
   const properties =
-    isObject(raw) && isObject(raw.properties) ? checkProperties(raw.properties) : undefined
+    isObject(raw) && isObject(raw.properties)
+      ? checkProperties(raw.properties, 'properties', sdkMessageOf(raw.properties))
+      : undefined
   if (!valid || (properties !== undefined && !properties.ok)) {
     const parsed = valid ? undefined : EventSchema.safeParse(raw)
     const errors: Issue[] = parsed?.error ? parsed.error.issues.flatMap(toIssues) : []
@@ -73,7 +76,7 @@ export function normalize(raw: unknown, context: NormalizeContext): Normalized {
   return {
     ok: true,
     event,
-    fingerprint: fingerprint(event, sentTimestamp, properties?.text),
+    fingerprint: fingerprint(event, sentTimestamp, properties),
     propertiesText: properties?.text,
   }
 }
@@ -83,33 +86,37 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 /**
  * A digest of what the client said about the event: a re-send of the same event has the same one
  * even when its default timestamp (receive time) or transport differ, and key order does not matter.
- * `propertiesText` is the canonical JSON of the properties when the caller has it already.
+ * `canonical`: the canonical JSON of the properties (and without an SDK message's sending time) when
+ * the caller has it already.
  */
 export function fingerprint(
   event: AcceptedEvent,
   sentTimestamp: number | undefined,
-  propertiesText?: string,
+  canonical?: { readonly text: string; readonly textLeavingOut?: string },
 ): string {
-  const resent = withoutSendingTime(event.properties)
+  const sdk = event.properties === undefined ? undefined : sdkMessageOf(event.properties)
   const head = JSON.stringify([
     event.id,
     event.type,
-    resent === undefined ? (sentTimestamp ?? null) : null,
+    sdk === undefined ? (sentTimestamp ?? null) : null,
     event.source ?? null,
     event.userId ?? null,
     event.sessionId ?? null,
   ])
   const properties =
-    resent !== undefined
-      ? canonicalJson(resent)
-      : (propertiesText ??
+    sdk !== undefined
+      ? (canonical?.textLeavingOut ?? canonicalJson(withoutSendingTime(event.properties!, sdk)))
+      : (canonical?.text ??
         (event.properties === undefined ? 'null' : canonicalJson(event.properties)))
   // The canonical JSON of the whole 7-element array, as earlier versions digested it.
   return hash('sha1', `${head.slice(0, -1)},${properties}]`, 'base64url')
 }
 
 /** Where an analytics SDK's message is kept in properties (API.md §9), and the field of its sending time. */
-const SENT_AT_OF: Readonly<Record<string, string>> = { $segment: 'sentAt', $posthog: 'sent_at' }
+const SDK_MESSAGES: readonly LeftOut[] = [
+  { key: '$segment', member: 'sentAt' },
+  { key: '$posthog', member: 'sent_at' },
+]
 
 /**
  * An analytics SDK sends a message again (after a timeout, a 503, a crash of ours) with a new
@@ -117,20 +124,20 @@ const SENT_AT_OF: Readonly<Record<string, string>> = { $segment: 'sentAt', $post
  * client said about the event. For a message kept under `$segment` / `$posthog`, the properties
  * without its sending time — and no top-level timestamp, which the message's own `timestamp` in
  * there replaces — are what its fingerprint digests, so the SDK's retry is a plain duplicate, not a
- * conflict. Undefined for any other event (most of them: one property lookup each). Computed from
- * the event alone, so a fingerprint re-made from storage (`storedFingerprint`) is the same.
+ * conflict. Undefined for any other event (most of them: two property lookups each). Read from the
+ * event alone, so a fingerprint re-made from storage (`storedFingerprint`) is the same.
  */
-function withoutSendingTime(
-  properties: Record<string, unknown> | undefined,
-): Record<string, unknown> | undefined {
-  if (properties === undefined) return undefined
-  for (const key in SENT_AT_OF) {
-    const message = properties[key]
-    if (message === null || typeof message !== 'object' || Array.isArray(message)) continue
-    const { [SENT_AT_OF[key]!]: _sentAt, ...rest } = message as Record<string, unknown>
-    return { ...properties, [key]: rest }
-  }
+function sdkMessageOf(properties: Record<string, unknown>): LeftOut | undefined {
+  for (const sdk of SDK_MESSAGES) if (isObject(properties[sdk.key])) return sdk
   return undefined
+}
+
+function withoutSendingTime(
+  properties: Record<string, unknown>,
+  { key, member }: LeftOut,
+): Record<string, unknown> {
+  const { [member]: _sentAt, ...rest } = properties[key] as Record<string, unknown>
+  return { ...properties, [key]: rest }
 }
 
 /**

@@ -5,20 +5,30 @@ export const PROPERTIES_MAX_DEPTH = 32
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
 
 export type CheckedProperties =
-  /** `text`: the canonical JSON of the properties (see canonicalJson), measured and ready to digest */
-  | { readonly ok: true; readonly text: string }
+  /**
+   * `text`: the canonical JSON of the properties (see canonicalJson), measured and ready to digest.
+   * `textLeavingOut`: with `leaveOut` given and its object present, the canonical JSON of the
+   * properties without that one member, from the same serialization.
+   */
+  | { readonly ok: true; readonly text: string; readonly textLeavingOut?: string }
   /** `omitted`: issues found past MAX_ISSUES and not written out */
   | { readonly ok: false; readonly issues: readonly Issue[]; readonly omitted?: number }
 
 /**
  * What API.md §1 asks of `properties` beyond being an object: nesting ≤ 32, ≤ 32 KiB serialized, finite numbers, no
  * `__proto__`/`constructor`/`prototype` key at any depth. Hot path, once per event: one walk that
- * allocates nothing, then one serialization, which the caller reuses for the fingerprint. Checked on
- * the parsed JSON as sent, because zod's record parsing silently drops `__proto__`.
+ * also finds the canonical form (copying only objects whose keys are out of order), then one
+ * serialization, which the caller reuses for the fingerprint and storage. Checked on the parsed
+ * JSON as sent, because zod's record parsing silently drops `__proto__`. `leaveOut`: the one member
+ * the fingerprint of an SDK message leaves out (normalize.ts), written out from the same pass.
  */
-export function checkProperties(properties: object, path = 'properties'): CheckedProperties {
-  const walk: Walk = { depth: 0, forbidden: false, nonFinite: false, sorted: true }
-  visit(properties, 1, walk)
+export function checkProperties(
+  properties: object,
+  path = 'properties',
+  leaveOut?: LeftOut,
+): CheckedProperties {
+  const walk: Walk = { depth: 0, forbidden: false, nonFinite: false }
+  const form = visit(properties, 1, walk)
   if (walk.depth > PROPERTIES_MAX_DEPTH || walk.forbidden || walk.nonFinite) {
     const issues: Issue[] = []
     if (walk.depth > PROPERTIES_MAX_DEPTH)
@@ -33,7 +43,10 @@ export function checkProperties(properties: object, path = 'properties'): Checke
       ? { ok: false, issues }
       : { ok: false, issues, omitted: offending.omitted }
   }
-  const text = serialize(properties, walk)
+  const inner = leaveOut && (form as Record<string, unknown>)[leaveOut.key]
+  const { text, textLeavingOut } = isPlainObject(inner)
+    ? serializeLeavingOut(form as Record<string, unknown>, leaveOut!)
+    : { text: JSON.stringify(form), textLeavingOut: undefined }
   // A UTF-16 unit is at most 3 bytes of UTF-8: most texts need no byte count at all.
   if (text.length * 3 > PROPERTIES_MAX_BYTES && Buffer.byteLength(text) > PROPERTIES_MAX_BYTES) {
     return {
@@ -41,7 +54,116 @@ export function checkProperties(properties: object, path = 'properties'): Checke
       issues: [{ path, message: `must be at most ${PROPERTIES_MAX_BYTES} bytes serialized` }],
     }
   }
-  return { ok: true, text }
+  return textLeavingOut === undefined ? { ok: true, text } : { ok: true, text, textLeavingOut }
+}
+
+/** One member of one object of `properties`, by key: what a fingerprint leaves out (normalize.ts). */
+export interface LeftOut {
+  readonly key: string
+  readonly member: string
+}
+
+/**
+ * The JSON of a canonical form, and the same without `leaveOut`'s member. When the object holding
+ * the member comes first in the form (the usual case: `$` sorts before letters and digits), the
+ * member is cut out of the one serialization, found by a scan that reads only the members before
+ * it; else the form without the member is serialized again.
+ */
+function serializeLeavingOut(
+  form: Record<string, unknown>,
+  { key, member }: LeftOut,
+): { text: string; textLeavingOut: string } {
+  const text = JSON.stringify(form)
+  const inner = form[key] as Record<string, unknown>
+  if (!Object.hasOwn(inner, member)) return { text, textLeavingOut: text }
+  const name = JSON.stringify(key)
+  if (text.startsWith(name, 1) && text.charCodeAt(name.length + 1) === COLON) {
+    const span = memberSpan(text, name.length + 2, member)
+    if (span !== undefined)
+      return { text, textLeavingOut: text.slice(0, span[0]) + text.slice(span[1]) }
+  }
+  // Copied key by key, not with spread syntax, which makes objects V8 is slower to serialize.
+  const rest: Record<string, unknown> = {}
+  for (const other of Object.keys(inner)) if (other !== member) rest[other] = inner[other]
+  const formLeavingOut: Record<string, unknown> = {}
+  for (const other of Object.keys(form)) formLeavingOut[other] = other === key ? rest : form[other]
+  return { text, textLeavingOut: JSON.stringify(formLeavingOut) }
+}
+
+const QUOTE = 0x22
+const BACKSLASH = 0x5c
+const COLON = 0x3a
+const COMMA = 0x2c
+const OPEN_BRACE = 0x7b
+const CLOSE_BRACE = 0x7d
+const OPEN_BRACKET = 0x5b
+const CLOSE_BRACKET = 0x5d
+
+/**
+ * Where member `name` (a key JSON writes without escapes) of the object at `at` sits in `json`,
+ * JSON.stringify's own output: [start, end) with one of its commas, so that cutting it out leaves
+ * the object's JSON without it. Undefined when the object has no such member.
+ */
+function memberSpan(json: string, at: number, name: string): [number, number] | undefined {
+  if (json.charCodeAt(at) !== OPEN_BRACE) return undefined
+  let i = at + 1
+  while (json.charCodeAt(i) === QUOTE) {
+    const start = i
+    const keyEnd = stringEnd(json, i)
+    const found = keyEnd - start === name.length + 2 && json.startsWith(name, start + 1)
+    i = valueEnd(json, keyEnd + 1)
+    if (found) {
+      if (json.charCodeAt(i) === COMMA) return [start, i + 1]
+      return start === at + 1 ? [start, i] : [start - 1, i]
+    }
+    if (json.charCodeAt(i) !== COMMA) return undefined
+    i++
+  }
+  return undefined
+}
+
+/** The index just past the string whose opening quote is at `at`. */
+function stringEnd(json: string, at: number): number {
+  let i = at + 1
+  for (;;) {
+    const code = json.charCodeAt(i)
+    if (code === QUOTE) return i + 1
+    i += code === BACKSLASH ? 2 : 1
+  }
+}
+
+/** The index just past the JSON value that starts at `at`. */
+function valueEnd(json: string, at: number): number {
+  const first = json.charCodeAt(at)
+  if (first === QUOTE) return stringEnd(json, at)
+  if (first !== OPEN_BRACE && first !== OPEN_BRACKET) {
+    let i = at
+    for (;;) {
+      const code = json.charCodeAt(i)
+      if (code === COMMA || code === CLOSE_BRACE || code === CLOSE_BRACKET || Number.isNaN(code))
+        return i
+      i++
+    }
+  }
+  let depth = 0
+  let i = at
+  for (;;) {
+    const code = json.charCodeAt(i)
+    if (code === QUOTE) {
+      i = stringEnd(json, i)
+      continue
+    }
+    if (code === OPEN_BRACE || code === OPEN_BRACKET) depth++
+    else if (code === CLOSE_BRACE || code === CLOSE_BRACKET) {
+      depth--
+      if (depth === 0) return i + 1
+    }
+    i++
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
 }
 
 /**
@@ -50,14 +172,7 @@ export function checkProperties(properties: object, path = 'properties'): Checke
  */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
-  const walk: Walk = { depth: 0, forbidden: false, nonFinite: false, sorted: true }
-  visit(value, 1, walk, Infinity)
-  return serialize(value, walk)
-}
-
-/** The canonical JSON of a value already walked: sorted copies only where the walk found keys out of order. */
-function serialize(value: object, walk: Walk): string {
-  return JSON.stringify(walk.sorted ? value : sortedCopy(value))
+  return JSON.stringify(visit(value, 1, { depth: 0, forbidden: false, nonFinite: false }, Infinity))
 }
 
 interface Walk {
@@ -65,44 +180,54 @@ interface Walk {
   forbidden: boolean
   /** a number JSON cannot carry (1e400 parses as Infinity, and would be stored as null) */
   nonFinite: boolean
-  /** every object's keys are already in sorted order: the value is its own canonical form */
-  sorted: boolean
 }
 
-/** Stops descending past the limit, so hostile nesting costs no more than the limit and cannot overflow the stack. */
-function visit(value: object, depth: number, walk: Walk, maxDepth = PROPERTIES_MAX_DEPTH): void {
+/**
+ * Checks `value` and returns its canonical form: the value itself when every object in it has its
+ * keys in sorted order (no copy: most leaves do), else a copy of the objects on the way to those
+ * that have not. Stops descending past the limit, so hostile nesting costs no more than the limit
+ * and cannot overflow the stack (the form is then of no use, and the caller refuses the value).
+ */
+function visit(value: object, depth: number, walk: Walk, maxDepth = PROPERTIES_MAX_DEPTH): object {
   if (depth > walk.depth) walk.depth = depth
-  if (depth > maxDepth) return
+  if (depth > maxDepth) return value
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const child: unknown = value[i]
+    const array = value as unknown[]
+    let copy: unknown[] | undefined
+    for (let i = 0; i < array.length; i++) {
+      const child = array[i]
       if (typeof child === 'number') {
         if (child - child !== 0) walk.nonFinite = true
-      } else if (child !== null && typeof child === 'object')
-        visit(child, depth + 1, walk, maxDepth)
-      if (walk.depth > maxDepth) return
+      } else if (child !== null && typeof child === 'object') {
+        const form = visit(child, depth + 1, walk, maxDepth)
+        if (form !== child) (copy ??= array.slice())[i] = form
+      }
+      if (walk.depth > maxDepth) return array
     }
-    return
+    return copy ?? array
   }
   let previous: string | undefined
+  let sorted = true
+  // the children whose forms are copies, found only when there are any
+  let forms: Map<string, object> | undefined
   for (const key in value) {
     if (FORBIDDEN_KEYS.has(key)) walk.forbidden = true
-    if (previous !== undefined && previous > key) walk.sorted = false
+    if (previous !== undefined && previous > key) sorted = false
     previous = key
     const child = (value as Record<string, unknown>)[key]
     if (typeof child === 'number') {
       if (child - child !== 0) walk.nonFinite = true
-    } else if (child !== null && typeof child === 'object') visit(child, depth + 1, walk, maxDepth)
-    if (walk.depth > maxDepth) return
+    } else if (child !== null && typeof child === 'object') {
+      const form = visit(child, depth + 1, walk, maxDepth)
+      if (form !== child) (forms ??= new Map()).set(key, form)
+    }
+    if (walk.depth > maxDepth) return value
   }
-}
-
-function sortedCopy(value: unknown): unknown {
-  if (value === null || typeof value !== 'object') return value
-  if (Array.isArray(value)) return value.map(sortedCopy)
+  if (sorted && forms === undefined) return value
   const copy: Record<string, unknown> = {}
-  for (const key of sortInPlace(Object.keys(value))) {
-    const child = sortedCopy((value as Record<string, unknown>)[key])
+  const keys = Object.keys(value)
+  for (const key of sorted ? keys : sortInPlace(keys)) {
+    const child = forms?.get(key) ?? (value as Record<string, unknown>)[key]
     // A plain assignment to __proto__ would set the prototype instead of a key.
     if (key === '__proto__')
       Object.defineProperty(copy, key, {

@@ -106,6 +106,53 @@ describe('normalize: fingerprints and properties', () => {
     }
   })
 
+  it("writes an SDK message's properties with and without its sending time in one pass, as canonicalJson writes each", () => {
+    const sdk = fc.constantFrom(
+      { key: '$segment', member: 'sentAt' },
+      { key: '$posthog', member: 'sent_at' },
+    )
+    // Integer-like keys too: JavaScript enumerates them first, whatever the order they were set in.
+    const key = fc.oneof(fc.string({ maxLength: 6 }), fc.nat({ max: 20 }).map(String))
+    const members = fc.dictionary(key, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 6 })
+    fc.assert(
+      fc.property(
+        sdk,
+        members,
+        members,
+        fc.option(fc.jsonValue({ maxDepth: 1 }), { nil: undefined }),
+        (leaveOut, outer, inner, sentAt) => {
+          const message = sentAt === undefined ? inner : { ...inner, [leaveOut.member]: sentAt }
+          const props = { ...outer, [leaveOut.key]: message }
+          fc.pre(propertiesValid(props))
+          const checked = checkProperties(props, 'properties', leaveOut)
+          if (!checked.ok) throw new Error(JSON.stringify(checked.issues))
+          const { [leaveOut.member]: _sentAt, ...rest } = message
+          expect(checked.text).toBe(canonicalJson(props))
+          expect(checked.textLeavingOut).toBe(canonicalJson({ ...props, [leaveOut.key]: rest }))
+        },
+      ),
+      { numRuns: 2000 },
+    )
+  })
+
+  it('gives an SDK message re-sent with a new sentAt the same fingerprint, also when read back from storage', () => {
+    const message = (sentAt: string) => ({
+      id: 'm1',
+      type: 'Order_Completed',
+      timestamp: Date.UTC(2026, 10, 26),
+      properties: {
+        total: 12,
+        $segment: { type: 'track', event: 'Order Completed', context: { ip: '::1' }, sentAt },
+      },
+    })
+    const first = normalize(message('2026-11-26T10:00:00.000Z'), context)
+    const again = normalize(message('2026-11-26T10:00:07.000Z'), context)
+    if (!first.ok || !again.ok) throw new Error('not valid')
+    expect(again.fingerprint).toBe(first.fingerprint)
+    const stored = { ...first.event, properties: JSON.parse(first.propertiesText!) as object }
+    expect(storedFingerprint(stored as typeof first.event)).toBe(first.fingerprint)
+  })
+
   it('sorts keys at every depth in the canonical JSON', () => {
     expect(canonicalJson({ b: 1, a: { d: [{ z: 1, y: 2 }], c: null } })).toBe(
       '{"a":{"c":null,"d":[{"y":2,"z":1}]},"b":1}',
