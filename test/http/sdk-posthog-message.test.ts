@@ -6,13 +6,15 @@ import type { BatchFrame } from '../../src/http/sdk/message-mapping.js'
 const receivedAt = Date.UTC(2026, 10, 26, 10, 0, 5)
 const frame: BatchFrame = { receivedAt }
 
+// The mapping owns the message it is given (a parsed body's), and extends its properties in place:
+// each call gets its own copy, as each request parses its own.
 const mapped = (message: unknown, with_: Partial<BatchFrame> = {}) => {
-  const result = posthogEvent(message, { ...frame, ...with_ })
+  const result = posthogEvent(structuredClone(message), { ...frame, ...with_ })
   if (!result.ok) throw new Error(`not mapped: ${JSON.stringify(result.issues)}`)
   return result.event
 }
 const issuesOf = (message: unknown) => {
-  const result = posthogEvent(message, frame)
+  const result = posthogEvent(structuredClone(message), frame)
   if (result.ok) throw new Error('mapped')
   return result.issues
 }

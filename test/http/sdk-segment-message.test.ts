@@ -5,13 +5,15 @@ import { segmentEvent, type SegmentFrame } from '../../src/http/sdk/segment-mess
 const receivedAt = Date.UTC(2026, 10, 26, 10, 0, 5)
 const frame: SegmentFrame = { receivedAt }
 
+// The mapping owns the message it is given (a parsed body's), and extends its properties in place:
+// each call gets its own copy, as each request parses its own.
 const mapped = (message: unknown, with_: Partial<SegmentFrame> = {}) => {
-  const result = segmentEvent(message, { ...frame, ...with_ })
+  const result = segmentEvent(structuredClone(message), { ...frame, ...with_ })
   if (!result.ok) throw new Error(`not mapped: ${JSON.stringify(result.issues)}`)
   return result.event
 }
 const issuesOf = (message: unknown, with_: Partial<SegmentFrame> = {}) => {
-  const result = segmentEvent(message, { ...frame, ...with_ })
+  const result = segmentEvent(structuredClone(message), { ...frame, ...with_ })
   if (result.ok) throw new Error('mapped')
   return result.issues
 }

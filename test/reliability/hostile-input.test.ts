@@ -835,8 +835,8 @@ describe('hostile input', () => {
             }
             const mapped =
               r.kind === 'segment'
-                ? segmentEvent(sent[i], { ...frame, call: CALLS[path] })
-                : posthogEvent(sent[i], frame)
+                ? segmentEvent(structuredClone(sent[i]), { ...frame, call: CALLS[path] })
+                : posthogEvent(structuredClone(sent[i]), frame)
             expect(mapped.ok).toBe(true)
             const { timestamp: _time, ...event } = (mapped as { event: Record<string, unknown> })
               .event

@@ -6,6 +6,7 @@ import {
   isObject,
   jsonTypeOf,
   optionalString,
+  withSdkPart,
   without,
   type BatchFrame,
   type MappedMessage,
@@ -59,7 +60,7 @@ export function posthogEvent(message: unknown, frame: BatchFrame): MappedMessage
   if (kept.sent_at === undefined && frame.sentAt !== undefined) kept.sent_at = frame.sentAt
   const event: Record<string, unknown> = {
     type,
-    properties: { ...(properties as object | null | undefined), $posthog: kept },
+    properties: withSdkPart(properties, '$posthog', kept),
   }
   if (id !== undefined) event.id = id
   if (time.timestamp !== undefined) event.timestamp = time.timestamp

@@ -5,7 +5,9 @@ import {
   eventTypeOf,
   isObject,
   jsonTypeOf,
+  merged,
   optionalString,
+  withSdkPart,
   without,
   type BatchFrame,
   type MappedMessage,
@@ -81,12 +83,12 @@ export function segmentEvent(message: unknown, frame: SegmentFrame): MappedMessa
   if (issues.length > 0 || !time.ok) return fail(message.messageId, issues)
 
   const kept = without(message, field === undefined ? OMIT : OMIT_WITH[field])
-  if (isObject(frame.context)) kept.context = { ...frame.context, ...(context as object) }
+  if (isObject(frame.context)) kept.context = merged(frame.context, context)
   if (kept.sentAt === undefined && frame.sentAt !== undefined) kept.sentAt = frame.sentAt
 
   const event: Record<string, unknown> = {
     type,
-    properties: { ...(properties as object | null | undefined), $segment: kept },
+    properties: withSdkPart(properties, '$segment', kept),
   }
   if (id !== undefined) event.id = id
   if (time.timestamp !== undefined) event.timestamp = time.timestamp
