@@ -69,6 +69,8 @@ const EnvSchema = z.object({
   ROUTE_TRANSFORM_CONCURRENCY: int(1).default(256),
   API_KEYS: list.optional(),
   CORS_ORIGINS: list.optional(),
+  // Where browsers reach Sluice when a proxy in front changes the scheme or host (API.md §9's settings).
+  PUBLIC_URL: url(['http:', 'https:']).optional(),
   METRICS_REQUIRE_KEY: bool.default(false),
   DOCS_PERSIST_AUTHORIZATION: bool.default(false),
   HTTP_HEADERS_TIMEOUT_MS: int(1).default(10_000),

@@ -271,6 +271,7 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       corsOrigins: config.CORS_ORIGINS,
       metricsRequireKey: config.METRICS_REQUIRE_KEY,
       docsPersistAuthorization: config.DOCS_PERSIST_AUTHORIZATION,
+      publicUrl: config.PUBLIC_URL,
     },
     {
       pipeline,

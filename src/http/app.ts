@@ -39,6 +39,8 @@ export interface HttpAppOptions {
   readonly version?: string
   /** DOCS_PERSIST_AUTHORIZATION: let Swagger UI keep a key in the browser's localStorage (default false) */
   readonly docsPersistAuthorization?: boolean
+  /** PUBLIC_URL: where browsers reach Sluice (behind a proxy), for the settings analytics.js loads */
+  readonly publicUrl?: string
 }
 
 export interface HttpAppDeps {
@@ -147,6 +149,7 @@ export function createHttpApp(options: HttpAppOptions, deps: HttpAppDeps): OpenA
     batchMaxEvents: options.batchMaxEvents,
     maxBodyBytes: options.maxBodyBytes,
     storageRetryAfterSeconds: options.storageRetryAfterSeconds ?? 5,
+    publicUrl: options.publicUrl === undefined ? undefined : new URL(options.publicUrl),
   })
   if (deps.reader) readEventsRoutes(app, deps.reader)
   if (deps.deadLetters) deadLetterRoutes(app, deps.deadLetters, options.maxBodyBytes)

@@ -418,4 +418,56 @@ describe('GET /v1/projects/{writeKey}/settings', () => {
     }
     expect(settings.integrations['Segment.io'].apiHost).toBe('sluice.internal:3001/v1')
   })
+
+  const segmentIo = async (app: Started['app'], headers: Record<string, string>) => {
+    const response = await app.request('http://sluice.internal:3001/v1/projects/wk-1/settings', {
+      headers,
+    })
+    expect(response.status).toBe(200)
+    expect(response.headers.get('vary')).toMatch(/X-Forwarded-Proto/)
+    const settings = (await response.json()) as {
+      integrations: { 'Segment.io': { apiHost: string; protocol: string } }
+    }
+    const { apiHost, protocol } = settings.integrations['Segment.io']
+    return { apiHost, protocol }
+  }
+
+  it('points the page behind a TLS proxy at https, from X-Forwarded-Proto and X-Forwarded-Host', async () => {
+    expect(
+      await segmentIo(sluice.app, {
+        host: 'sluice.internal:3001',
+        'x-forwarded-proto': 'https, http',
+        'x-forwarded-host': 'events.example.com',
+      }),
+    ).toEqual({ apiHost: 'events.example.com/v1', protocol: 'https' })
+  })
+
+  it('reads the first proxy of an RFC 7239 Forwarded header, quoted or not', async () => {
+    expect(
+      await segmentIo(sluice.app, {
+        forwarded: 'for=192.0.2.60;proto=https;host="[2001:db8::1]:8443", for=10.0.0.1;proto=http',
+      }),
+    ).toEqual({ apiHost: '[2001:db8::1]:8443/v1', protocol: 'https' })
+  })
+
+  it('echoes no forwarded value that is not a scheme of the two or a host', async () => {
+    expect(
+      await segmentIo(sluice.app, {
+        host: 'sluice.internal:3001',
+        'x-forwarded-proto': 'javascript',
+        'x-forwarded-host': 'evil.example/"><script>',
+      }),
+    ).toEqual({ apiHost: 'sluice.internal:3001/v1', protocol: 'http' })
+  })
+
+  it('takes PUBLIC_URL over any header: scheme, host and the path prefix the proxy serves Sluice under', async () => {
+    const proxied = await fakeSluice({ PUBLIC_URL: 'https://example.com/ingest/' })
+    try {
+      expect(
+        await segmentIo(proxied.app, { host: 'sluice.internal:3001', 'x-forwarded-proto': 'http' }),
+      ).toEqual({ apiHost: 'example.com/ingest/v1', protocol: 'https' })
+    } finally {
+      await proxied.dispose()
+    }
+  })
 })

@@ -9,6 +9,8 @@ export interface SdkRoutesOptions {
   readonly maxBodyBytes: number
   /** what Retry-After says when storage is down past the retry budget */
   readonly storageRetryAfterSeconds: number
+  /** PUBLIC_URL: where browsers reach Sluice, for the settings analytics.js loads (else from the request) */
+  readonly publicUrl?: URL
 }
 
 /** SDKs label their JSON as they please and gzip it with or without saying so (API.md §9). */

@@ -9,6 +9,7 @@ import { bodyKeyHolder, headerKeyHolder } from './sdk-key.js'
 import { segmentBatchRoute, segmentCallRoute, settingsRoute } from './sdk-openapi.js'
 import { SDK_BODY, type SdkRoutesOptions } from './sdk-routes-options.js'
 import { segmentEvent, type SegmentCall } from './segment-message.js'
+import { publicOrigin } from './public-origin.js'
 import { segmentSettings } from './segment-settings.js'
 
 /** `/v1/batch` and `/v1/import` (server SDKs, the HTTP Tracking API), `/v1/b` (analytics.js batching). */
@@ -77,11 +78,9 @@ export function segmentRoutes(app: OpenAPIHono<HttpEnv>, options: SdkRoutesOptio
     const writeKey = c.req.param('writeKey')
     if (!keys.open && keys.identify(writeKey) === undefined)
       throw new ApiError(401, 'unauthorized', 'the write key is not a valid key')
-    const url = new URL(c.req.url)
-    // The host the browser reached this server by is where its events should go; anything that is
-    // not a host name (or address) and port is not echoed into the page's settings.
-    const sent = c.req.header('host')
-    const host = sent !== undefined && /^[A-Za-z0-9.:[\]-]{1,255}$/.test(sent) ? sent : url.host
-    return c.json(segmentSettings(writeKey, `${host}/v1`, url.protocol.replace(/:$/, '')), 200)
+    const origin = publicOrigin(c, options.publicUrl)
+    // The answer depends on these headers: a cache in front must not give one proxy's answer to another.
+    c.header('Vary', 'Host, Forwarded, X-Forwarded-Proto, X-Forwarded-Host')
+    return c.json(segmentSettings(writeKey, `${origin.host}/v1`, origin.protocol), 200)
   })
 }
