@@ -31,7 +31,15 @@ export interface SegmentFamilySdk {
   readonly library: string
   /** whether the SDK itself copies a page's `category` into its `properties` on the wire */
   readonly pageCategoryInProperties: boolean
-  create(url: string, writeKey: string): SdkClient<SegmentCall>
+  create(url: string, writeKey: string, options?: SdkOptions): SdkClient<SegmentCall>
+}
+
+export interface SdkOptions {
+  /**
+   * The SDK's own `retryCount` (analytics-node 6 and RudderStack's: 3 by default, which spans
+   * about 1.5 s of axios-retry's exponential delay; each one more doubles the span).
+   */
+  readonly retryCount?: number
 }
 
 /** `@segment/analytics-node` 3: `host` is the one option to change. */
@@ -96,7 +104,7 @@ export const classicSegment: SegmentFamilySdk = {
   name: 'analytics-node',
   library: 'analytics-node',
   pageCategoryInProperties: false,
-  create(url, writeKey) {
+  create(url, writeKey, options = {}) {
     const errors: string[] = []
     // Without an errorHandler a failed timer flush is an unhandled rejection; the callbacks report it.
     const analytics = new ClassicSegment(writeKey, {
@@ -104,6 +112,7 @@ export const classicSegment: SegmentFamilySdk = {
       flushAt: FLUSH_AT,
       flushInterval: FLUSH_INTERVAL_MS,
       errorHandler: () => {},
+      ...options,
     })
     return callbackClient(analytics, errors, ({ type, message }, done) =>
       analytics[type](message, done),
@@ -117,7 +126,7 @@ export const rudderStack: SegmentFamilySdk = {
   // RudderStack's Node SDK still names itself after the Segment SDK it was forked from.
   library: 'analytics-node',
   pageCategoryInProperties: false,
-  create(url, writeKey) {
+  create(url, writeKey, options = {}) {
     const errors: string[] = []
     const analytics = new RudderStack(writeKey, {
       dataPlaneUrl: url,
@@ -125,6 +134,7 @@ export const rudderStack: SegmentFamilySdk = {
       flushInterval: FLUSH_INTERVAL_MS,
       logLevel: 'none',
       errorHandler: () => {},
+      ...options,
     })
     return callbackClient(analytics, errors, ({ type, message }, done) =>
       // Its types omit messageId and the callback's error, both of which it takes.
