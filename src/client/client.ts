@@ -106,6 +106,7 @@ export function createClient(options: ClientOptions): SluiceClient {
   let heartbeat: ReturnType<typeof setInterval> | undefined
   let reconnectTimer: ReturnType<typeof setTimeout> | undefined
   let delayTimer: ReturnType<typeof setTimeout> | undefined
+  let delayDue = 0
   let expiryTimer: ReturnType<typeof setTimeout> | undefined
   let attempts = 0
   let connections = 0
@@ -311,9 +312,13 @@ export function createClient(options: ClientOptions): SluiceClient {
     armDelayTimer()
   }
 
+  /** One timer for every delayed re-send: due at the earliest of them. */
   function armDelayTimer(): void {
-    if (delayTimer !== undefined || delayed.length === 0) return
+    if (delayed.length === 0) return
     const next = Math.min(...delayed.map((entry) => entry.at))
+    if (delayTimer !== undefined && delayDue <= next) return
+    clearTimeout(delayTimer)
+    delayDue = next
     delayTimer = setTimeout(
       () => {
         delayTimer = undefined
