@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url'
 import type { ClientJob, ClientReport } from './client.js'
 
 const CLIENT = fileURLToPath(new URL('./client.ts', import.meta.url))
+const AUTOCANNON = fileURLToPath(new URL('./autocannon-client.ts', import.meta.url))
 
 export interface Load {
   readonly transport: 'rest' | 'ws' | 'segment'
@@ -18,6 +19,8 @@ export interface Load {
   readonly duplicateRate?: number
   /** WS through sluice/client */
   readonly viaClient?: boolean
+  /** REST driven by autocannon (bench/autocannon-client.ts) instead of the bench's own client */
+  readonly autocannon?: boolean
 }
 
 export interface LoadResult {
@@ -48,7 +51,7 @@ export async function drive(load: Load): Promise<LoadResult> {
         ...(load.duplicateRate !== undefined && { duplicateRate: load.duplicateRate }),
         ...(load.viaClient && { viaClient: true }),
       }
-      return runClient(job)
+      return runClient(job, load.autocannon ? AUTOCANNON : CLIENT)
     }),
   )
   const started = Math.min(...reports.map((r) => r.startedAt + r.timeOrigin))
@@ -71,9 +74,9 @@ export async function drive(load: Load): Promise<LoadResult> {
   }
 }
 
-function runClient(job: ClientJob): Promise<ClientReport> {
+function runClient(job: ClientJob, module: string): Promise<ClientReport> {
   return new Promise((resolve, reject) => {
-    const child = fork(CLIENT, {
+    const child = fork(module, {
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })

@@ -4,11 +4,16 @@
  * and the bare-insert floor measured in the same run; every accepted event checked in ClickHouse.
  *
  * BENCH_SCALE (default 1) scales the number of events of every scenario; BENCH_ONLY=<regex> runs a subset.
+ *
+ * `npm run bench -- --quick`: the scenarios that decide CPU per event (WS 1 and 100 per frame, REST
+ * 100 and 1,000 per batch, also from autocannon, Segment batches, embedded), full load only, at BENCH_SCALE 0.1 unless set, in
+ * about 3 minutes: for a developer's A/B of a change. It prints its rows and writes
+ * bench/quick-run.json, and leaves BENCHMARKS.md alone.
  */
 import { execFileSync, fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
@@ -22,8 +27,15 @@ import { startServer, type ServerProcess } from './sluice-process.js'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const CLICKHOUSE_URL = process.env.CLICKHOUSE_URL ?? 'http://127.0.0.1:8123'
-const SCALE = Number(process.env.BENCH_SCALE ?? 1)
-const ONLY = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined
+const QUICK = process.argv.includes('--quick')
+const SCALE = Number(process.env.BENCH_SCALE ?? (QUICK ? 0.1 : 1))
+const QUICK_SCENARIOS =
+  /^(WS 1\/frame × 16 conn|WS 100\/frame × 16 conn|REST 100\/batch × 16 conn|REST 1000\/batch × 16 conn|REST 1000\/batch × 16 conn \(autocannon\)|Segment .*|WS 100\/frame × 16 conn, embedded chDB)$/
+const ONLY = process.env.BENCH_ONLY
+  ? new RegExp(process.env.BENCH_ONLY)
+  : QUICK
+    ? QUICK_SCENARIOS
+    : undefined
 // Sluice as `npm start` runs it: compiled (npm run bench builds dist/ first).
 const SERVER = process.env.BENCH_SERVER ?? 'dist/main.js'
 const database = `sluice_bench_${randomUUID().replace(/-/g, '').slice(0, 8)}`
@@ -36,6 +48,8 @@ interface Scenario extends ScenarioShape {
   readonly window?: number
   /** WS through sluice/client instead of the bench's own client (bench/sluice-client.ts) */
   readonly viaClient?: boolean
+  /** REST driven by autocannon instead of the bench's own client (bench/autocannon-client.ts) */
+  readonly autocannon?: boolean
 }
 
 const ws = (
@@ -91,6 +105,17 @@ const SCENARIOS: Scenario[] = [
     events: 1_000_000,
     halfLoad: true,
   },
+  {
+    // The same batches from autocannon: a load tool no one here wrote, as a cross-check of the row above.
+    name: 'REST 1000/batch × 16 conn (autocannon)',
+    mode: 'sluice',
+    transport: 'rest',
+    eventsPerFrame: 1000,
+    connections: 16,
+    events: 1_000_000,
+    halfLoad: false,
+    autocannon: true,
+  },
   // The same load through the client library: its cost per event beside the bench's own writer.
   ws(100, 16, 1_500_000, { name: 'WS 100/frame × 16 conn via sluice/client', viaClient: true }),
   ws(100, 16, 1_000_000, { name: 'WS 100/frame × 16 conn, 10% duplicates', duplicateRate: 0.1 }),
@@ -144,6 +169,14 @@ async function main(): Promise<void> {
       servers.set(scenario.mode, server)
       rows.push(await measure(scenario, server))
       console.log(formatRow(rows.at(-1)!))
+    }
+    if (QUICK) {
+      writeFileSync(
+        'bench/quick-run.json',
+        JSON.stringify({ date: new Date(), scale: SCALE, rows }),
+      )
+      console.log(quickTable(rows))
+      return
     }
     if (!ONLY || ONLY.test('idle')) {
       // A fresh server: "above an idle server" means above one that has served nothing yet.
@@ -207,6 +240,7 @@ async function measure(scenario: Scenario, server: ServerProcess): Promise<Row> 
     ...(rate !== undefined && { rate }),
     ...(scenario.duplicateRate !== undefined && { duplicateRate: scenario.duplicateRate }),
     ...(scenario.viaClient && { viaClient: true }),
+    ...(scenario.autocannon && { autocannon: true }),
   })
   server.resetPeak()
   const before = server.stats()
@@ -220,7 +254,7 @@ async function measure(scenario: Scenario, server: ServerProcess): Promise<Row> 
   await forgetKeys(runId)
   let half: LoadResult | undefined
   let halfInSluice: ServerLatency | undefined
-  if (scenario.halfLoad) {
+  if (scenario.halfLoad && !QUICK) {
     const histograms =
       scenario.mode === 'baseline' ? undefined : await readHistograms(server.httpUrl)
     half = await drive(
@@ -358,6 +392,19 @@ function redisVersion(): string {
   } catch {
     return '?'
   }
+}
+
+/** The quick run's rows as a table: what an A/B compares. */
+function quickTable(rows: readonly Row[]): string {
+  const lines = rows.map(
+    (row) =>
+      `| ${row.name} | ${row.full.eventsPerSecond} | ${row.full.latency.p99} | ${row.cpuMicrosPerEvent.server} | ${row.peakRssMb} | ${row.mode === 'embedded' ? 'n/a' : row.stored.unique} |`,
+  )
+  return [
+    '| scenario | events/s | full-load p99 ms | Sluice CPU µs/event | peak RSS MB | stored once |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...lines,
+  ].join('\n')
 }
 
 function formatRow(row: Row): string {
