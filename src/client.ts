@@ -3,7 +3,8 @@
  * global WebSocket). It loads nothing but its own files (and `ws`, in Node, only when there is no
  * global WebSocket). See docs/client.md.
  */
-export { createClient, type ClientStats, type SluiceClient } from './client/client.js'
+export { createClient } from './client/client.js'
+export type { ClientStats, SluiceClient } from './client/sluice-client.js'
 export type { ClientOptions } from './client/options.js'
 export type { BackoffOptions } from './client/backoff.js'
 export type { ClientEvent, PublishResult } from './client/publication.js'

@@ -1,11 +1,11 @@
 import { backoffDelay } from './backoff.js'
+import { cutFrames, type CutFrame } from './frame-cutter.js'
 import { createFrameTracker, type FrameTracker } from './frame-tracker.js'
 import { createInflightWindow } from './inflight-window.js'
 import { resolveOptions, type ClientOptions } from './options.js'
 import {
   ProtocolViolation,
   readServerMessage,
-  type AcceptedEvent,
   type ServerMessage,
   type WireResult,
 } from './protocol.js'
@@ -14,18 +14,12 @@ import {
   finalResult,
   itemsOf,
   settle,
-  type ClientEvent,
   type Item,
   type PublishResult,
 } from './publication.js'
-import {
-  checkPatterns,
-  createListener,
-  matches,
-  unionOf,
-  type Listener,
-  type Subscription,
-} from './subscriptions.js'
+import { createRetryQueue } from './retry-queue.js'
+import type { SluiceClient } from './sluice-client.js'
+import { createListener, createSubscriptionSet, type Listener } from './subscriptions.js'
 import {
   abandon,
   resolveWebSocket,
@@ -33,42 +27,6 @@ import {
   type WebSocketConstructor,
   type WebSocketLike,
 } from './web-socket.js'
-
-export interface SluiceClient {
-  /**
-   * Sends events and resolves with one final result per event, in order, once every one has its
-   * fate (API.md §2, §10). Waits for room in the window first. Never rejects for the server's
-   * sake — an event the client could not deliver within `retryBudgetMs` is `failed` with a
-   * message — only for the caller's: a TypeError for anything but an array of event objects, an
-   * Error after `close()`.
-   */
-  publish(events: readonly ClientEvent[]): Promise<PublishResult[]>
-  /**
-   * Calls `onEvent` for every accepted event whose type matches `types` (`page_view`,
-   * `checkout.*`, `*`), live, from now on; re-subscribed after every reconnect (events accepted
-   * while the client was disconnected are not replayed).
-   */
-  subscribe(types: readonly string[], onEvent: (event: AcceptedEvent) => void): Subscription
-  /** Takes no more publishes, waits for every publish made to settle, then closes the connection. */
-  close(): Promise<void>
-  stats(): ClientStats
-}
-
-export interface ClientStats {
-  readonly connected: boolean
-  /** events published and not yet settled (never more than maxInflightEvents) */
-  readonly inflightEvents: number
-  /** publishes waiting for room in the window */
-  readonly waitingPublishes: number
-  /** frames waiting for their answer on the current connection */
-  readonly unansweredFrames: number
-  /** connections made after the first */
-  readonly reconnects: number
-  /** events sent again (after a lost connection, a `failed` answer, a refused frame) */
-  readonly resentEvents: number
-  /** the client's timers now (0 after close) */
-  readonly timers: number
-}
 
 type Payload = Item[] | readonly Listener[] | undefined
 
@@ -95,25 +53,29 @@ export function createClient(options: ClientOptions): SluiceClient {
   const constructorReady = resolveWebSocket(config.WebSocket)
   // Every rejection is handled where it is awaited; this one must not count as unhandled before.
   constructorReady.catch(() => {})
-  const listeners = new Set<Listener>()
+  // A frame on the connection, answered in turn; before the welcome there is nothing to say it on.
+  const subscriptions = createSubscriptionSet((text, kind, listeners) =>
+    control(text, kind, listeners),
+  )
 
   let socket: WebSocketLike | undefined
   let tracker: FrameTracker<Payload> = createFrameTracker()
   let welcomed = false
   let limits = { maxEventsPerFrame: config.maxEventsPerFrame, maxFrameBytes: Infinity }
   let outgoing: Item[][] = []
-  const delayed: Array<{ at: number; items: Item[] }> = []
+  const delayed = createRetryQueue<Item>((items) => {
+    outgoing.push(items)
+    if (welcomed) flush()
+    else markTrouble()
+  })
   let heartbeat: ReturnType<typeof setInterval> | undefined
   let reconnectTimer: ReturnType<typeof setTimeout> | undefined
-  let delayTimer: ReturnType<typeof setTimeout> | undefined
-  let delayDue = 0
   let expiryTimer: ReturnType<typeof setTimeout> | undefined
   let attempts = 0
   let connections = 0
   let resentEvents = 0
   let lastHeard = 0
   let pingOut = false
-  let subscribedTo: string | undefined
   let lastTrouble = 'not connected yet'
   let unsettledPublishes = 0
   let closing: Promise<void> | undefined
@@ -208,8 +170,7 @@ export function createClient(options: ClientOptions): SluiceClient {
         return good()
       case 'subscribed': {
         const frame = tracker.answer(message.seq, 'subscribed')
-        for (const listener of frame.payload as Listener[])
-          if (listeners.has(listener)) listener.confirm()
+        subscriptions.confirmed(frame.payload as Listener[])
         return good()
       }
       case 'unsubscribed':
@@ -217,10 +178,10 @@ export function createClient(options: ClientOptions): SluiceClient {
         return good()
       case 'notice':
         // subscriber_too_slow: the server dropped the subscription; take it again.
-        if (message.code === 'subscriber_too_slow') subscribedTo = undefined
-        return syncSubscription()
+        if (message.code === 'subscriber_too_slow') subscriptions.resubscribe()
+        return
       case 'event':
-        return deliver(message.event)
+        return subscriptions.deliver(message.event)
       case 'unknown':
         return
     }
@@ -236,8 +197,7 @@ export function createClient(options: ClientOptions): SluiceClient {
     clearTimeout(expiryTimer)
     expiryTimer = undefined
     // Subscribe first, then every frame that had no answer, in order, then the rest.
-    subscribedTo = undefined
-    syncSubscription()
+    subscriptions.resubscribe()
     flush()
   }
 
@@ -273,15 +233,11 @@ export function createClient(options: ClientOptions): SluiceClient {
   }
 
   function refused(kind: string, payload: Payload, code: string, message: string): void {
-    if (kind === 'subscribe') {
-      for (const listener of payload as Listener[])
-        if (!listener.confirmed) {
-          listeners.delete(listener)
-          listener.refuse(new Error(`the server refused the subscription: ${code}: ${message}`))
-        }
-      subscribedTo = undefined
-      return syncSubscription()
-    }
+    if (kind === 'subscribe')
+      return subscriptions.refused(
+        payload as Listener[],
+        `the server refused the subscription: ${code}: ${message}`,
+      )
     if (kind === 'ping') pingOut = false
     if (kind !== 'publish') return
     const items = payload as Item[]
@@ -308,30 +264,7 @@ export function createClient(options: ClientOptions): SluiceClient {
       else keep.push(item)
     }
     if (keep.length === 0) return
-    delayed.push({ at: now + backoffDelay(failures, config.backoff), items: keep })
-    armDelayTimer()
-  }
-
-  /** One timer for every delayed re-send: due at the earliest of them. */
-  function armDelayTimer(): void {
-    if (delayed.length === 0) return
-    const next = Math.min(...delayed.map((entry) => entry.at))
-    if (delayTimer !== undefined && delayDue <= next) return
-    clearTimeout(delayTimer)
-    delayDue = next
-    delayTimer = setTimeout(
-      () => {
-        delayTimer = undefined
-        const now = Date.now()
-        for (let i = 0; i < delayed.length;)
-          if (delayed[i]!.at <= now) outgoing.push(delayed.splice(i, 1)[0]!.items)
-          else i++
-        armDelayTimer()
-        if (welcomed) flush()
-        else markTrouble()
-      },
-      Math.max(0, next - Date.now()),
-    )
+    delayed.add(keep, now + backoffDelay(failures, config.backoff))
   }
 
   /** Sends every waiting frame, split to the server's limits; items past their budget fail instead. */
@@ -361,8 +294,8 @@ export function createClient(options: ClientOptions): SluiceClient {
     if (broken !== undefined) lost(`sending failed: ${errorText(broken)}`)
   }
 
-  /** One waiting frame as the server will take it: live items only, at most its limits per frame. */
-  function prepare(frame: Item[]): Array<{ items: Item[]; text: string }> {
+  /** One waiting frame as the server will take it: live items only, cut to its limits. */
+  function prepare(frame: Item[]): CutFrame<Item>[] {
     const now = Date.now()
     const live = frame.filter((item) => {
       if (item.settled) return false
@@ -371,26 +304,12 @@ export function createClient(options: ClientOptions): SluiceClient {
       give(item, `not delivered within retryBudgetMs (${config.retryBudgetMs} ms): ${lastTrouble}`)
       return false
     })
-    const frames: Array<{ items: Item[]; text: string }> = []
-    for (let i = 0; i < live.length; i += limits.maxEventsPerFrame)
-      cut(live.slice(i, i + limits.maxEventsPerFrame), frames)
-    return frames
-  }
-
-  /** Halves a frame until it fits maxFrameBytes; a single event that does not fit fails. */
-  function cut(items: Item[], into: Array<{ items: Item[]; text: string }>): void {
-    const text = JSON.stringify(items.map((item) => item.event))
-    // A UTF-8 byte is at least a UTF-16 unit, and at most three for one: count only when it could be over.
-    if (text.length * 3 <= limits.maxFrameBytes || byteLength(text) <= limits.maxFrameBytes)
-      return void into.push({ items, text })
-    if (items.length === 1)
-      return give(
-        items[0]!,
-        `the event is ${byteLength(text)} bytes as JSON; the server takes frames of at most ${limits.maxFrameBytes}`,
-      )
-    const half = Math.ceil(items.length / 2)
-    cut(items.slice(0, half), into)
-    cut(items.slice(half), into)
+    return cutFrames(live, eventOf, limits, (item, bytes) =>
+      give(
+        item,
+        `the event is ${bytes} bytes as JSON; the server takes frames of at most ${limits.maxFrameBytes}`,
+      ),
+    )
   }
 
   function control(
@@ -488,41 +407,16 @@ export function createClient(options: ClientOptions): SluiceClient {
     done(item, failedResult(item, message))
   }
 
-  function deliver(event: AcceptedEvent): void {
-    for (const listener of listeners) {
-      if (!matches(listener.patterns, event.type)) continue
-      try {
-        listener.onEvent(event)
-      } catch (error) {
-        // The listener's own bug: reported as an event listener's would be, never the client's end.
-        queueMicrotask(() => {
-          throw error
-        })
-      }
-    }
-  }
-
-  /** Tells the server the union of every listener's patterns, when it changed. */
-  function syncSubscription(): void {
-    if (!welcomed) return
-    const patterns = unionOf(listeners)
-    const key = patterns.join('\n')
-    // undefined: nothing sent on this connection, which holds no subscription yet
-    if (key === (subscribedTo ?? '')) return
-    subscribedTo = key
-    if (patterns.length === 0) return control('{"op":"unsubscribe"}', 'unsubscribe', undefined)
-    control(JSON.stringify({ op: 'subscribe', types: patterns }), 'subscribe', [...listeners])
-  }
-
   /** When closing and every publish has settled: the last timers go and the socket closes. */
   function maybeFinish(): boolean {
     if (closing === undefined || finished || unsettledPublishes > 0) return finished
     finished = true
     welcomed = false
-    for (const timer of [reconnectTimer, delayTimer, expiryTimer]) clearTimeout(timer)
+    for (const timer of [reconnectTimer, expiryTimer]) clearTimeout(timer)
     clearInterval(heartbeat)
-    reconnectTimer = delayTimer = expiryTimer = heartbeat = undefined
-    listeners.clear()
+    reconnectTimer = expiryTimer = heartbeat = undefined
+    delayed.clear()
+    subscriptions.clear('sluice/client: closed')
     const ws = socket
     const open = ws !== undefined && ws.readyState === 1
     socket = undefined
@@ -571,32 +465,18 @@ export function createClient(options: ClientOptions): SluiceClient {
     },
 
     subscribe(types, onEvent) {
-      if (typeof onEvent !== 'function')
-        throw new TypeError('subscribe: onEvent must be a function')
-      const patterns = checkPatterns(types)
-      const { listener, ready } = createListener(patterns, onEvent)
       if (closing !== undefined) {
+        const { listener, ready } = createListener([], onEvent)
         listener.refuse(new Error('sluice/client: subscribe after close()'))
         return { ready, unsubscribe() {} }
       }
-      listeners.add(listener)
-      syncSubscription()
-      return {
-        ready,
-        unsubscribe() {
-          if (!listeners.delete(listener)) return
-          listener.refuse(new Error('unsubscribed before the server confirmed'))
-          syncSubscription()
-        },
-      }
+      return subscriptions.add(types, onEvent)
     },
 
     close() {
       if (closing !== undefined) return closing
       closing = new Promise<void>((resolve) => (closed = resolve))
-      for (const listener of listeners)
-        listener.refuse(new Error('sluice/client: closed before the server confirmed'))
-      listeners.clear()
+      subscriptions.clear('sluice/client: closed before the server confirmed')
       maybeFinish()
       return closing
     },
@@ -609,16 +489,15 @@ export function createClient(options: ClientOptions): SluiceClient {
         unansweredFrames: tracker.size,
         reconnects: Math.max(0, connections - 1),
         resentEvents,
-        timers: [heartbeat, reconnectTimer, delayTimer, expiryTimer].filter((t) => t !== undefined)
-          .length,
+        timers:
+          delayed.timers +
+          [heartbeat, reconnectTimer, expiryTimer].filter((t) => t !== undefined).length,
       }
     },
   }
 }
 
-function byteLength(text: string): number {
-  return new TextEncoder().encode(text).byteLength
-}
+const eventOf = (item: Item) => item.event
 
 function errorText(error: unknown): string {
   if (error instanceof Error) return error.message

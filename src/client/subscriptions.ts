@@ -73,3 +73,87 @@ export function unionOf(listeners: Iterable<Listener>): string[] {
   for (const listener of listeners) for (const pattern of listener.patterns) all.add(pattern)
   return [...all]
 }
+
+/**
+ * Every subscription of a client, on its one connection: the server holds one subscription per
+ * connection (a subscribe replaces it), so the client subscribes to the union of its listeners'
+ * patterns and hands each event to the listeners it matches.
+ */
+export interface SubscriptionSet {
+  add(types: unknown, onEvent: (event: AcceptedEvent) => void): Subscription
+  /** A new connection, which holds no subscription yet (after a welcome), or one the server dropped. */
+  resubscribe(): void
+  /** The server confirmed the subscribe frame that carried these listeners. */
+  confirmed(listeners: readonly Listener[]): void
+  /** The server refused it: those not confirmed before are told why and removed. */
+  refused(listeners: readonly Listener[], why: string): void
+  deliver(event: AcceptedEvent): void
+  /** Ends every subscription (the client closes). */
+  clear(why: string): void
+}
+
+/** `send`: a subscribe or unsubscribe frame on the connection, a no-op when there is none. */
+export function createSubscriptionSet(
+  send: (text: string, kind: 'subscribe' | 'unsubscribe', listeners: readonly Listener[]) => void,
+): SubscriptionSet {
+  const listeners = new Set<Listener>()
+  // the union last sent on this connection; undefined: none sent, the connection holds nothing
+  let subscribedTo: string | undefined
+
+  function sync(): void {
+    const patterns = unionOf(listeners)
+    const key = patterns.join('\n')
+    if (key === (subscribedTo ?? '')) return
+    subscribedTo = key
+    if (patterns.length === 0) return send('{"op":"unsubscribe"}', 'unsubscribe', [])
+    send(JSON.stringify({ op: 'subscribe', types: patterns }), 'subscribe', [...listeners])
+  }
+
+  return {
+    add(types, onEvent) {
+      if (typeof onEvent !== 'function')
+        throw new TypeError('subscribe: onEvent must be a function')
+      const { listener, ready } = createListener(checkPatterns(types), onEvent)
+      listeners.add(listener)
+      sync()
+      return {
+        ready,
+        unsubscribe() {
+          if (!listeners.delete(listener)) return
+          listener.refuse(new Error('unsubscribed before the server confirmed'))
+          sync()
+        },
+      }
+    },
+    resubscribe() {
+      subscribedTo = undefined
+      sync()
+    },
+    confirmed(sent) {
+      for (const listener of sent) if (listeners.has(listener)) listener.confirm()
+    },
+    refused(sent, why) {
+      for (const listener of sent)
+        if (!listener.confirmed && listeners.delete(listener)) listener.refuse(new Error(why))
+      subscribedTo = undefined
+      sync()
+    },
+    deliver(event) {
+      for (const listener of listeners) {
+        if (!matches(listener.patterns, event.type)) continue
+        try {
+          listener.onEvent(event)
+        } catch (error) {
+          // The listener's own bug: reported as an event listener's would be, never the client's end.
+          queueMicrotask(() => {
+            throw error
+          })
+        }
+      }
+    },
+    clear(why) {
+      for (const listener of listeners) listener.refuse(new Error(why))
+      listeners.clear()
+    },
+  }
+}
