@@ -37,7 +37,12 @@ for (const backend of PROCESS_BACKENDS)
           types: TYPES,
           pauseMs: 5,
         })
-        await until(() => streaming.accepted() >= EVENTS / 4, 60_000, 'a quarter accepted')
+        // a quarter accepted and frames unanswered now: the fault strikes before another answer is read
+        await until(
+          () => streaming.accepted() >= EVENTS / 4 && client.stats().unansweredFrames > 0,
+          60_000,
+          'a quarter accepted and frames in flight',
+        )
         expect(await running.stop('SIGKILL')).toBeNull()
         const atKill = streaming.accepted()
         running = await running.restart()

@@ -39,7 +39,12 @@ async function streamThrough(fault: (proxy: TcpProxy) => void) {
     types: ['net.fault'],
     pauseMs: 2,
   })
-  await until(() => streaming.accepted() >= EVENTS / 4, 30_000, 'a quarter accepted')
+  // a quarter accepted and frames unanswered now: the fault strikes before another answer is read
+  await until(
+    () => streaming.accepted() >= EVENTS / 4 && client.stats().unansweredFrames > 0,
+    30_000,
+    'a quarter accepted and frames in flight',
+  )
   fault(proxy)
   const atFault = streaming.accepted()
   await streaming.done
