@@ -57,6 +57,15 @@ async function sendThroughACrash<Call>(
   return { restarted, errors }
 }
 
+/** Every id sent is stored, and each exactly once. */
+function expectEachOnce(
+  stored: ReadonlyArray<[string, readonly unknown[]]>,
+  sent: ReadonlyArray<string | undefined>,
+) {
+  expect(stored.filter(([, copies]) => copies.length !== 1)).toEqual([])
+  expect(stored.map(([id]) => id).sort()).toEqual([...sent].sort())
+}
+
 for (const backend of BACKENDS)
   describe(`a kill -9 of Sluice on ${backend.label} while an SDK sends`, () => {
     const running: SdkSluice[] = []
@@ -92,10 +101,9 @@ for (const backend of BACKENDS)
         )
 
         expect(errors).toEqual([])
-        const stored = await ofRun(restarted)
-        expect(stored.filter(([, copies]) => copies.length !== 1)).toEqual([])
-        expect(stored.map(([id]) => id).sort()).toEqual(
-          calls.map((c) => c.message.messageId).sort(),
+        expectEachOnce(
+          await ofRun(restarted),
+          calls.map((c) => c.message.messageId),
         )
       })
 
@@ -127,10 +135,9 @@ for (const backend of BACKENDS)
       )
 
       expect(errors).toEqual([])
-      const stored = await ofRun(restarted)
-      expect(stored.filter(([, copies]) => copies.length !== 1)).toEqual([])
-      expect(stored.map(([id]) => id).sort()).toEqual(
-        calls.map((c) => (c.type === 'capture' ? c.message.uuid : '')).sort(),
+      expectEachOnce(
+        await ofRun(restarted),
+        calls.map((c) => (c.type === 'capture' ? c.message.uuid : '')),
       )
     })
   })
