@@ -1,13 +1,18 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
+import { primaryTags, slotMapKnown } from './cluster-slots.js'
 
 /** Where leases live unless told otherwise: `sluice:lease:<instance id>`. */
 export const LEASE_KEY_PREFIX = 'sluice:lease:'
 
 export interface InstanceLeaseOptions {
-  /** a connected ioredis client; the lease never creates or closes it */
-  readonly redis: Redis
+  /**
+   * A connected ioredis client; the lease never creates or closes it. On a Cluster the lease is
+   * kept on every primary, as `<keyPrefix>{<tag>}<id>` with each primary's tag (cluster-slots.ts),
+   * where the claim scripts running on that primary read it.
+   */
+  readonly redis: Redis | Cluster
   /**
    * How long the lease outlives its last refresh: after a kill -9, the longest the dead instance's
    * reservations keep blocking their ids. Default 3000 ms.
@@ -54,9 +59,20 @@ export function createInstanceLease(options: InstanceLeaseOptions): InstanceLeas
   let running = false
   let failing = false
 
+  // The keys to keep: one, or one per primary of the slot map as it is now.
+  async function primaryKeys(cluster: Cluster): Promise<string[]> {
+    // Before the first slot map (the client is still connecting), wait for one: a lease written
+    // nowhere would let other instances take this one's reservations over.
+    await slotMapKnown(cluster)
+    return [...primaryTags(cluster).values()].map((tag) => `${keyPrefix}{${tag}}${id}`)
+  }
+  let kept: string[] = []
+
   async function refresh(): Promise<void> {
     try {
-      await redis.set(key, holder, 'PX', ttlMs)
+      // One Redis: no await before the SET, so that it goes before any command sent after start().
+      kept = redis.isCluster ? await primaryKeys(redis as Cluster) : [key]
+      await Promise.all(kept.map((one) => redis.set(one, holder, 'PX', ttlMs)))
       failing = false
     } catch (error) {
       if (!failing) onRefreshFailed?.(error)
@@ -82,7 +98,7 @@ export function createInstanceLease(options: InstanceLeaseOptions): InstanceLeas
     async stop() {
       running = false
       clearTimeout(timer)
-      await redis.del(key).catch(() => {})
+      await Promise.all(kept.map((one) => redis.del(one).catch(() => {})))
     },
   }
 }

@@ -43,14 +43,32 @@ export interface RedisDedupeStoreOptions {
  *
  * Each method is one Lua script call, so a batch costs one round trip and no other client slips
  * between a SET NX and the reads that explain its failure. The scripts read other batches' state
- * keys and leases by name, so this store is not for Redis Cluster (one script touches keys of many slots).
+ * keys and leases by name, so this store is for one Redis; on a Redis Cluster,
+ * redis-cluster-dedupe-store.ts runs the same script once per node, on keys that node holds.
  */
 
-// KEYS: the ids' keys, then this batch's state key.
-// ARGV: the batch, ttl, reservation in ms, the batch key prefix, the lease key prefix, the fingerprints.
-const CLAIM = `
+/*
+ * The claim script in two layouts of its arguments.
+ * 'keys' (one Redis): KEYS are the ids' keys, then this batch's state key; ARGV the batch, ttl,
+ *   reservation in ms, the batch key prefix, the lease key prefix, then the fingerprints.
+ * 'cluster' (redis-cluster-dedupe-store.ts): KEYS is the batch's state key alone; ARGV the same five,
+ *   then the ids' keys, then the fingerprints. The ids' keys are in many slots of the one node the
+ *   script runs on, which only a script flagged allow-cross-slot-keys may touch (Redis 7), and only
+ *   when not declared as KEYS (the node refuses declared keys of several slots with CROSSSLOT).
+ */
+export function claimScript(layout: 'keys' | 'cluster'): string {
+  const head =
+    layout === 'keys'
+      ? `
 local n = #KEYS - 1
-local batchKey, batch, ttl, batchPrefix, leasePrefix = KEYS[#KEYS], ARGV[1], ARGV[2], ARGV[4], ARGV[5]
+local ids, keyAt, fpAt = KEYS, 0, 5
+local batchKey = KEYS[#KEYS]`
+      : `#!lua flags=allow-cross-slot-keys
+local n = (#ARGV - 5) / 2
+local ids, keyAt, fpAt = ARGV, 5, 5 + n
+local batchKey = KEYS[1]`
+  return `${head}
+local batch, ttl, batchPrefix, leasePrefix = ARGV[1], ARGV[2], ARGV[4], ARGV[5]
 local me = string.match(batch, '^([^.]+)%.')
 -- Reserved first, so that a second copy of an id in this very batch reads as pending.
 redis.call('SET', batchKey, 'p', 'PX', ARGV[3])
@@ -72,13 +90,13 @@ local function stateOf(held)
 end
 local out, taken = {}, 0
 for i = 1, n do
-  local fp = ARGV[i + 5]
+  local key, fp = ids[i + keyAt], ARGV[i + fpAt]
   local mine = batch .. ':' .. fp
-  if redis.call('SET', KEYS[i], mine, 'NX', 'EX', ttl) then
+  if redis.call('SET', key, mine, 'NX', 'EX', ttl) then
     out[i] = 'n'
     taken = taken + 1
   else
-    local held = redis.call('GET', KEYS[i])
+    local held = redis.call('GET', key)
     local sep = held and string.find(held, ':', 1, true)
     local holder = sep and string.sub(held, 1, sep - 1)
     -- 'p:'/'c:' values are the layout before claim batches: the state was in the value itself.
@@ -88,7 +106,7 @@ for i = 1, n do
     elseif state == 'p' then
       out[i] = 'p'
     else
-      redis.call('SET', KEYS[i], mine, 'EX', ttl)
+      redis.call('SET', key, mine, 'EX', ttl)
       out[i] = 'n'
       taken = taken + 1
     end
@@ -96,15 +114,16 @@ for i = 1, n do
 end
 if taken == 0 then redis.call('DEL', batchKey) end
 return table.concat(out)`
+}
 
 // KEYS: the state keys of the batches. ARGV: ttl. An id another claim took over meanwhile (its
 // owner's lease had lapsed) names that claim's batch now, and this write does not touch it.
-const CONFIRM = `
+export const CONFIRM = `
 for i = 1, #KEYS do redis.call('SET', KEYS[i], 'c', 'EX', ARGV[1]) end
 return #KEYS`
 
 // KEYS: the state keys of the batches. Only reservations go: a committed batch stays committed.
-const RELEASE = `
+export const RELEASE = `
 for i = 1, #KEYS do
   if redis.call('GET', KEYS[i]) == 'p' then redis.call('DEL', KEYS[i]) end
 end
@@ -116,7 +135,7 @@ const randomBatchName = () => randomBytes(12).toString('base64url')
 /** Counts claim batches across every store of this process, so two stores sharing one lease never name a batch alike. */
 let batchesNamed = 0
 
-const STATUS: Record<string, ClaimStatus> = {
+export const STATUS: Record<string, ClaimStatus> = {
   n: 'new',
   d: 'duplicate',
   x: 'conflict',
@@ -171,7 +190,7 @@ export function createRedisDedupeStore(options: RedisDedupeStoreOptions): Dedupe
     batchKeyPrefix = 'sluice:dedupe-batch:',
   } = options
   // Defining again on the same client (a second store) just replaces the same script.
-  redis.defineCommand('sluiceDedupeClaimBatch', { lua: CLAIM })
+  redis.defineCommand('sluiceDedupeClaimBatch', { lua: claimScript('keys') })
   redis.defineCommand('sluiceDedupeConfirmBatch', { lua: CONFIRM })
   redis.defineCommand('sluiceDedupeReleaseBatch', { lua: RELEASE })
   const commands = redis as unknown as DedupeCommands
