@@ -34,6 +34,22 @@ const EnvSchema = z.object({
   WS_PORT: int(0, 65535).default(8080),
   HOST: z.string().trim().min(1).default('0.0.0.0'),
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  // Seeds of a Redis Cluster (API.md §11): host:port, comma-separated.
+  REDIS_CLUSTER_NODES: list
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(/^[^\s:,]+:\d{1,5}$/, 'must be host:port entries')
+          .refine((node) => !(Number(node.split(':').pop()) > 65535), 'port out of range'),
+      ),
+    )
+    .optional(),
+  // A cluster of the ClickHouse server's remote_servers (API.md §11).
+  CLICKHOUSE_CLUSTER: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a plain identifier')
+    .optional(),
   CLICKHOUSE_URL: url(['http:', 'https:']).optional(),
   CLICKHOUSE_DATABASE: z
     .string()
@@ -145,6 +161,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const problem = apiKeyProblem(entry)
     if (problem) problems.push({ variable: 'API_KEYS', message: problem })
   }
+  if (config.REDIS_CLUSTER_NODES && config.REDIS_URL)
+    problems.push({
+      variable: 'REDIS_CLUSTER_NODES',
+      message: 'is instead of REDIS_URL: set one of them',
+    })
+  if (config.CLICKHOUSE_CLUSTER && !config.CLICKHOUSE_URL)
+    problems.push({
+      variable: 'CLICKHOUSE_CLUSTER',
+      message: 'needs CLICKHOUSE_URL (a server of the cluster; the embedded engine has none)',
+    })
   if (reservation * 1000 <= config.INSERT_RETRY_BUDGET_MS)
     problems.push({
       variable: 'DEDUPE_RESERVATION_SECONDS',

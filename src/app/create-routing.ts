@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { ClickHouseClient } from '@clickhouse/client'
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { createClickHouseDeadLetters } from '../adapters/clickhouse/clickhouse-dead-letters.js'
 import { createHttpDelivery } from '../adapters/http-delivery/http-delivery.js'
@@ -37,7 +37,7 @@ export function createRouting(
     routes: readonly Route[]
     transforms?: Readonly<Record<string, readonly EventTransform[]>>
     client: ClickHouseClient | undefined
-    redis: Redis | undefined
+    redis: Redis | Cluster | undefined
     metrics: Metrics
     logger: Logger
     /** told the router's telemetry too, beside the metrics and the log */
@@ -58,7 +58,7 @@ export function createRouting(
   const ownDelivery = deps.delivery ? undefined : createHttpDelivery()
   const delivery = deps.delivery ?? ownDelivery!
   // A connection of its own: large XADD pipelines must not queue behind (or ahead of) dedupe claims.
-  const outboxRedis = deps.outbox ? undefined : redis?.duplicate()
+  const outboxRedis = deps.outbox || !redis ? undefined : duplicate(redis)
   // Without Redis, a journal in DATA_DIR (which exists in server mode too): a kill -9 still loses no delivery.
   const ownOutbox: (RouteOutbox & { close(): void }) | undefined = deps.outbox
     ? undefined
@@ -112,4 +112,9 @@ export function createRouting(
       await outboxRedis?.quit().catch(() => {})
     },
   }
+}
+
+/** A second connection (or set of connections, on a Cluster) to the same Redis. */
+function duplicate(redis: Redis | Cluster): Redis | Cluster {
+  return redis.isCluster ? (redis as Cluster).duplicate() : (redis as Redis).duplicate()
 }

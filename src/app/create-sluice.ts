@@ -2,7 +2,7 @@ import { resolve } from 'node:path'
 import type { Server } from 'node:http'
 import { serve, type ServerType } from '@hono/node-server'
 import type { ClickHouseClient } from '@clickhouse/client'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { createLogger } from '../telemetry/logger.js'
 import {
@@ -13,6 +13,7 @@ import { createMemoryDedupeStore } from '../adapters/memory/memory-dedupe-store.
 import { createWsGateway, type WsGateway } from '../adapters/ws/index.js'
 import { createInstanceLease } from '../adapters/redis/instance-lease.js'
 import { createRedisDedupeStore } from '../adapters/redis/redis-dedupe-store.js'
+import { createRedisClusterDedupeStore } from '../adapters/redis/redis-cluster-dedupe-store.js'
 import type { Config } from './config.js'
 import { createHttpApp } from '../http/app.js'
 import { answerClientErrors, slowClientServerOptions } from '../wire/slow-client-timeouts.js'
@@ -49,8 +50,8 @@ export interface SluiceDeps {
 
   // Prebuilt clients and ports (tests pass fakes; an embedder its own clients). Each one given is
   // used as it is, and stays the caller's to close; each one missing is built from config here.
-  /** instead of one built from REDIS_URL: the Redis dedupe store and the route outbox use it */
-  readonly redis?: Redis
+  /** instead of one built from REDIS_URL or REDIS_CLUSTER_NODES: the Redis dedupe store and the route outbox use it */
+  readonly redis?: Redis | Cluster
   /** instead of one built from CLICKHOUSE_URL or DATA_DIR: the ClickHouse sink and dead letters use it */
   readonly clickhouse?: ClickHouseClient
   /** instead of a ClickHouse sink: where events are committed and read back from */
@@ -97,10 +98,13 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       'createSluice: a sink without a ClickHouse client needs deps.deadLetters too',
     )
 
-  const ownRedis =
-    !deps.redis && config.REDIS_URL
+  const ownRedis: Redis | Cluster | undefined = deps.redis
+    ? undefined
+    : config.REDIS_URL
       ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, commandTimeout: 2000 })
-      : undefined
+      : config.REDIS_CLUSTER_NODES
+        ? redisCluster(config.REDIS_CLUSTER_NODES)
+        : undefined
   ownRedis?.on('error', (error) =>
     logger.warn({ err: error, component: 'redis' }, 'redis connection error'),
   )
@@ -156,12 +160,19 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
   const store: DedupeStore =
     deps.store ??
     memory ??
-    createRedisDedupeStore({
-      redis: redis!,
-      ttlSeconds: config.DEDUPE_TTL_SECONDS,
-      reservationSeconds: config.dedupeReservationSeconds,
-      lease,
-    })
+    (redis!.isCluster
+      ? createRedisClusterDedupeStore({
+          cluster: redis as Cluster,
+          ttlSeconds: config.DEDUPE_TTL_SECONDS,
+          reservationSeconds: config.dedupeReservationSeconds,
+          lease,
+        })
+      : createRedisDedupeStore({
+          redis: redis as Redis,
+          ttlSeconds: config.DEDUPE_TTL_SECONDS,
+          reservationSeconds: config.dedupeReservationSeconds,
+          lease,
+        }))
   // Started with the store it serves: closeOwn stops it, on a failed start below and in stop().
   lease?.start()
 
@@ -189,9 +200,11 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       ? 'given store'
       : deps.redis
         ? 'redis (given client)'
-        : redis
-          ? `redis ${redacted(config.REDIS_URL!)}`
-          : `in-process (max ${config.DEDUPE_MAX_ENTRIES} ids, ${remembered} re-learned from storage)`,
+        : config.REDIS_CLUSTER_NODES
+          ? `redis cluster ${config.REDIS_CLUSTER_NODES.join(',')}`
+          : redis
+            ? `redis ${redacted(config.REDIS_URL!)}`
+            : `in-process (max ${config.DEDUPE_MAX_ENTRIES} ids, ${remembered} re-learned from storage)`,
     storage: deps.sink
       ? `given sink (version ${started.version})`
       : deps.clickhouse
@@ -374,6 +387,25 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       await closeOwn()
     },
   }
+}
+
+/**
+ * A Redis Cluster client from its seeds (REDIS_CLUSTER_NODES). Commands fail fast, as on one Redis
+ * (dedupe fails open, DEDUPE_ON_ERROR); a failover's MOVED and CLUSTERDOWN answers are retried
+ * by ioredis for a moment before they fail.
+ */
+function redisCluster(nodes: readonly string[]): Cluster {
+  return new Cluster(
+    nodes.map((node) => {
+      const at = node.lastIndexOf(':')
+      return { host: node.slice(0, at), port: Number(node.slice(at + 1)) }
+    }),
+    {
+      redisOptions: { maxRetriesPerRequest: 1, commandTimeout: 2000 },
+      retryDelayOnFailover: 100,
+      retryDelayOnClusterDown: 100,
+    },
+  )
 }
 
 /** A URL without its password, for logs. */

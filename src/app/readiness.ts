@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import type { ReadinessCheck } from '../http/ports.js'
 
 /** GET /ready's question to the dedupe store: Redis answers PING, or the in-process store is there. */
-export function dedupeCheck(redis: Redis | undefined): ReadinessCheck {
+export function dedupeCheck(redis: Redis | Cluster | undefined): ReadinessCheck {
   if (!redis) return { name: 'redis', backend: 'in-process', check: async () => {} }
   return {
     name: 'redis',

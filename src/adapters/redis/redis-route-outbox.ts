@@ -1,11 +1,15 @@
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { defer } from 'rxjs'
 import type { AcceptedEvent } from '../../streams/event.js'
 import type { OutboxEntry, RouteOutbox } from '../../streams/routing/ports.js'
 
 export interface RedisRouteOutboxOptions {
-  /** a connected client; the outbox never creates or closes it */
-  readonly redis: Redis
+  /**
+   * A connected client; the outbox never creates or closes it. On a Cluster every command touches
+   * one stream (one key, one slot), so each route's stream lives on whichever primary owns it and
+   * routes spread over the cluster; only appends are grouped, one pipeline per stream.
+   */
+  readonly redis: Redis | Cluster
   /**
    * This instance's name in the consumer groups: unique among live instances, and the same across
    * a restart (a hostname, a pod name), so that a restarted instance re-reads at once what it held.
@@ -168,15 +172,25 @@ export function createRedisRouteOutbox(options: RedisRouteOutboxOptions): RedisR
 
     append(entries) {
       return defer(async () => {
-        const pipeline = redis.pipeline()
+        // One pipeline, or on a Cluster one per stream: a cluster pipeline must stay on one node.
+        const pipelines = new Map<string, ReturnType<typeof redis.pipeline>>()
+        const pipelineOf = (key: string) => {
+          const name = redis.isCluster ? key : ''
+          let pipeline = pipelines.get(name)
+          if (!pipeline) pipelines.set(name, (pipeline = redis.pipeline()))
+          return pipeline
+        }
         // An event most routes match is serialized once, not once per route.
         const json = new Map<AcceptedEvent, string>()
         const text = (event: AcceptedEvent) =>
           json.get(event) ?? (json.set(event, JSON.stringify(event)), json.get(event)!)
-        for (const { route, events } of entries)
-          for (const event of events) pipeline.xadd(stateOf(route).key, '*', 'e', text(event))
-        const results = await pipeline.exec()
-        const failed = results?.find(([error]) => error)?.[0]
+        for (const { route, events } of entries) {
+          const key = stateOf(route).key
+          const pipeline = pipelineOf(key)
+          for (const event of events) pipeline.xadd(key, '*', 'e', text(event))
+        }
+        const results = (await Promise.all([...pipelines.values()].map((p) => p.exec()))).flat()
+        const failed = results.find((result) => result?.[0])?.[0]
         if (failed) throw failed
       })
     },
