@@ -51,7 +51,11 @@ export function createRouting(
   const { routes, client, redis, metrics, logger } = deps
   const deadLetters =
     deps.deadLetters ??
-    createClickHouseDeadLetters({ client: client!, database: config.CLICKHOUSE_DATABASE })
+    createClickHouseDeadLetters({
+      client: client!,
+      database: config.CLICKHOUSE_DATABASE,
+      cluster: config.CLICKHOUSE_CLUSTER,
+    })
   if (routes.length === 0) {
     return { router: undefined, deadLetters, start: async () => {}, stop: async () => {} }
   }

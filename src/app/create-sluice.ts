@@ -132,7 +132,12 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
           config.CLICKHOUSE_URL ? { url: config.CLICKHOUSE_URL } : { dataDir },
         ))
   const sink: EventStorage =
-    deps.sink ?? createClickHouseSink({ client: client!, database: config.CLICKHOUSE_DATABASE })
+    deps.sink ??
+    createClickHouseSink({
+      client: client!,
+      database: config.CLICKHOUSE_DATABASE,
+      cluster: config.CLICKHOUSE_CLUSTER,
+    })
   // The ClickHouse sink closes its client: only when both are ours.
   const ownSink = !deps.sink && !deps.clickhouse
   // The lease goes first, over the connection it is deleted with.
@@ -210,7 +215,7 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
       : deps.clickhouse
         ? `clickhouse (given client, version ${started.version}, ${started.dialect} timestamps)`
         : config.CLICKHOUSE_URL
-          ? `clickhouse server ${redacted(config.CLICKHOUSE_URL)} (version ${started.version}, ${started.dialect} timestamps)`
+          ? `clickhouse server ${redacted(config.CLICKHOUSE_URL)}${config.CLICKHOUSE_CLUSTER ? ` cluster ${config.CLICKHOUSE_CLUSTER}` : ''} (version ${started.version}, ${started.dialect} timestamps)`
           : `embedded chDB in ${dataDir} (version ${started.version})`,
   }
 

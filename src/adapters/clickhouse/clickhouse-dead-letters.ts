@@ -10,8 +10,11 @@ import type {
 } from '../../streams/routing/ports.js'
 import { isRetriableClickHouseError } from './clickhouse-retry.js'
 import { queryRows, serverVersion, tableDialect } from './clickhouse-queries.js'
+import { DISTRIBUTED_INSERT } from './clickhouse-sink.js'
 import {
+  clusterSchema,
   deadLettersDdl,
+  localTable,
   dialectForVersion,
   quoteIdentifier,
   quoteString,
@@ -24,6 +27,8 @@ export interface ClickHouseDeadLettersOptions {
   /** shared with the sink; the store never closes it */
   readonly client: ClickHouseClient
   readonly database?: string
+  /** CLICKHOUSE_CLUSTER: `dead_letters` is Distributed over `dead_letters_local` on each shard (clickhouse-schema.ts) */
+  readonly cluster?: string
 }
 
 export interface ClickHouseDeadLetters extends DeadLetterStore {
@@ -57,8 +62,12 @@ const REMOVE_CHUNK = 2000
 export function createClickHouseDeadLetters(
   options: ClickHouseDeadLettersOptions,
 ): ClickHouseDeadLetters {
-  const { client, database = 'default' } = options
+  const { client, database = 'default', cluster } = options
   const table = `${quoteIdentifier(database)}.${quoteIdentifier('dead_letters')}`
+  // Mutations go to the shards' own tables: a Distributed table takes none.
+  const mutated = cluster
+    ? `${quoteIdentifier(database)}.${quoteIdentifier(localTable('dead_letters'))} ON CLUSTER ${quoteIdentifier(cluster)}`
+    : table
   const dialect = tableDialect(client, database, 'dead_letters', 'time')
   const dialectOf = () => dialect.get()
   const rows = <T>(query: string) => queryRows<T>(client, query)
@@ -78,8 +87,15 @@ export function createClickHouseDeadLetters(
   return {
     async start() {
       const version = await serverVersion(client)
-      await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}` })
-      await client.command({ query: deadLettersDdl(database, dialectForVersion(version)) })
+      const statements = cluster
+        ? ((schema) => [schema.database, ...schema.deadLetters])(
+            clusterSchema(database, 'raw_events', dialectForVersion(version), cluster),
+          )
+        : [
+            `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}`,
+            deadLettersDdl(database, dialectForVersion(version)),
+          ]
+      for (const query of statements) await client.command({ query })
       dialect.forget()
       return dialectOf()
     },
@@ -95,7 +111,12 @@ export function createClickHouseDeadLetters(
           attempts: l.attempts,
           time: toTime(l.time, inUse),
         }))
-        await client.insert({ table, values, format: 'JSONEachRow' })
+        await client.insert({
+          table,
+          values,
+          format: 'JSONEachRow',
+          ...(cluster && { clickhouse_settings: DISTRIBUTED_INSERT }),
+        })
       })
     },
 
@@ -142,7 +163,7 @@ export function createClickHouseDeadLetters(
             .map((key) => `toUInt64(${quoteString(parseKey(key)[1])})`)
           // A mutation: asynchronous on 18.16 (rows go within a moment); newer servers wait for it.
           await client.command({
-            query: `ALTER TABLE ${table} DELETE WHERE route = ${quoteString(route)} AND ${HASH} IN (${hashes.join(', ')})`,
+            query: `ALTER TABLE ${mutated} DELETE WHERE route = ${quoteString(route)} AND ${HASH} IN (${hashes.join(', ')})`,
             ...(inUse === 'datetime64' && { clickhouse_settings: { mutations_sync: '1' } }),
           })
         }

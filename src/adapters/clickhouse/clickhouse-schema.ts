@@ -63,9 +63,13 @@ export function sqlTime(ms: number, dialect: Dialect): string {
  * (or arrived on another day) must still collapse. The sorting key is the id alone for the same reason.
  */
 export function rawEventsDdl(database: string, table: string, dialect: Dialect): string {
+  return `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(database)}.${quoteIdentifier(table)} ${rawEventsColumns(dialect)} ENGINE = ReplacingMergeTree ORDER BY (id)`
+}
+
+function rawEventsColumns(dialect: Dialect): string {
   const time = dialect === 'datetime64' ? "DateTime64(3, 'UTC')" : 'UInt64'
   const label = dialect === 'datetime64' ? 'LowCardinality(String)' : 'String'
-  return `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(database)}.${quoteIdentifier(table)} (
+  return `(
   id String,
   type ${label},
   timestamp ${time},
@@ -75,19 +79,64 @@ export function rawEventsDdl(database: string, table: string, dialect: Dialect):
   session_id String,
   properties String,
   transport ${label}
-) ENGINE = ReplacingMergeTree ORDER BY (id)`
+)`
 }
 
-/** Batches that routing gave up on (API.md §5): append-only, read by operators. */
-export function deadLettersDdl(database: string, dialect: Dialect): string {
+function deadLettersColumns(dialect: Dialect): string {
   const time = dialect === 'datetime64' ? "DateTime64(3, 'UTC')" : 'UInt64'
-  return `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(database)}.${quoteIdentifier('dead_letters')} (
+  return `(
   route String,
   event String,
   error String,
   attempts UInt32,
   time ${time}
-) ENGINE = MergeTree ORDER BY (route, time)`
+)`
+}
+
+/** Batches that routing gave up on (API.md §5): append-only, read by operators. */
+export function deadLettersDdl(database: string, dialect: Dialect): string {
+  return `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(database)}.${quoteIdentifier('dead_letters')} ${deadLettersColumns(dialect)} ENGINE = MergeTree ORDER BY (route, time)`
+}
+
+/** Where a table's rows are kept: `<table>_local` on each shard of a cluster, under a Distributed `<table>`. */
+export const localTable = (table: string) => `${table}_local`
+
+/*
+ * The schema on a cluster (CLICKHOUSE_CLUSTER, API.md §11), every statement ON CLUSTER so that one
+ * server's start creates it on all; `IF NOT EXISTS` and the order of the distributed DDL queue make
+ * several instances starting at once harmless (each host runs the queue in order, the later copies
+ * find the tables there).
+ * - `<table>_local` on each shard: ReplicatedReplacingMergeTree ordered by id, its replicas kept in
+ *   step through the coordination service (ZooKeeper on 18.16, ClickHouse Keeper on current
+ *   servers: the same <zookeeper> section) under /clickhouse/tables/{shard}/<database>/<table>.
+ * - `<table>`: Distributed over them, sharded by cityHash64(id), so every copy of an id lands on one
+ *   shard and collapses there (FINAL, and merges, work per shard).
+ * - dead_letters likewise (ReplicatedMergeTree), sharded by route: a route's letters on one shard.
+ */
+export function clusterSchema(
+  database: string,
+  table: string,
+  dialect: Dialect,
+  cluster: string,
+): { database: string; events: string[]; deadLetters: string[] } {
+  const db = quoteIdentifier(database)
+  const on = `ON CLUSTER ${quoteIdentifier(cluster)}`
+  const zkPath = (name: string) => quoteString(`/clickhouse/tables/{shard}/${database}/${name}`)
+  const replicated = (engine: string, name: string) =>
+    `Replicated${engine}(${zkPath(name)}, '{replica}')`
+  const distributed = (name: string, key: string) =>
+    `CREATE TABLE IF NOT EXISTS ${db}.${quoteIdentifier(name)} ${on} AS ${db}.${quoteIdentifier(localTable(name))} ENGINE = Distributed(${quoteIdentifier(cluster)}, ${db}, ${quoteIdentifier(localTable(name))}, ${key})`
+  return {
+    database: `CREATE DATABASE IF NOT EXISTS ${db} ${on}`,
+    events: [
+      `CREATE TABLE IF NOT EXISTS ${db}.${quoteIdentifier(localTable(table))} ${on} ${rawEventsColumns(dialect)} ENGINE = ${replicated('ReplacingMergeTree', localTable(table))} ORDER BY (id)`,
+      distributed(table, 'cityHash64(id)'),
+    ],
+    deadLetters: [
+      `CREATE TABLE IF NOT EXISTS ${db}.${quoteIdentifier(localTable('dead_letters'))} ${on} ${deadLettersColumns(dialect)} ENGINE = ${replicated('MergeTree', localTable('dead_letters'))} ORDER BY (route, time)`,
+      distributed('dead_letters', 'cityHash64(route)'),
+    ],
+  }
 }
 
 /** The row of one event as JSONEachRow reads it back. */

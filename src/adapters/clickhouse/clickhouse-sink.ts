@@ -13,6 +13,7 @@ import type { EventRow } from '../../streams/ports.js'
 import { queryRows, serverVersion, tableDialect } from './clickhouse-queries.js'
 import { isRetriableClickHouseError } from './clickhouse-retry.js'
 import {
+  clusterSchema,
   deadLettersDdl,
   dialectForVersion,
   fromRow,
@@ -76,6 +77,11 @@ export interface ClickHouseSinkOptions {
   /** CLICKHOUSE_DATABASE (default `default`) */
   readonly database?: string
   readonly table?: string
+  /**
+   * CLICKHOUSE_CLUSTER: a cluster of the server's remote_servers. The schema is created ON CLUSTER
+   * (clickhouse-schema.ts's clusterSchema) and `table` is the Distributed table over the shards.
+   */
+  readonly cluster?: string
 }
 
 export type { CountQuery } from '../../app/event-storage.js'
@@ -107,8 +113,20 @@ const COLUMNS =
   'id, type, timestamp, received_at, source, user_id, session_id, properties, transport'
 const BY_IDS_PER_QUERY = 200
 
+/*
+ * On a cluster, a batch is inserted through the Distributed table, synchronously: the server splits
+ * it by cityHash64(id) and answers only once every shard has written its part, so an ack still
+ * means committed (API.md §2). Without it the server would queue the parts on its own disk and
+ * answer at once: an ack for rows no shard holds yet, lost with that disk. Going to each shard
+ * ourselves would save the hop, but needs ClickHouse's CityHash64 (v1.0.2) in JavaScript and a
+ * client per shard that follows the cluster's layout: the server already knows both.
+ * (`insert_distributed_sync` is `distributed_foreground_insert` on current servers, which keep the
+ * old name as an alias.)
+ */
+export const DISTRIBUTED_INSERT = { insert_distributed_sync: 1 } as const
+
 export function createClickHouseSink(options: ClickHouseSinkOptions): ClickHouseSink {
-  const { client, database = 'default', table = 'raw_events' } = options
+  const { client, database = 'default', table = 'raw_events', cluster } = options
   const qualified = `${quoteIdentifier(database)}.${quoteIdentifier(table)}`
   const dialect = tableDialect(client, database, table, 'received_at')
   const dialectOf = () => dialect.get()
@@ -117,9 +135,16 @@ export function createClickHouseSink(options: ClickHouseSinkOptions): ClickHouse
   return {
     async start() {
       const version = await serverVersion(client)
-      await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}` })
-      await client.command({ query: rawEventsDdl(database, table, dialectForVersion(version)) })
-      await client.command({ query: deadLettersDdl(database, dialectForVersion(version)) })
+      const statements = cluster
+        ? ((schema) => [schema.database, ...schema.events, ...schema.deadLetters])(
+            clusterSchema(database, table, dialectForVersion(version), cluster),
+          )
+        : [
+            `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)}`,
+            rawEventsDdl(database, table, dialectForVersion(version)),
+            deadLettersDdl(database, dialectForVersion(version)),
+          ]
+      for (const query of statements) await client.command({ query })
       dialect.forget()
       const inUse = await dialectOf()
       return { version, dialect: inUse }
@@ -133,6 +158,7 @@ export function createClickHouseSink(options: ClickHouseSinkOptions): ClickHouse
           table: qualified,
           values: Readable.from(tabSeparatedRows(batch, inUse), { objectMode: false }),
           format: 'TabSeparated',
+          ...(cluster && { clickhouse_settings: DISTRIBUTED_INSERT }),
         })
       })
     },
