@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 import { defineConfig, mergeConfig } from 'vitest/config'
 import base from '../../vitest.config.js'
 
@@ -10,6 +11,7 @@ import base from '../../vitest.config.js'
 export default mergeConfig(
   base,
   defineConfig({
+    root: fileURLToPath(new URL('../..', import.meta.url)),
     test: {
       include: ['test/cluster/**/*.cluster.ts'],
       fileParallelism: false,

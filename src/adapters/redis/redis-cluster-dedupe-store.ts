@@ -18,6 +18,8 @@ export interface RedisClusterDedupeStoreOptions {
   readonly batchKeyPrefix?: string
   /** how many times a claim regroups after the slot map moved under it (default 3) */
   readonly regroupAttempts?: number
+  /** how long a confirm or release is sent again while its primary fails over (default 10000) */
+  readonly persistMs?: number
 }
 
 /*
@@ -72,6 +74,7 @@ export function createRedisClusterDedupeStore(
     keyPrefix = 'sluice:dedupe:',
     batchKeyPrefix = 'sluice:dedupe-batch:',
     regroupAttempts = 3,
+    persistMs = 10_000,
   } = options
   cluster.defineCommand('sluiceClusterClaim', { lua: claimScript('cluster') })
   cluster.defineCommand('sluiceClusterConfirm', { lua: CONFIRM })
@@ -99,8 +102,26 @@ export function createRedisClusterDedupeStore(
     }
     await Promise.all([...bySlot.values()].map(run))
   }
+  /*
+   * Confirms and releases outlast a failover: one the dead primary never answered is sent again
+   * (to its replica, once promoted) for up to persistMs. Given up on, a confirm leaves its ids
+   * reserved until reservationSeconds (re-sends are answered `failed`, never a false duplicate);
+   * a release, until its owner's lease or the reservation lapses.
+   */
+  async function persist(keys: readonly string[], write: (group: string[]) => Promise<unknown>) {
+    const deadline = Date.now() + persistMs
+    for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
+      try {
+        return await eachSlot(keys, write)
+      } catch (error) {
+        if (Date.now() + delay > deadline) throw error
+        await new Promise((resolve) => setTimeout(resolve, delay))
+        await new Promise<void>((done) => cluster.refreshSlotsCache(() => done()))
+      }
+    }
+  }
   const releaseKeys = (keys: readonly string[]) =>
-    eachSlot(keys, (group) => commands.sluiceClusterRelease(group.length, ...group))
+    persist(keys, (group) => commands.sluiceClusterRelease(group.length, ...group))
 
   /** Claims `indices` of `claims` on the primary tagged `tag`; resolves with its answer, one letter an id. */
   async function claimPart(
@@ -187,7 +208,7 @@ export function createRedisClusterDedupeStore(
       const keys = stateKeysOf(receipts)
       if (keys.length === 0) return of(undefined)
       return defer(() =>
-        eachSlot(keys, (group) => commands.sluiceClusterConfirm(group.length, ...group, ttl)),
+        persist(keys, (group) => commands.sluiceClusterConfirm(group.length, ...group, ttl)),
       )
     },
     release(receipts: readonly ClaimReceipt[]) {
