@@ -92,7 +92,8 @@ export function dedupe(options: DedupeOptions): OperatorFunction<Envelope[], Cla
         filter((leaders) => leaders.length > 0),
         mergeMap(
           (leaders) =>
-            claimOnce(leaders.map(toClaim)).pipe(
+            // A leader is its own claim (its id and fingerprint): no second object per event.
+            claimOnce(leaders).pipe(
               map((receipt) => claimed(leaders, receipt)),
               catchError((error: unknown) => {
                 telemetry.dedupeStoreFailed?.('claim', error, onStoreError)
@@ -114,7 +115,7 @@ export function dedupe(options: DedupeOptions): OperatorFunction<Envelope[], Cla
    * cancelled, since the store may take it anyway: its answer is awaited and its reservations
    * released, so they do not block the ids until they expire.
    */
-  function claimOnce(claims: Claim[]): Observable<ClaimReceipt> {
+  function claimOnce(claims: readonly Claim[]): Observable<ClaimReceipt> {
     let answered = false
     const answer$ = defer(() => store.claim(claims)).pipe(
       share({
@@ -138,10 +139,6 @@ export function dedupe(options: DedupeOptions): OperatorFunction<Envelope[], Cla
       }),
     )
   }
-}
-
-function toClaim(leader: Leader): Claim {
-  return { id: leader.id, fingerprint: leader.fingerprint }
 }
 
 const OUTCOME_OF: Record<Exclude<ClaimStatus, 'new'>, Outcome> = {
