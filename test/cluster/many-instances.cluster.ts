@@ -1,4 +1,8 @@
+import { writeFileSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { startDownstream } from '../support/downstream.js'
 import { launch, type Instance } from '../reliability/support/instance.js'
 import {
   Ledger,
@@ -36,11 +40,22 @@ import {
 const database = clusterDatabase('many')
 const instances = new Map<number, Instance>()
 let haproxy: Haproxy | undefined
+// One route for every event, delivered from the outbox streams on the Redis Cluster by whichever
+// instance reads them: each accepted event must reach it, at least once.
+const downstream = await startDownstream()
+const routesFile = join(mkdtempSync(join(tmpdir(), 'sluice-many-')), 'routes.json')
+writeFileSync(
+  routesFile,
+  JSON.stringify({
+    routes: [{ name: 'all', match: ['*'], url: downstream.url, batchMaxWaitMs: 100 }],
+  }),
+)
 
 afterAll(async () => {
   await haproxy?.stop()
   await Promise.all([...instances.values()].map((instance) => instance.stop('SIGKILL')))
   await dropClusterDatabase(database)
+  await downstream.close()
   startRedisCluster()
 })
 
@@ -54,8 +69,12 @@ function launchInstance(i: number, backend: Backend): Promise<Instance> {
     CLICKHOUSE_URL: SHARD_URLS[i % SHARD_URLS.length]!,
     CLICKHOUSE_CLUSTER,
     CLICKHOUSE_DATABASE: database,
-    // Several instances on one host: each its own consumer name in the route groups.
+    // Several instances on one host: each its own consumer name in the route groups; a dead one's
+    // entries are taken over by the others after ROUTE_CLAIM_IDLE_MS (or re-read by it on restart).
+    ROUTES_FILE: routesFile,
     ROUTE_CONSUMER: `sluice-${i}`,
+    ROUTE_CLAIM_IDLE_MS: '2000',
+    ROUTE_POLL_MS: '200',
     INSERT_BATCH_MAX_WAIT_MS: '10',
     DEDUPE_TTL_SECONDS: '600',
     SHUTDOWN_TIMEOUT_MS: '5000',
@@ -74,7 +93,7 @@ async function keepSending<T extends RestWorkerOptions | WsWorkerOptions>(
 }
 
 describe('three Sluice processes behind HAProxy', () => {
-  it('store every id once, on the shard its hash names, through a Sluice killed and restarted and a Redis primary killed', async () => {
+  it('store every id once, on the shard its hash names, and deliver it to the route, through a Sluice killed and restarted and a Redis primary killed', async () => {
     startRedisCluster()
     startClickHouseCluster()
     const backends: Backend[] = []
@@ -156,6 +175,17 @@ describe('three Sluice processes behind HAProxy', () => {
     expect(misplaced).toEqual([])
     expect(notOnce).toEqual([])
     expect(final[0]!.size + final[1]!.size).toBe(ids.length)
+    // Every stored event reached the route, whichever instance appended it and whichever read it.
+    await until(
+      () => ids.every((id) => downstream.delivered.has(id)),
+      60_000,
+      'every event delivered to the route',
+      200,
+    )
+    const redelivered = [...downstream.delivered.values()].filter((n) => n > 1).length
+    console.info(
+      `many instances: route deliveries of ${downstream.delivered.size} ids, ${redelivered} more than once`,
+    )
     for (const instance of instances.values()) expect(await instance.stop('SIGTERM')).toBe(0)
   }, 180_000)
 })

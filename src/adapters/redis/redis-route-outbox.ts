@@ -20,6 +20,14 @@ export interface RedisRouteOutboxOptions {
   readonly group?: string
   /** an entry not touched for this long (its holder crashed) is taken over by whoever reads next (default 60000) */
   readonly claimIdleMs?: number
+  /**
+   * After each append, wait (`WAIT 1 <ms>`) up to this long for a replica to have it, so that a
+   * primary's failover right after the ack does not lose what it had not passed on (replication is
+   * asynchronous). Best effort: a primary without a live replica (its replica just took over from
+   * a dead one) answers after the wait, and the append stands. Default 500 on a Cluster, 0 (no
+   * WAIT) on one Redis.
+   */
+  readonly replicaWaitMs?: number
 }
 
 export interface RedisRouteOutbox extends RouteOutbox {
@@ -55,6 +63,7 @@ export function createRedisRouteOutbox(options: RedisRouteOutboxOptions): RedisR
     keyPrefix = 'sluice:route:',
     group = 'sluice',
     claimIdleMs = 60_000,
+    replicaWaitMs = redis.isCluster ? 500 : 0,
   } = options
   const routes = new Map<string, RouteState>()
   const stateOf = (route: string) => {
@@ -189,6 +198,9 @@ export function createRedisRouteOutbox(options: RedisRouteOutboxOptions): RedisR
           const pipeline = pipelineOf(key)
           for (const event of events) pipeline.xadd(key, '*', 'e', text(event))
         }
+        // Keyless, WAIT goes where the pipeline's stream went: its primary.
+        if (replicaWaitMs > 0)
+          for (const pipeline of pipelines.values()) pipeline.call('WAIT', 1, replicaWaitMs)
         const results = (await Promise.all([...pipelines.values()].map((p) => p.exec()))).flat()
         const failed = results.find((result) => result?.[0])?.[0]
         if (failed) throw failed
