@@ -36,7 +36,16 @@ wait_until() {
 }
 
 zk_up() { [ "$(timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$ZK_PORT && printf ruok >&3 && head -c 4 <&3" 2>/dev/null)" = imok ]; }
-ch_up() { curl -sf --max-time 2 "http://127.0.0.1:$(http_port "$1")/ping" >/dev/null 2>&1; }
+# Without curl (a fresh machine), bash's /dev/tcp.
+ch_up() {
+  local port
+  port="$(http_port "$1")"
+  if have curl; then
+    curl -sf --max-time 2 "http://127.0.0.1:$port/ping" >/dev/null 2>&1
+    return
+  fi
+  timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && printf 'GET /ping HTTP/1.0\r\n\r\n' >&3 && IFS= read -r status <&3 && [[ \$status == *' 200 '* ]]" 2>/dev/null
+}
 # A pid file's process, if it is still the one we started (`what` is in its command line).
 running() { [ -f "$1" ] && tr '\0' ' ' <"/proc/$(cat "$1")/cmdline" 2>/dev/null | grep -q "$2"; }
 
