@@ -11,9 +11,9 @@
 export interface Inputs {
   /** Sluice CPU µs per event, WebSocket 100–1,000 per frame or REST 1,000 per batch (BENCHMARKS.md, quiet run: 19.0–23.0) */
   readonly sluiceUs: number
-  /** Redis CPU µs per event for claim + confirm, ids claimed in large groups (BENCHMARKS.md: 4.9–7.6) */
+  /** Redis CPU µs per event for claim + confirm on a primary with a replica, ids claimed in large groups (docs/scaling.md: 7.1–8.7 on the cluster; 4.9–5.6 on one Redis without a replica) */
   readonly redisUs: number
-  /** Redis CPU µs per claim script call, whatever its size (the fixed cost a Cluster fan-out multiplies; docs/scaling.md) */
+  /** Redis CPU µs per claim + confirm pair of calls on one primary, whatever their size (the fixed cost a Cluster fan-out multiplies; docs/scaling.md: 110–185 here, 124 on one Redis) */
   readonly redisCallUs: number
   /** bytes of Redis memory per dedupe key (`sluice:dedupe:<uuid>` with its value, Redis 7.0; redis-dedupe-store.ts) */
   readonly redisBytesPerKey: number
@@ -52,8 +52,8 @@ export interface Inputs {
 
 export const MEASURED: Inputs = {
   sluiceUs: 21,
-  redisUs: 6.5,
-  redisCallUs: 25,
+  redisUs: 8,
+  redisCallUs: 120,
   redisBytesPerKey: 152,
   clickhouseUs: 11,
   distributedUs: 3,
@@ -79,6 +79,9 @@ export interface Sizing {
   readonly redisShardsForCpu: number
   readonly redisShardsForMemory: number
   readonly redisShards: number
+  /** the same at INSERT_BATCH_MAX_WAIT_MS 20 (async_insert): primaries, and ids per call */
+  readonly redisShardsAt20ms: number
+  readonly idsPerCallAt20ms: number
   /** ids per claim script call at the plan (batch per process, split over the shards) */
   readonly idsPerCall: number
   readonly clickhouseShards: number
@@ -116,19 +119,28 @@ export function size(rate: number, inputs: Inputs = MEASURED): Sizing {
   const redisShardsForMemory = ceil(
     (rate * plan.dedupeTtlSeconds * inputs.redisBytesPerKey) / plan.redisMemoryBytes,
   )
-  let redisShards = 1
-  let idsPerCall = rowsPerInsert
-  for (let i = 0; i < 50; i++) {
-    idsPerCall = Math.max(1, rowsPerInsert / redisShards)
-    const usPerEvent = inputs.redisUs + inputs.redisCallUs / idsPerCall
-    const forCpu = ceil(rate / perCore(usPerEvent))
-    const next = Math.max(forCpu, redisShardsForMemory, 1)
-    if (next === redisShards) break
-    redisShards = next
+  const redis = (rowsPerBatch: number) => {
+    let shards = 1
+    let ids = rowsPerBatch
+    for (let i = 0; i < 100; i++) {
+      ids = Math.max(1, rowsPerBatch / shards)
+      const forCpu = ceil(rate / perCore(inputs.redisUs + inputs.redisCallUs / ids))
+      const next = Math.max(forCpu, redisShardsForMemory, 1)
+      if (next === shards) break
+      shards = next
+    }
+    return {
+      shards,
+      ids,
+      forCpu: ceil(rate / perCore(inputs.redisUs + inputs.redisCallUs / Math.max(1, ids))),
+    }
   }
-  const redisShardsForCpu = ceil(
-    rate / perCore(inputs.redisUs + inputs.redisCallUs / Math.max(1, idsPerCall)),
-  )
+  const windowed = redis(rowsPerInsert)
+  // With async_insert the gateways keep the default 20 ms window: small batches, split over every primary.
+  const fast = redis(ceil((rate / gatewayProcesses) * 0.02))
+  const redisShards = windowed.shards
+  const idsPerCall = windowed.ids
+  const redisShardsForCpu = windowed.forCpu
 
   const ingressGbps = (rate * inputs.wire.inbound * 8) / 1e9
   const storedTbPerDay = (rate * 86400 * inputs.storedBytesPerRow * plan.clickhouseReplicas) / 1e12
@@ -136,8 +148,8 @@ export function size(rate: number, inputs: Inputs = MEASURED): Sizing {
     (rate * inputs.storedBytesPerRow * inputs.mergeRewrites) / 1e6 / clickhouseShards
   const firstToSaturate =
     redisShardsForMemory > redisShardsForCpu
-      ? `Redis memory (${plan.dedupeTtlSeconds} s of keys): ${redisShardsForMemory} primaries for memory, ${redisShardsForCpu} for CPU`
-      : `Redis CPU: ${redisShardsForCpu} primaries`
+      ? `Redis memory (${plan.dedupeTtlSeconds} s of keys)${fast.forCpu > redisShardsForMemory ? `; at a 20 ms window, Redis CPU (claims of ${Math.round(fast.ids)} ids a call)` : ''}`
+      : `Redis CPU`
   return {
     rate,
     gatewayProcesses,
@@ -145,6 +157,8 @@ export function size(rate: number, inputs: Inputs = MEASURED): Sizing {
     redisShardsForCpu,
     redisShardsForMemory,
     redisShards,
+    redisShardsAt20ms: fast.shards,
+    idsPerCallAt20ms: Math.round(fast.ids),
     idsPerCall: Math.round(idsPerCall),
     clickhouseShards,
     batchWindowMs,
@@ -183,6 +197,10 @@ export function table(rates: readonly number[], inputs: Inputs = MEASURED): stri
     line('rows per insert (INSERT_BATCH_MAX_ROWS at least)', (s) => fmt(s.rowsPerInsert)),
     line(`… or with async_insert (current ClickHouse): parts/s a shard at the default 20 ms`, () =>
       fmt(1000 / inputs.plan.asyncInsertFlushMs),
+    ),
+    line(
+      '… then Redis primaries at 20 ms (ids per claim call)',
+      (s) => `${fmt(s.redisShardsAt20ms)} (${fmt(s.idsPerCallAt20ms)})`,
     ),
     line('ingress, Gbit/s', (s) => fmt(s.ingressGbps, 1)),
     line('stored, TB a day (all replicas)', (s) => fmt(s.storedTbPerDay, 1)),
