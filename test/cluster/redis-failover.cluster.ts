@@ -6,7 +6,7 @@ import {
   sleep,
   wsWorker,
 } from '../reliability/support/load.js'
-import { launch, metric, type Instance } from '../reliability/support/instance.js'
+import { launch, metric, watch, type Instance } from '../reliability/support/instance.js'
 import { privateDatabase, readStored } from '../reliability/support/stored.js'
 import { CLICKHOUSE_URL, dropDatabase } from '../support/services.js'
 import { until } from '../support/wait.js'
@@ -42,6 +42,7 @@ describe('a Redis Cluster primary killed under load', () => {
       INSERT_BATCH_MAX_WAIT_MS: '10',
       DEDUPE_TTL_SECONDS: '600',
     })
+    const watcher = watch(instance, 200)
     const ledger = new Ledger()
     const next = mixedSource(ledger, `failover-${Date.now()}`, 'cluster.failover')
     let loading = true
@@ -95,6 +96,10 @@ describe('a Redis Cluster primary killed under load', () => {
     loading = false
     await Promise.all(workers)
     await cluster.quit()
+    // The other primaries answered throughout: the instance stayed ready for the balancer.
+    const seen = await watcher.stop()
+    expect(seen.readyStatuses.length).toBeGreaterThan(10)
+    expect(seen.readyStatuses.filter((sample) => sample.redis !== 'ok')).toEqual([])
 
     expect(ledger.unexpected).toEqual([])
     // Whatever had no answer or failed is sent again, as a client would.
