@@ -47,6 +47,17 @@ wait_until() {
 
 all_up() { for p in "${PORTS[@]}"; do up "$p" || return 1; done; }
 all_ok() { for p in "${PORTS[@]}"; do state_ok "$p" || return 1; done; }
+# Every replica linked to its primary and done syncing: a node that rejoined after a kill is a
+# replica that needs a full sync first, and WAIT (route outbox appends) counts only synced replicas.
+synced() {
+  local p info
+  for p in "${PORTS[@]}"; do
+    info="$(cli "$p" info replication)"
+    grep -q '^role:slave' <<<"$info" || continue
+    grep -q '^master_link_status:up' <<<"$info" || return 1
+    grep -q '^master_sync_in_progress:0' <<<"$info" || return 1
+  done
+}
 formed() { [ "$(cli "$BASE" cluster info | sed -n 's/^cluster_known_nodes:\([0-9]*\).*/\1/p')" -ge 6 ]; }
 
 start() {
@@ -61,6 +72,7 @@ start() {
       { warn "redis-cli --cluster create failed:"; tail -n 20 "$DIR/create.log" >&2; return 1; }
   fi
   wait_until "cluster_state:ok on every node" 30 all_ok || return 1
+  wait_until "every replica in sync" 30 synced || return 1
   say "up on 127.0.0.1:${PORTS[0]}-${PORTS[5]} (cluster_state:ok)"
 }
 

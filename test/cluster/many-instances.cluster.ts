@@ -181,7 +181,17 @@ describe('three Sluice processes behind HAProxy', () => {
       60_000,
       'every event delivered to the route',
       200,
-    )
+    ).catch(async (error: unknown) => {
+      const missing = ids.filter((id) => !downstream.delivered.has(id))
+      const metrics = await Promise.all([...instances.values()].map((i) => i.metrics()))
+      const outbox = metrics.map((m) =>
+        [...m].filter(([name]) => /outbox|dead_letter|route_events/.test(name)),
+      )
+      console.info(
+        `undelivered: ${missing.length} (${missing.slice(0, 5).join(', ')}); ${JSON.stringify(outbox)}`,
+      )
+      throw error
+    })
     const redelivered = [...downstream.delivered.values()].filter((n) => n > 1).length
     console.info(
       `many instances: route deliveries of ${downstream.delivered.size} ids, ${redelivered} more than once`,
