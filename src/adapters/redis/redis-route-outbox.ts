@@ -1,5 +1,4 @@
 import type { Cluster, Redis } from 'ioredis'
-import { slotOf } from './cluster-slots.js'
 import { defer } from 'rxjs'
 import type { AcceptedEvent } from '../../streams/event.js'
 import type { OutboxEntry, RouteOutbox } from '../../streams/routing/ports.js'
@@ -24,11 +23,9 @@ export interface RedisRouteOutboxOptions {
   /**
    * After each append, wait (`WAIT 1 <ms>`) up to this long for a replica to have it, so that a
    * primary's failover right after the ack does not lose what it had not passed on (replication is
-   * asynchronous). A primary the slot map gives a replica that has not confirmed in time fails the
-   * append: the router then delivers those events from memory (they may also be in the stream:
-   * delivered twice, never lost). A primary without a replica in the map (its replica just took
-   * over from a dead one) answers after the wait, and the append stands. Default 1000 on a
-   * Cluster, 0 (no WAIT) on one Redis.
+   * asynchronous). Best effort: an append no replica confirmed in time stands (failing it instead
+   * sends its events to the router's in-memory fallback, which a crash loses, and measured worse in
+   * the many-instances test). Default 1000 on a Cluster, 0 (no WAIT) on one Redis.
    */
   readonly replicaWaitMs?: number
 }
@@ -69,8 +66,6 @@ export function createRedisRouteOutbox(options: RedisRouteOutboxOptions): RedisR
     replicaWaitMs = redis.isCluster ? 1000 : 0,
   } = options
   const routes = new Map<string, RouteState>()
-  // Whether the client's slot map gives the stream's primary a replica (Cluster only).
-  const hasReplica = (key: string) => ((redis as Cluster).slots?.[slotOf(key)]?.length ?? 0) > 1
   const stateOf = (route: string) => {
     let state = routes.get(route)
     if (!state)
@@ -206,17 +201,9 @@ export function createRedisRouteOutbox(options: RedisRouteOutboxOptions): RedisR
         // Keyless, WAIT goes where the pipeline's stream went: its primary.
         if (replicaWaitMs > 0)
           for (const pipeline of pipelines.values()) pipeline.call('WAIT', 1, replicaWaitMs)
-        const replies = await Promise.all([...pipelines].map(([, p]) => p.exec()))
+        const replies = await Promise.all([...pipelines.values()].map((p) => p.exec()))
         const failed = replies.flat().find((result) => result?.[0])?.[0]
         if (failed) throw failed
-        if (replicaWaitMs > 0)
-          [...pipelines.keys()].forEach((key, i) => {
-            const replicas = Number(replies[i]?.at(-1)?.[1] ?? 0)
-            if (replicas === 0 && hasReplica(key))
-              throw new Error(
-                `outbox append to ${key}: no replica confirmed it in ${replicaWaitMs} ms`,
-              )
-          })
       })
     },
 
