@@ -211,10 +211,16 @@ start() {
 
 stop() {
   for shard in "${SHARDS[@]}"; do
-    running "$DIR/shard$shard/pid" clickhouse-server && kill "$(cat "$DIR/shard$shard/pid")"
+    local pidfile="$DIR/shard$shard/pid" pid
+    running "$pidfile" clickhouse-server || continue
+    pid="$(cat "$pidfile")"
+    # Started through su, the pid is su's; the server is its child (su does not pass SIGTERM on).
+    kill $(pgrep -P "$pid") "$pid" 2>/dev/null
   done
   running "$DIR/zookeeper/pid" ZooKeeperServerMain && kill "$(cat "$DIR/zookeeper/pid")"
-  sleep 1
+  # The servers flush and exit within a few seconds; their files go after them.
+  local deadline=$((SECONDS + 20))
+  while pgrep -f -- "--config-file=$DIR/" >/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.3; done
   rm -rf "$DIR"
   say "stopped"
 }
