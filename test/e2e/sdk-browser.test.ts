@@ -109,6 +109,8 @@ describe(
     const failedRequests: string[] = []
     /** the re-sends to the flaky Sluice that analytics.js numbered, by path */
     const resent: Array<Promise<string[]>> = []
+    /** the paths the flaky Sluice has answered 503 */
+    const refused = new Set<string>()
     const pageErrors: string[] = []
 
     beforeAll(async () => {
@@ -181,6 +183,10 @@ describe(
               return retry === undefined ? [] : [`${new URL(request.url()).pathname} #${retry}`]
             }),
           )
+      })
+      context.on('response', (response) => {
+        if (response.url().startsWith(`${flakyOrigin}/`) && response.status() === 503)
+          refused.add(new URL(response.url()).pathname)
       })
       context.on('requestfailed', (request) =>
         failedRequests.push(`${request.method()} ${request.url()}`),
@@ -362,6 +368,14 @@ describe(
         ['track', undefined],
         ['page', undefined],
       ])
+      // A first attempt still in flight when storage comes back is stored without a re-send: wait
+      // until Sluice has answered each of the three 503 (after its insert retry budget).
+      await until(
+        () => ['/v1/i', '/v1/t', '/v1/p'].every((path) => refused.has(path)),
+        UI_TIMEOUT_MS,
+        'a 503 for each first attempt',
+        50,
+      )
       expect(storage.writes).toBeGreaterThan(0)
       expect(storage.rows).toEqual([])
       storageDown = false
