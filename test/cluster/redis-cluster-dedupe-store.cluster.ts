@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Cluster } from 'ioredis'
-import { firstValueFrom, from, lastValueFrom, type ObservableInput } from 'rxjs'
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createInstanceLease, type InstanceLease } from '../../src/adapters/redis/instance-lease.js'
 import { primaryTags, slotOf } from '../../src/adapters/redis/cluster-slots.js'
@@ -9,6 +9,7 @@ import type { Claim } from '../../src/streams/ports.js'
 import { dedupeStoreContract } from '../contracts/dedupe-store.contract.js'
 import { sleep, until } from '../support/wait.js'
 import { connectCluster, startRedisCluster } from './support/redis-cluster.js'
+import { done, value } from '../support/observables.js'
 
 // Every key of this run under its own prefix; the prefixes carry no hash tag, so ids spread over all slots.
 const prefix = `sluice:test:${randomUUID()}:`
@@ -55,10 +56,6 @@ afterAll(async () => {
   }
   await Promise.all(clusters.map((client) => client.quit().catch(() => {})))
 })
-
-const value = <T>(input: ObservableInput<T>) => firstValueFrom(from(input))
-const done = (input: ObservableInput<void>) =>
-  lastValueFrom(from(input), { defaultValue: undefined })
 
 dedupeStoreContract('redis cluster dedupe store', ({ ttlSeconds, reservationSeconds, leaseMs }) => {
   const instance = (client: Cluster, lease: InstanceLease) =>

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Cluster } from 'ioredis'
-import { firstValueFrom, from, lastValueFrom, type ObservableInput } from 'rxjs'
+import { from, lastValueFrom, type ObservableInput } from 'rxjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { slotOf } from '../../src/adapters/redis/cluster-slots.js'
 import { createRedisRouteOutbox } from '../../src/adapters/redis/redis-route-outbox.js'
@@ -8,6 +8,7 @@ import { routeOutboxContract } from '../contracts/route-outbox.contract.js'
 import { event } from '../streams/routing/fakes.js'
 import { sleep } from '../support/wait.js'
 import { connectCluster, startRedisCluster } from './support/redis-cluster.js'
+import { value } from '../support/observables.js'
 
 // Every stream of this run under its own prefix; the routes' streams land on the slots their names give.
 const keyPrefix = `sluice:test:${randomUUID()}:route:`
@@ -29,7 +30,6 @@ afterAll(async () => {
   await cluster.quit()
 })
 
-const value = <T>(input: ObservableInput<T>) => firstValueFrom(from(input))
 const done = (input: ObservableInput<unknown>) =>
   lastValueFrom(from(input), { defaultValue: undefined })
 

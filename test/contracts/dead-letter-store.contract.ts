@@ -1,10 +1,10 @@
-import { firstValueFrom, from, lastValueFrom, type ObservableInput } from 'rxjs'
+import { from, lastValueFrom, type ObservableInput } from 'rxjs'
 import { describe, expect, it } from 'vitest'
 import type { AcceptedEvent } from '../../src/streams/event.js'
 import type { DeadLetterStore, StoredDeadLetter } from '../../src/streams/routing/ports.js'
 import { until } from '../support/wait.js'
+import { value } from '../support/observables.js'
 
-const value = <T>(input: ObservableInput<T>) => firstValueFrom(from(input))
 const done = (input: ObservableInput<unknown>) =>
   lastValueFrom(from(input), { defaultValue: undefined })
 const full: AcceptedEvent = {

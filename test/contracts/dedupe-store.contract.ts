@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import { firstValueFrom, from, lastValueFrom, type ObservableInput } from 'rxjs'
+import { type ObservableInput } from 'rxjs'
 import { describe, expect, it } from 'vitest'
 import type { Claim, ClaimReceipt, DedupeStore } from '../../src/streams/ports.js'
+import { done, value } from '../support/observables.js'
 
 export interface DedupeStoreHarness {
   /** the store of one instance (one Sluice process) */
@@ -40,9 +41,6 @@ const LONG_RESERVATION_SECONDS = 600
 const LEASE_MS = 1000
 const TIMEOUT_MS = 20_000
 
-const value = <T>(input: ObservableInput<T>) => firstValueFrom(from(input))
-const done = (input: ObservableInput<void>) =>
-  lastValueFrom(from(input), { defaultValue: undefined })
 const statuses = async (input: ObservableInput<ClaimReceipt>) => (await value(input)).statuses
 
 /** Ids unique to each test, so that one Redis serves many tests (and runs) without cross-talk. */

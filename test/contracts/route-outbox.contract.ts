@@ -1,7 +1,8 @@
-import { firstValueFrom, from, lastValueFrom, type ObservableInput } from 'rxjs'
+import { from, lastValueFrom, type ObservableInput } from 'rxjs'
 import { describe, expect, it } from 'vitest'
 import type { OutboxEntry, RouteOutbox } from '../../src/streams/routing/ports.js'
 import { event } from '../streams/routing/fakes.js'
+import { value } from '../support/observables.js'
 
 export interface RouteOutboxHarness {
   readonly outbox: RouteOutbox
@@ -22,7 +23,6 @@ const TIMEOUT_MS = 20_000
 /** Long enough that no test machine stalls through it between a release and the next read. */
 const RELEASE_DELAY_MS = 2000
 
-const value = <T>(input: ObservableInput<T>) => firstValueFrom(from(input))
 const done = (input: ObservableInput<unknown>) =>
   lastValueFrom(from(input), { defaultValue: undefined })
 const ids = (entries: readonly OutboxEntry[]) => entries.map((entry) => entry.event.id)

@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { appendFile, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { firstValueFrom, from, lastValueFrom, type ObservableInput } from 'rxjs'
+import { from, lastValueFrom, type ObservableInput } from 'rxjs'
 import { afterAll, describe, expect, it } from 'vitest'
 import {
   createFileRouteOutbox,
@@ -13,6 +13,7 @@ import {
 import type { OutboxEntry } from '../../../src/streams/routing/ports.js'
 import { routeOutboxContract } from '../../contracts/route-outbox.contract.js'
 import { event } from '../../streams/routing/fakes.js'
+import { value } from '../../support/observables.js'
 
 const dirs: string[] = []
 const outboxes: FileRouteOutbox[] = []
@@ -48,7 +49,6 @@ routeOutboxContract('file route outbox', async ({ releaseDelayMs }) => {
   }
 })
 
-const value = <T>(input: ObservableInput<T>) => firstValueFrom(from(input))
 const done = (input: ObservableInput<unknown>) =>
   lastValueFrom(from(input), { defaultValue: undefined })
 const ids = (entries: readonly OutboxEntry[]) => entries.map((entry) => entry.event.id)

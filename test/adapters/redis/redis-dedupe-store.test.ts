@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
-import { firstValueFrom, from, lastValueFrom, type ObservableInput } from 'rxjs'
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   createInstanceLease,
@@ -11,6 +11,7 @@ import type { Claim, ClaimReceipt } from '../../../src/streams/ports.js'
 import { dedupeStoreContract } from '../../contracts/dedupe-store.contract.js'
 import { sleep, until } from '../../support/wait.js'
 import { monitorRedis } from '../../support/redis-monitor.js'
+import { done, value } from '../../support/observables.js'
 
 // A real Redis (scripts/services.sh starts one); every key of this run lives under its own prefix.
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -72,10 +73,6 @@ afterAll(async () => {
   // Killed instances' clients are disconnected already.
   await Promise.all(clients.map((client) => client.quit().catch(() => {})))
 })
-
-const value = <T>(input: ObservableInput<T>) => firstValueFrom(from(input))
-const done = (input: ObservableInput<void>) =>
-  lastValueFrom(from(input), { defaultValue: undefined })
 
 dedupeStoreContract('redis dedupe store', ({ ttlSeconds, reservationSeconds, leaseMs }) => {
   const instance = (client: Redis, lease: InstanceLease) =>

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
-import { firstValueFrom, from, lastValueFrom, type ObservableInput } from 'rxjs'
+import { from, lastValueFrom, type ObservableInput } from 'rxjs'
 import { afterAll, describe, expect, it } from 'vitest'
 import {
   createRedisRouteOutbox,
@@ -11,6 +11,7 @@ import { routeOutboxContract } from '../../contracts/route-outbox.contract.js'
 import { REDIS_URL } from '../../support/services.js'
 import { event } from '../../streams/routing/fakes.js'
 import { sleep } from '../../support/wait.js'
+import { value } from '../../support/observables.js'
 
 // A real Redis (scripts/services.sh); every stream of this run lives under its own prefix.
 const keyPrefix = `sluice:test:${randomUUID()}:route:`
@@ -23,7 +24,6 @@ afterAll(async () => {
   await redis.quit()
 })
 
-const value = <T>(input: ObservableInput<T>) => firstValueFrom(from(input))
 const done = (input: ObservableInput<unknown>) =>
   lastValueFrom(from(input), { defaultValue: undefined })
 const ids = (entries: OutboxEntry[]) => entries.map((entry) => entry.event.id).sort()
