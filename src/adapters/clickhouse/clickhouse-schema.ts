@@ -1,5 +1,6 @@
 import type { AcceptedEvent, Transport } from '../../streams/event.js'
 import type { EventRow } from '../../streams/ports.js'
+import { clickHouseTimeWriter, toClickHouseTime } from './clickhouse-time.js'
 
 /*
  * The two SQL dialects Sluice speaks (API.md §5): the ClickHouse that Debian packages (18.16) has no
@@ -152,14 +153,6 @@ export interface RawEventRow {
   transport: string
 }
 
-/*
- * DateTime64 is sent as text ('2026-11-26 10:00:00.123', read in the column's UTC): how an integer
- * is read into DateTime64 has changed between versions (seconds or ticks), text has not.
- */
-function toClickHouseTime(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
-}
-
 function fromClickHouseTime(value: number | string): number {
   // 18.16 quotes 64-bit integers in JSON ("1795687200123"); DateTime64 comes as '2026-11-26 10:00:00.123'.
   if (typeof value === 'number' || /^\d+$/.test(value)) return Number(value)
@@ -172,8 +165,9 @@ function fromClickHouseTime(value: number | string): number {
  * goes straight into a buffer, with no row object per event and no batch-sized string.
  */
 export function tabSeparatedRows(rows: readonly EventRow[], dialect: Dialect): Buffer[] {
-  const time = dialect === 'datetime64' ? clickHouseTimeMemo() : String
-  const receiveTime = dialect === 'datetime64' ? clickHouseTimeMemo() : String
+  // Neighbouring events mostly share a receive time (a request's or frame's): each column keeps its last.
+  const time = dialect === 'datetime64' ? clickHouseTimeWriter() : String
+  const receiveTime = dialect === 'datetime64' ? clickHouseTimeWriter() : String
   const out = new RowWriter()
   for (const { event, propertiesText } of rows) {
     // Absent optional fields are stored as '' (no Nullable: cheaper, and 18.16-friendly) ...
@@ -222,13 +216,6 @@ const TSV_ESCAPES: Record<string, string> = {
 /** A string as a TabSeparated field: the bytes that would end or confuse a field, escaped. */
 export function tsv(value: string): string {
   return TSV_SPECIAL.test(value) ? value.replace(TSV_SPECIAL_ALL, (c) => TSV_ESCAPES[c]!) : value
-}
-
-/** Neighbouring events mostly share a time (a request's or frame's receive time): convert it once. */
-function clickHouseTimeMemo(): (ms: number) => string {
-  let lastMs = Number.NaN
-  let lastText = ''
-  return (ms) => (ms === lastMs ? lastText : ((lastMs = ms), (lastText = toClickHouseTime(ms))))
 }
 
 /** A row as read back; an absent optional field was stored as '' and reads back as absent. */
