@@ -1,4 +1,12 @@
-import { asyncScheduler, defer, retry, Subject, type Observable, type SchedulerLike } from 'rxjs'
+import {
+  asyncScheduler,
+  defer,
+  retry,
+  Subject,
+  type Observable,
+  type ObservableInput,
+  type SchedulerLike,
+} from 'rxjs'
 import { createAdmission, retainedBytes, type Admission } from './admission.js'
 import type { AcceptedEvent, Transport } from './event.js'
 import { acknowledge } from './operators/acknowledge.js'
@@ -6,7 +14,6 @@ import { batch } from './operators/batch.js'
 import { commit } from './operators/commit.js'
 import { dedupe } from './operators/dedupe.js'
 import { explode } from './operators/explode.js'
-import { handOff, type RouteHandOff } from './operators/hand-off.js'
 import { transform, type EventTransform } from './operators/transform.js'
 import { validate } from './operators/validate.js'
 import { countResults, failed, type EventResult } from './outcome.js'
@@ -39,8 +46,17 @@ export interface PipelineDeps {
   readonly telemetry?: PipelineTelemetry
   /** the user's own operators, run on every valid event before storage (see operators/transform.ts) */
   readonly transforms?: readonly EventTransform[]
-  /** routing (the router, or anything with its `enqueue`): committed batches are handed to it before their ack */
+  /** routing (the router, or anything with its `enqueue`): committed batches are handed to it before their claims are confirmed and acked */
   readonly routes?: RouteHandOff
+}
+
+/**
+ * What the pipeline needs of routing: the router's `enqueue`. With an outbox it completes once the
+ * events are appended there (one round trip per batch), so an event is durable for its routes
+ * before its client hears `accepted`; an error fails the batch (commit.ts).
+ */
+export interface RouteHandOff {
+  enqueue(events: readonly AcceptedEvent[]): ObservableInput<void>
 }
 
 export interface Pipeline {
@@ -74,8 +90,8 @@ const STRANDED = failed('internal error; send it again')
 
 /**
  * The one operator chain of API.md and ARCHITECTURE.md:
- * ingress Subject → explode → validate → transform → batch → dedupe → commit → hand off to routes
- * → acknowledge → accepted events.
+ * ingress Subject → explode → validate → transform → batch → dedupe → commit (insert, hand off to
+ * routes, confirm the claims) → acknowledge → accepted events.
  *
  * Supervisor: a stage that throws in a way the chain does not expect is reported, and the chain is
  * subscribed again (the ingress Subject is hot, so later submissions flow again). Every event the
@@ -85,6 +101,7 @@ const STRANDED = failed('internal error; send it again')
  */
 export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipeline {
   const scheduler = deps.scheduler ?? asyncScheduler
+  const routes = deps.routes
   const telemetry = deps.telemetry ?? {}
   const admission = createAdmission({
     maxInflight: config.maxInflightEvents,
@@ -123,10 +140,9 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
         retry: { ...config.retry, random: deps.random },
         scheduler,
         telemetry,
+        // Between the insert and the confirm: see commit.ts for why not after it.
+        ...(routes && { handOff: (events: readonly AcceptedEvent[]) => routes.enqueue(events) }),
       }),
-      deps.routes
-        ? handOff({ routes: deps.routes, concurrency: config.insertConcurrency, telemetry })
-        : (committed) => committed,
       acknowledge(),
     ),
   )

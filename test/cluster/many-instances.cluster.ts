@@ -76,6 +76,35 @@ async function deadLetterIds(db: string): Promise<Set<string>> {
   }
 }
 
+/** What a test that found undelivered events prints: when they were sent, what their clients were told, what the outbox holds. */
+async function explainUndelivered(
+  missing: readonly string[],
+  ledger: Ledger,
+  t0: number,
+  marks: readonly string[],
+): Promise<string> {
+  const inDeadLetters = await deadLetterIds(database)
+  const sent = missing.map((id) => (ledger.sentAt.get(id) ?? 0) - t0)
+  const told = new Map<string, number>()
+  for (const id of missing) {
+    const answers = (ledger.answers.get(id) ?? []).map((a) => `${a.status}@${a.via}`).join(' ')
+    told.set(answers, (told.get(answers) ?? 0) + 1)
+  }
+  const redis = connectCluster()
+  const key = 'sluice:route:all'
+  const stream = await Promise.all([
+    redis.xlen(key),
+    redis.call('XINFO', 'CONSUMERS', key, 'sluice'),
+  ]).catch((error: unknown) => String(error))
+  await redis.quit()
+  return [
+    `many instances: ${missing.length} events never reached the route (${missing.filter((id) => inDeadLetters.has(id)).length} in dead letters), e.g. ${missing.slice(0, 3).join(', ')}`,
+    `  first sent ${Math.min(...sent)}–${Math.max(...sent)} ms into the test; ${marks.join('; ')}`,
+    `  what their clients were told: ${JSON.stringify([...told])}`,
+    `  the route's stream now: ${JSON.stringify(stream)}`,
+  ].join('\n')
+}
+
 /** Instance `i` on its own ports; instances talk to different shards (the Distributed table routes). */
 function launchInstance(i: number, backend: Backend): Promise<Instance> {
   return launch({
@@ -118,6 +147,8 @@ describe('three Sluice processes behind HAProxy', () => {
     // All three at once: their ON CLUSTER schema statements race, and must all succeed.
     const started = await Promise.all(backends.map((backend, i) => launchInstance(i, backend)))
     started.forEach((instance, i) => instances.set(i, instance))
+    const t0 = Date.now()
+    const marks: string[] = []
     haproxy = await startHaproxy({ http: await freePort(), ws: await freePort() }, backends)
 
     const ledger = new Ledger()
@@ -152,8 +183,10 @@ describe('three Sluice processes behind HAProxy', () => {
 
     // kill -9 of one Sluice; HAProxy's check takes it out, and it comes back on the same ports.
     await instances.get(1)!.stop('SIGKILL')
+    marks.push(`sluice-1 killed at ${Date.now() - t0}`)
     await sleep(1500)
     instances.set(1, await launchInstance(1, backends[1]!))
+    marks.push(`sluice-1 listening again at ${Date.now() - t0}`)
     await sleep(1500)
 
     // kill -9 of one Redis primary: its replica takes over.
@@ -161,6 +194,7 @@ describe('three Sluice processes behind HAProxy', () => {
     await cluster.ping()
     const victim = Number(cluster.slots[8000]![0]!.split(':')[1])
     process.kill(redisPid(victim), 'SIGKILL')
+    marks.push(`Redis primary :${victim} killed at ${Date.now() - t0}`)
     await until(
       async () => {
         await new Promise<void>((done) => cluster.refreshSlotsCache(() => done()))
@@ -192,20 +226,18 @@ describe('three Sluice processes behind HAProxy', () => {
     expect(misplaced).toEqual([])
     expect(notOnce).toEqual([])
     expect(final[0]!.size + final[1]!.size).toBe(ids.length)
-    // Route deliveries through the cluster's outbox streams: measured, not asserted. In most runs
-    // here about 100 of 25,000 events (a batch accepted about a second into the load) never reach
-    // the route and are not in dead letters either: an open issue (docs/scaling.md), whose cause
-    // is not found yet.
+    // Route deliveries through the cluster's outbox streams: every accepted event reached the route
+    // at least once (re-deliveries are allowed: the outbox is at least once). Before the hand-off
+    // came ahead of the claims' confirm (commit.ts), a frame committed by the Sluice killed here,
+    // and not yet appended, was answered `duplicate` on its re-send and never routed.
     const undelivered = () => ids.filter((id) => !downstream.delivered.has(id))
     await until(() => undelivered().length === 0, 30_000, 'deliveries', 200).catch(() => {})
     const missing = undelivered()
-    const inDeadLetters = await deadLetterIds(database)
-    console.info(
-      `many instances: ${missing.length} events not delivered to the route (${missing.filter((id) => inDeadLetters.has(id)).length} of them in dead letters): ${missing.slice(0, 3).join(', ')}`,
-    )
+    if (missing.length > 0) console.info(await explainUndelivered(missing, ledger, t0, marks))
+    expect(missing).toEqual([])
     const redelivered = [...downstream.delivered.values()].filter((n) => n > 1).length
     console.info(
-      `many instances: route deliveries of ${downstream.delivered.size} ids, ${redelivered} more than once`,
+      `many instances: route deliveries of ${downstream.delivered.size} ids, ${redelivered} more than once; ${ledger.ever('failed').length} ids answered failed at least once`,
     )
     for (const instance of instances.values()) expect(await instance.stop('SIGTERM')).toBe(0)
   }, 180_000)

@@ -1,4 +1,4 @@
-import { from, map, type Observable } from 'rxjs'
+import { from, map, throwError, type Observable } from 'rxjs'
 import { describe, expect, it } from 'vitest'
 import { createMemoryDedupeStore } from '../../src/adapters/memory/memory-dedupe-store.js'
 import { acknowledge } from '../../src/streams/operators/acknowledge.js'
@@ -92,6 +92,75 @@ describe('commit', () => {
           { id: 'b', fingerprint: 'fp-b' },
         ]),
       ).toEqual(['new', 'new'])
+    })
+  })
+
+  it('hands a written batch to the routes before it confirms its claims: until then a re-send finds the id reserved, not seen', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, cold, expectObservable, expectSubscriptions, flush }) => {
+      const append = cold<void>('---|')
+      const handed: string[] = []
+      const during: Array<readonly string[] | undefined> = []
+      const { store, commitOnly, claimed, settled } = setup(
+        scheduler,
+        { latencyMs: 2 },
+        { handOff: (events) => (handed.push(`${scheduler.now()}:${ids(events)}`), append) },
+      )
+      scheduler.schedule(
+        () => void during.push(claimNow(store, [{ id: 'a', fingerprint: 'fp-a' }])),
+        4,
+      )
+      // written 1–3, handed off 3–6, confirmed and emitted at 6
+      expectObservable(hot('-x-|', { x: claimed('a', 'b') }).pipe(commitOnly, map(ids))).toBe(
+        '------(x|)',
+        { x: 'a,b' },
+      )
+      expectSubscriptions(append.subscriptions).toBe('---^--!')
+      flush()
+      expect(handed).toEqual(['3:a,b'])
+      expect(during).toEqual([['pending']])
+      expect(settled).toEqual([])
+      expect(claimNow(store, [{ id: 'a', fingerprint: 'fp-a' }])).toEqual(['duplicate'])
+    })
+  })
+
+  it('settles a batch failed and releases its claims when its hand-off fails: the re-send is accepted and handed off again', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, expectObservable, flush }) => {
+      const failures: Array<[number, string]> = []
+      const { store, commitOnly, claimed, settled } = setup(
+        scheduler,
+        { latencyMs: 2 },
+        {
+          handOff: () => throwError(() => new Error('outbox down')),
+          telemetry: {
+            handOffFailed: (events, error) => failures.push([events, (error as Error).message]),
+          },
+        },
+      )
+      expectObservable(hot('-x-|', { x: claimed('a') }).pipe(commitOnly, map(ids))).toBe('---|')
+      flush()
+      expect(failures).toEqual([[1, 'outbox down']])
+      expect(settled.map((s) => `${s.id}:${s.status}@${s.at}`)).toEqual(['a:failed@3'])
+      expect(claimNow(store, [{ id: 'a', fingerprint: 'fp-a' }])).toEqual(['new'])
+    })
+  })
+
+  it('releases the claims of a batch whose hand-off is cut short (the chain torn down): nothing marks its ids seen', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, cold, expectObservable, flush }) => {
+      const append = cold<void>('-----|')
+      const { store, commitOnly, claimed, settled } = setup(
+        scheduler,
+        { latencyMs: 2 },
+        { handOff: () => append },
+      )
+      expectObservable(hot('-x-', { x: claimed('a') }).pipe(commitOnly, map(ids)), '^---!').toBe(
+        '----',
+      )
+      flush()
+      expect(settled).toEqual([])
+      expect(claimNow(store, [{ id: 'a', fingerprint: 'fp-a' }])).toEqual(['new'])
     })
   })
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { createMemoryDedupeStore } from '../../src/adapters/memory/memory-dedupe-store.js'
 import { createPipeline, type PipelineConfig } from '../../src/streams/pipeline.js'
 import { createFakeSink, type FakeSinkOptions } from '../../src/testing/fake-sink.js'
-import { ids, submitted, testScheduler } from './helpers.js'
+import { claimNow, ids, submitted, testScheduler } from './helpers.js'
 
 const config: PipelineConfig = {
   insertBatchMaxRows: 3,
@@ -312,7 +312,7 @@ describe('the routing stage', () => {
     })
   })
 
-  it('acks a batch whose hand-off fails all the same: it is stored', () => {
+  it('fails a batch whose hand-off fails, and releases its ids: a re-send is accepted and handed off, not told duplicate', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable, flush }) => {
       const store = createMemoryDedupeStore({
@@ -334,9 +334,10 @@ describe('the routing stage', () => {
       const answers = hot('-r', { r: [ev('a')] }).pipe(
         mergeMap((events) => submitted(pipeline, events), 10),
       )
-      expectObservable(answers).toBe('- 8ms r', { r: 'a:accepted' })
+      expectObservable(answers).toBe('- 8ms r', { r: 'a:failed' })
       flush()
       expect(failures).toEqual([1])
+      expect(claimNow(store, [{ id: 'a', fingerprint: 'x' }])).toEqual(['new'])
     })
   })
 })

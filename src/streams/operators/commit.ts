@@ -12,10 +12,12 @@ import {
   of,
   tap,
   type Observable,
+  type ObservableInput,
   type OperatorFunction,
   type SchedulerLike,
 } from 'rxjs'
 import type { ClaimedBatch, CommittedBatch } from '../envelope.js'
+import type { AcceptedEvent } from '../event.js'
 import { failed } from '../outcome.js'
 import type { ClaimReceipt, DedupeStore, EventSink } from '../ports.js'
 import type { PipelineTelemetry } from '../telemetry.js'
@@ -36,6 +38,13 @@ export interface CommitOptions {
   readonly retry: Pick<BackoffOptions, 'initialMs' | 'maxMs' | 'budgetMs' | 'random'>
   readonly scheduler?: SchedulerLike
   readonly telemetry?: PipelineTelemetry
+  /**
+   * Routing's hand-off (the router's `enqueue`: with an outbox, the append), run once a batch is
+   * written and before its claims are confirmed. A hand-off that fails settles the batch `failed`
+   * and releases its claims: its clients send it again, the re-send is stored again (the table
+   * collapses it) and handed off, rather than answered `duplicate` of an event no route will get.
+   */
+  readonly handOff?: (events: readonly AcceptedEvent[]) => ObservableInput<void>
 }
 
 /**
@@ -43,8 +52,13 @@ export interface CommitOptions {
  * backoff while the sink's policy calls the error retriable and the budget lasts. Batches that had
  * to wait for a free insert go together into one, up to `maxRows`.
  *
- * - committed: the claims' receipts are confirmed (their reservations become marks) and the batch
- *   is emitted, not yet settled: routes take it next, then `acknowledge` settles it `accepted`;
+ * - committed: `handOff` gives the batch to the routes, then the claims' receipts are confirmed
+ *   (their reservations become marks) and the batch is emitted, not yet settled: `acknowledge`
+ *   settles it `accepted` next. In this order a process killed between the insert and the hand-off
+ *   leaves its ids reserved by a dead owner (free within seconds), never marked seen: a re-send is
+ *   accepted and routed. Marked seen first, the re-send was told `duplicate` and no route ever got
+ *   the event (the many-instances cluster test lost a frame's events this way);
+ * - committed, but the hand-off failed: as gave up below (the rows stay, and collapse with the re-send);
  * - gave up: the receipts are released and every event settles `failed`; nothing is emitted and
  *   the stream goes on.
  *
@@ -74,6 +88,7 @@ export function commit(options: CommitOptions): OperatorFunction<ClaimedBatch, C
     maxRows = 0,
     scheduler = asyncScheduler,
     telemetry = {},
+    handOff,
   } = options
   const retry = retryWithBackoff<void>({
     ...options.retry,
@@ -93,22 +108,35 @@ export function commit(options: CommitOptions): OperatorFunction<ClaimedBatch, C
     )
     const committed = (durationMs: number) =>
       defer(() => {
-        for (const envelope of envelopes) envelope.committed?.()
         telemetry.batchCommitted?.(events.length, durationMs, events)
         // Confirm before the ack so that a client re-sending right after its ack is told `duplicate`.
-        return concat(done('confirm'), of<CommittedBatch>({ envelopes, events }))
+        return concat(
+          handOff ? defer(() => handOff(events)).pipe(ignoreElements()) : EMPTY,
+          defer(() => {
+            // Stored and durable for its routes: a supervisor restart from here on answers `accepted`.
+            for (const envelope of envelopes) envelope.committed?.()
+            return concat(done('confirm'), of<CommittedBatch>({ envelopes, events }))
+          }),
+        ).pipe(
+          catchError((error: unknown) => {
+            telemetry.handOffFailed?.(events.length, error)
+            return settleFailed(`routing unavailable: ${describe(error)}`)
+          }),
+        )
       })
+    const settleFailed = (reason: string) =>
+      concat(
+        done('release'),
+        defer(() => {
+          const outcome = failed(reason)
+          for (const envelope of envelopes) envelope.settle(outcome)
+          return EMPTY
+        }),
+      )
     const gaveUp = (error: unknown) =>
       defer(() => {
         telemetry.batchFailed?.(events.length, error)
-        const outcome = failed(`storage unavailable: ${describe(error)}`)
-        return concat(
-          done('release'),
-          defer(() => {
-            for (const envelope of envelopes) envelope.settle(outcome)
-            return EMPTY
-          }),
-        )
+        return settleFailed(`storage unavailable: ${describe(error)}`)
       })
     return defer(() => sink.write(envelopes)).pipe(
       retry,

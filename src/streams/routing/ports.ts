@@ -96,3 +96,25 @@ export interface RouteOutbox {
   /** Will not be settled by this process (a dead-letter write failed): let a later read take them again. */
   release(route: string, receipts: readonly string[]): void
 }
+
+/** A named lock that one holder has at a time, across every instance that shares the store. */
+export interface Lock {
+  readonly name: string
+  /** it lapsed while held (the holder stalled past the lock's TTL) and another took it */
+  readonly lost: boolean
+  release(): Promise<void>
+}
+
+/**
+ * Locks for what only one instance may do at a time (a route's replay; holding a consumer name).
+ * A holder that dies frees its locks within `ttlMs`; a live one keeps them as long as it likes.
+ */
+export interface Locks {
+  readonly ttlMs: number
+  /** Takes `name` if nobody holds it; undefined if someone does. */
+  take(name: string): Promise<Lock | undefined>
+  /** Tries again every `pollMs` (default 200) until it has the lock or `waitMs` has passed. */
+  wait(name: string, waitMs: number, pollMs?: number): Promise<Lock | undefined>
+  /** Who holds `name` now (host and process, for messages), if anyone. */
+  holder(name: string): Promise<string | undefined>
+}

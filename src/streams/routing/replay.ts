@@ -15,6 +15,8 @@ export interface ReplayDeps {
   readonly outbox?: RouteOutbox
   readonly scheduler?: SchedulerLike
   readonly pageSize: number
+  /** the replay's lock was lost: stop before the next page (another instance may be replaying now) */
+  readonly lost?: () => boolean
 }
 
 /**
@@ -44,7 +46,7 @@ export async function replayDeadLetters(
   let replayed = 0
   let after: string | undefined
   // A replay that drain overtakes stops: what it would hand on now would only be persisted again.
-  while (!lane.stopped) {
+  while (!lane.stopped && !deps.lost?.()) {
     const page = await firstValueFrom(from(store.page(range, limit, after)), {
       defaultValue: [] as StoredDeadLetter[],
     })

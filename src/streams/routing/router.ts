@@ -19,7 +19,7 @@ import type { AcceptedEvent } from '../event.js'
 import { batch } from '../operators/batch.js'
 import type { EventTransform } from '../operators/transform.js'
 import { deadLetterWriter, type RouteItem } from './dead-letter-writer.js'
-import type { DeadLetterStore, Delivery, RouteOutbox } from './ports.js'
+import type { DeadLetterStore, Delivery, Locks, RouteOutbox } from './ports.js'
 import { replayDeadLetters } from './replay.js'
 import { createLane, PENDING_AT_SHUTDOWN, type Lane } from './route-lane.js'
 import { typeMatcher, type Route } from './route.js'
@@ -61,6 +61,12 @@ export interface RouterDeps {
   readonly deadLetters: DeadLetterStore
   /** durable per-route queues (Redis Streams); without one, pending deliveries live in memory */
   readonly outbox?: RouteOutbox
+  /**
+   * Locks shared with the other instances (Redis): a route's replay takes `replay:<route>`, so that
+   * two instances never send the same dead letters at once. Without them, replays are one at a
+   * time per route within this process only (enough for a process that is alone).
+   */
+  readonly locks?: Locks
   readonly scheduler?: SchedulerLike
   readonly random?: () => number
   readonly newBatchId?: () => string
@@ -80,18 +86,27 @@ export interface Router {
   start(): Promise<void>
   /**
    * Hands committed events to the routes that match them. With an outbox, resolves once they are
-   * in it (one round trip for all routes): call it between the commit and the ack. If the outbox
-   * fails they go to in-memory delivery instead (counted). Never rejects.
+   * in it (one round trip for all routes): call it between the commit and the confirm of their
+   * claims (commit.ts). If the outbox fails it rejects (reported): the caller fails the events, so
+   * that their re-send is handed off again. Memory would lose them to a kill -9 of this process,
+   * after their clients heard `accepted`.
    */
   enqueue(events: readonly AcceptedEvent[]): Promise<void>
-  /** Enqueues everything a stream of accepted events emits (e.g. `pipeline.accepted$`), in small batches. */
+  /**
+   * Enqueues everything a stream of accepted events emits (e.g. `pipeline.accepted$`), in small
+   * batches. These are acked already: an outbox that fails sends them to in-memory delivery (counted).
+   */
   follow(accepted$: Observable<AcceptedEvent>): Subscription
   /**
    * Takes no more events; delivers what routes hold for up to `flushMs` (default 5000); then what is
    * left stays in the outbox, or without one is written to dead letters (reason `shutdown`).
    */
   drain(options?: { readonly flushMs?: number }): Promise<void>
-  /** Sends a route's dead letters written since `sinceMs` (all by default) through it again; see replay.ts. */
+  /**
+   * Sends a route's dead letters written since `sinceMs` (all by default) through it again; see
+   * replay.ts. Rejects with ReplayInProgressError while a replay of that route runs, here or on
+   * any instance sharing the locks.
+   */
   replay(route: string, sinceMs?: number): Promise<{ replayed: number }>
   status(): RouteStatus[]
 }
@@ -100,6 +115,15 @@ export class UnknownRouteError extends Error {
   override readonly name = 'UnknownRouteError'
   constructor(readonly route: string) {
     super(`no route named ${JSON.stringify(route)}`)
+  }
+}
+
+export class ReplayInProgressError extends Error {
+  override readonly name = 'ReplayInProgressError'
+  constructor(readonly route: string) {
+    super(
+      `a replay of route ${JSON.stringify(route)} is in progress; try again when it has finished`,
+    )
   }
 }
 
@@ -246,7 +270,10 @@ export function createRouter(config: RouterConfig, deps: RouterDeps): Router {
     void tracked.finally(() => writing.delete(tracked))
   }
 
-  async function enqueue(events: readonly AcceptedEvent[]): Promise<void> {
+  async function enqueue(
+    events: readonly AcceptedEvent[],
+    fallback: 'reject' | 'memory' = 'reject',
+  ): Promise<void> {
     const matched = [...lanes.values()]
       .map(({ lane, matches }) => ({ lane, events: events.filter((event) => matches(event.type)) }))
       .filter((entry) => entry.events.length > 0)
@@ -262,8 +289,9 @@ export function createRouter(config: RouterConfig, deps: RouterDeps): Router {
       )
       for (const { lane } of entries) lane.nudge()
     } catch (error) {
-      // The events are committed and about to be acked: deliver them from memory rather than not at all.
       telemetry.outboxFailed?.('append', undefined, error)
+      if (fallback === 'reject') throw error
+      // Already acked: deliver them from memory rather than not at all.
       toMemory(entries)
     }
   }
@@ -279,14 +307,17 @@ export function createRouter(config: RouterConfig, deps: RouterDeps): Router {
       if (!outbox && config.resumeAtStart !== false)
         for (const { lane } of lanes.values()) resume(lane)
     },
-    enqueue,
+    enqueue: (events) => enqueue(events),
     follow(accepted$) {
       let done!: () => void
       const finished = new Promise<void>((resolve) => (done = resolve))
       following.add(finished)
       // A few ms of batching turns a committed batch's burst of events into one outbox round trip.
       const subscription = accepted$
-        .pipe(batch({ maxRows: 1000, maxWaitMs: 5, scheduler }), mergeMap(enqueue, 4))
+        .pipe(
+          batch({ maxRows: 1000, maxWaitMs: 5, scheduler }),
+          mergeMap((events) => enqueue(events, 'memory'), 4),
+        )
         .subscribe({ complete: done, error: done })
       followers.add(subscription)
       return subscription
@@ -306,13 +337,27 @@ export function createRouter(config: RouterConfig, deps: RouterDeps): Router {
       const entry = lanes.get(name)
       if (!entry) throw new UnknownRouteError(name)
       if (draining) throw new RoutingStoppedError()
-      // One replay of a route at a time: two at once would both read, and send, the same rows.
-      const previous = replays.get(name)?.catch(() => undefined) ?? Promise.resolve()
-      const replay = previous.then(() => replayDeadLetters(entry.lane, replayDeps, sinceMs))
+      // One replay of a route at a time, over every instance: two at once would both read, and
+      // send, the same rows. Refused rather than queued: the caller learns at once that one runs.
+      if (replays.has(name)) throw new ReplayInProgressError(name)
+      const { locks } = deps
+      const replay = (async () => {
+        const lock = locks ? await locks.take(`replay:${name}`) : undefined
+        if (locks && !lock) throw new ReplayInProgressError(name)
+        try {
+          // A lock that lapsed (this process stalled past its TTL) may be another's now: stop at the next page.
+          return await replayDeadLetters(
+            entry.lane,
+            { ...replayDeps, lost: () => lock?.lost === true },
+            sinceMs,
+          )
+        } finally {
+          // One that cannot be released lapses by itself within the locks' TTL.
+          await lock?.release().catch(() => undefined)
+        }
+      })()
       replays.set(name, replay)
-      const replayed = await replay.finally(
-        () => replays.get(name) === replay && replays.delete(name),
-      )
+      const replayed = await replay.finally(() => replays.delete(name))
       telemetry.replayed?.(name, replayed)
       return { replayed }
     },

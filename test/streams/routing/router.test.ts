@@ -5,6 +5,7 @@ import {
   map,
   mergeMap,
   NEVER,
+  of,
   Subject,
   throwError,
   type Observable,
@@ -15,9 +16,11 @@ import { route } from '../../../src/streams/routing/route.js'
 import { PENDING_AT_SHUTDOWN } from '../../../src/streams/routing/route-lane.js'
 import {
   createRouter,
+  ReplayInProgressError,
   UnknownRouteError,
   type RouterDeps,
 } from '../../../src/streams/routing/router.js'
+import { createMemoryLocks } from '../../../src/adapters/memory/memory-locks.js'
 import { createMemoryDedupeStore } from '../../../src/adapters/memory/memory-dedupe-store.js'
 import { createPipeline } from '../../../src/streams/pipeline.js'
 import type { Delivery } from '../../../src/streams/routing/ports.js'
@@ -266,6 +269,87 @@ describe('router', () => {
   })
 })
 
+describe('router replays, one at a time per route', () => {
+  const letter = (id: string) => ({
+    route: 'r',
+    event: event(id),
+    error: 'HTTP 500',
+    attempts: 8,
+    time: Date.now() - 1000,
+  })
+
+  it('refuses a second replay of a route while one runs in this process, and takes one again once it is done', async () => {
+    const { deps: d, store, delivered } = deps(() => ({ ms: 50 }))
+    const router = createRouter(
+      { routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })] },
+      d,
+    )
+    await router.start()
+    await lastValueFrom(store.write([letter('a')]) as Observable<unknown>)
+    const first = router.replay('r')
+    await expect(router.replay('r')).rejects.toBeInstanceOf(ReplayInProgressError)
+    expect(await first).toEqual({ replayed: 1 })
+    expect(await router.replay('r')).toEqual({ replayed: 0 })
+    expect(delivered.map((c) => c.ids)).toEqual(['a'])
+    await router.drain()
+  })
+
+  it('refuses a replay while another instance holds the route’s lock, and sends each dead letter once', async () => {
+    const locks = createMemoryLocks()
+    const shared = memoryDeadLetters()
+    const one = deps(() => ({ ms: 50 }), { locks })
+    const two = deps(() => ({ ms: 50 }), { locks })
+    const config = { routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })] }
+    const a = createRouter(config, { ...one.deps, deadLetters: shared })
+    const b = createRouter(config, { ...two.deps, deadLetters: shared })
+    await Promise.all([a.start(), b.start()])
+    await lastValueFrom(shared.write([letter('x'), letter('y')]) as Observable<unknown>)
+    const first = a.replay('r')
+    await sleep(5)
+    const second = b.replay('r')
+    await expect(second).rejects.toBeInstanceOf(ReplayInProgressError)
+    await expect(second).rejects.toThrow('a replay of route "r" is in progress')
+    expect(await first).toEqual({ replayed: 2 })
+    // Released: the other instance may replay now (nothing is left).
+    expect(await b.replay('r')).toEqual({ replayed: 0 })
+    expect([...one.delivered, ...two.delivered].flatMap((c) => c.ids.split(','))).toEqual([
+      'x',
+      'y',
+    ])
+    await Promise.all([a.drain(), b.drain()])
+  })
+
+  it('stops a replay at its next page once its lock is lost (it lapsed, and another instance may have it)', async () => {
+    let lost = false
+    const locks = {
+      ttlMs: 1000,
+      take: (name: string) =>
+        Promise.resolve({
+          name,
+          get lost() {
+            return lost
+          },
+          release: () => Promise.resolve(),
+        }),
+      wait: () => Promise.resolve(undefined),
+      holder: () => Promise.resolve(undefined),
+    }
+    const { deps: d, store, delivered } = deps(() => ((lost = true), { ms: 1 }), { locks })
+    const router = createRouter(
+      {
+        routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })],
+        replayPageSize: 1,
+      },
+      d,
+    )
+    await router.start()
+    await lastValueFrom(store.write([letter('p'), letter('q')]) as Observable<unknown>)
+    expect(await router.replay('r')).toEqual({ replayed: 1 })
+    expect(delivered.map((c) => c.ids)).toEqual(['p'])
+    await router.drain()
+  })
+})
+
 describe('router with an outbox', () => {
   it('appends matched events to the outbox, delivers them from it and acks them once delivered', async () => {
     const outbox = memoryOutbox()
@@ -282,7 +366,7 @@ describe('router with an outbox', () => {
     await router.drain()
   })
 
-  it('falls back to in-memory delivery when the outbox append fails, and says so', async () => {
+  it('rejects a hand-off whose outbox append fails, and says so: the pipeline fails those events rather than ack them from memory', async () => {
     const outbox = memoryOutbox()
     outbox.append = () =>
       throwError(() => new Error('READONLY You can’t write against a read only replica.'))
@@ -296,7 +380,27 @@ describe('router with an outbox', () => {
       d,
     )
     await router.start()
-    await router.enqueue([event('a')])
+    await expect(router.enqueue([event('a')])).rejects.toThrow('READONLY')
+    await router.drain()
+    expect(delivered).toEqual([])
+    expect(failures).toEqual(['append'])
+  })
+
+  it('delivers from memory what it follows (already acked) when the outbox append fails', async () => {
+    const outbox = memoryOutbox()
+    outbox.append = () => throwError(() => new Error('outbox down'))
+    const failures: string[] = []
+    const { deps: d, delivered } = deps(undefined, {
+      outbox,
+      telemetry: { outboxFailed: (operation) => failures.push(operation) },
+    })
+    const router = createRouter(
+      { routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })] },
+      d,
+    )
+    await router.start()
+    router.follow(of(event('a')))
+    await sleep(50)
     await router.drain()
     expect(delivered.map((c) => c.ids)).toEqual(['a'])
     expect(failures).toEqual(['append'])
