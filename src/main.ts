@@ -5,7 +5,8 @@ import { createMetrics } from './telemetry/metrics.js'
 import { keepAbortFatal } from './process/abort-signal.js'
 import { watchUncaughtErrors } from './process/uncaught-errors.js'
 import { startWatchdog, type Watchdog } from './process/watchdog.js'
-import { createSluice } from './app/create-sluice.js'
+import { createSluice, type Sluice } from './app/create-sluice.js'
+import { ConsumerNameInUseError } from './app/create-routing.js'
 import { loadTransforms, type LoadedTransforms } from './app/transforms-module.js'
 import { loadRoutesFile, RoutesFileError } from './app/routes-file.js'
 import type { Route } from './streams/routing/route.js'
@@ -69,13 +70,20 @@ async function main(): Promise<void> {
       shutdown('uncaught errors', 1)
     },
   })
-  const sluice = await createSluice(config, {
-    logger,
-    metrics,
-    transforms: loaded.transforms,
-    routeTransforms: loaded.routeTransforms,
-    routes,
-  })
+  let sluice: Sluice
+  try {
+    sluice = await createSluice(config, {
+      logger,
+      metrics,
+      transforms: loaded.transforms,
+      routeTransforms: loaded.routeTransforms,
+      routes,
+    })
+  } catch (error) {
+    if (!(error instanceof ConsumerNameInUseError)) throw error
+    process.stderr.write(`sluice: invalid configuration: ROUTE_CONSUMER: ${error.message}\n`)
+    process.exit(2)
+  }
   // Embedded chDB installs its fatal-signal handlers when its session starts (inside createSluice).
   let watchdog: Watchdog | undefined
   if (!config.CLICKHOUSE_URL) {

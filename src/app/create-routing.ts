@@ -6,6 +6,7 @@ import type { Logger } from 'pino'
 import { createClickHouseDeadLetters } from '../adapters/clickhouse/clickhouse-dead-letters.js'
 import { createHttpDelivery } from '../adapters/http-delivery/http-delivery.js'
 import { createFileRouteOutbox } from '../adapters/journal/file-route-outbox.js'
+import { createRedisLocks } from '../adapters/redis/redis-locks.js'
 import { createRedisRouteOutbox } from '../adapters/redis/redis-route-outbox.js'
 import type { Config } from './config.js'
 import { combineTelemetry, type Metrics } from '../telemetry/metrics.js'
@@ -13,7 +14,7 @@ import { routerTelemetry } from '../telemetry/router-telemetry.js'
 import type { EventTransform } from '../streams/operators/transform.js'
 import type { Route } from '../streams/routing/route.js'
 import { createRouter, type Router } from '../streams/routing/router.js'
-import type { DeadLetterStore, Delivery, RouteOutbox } from '../streams/routing/ports.js'
+import type { DeadLetterStore, Delivery, Lock, RouteOutbox } from '../streams/routing/ports.js'
 import type { RouterTelemetry } from '../streams/routing/telemetry.js'
 
 export interface Routing {
@@ -23,6 +24,23 @@ export interface Routing {
   start(): Promise<void>
   /** Delivers what routes hold for up to `flushMs`, keeps the rest (outbox or dead letters), closes what it opened. */
   stop(flushMs: number): Promise<void>
+}
+
+/** How long a consumer name's lease outlives its holder: a restart after a kill -9 waits up to this long for it. */
+export const CONSUMER_LEASE_MS = 5000
+
+/** Another live instance holds this instance's ROUTE_CONSUMER: a configuration error (main.ts exits 2). */
+export class ConsumerNameInUseError extends Error {
+  override readonly name = 'ConsumerNameInUseError'
+  constructor(
+    readonly consumer: string,
+    holder: string | undefined,
+  ) {
+    super(
+      `${JSON.stringify(consumer)} is in use by another live instance${holder ? ` (${holder})` : ''}: ` +
+        'two instances with one consumer name would share each other’s pending route deliveries; give each its own ROUTE_CONSUMER',
+    )
+  }
 }
 
 /**
@@ -61,6 +79,7 @@ export function createRouting(
   }
   const ownDelivery = deps.delivery ? undefined : createHttpDelivery()
   const delivery = deps.delivery ?? ownDelivery!
+  const consumer = config.ROUTE_CONSUMER ?? hostname()
   // A connection of its own: large XADD pipelines must not queue behind (or ahead of) dedupe claims.
   const outboxRedis = deps.outbox || !redis ? undefined : duplicate(redis)
   // Without Redis, a journal in DATA_DIR (which exists in server mode too): a kill -9 still loses no delivery.
@@ -69,7 +88,7 @@ export function createRouting(
     : outboxRedis
       ? createRedisRouteOutbox({
           redis: outboxRedis,
-          consumer: config.ROUTE_CONSUMER ?? hostname(),
+          consumer,
           claimIdleMs: config.ROUTE_CLAIM_IDLE_MS,
         })
       : createFileRouteOutbox({
@@ -82,6 +101,20 @@ export function createRouting(
             ),
         })
   const outbox = deps.outbox ?? ownOutbox
+  // Shared with the other instances: one replay of a route at a time, one live holder of a consumer name.
+  const locks = outboxRedis ? createRedisLocks({ redis: outboxRedis }) : undefined
+  const consumerLocks = outboxRedis
+    ? createRedisLocks({
+        redis: outboxRedis,
+        ttlMs: CONSUMER_LEASE_MS,
+        onLost: () =>
+          logger.error(
+            { consumer },
+            'route outbox: another instance took this ROUTE_CONSUMER while this one stalled; both now share its pending deliveries',
+          ),
+      })
+    : undefined
+  let lease: Lock | undefined
   const router = createRouter(
     {
       routes,
@@ -98,6 +131,7 @@ export function createRouting(
       delivery,
       deadLetters,
       ...(outbox && { outbox }),
+      ...(locks && { locks }),
       telemetry: combineTelemetry<RouterTelemetry>(
         routerTelemetry(metrics, logger.child({ component: 'routing' })),
         ...(deps.telemetry ? [deps.telemetry] : []),
@@ -108,9 +142,18 @@ export function createRouting(
   return {
     router,
     deadLetters,
-    start: () => router.start(),
+    async start() {
+      if (consumerLocks) {
+        // The lease of a process killed with this name lapses within CONSUMER_LEASE_MS; a live one's never does.
+        const name = `consumer:${consumer}`
+        lease = await consumerLocks.wait(name, CONSUMER_LEASE_MS + 500)
+        if (!lease) throw new ConsumerNameInUseError(consumer, await consumerLocks.holder(name))
+      }
+      await router.start()
+    },
     async stop(flushMs) {
       await router.drain({ flushMs })
+      await lease?.release().catch(() => {})
       ownOutbox?.close()
       ownDelivery?.close()
       await outboxRedis?.quit().catch(() => {})

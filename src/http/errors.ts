@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   'request_timeout',
   'overloaded',
   'storage_unavailable',
+  'replay_in_progress',
   'internal',
 ] as const
 

@@ -103,4 +103,8 @@ export const errorExamples = {
     'storage_unavailable',
     'the event could not be committed now; send it again later',
   ),
+  replay_in_progress: error(
+    'replay_in_progress',
+    'a replay of route "analytics" is in progress; try again when it has finished',
+  ),
 }

@@ -19,13 +19,14 @@ const DESCRIPTIONS: Record<number, string> = {
   401: 'A valid API key is needed (only when API_KEYS is set)',
   413: 'The body is over MAX_BODY_BYTES (the inflated size, for gzip)',
   408: 'The request head did not arrive within HTTP_HEADERS_TIMEOUT_MS, or the whole request within HTTP_REQUEST_TIMEOUT_MS; the connection is closed',
+  409: 'Conflicts with work in progress (the error code says which); try again when it is done',
   415: 'The body is not JSON',
   503: 'Try again after Retry-After seconds',
 }
 
 /** Error responses of a route, each with one example per error code it can answer. */
 export function errorResponses(
-  byStatus: Partial<Record<400 | 401 | 408 | 413 | 415 | 503, ErrorCode[]>>,
+  byStatus: Partial<Record<400 | 401 | 408 | 409 | 413 | 415 | 503, ErrorCode[]>>,
 ) {
   const responses: Record<string, ReturnType<typeof jsonResponse>> = {}
   for (const [status, codes] of Object.entries(byStatus)) {

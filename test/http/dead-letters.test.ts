@@ -1,5 +1,9 @@
+import { delay, lastValueFrom, type Observable } from 'rxjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { route } from '../../src/streams/routing/route.js'
+import { createMemoryDeadLetters } from '../../src/testing/memory-dead-letters.js'
 import { fakeSluice } from '../support/services.js'
+import { event, memoryOutbox } from '../streams/routing/fakes.js'
 
 let sluice: Awaited<ReturnType<typeof fakeSluice>>
 beforeAll(async () => {
@@ -41,5 +45,53 @@ describe('POST /v1/dead-letters/replay', () => {
     const unknown = await replay('{"route":"analytics"}')
     expect(unknown.status).toBe(404)
     expect(unknown.body.error.code).toBe('not_found')
+  })
+})
+
+describe('POST /v1/dead-letters/replay while a replay of the route runs', () => {
+  it('answers 409 replay_in_progress, and takes a replay again once it is done', async () => {
+    // The outbox takes each page 100 ms late: the first replay is still running when the second comes.
+    const outbox = memoryOutbox()
+    const append = outbox.append.bind(outbox)
+    outbox.append = (entries) => (append(entries) as Observable<unknown>).pipe(delay(100))
+    const deadLetters = createMemoryDeadLetters()
+    await lastValueFrom(
+      deadLetters.write([
+        {
+          route: 'slow',
+          event: event('a'),
+          error: 'HTTP 500',
+          attempts: 8,
+          time: Date.now() - 1000,
+        },
+      ]) as Observable<unknown>,
+    )
+    const routed = await fakeSluice({}, undefined, {
+      routes: [route({ name: 'slow', match: ['*'], url: 'http://127.0.0.1:9/hook' })],
+      delivery: { send: () => Promise.resolve() },
+      outbox,
+      deadLetters,
+    })
+    try {
+      const ask = async () => {
+        const response = await routed.app.request('/v1/dead-letters/replay', {
+          method: 'POST',
+          body: '{"route":"slow"}',
+          headers: { 'content-type': 'application/json' },
+        })
+        return { status: response.status, body: (await response.json()) as Record<string, any> }
+      }
+      const [first, second] = await Promise.all([ask(), ask()])
+      expect(first).toEqual({ status: 200, body: { replayed: 1 } })
+      expect(second.status).toBe(409)
+      expect(second.body.error).toMatchObject({
+        code: 'replay_in_progress',
+        message: 'a replay of route "slow" is in progress; try again when it has finished',
+        requestId: expect.any(String),
+      })
+      expect((await ask()).status).toBe(200)
+    } finally {
+      await routed.dispose()
+    }
   })
 })

@@ -188,7 +188,7 @@ describe('GET /openapi.json', () => {
     }
   })
 
-  it('names in the Error schema exactly the error codes of API.md §3 that the REST port answers with', () => {
+  it('names in the Error schema exactly the error codes of API.md §3 that the REST port answers with, and replay_in_progress', () => {
     const error = document.components.schemas.Error!.properties.error as {
       properties: { code: { enum: string[] } }
     }
@@ -209,6 +209,8 @@ describe('GET /openapi.json', () => {
         'overloaded',
         'storage_unavailable',
         'internal',
+        // API.md is silent on a replay asked for while one runs (issue 17: one at a time, over all instances): 409.
+        'replay_in_progress',
       ].sort(),
     )
   })

@@ -76,19 +76,19 @@ async function sluiceWith(routes: unknown[], env: Record<string, string> = {}) {
   await writeFile(file, JSON.stringify({ routes }))
   const database = `sluice_test_${randomUUID().replace(/-/g, '').slice(0, 12)}`
   databases.push(database)
-  const start = () =>
-    startProcess({
-      REDIS_URL,
-      CLICKHOUSE_URL,
-      CLICKHOUSE_DATABASE: database,
-      ROUTES_FILE: file,
-      ROUTE_CONSUMER: `test-${database}`,
-      ROUTE_POLL_MS: '100',
-      ...env,
-    })
+  const environment = {
+    REDIS_URL,
+    CLICKHOUSE_URL,
+    CLICKHOUSE_DATABASE: database,
+    ROUTES_FILE: file,
+    ROUTE_CONSUMER: `test-${database}`,
+    ROUTE_POLL_MS: '100',
+    ...env,
+  }
+  const start = (more: Record<string, string> = {}) => startProcess({ ...environment, ...more })
   const sluice = await start()
   running.push(sluice)
-  return { sluice, start }
+  return { sluice, start, environment, database }
 }
 
 describe('routing, end to end through the process', () => {
@@ -242,6 +242,84 @@ describe('routing, end to end through the process', () => {
       const again = await start()
       running.push(again)
       await until(() => events.every((e) => hook.ids().has(e.id)), 40_000)
+    } finally {
+      await hook.close()
+    }
+  }, 90_000)
+
+  it('refuses a second live instance with the same ROUTE_CONSUMER (exit 2, naming it), and starts that name again after a kill -9', async () => {
+    const hook = downstream()
+    const { sluice, start, environment } = await sluiceWith([
+      { name: 'named', match: ['*'], url: await hook.listen(), batchMaxWaitMs: 20 },
+    ])
+    try {
+      const started = Date.now()
+      const { code, output } = await runToExit({ ...environment, PORT: '0', WS_PORT: '0' })
+      expect(code).toBe(2)
+      expect(output).toContain(
+        `sluice: invalid configuration: ROUTE_CONSUMER: "${environment.ROUTE_CONSUMER}" is in use by another live instance`,
+      )
+      // It waited for the lease to lapse (as after a kill -9) before giving up: the holder is alive.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(5000)
+
+      expect(await sluice.stop('SIGKILL')).toBe(null)
+      const again = await start()
+      running.push(again)
+      const event = { id: uniqueId(), type: 'named.again' }
+      expect((await post(again.url, '/v1/events', event)).status).toBe(202)
+      await until(() => hook.ids().has(event.id), 20_000)
+    } finally {
+      await hook.close()
+    }
+  }, 90_000)
+
+  it('replays a route on one instance at a time: the same replay asked of a second instance at once is answered 409 replay_in_progress', async () => {
+    let up = false
+    const hook = downstream(() => (up ? 200 : 400))
+    const { sluice, start, environment, database } = await sluiceWith([
+      { name: 'shared', match: ['*'], url: await hook.listen(), batchMaxEvents: 500 },
+    ])
+    const other = await start({ ROUTE_CONSUMER: `${environment.ROUTE_CONSUMER}-b` })
+    running.push(other)
+    try {
+      const events = Array.from({ length: 2000 }, () => ({ id: uniqueId(), type: 'replay.me' }))
+      for (let i = 0; i < events.length; i += 1000)
+        expect(
+          (await post(sluice.url, '/v1/events/batch', { events: events.slice(i, i + 1000) }))
+            .status,
+        ).toBe(200)
+      // Refused with a 4xx: every event goes to dead letters at once.
+      const deadLetters = async () =>
+        Number(
+          await (
+            await fetch(
+              `${CLICKHOUSE_URL}/?query=${encodeURIComponent(`SELECT count() FROM \`${database}\`.dead_letters`)}`,
+            )
+          ).text(),
+        )
+      await until(async () => (await deadLetters()) === events.length, 30_000)
+
+      up = true
+      const answers = await Promise.all(
+        [sluice, other].map(async (instance) => {
+          const response = await post(instance.url, '/v1/dead-letters/replay', { route: 'shared' })
+          return { status: response.status, body: (await response.json()) as Record<string, any> }
+        }),
+      )
+      answers.sort((a, b) => a.status - b.status)
+      expect(answers.map((a) => a.status)).toEqual([200, 409])
+      expect(answers[0]!.body).toEqual({ replayed: events.length })
+      expect(answers[1]!.body.error).toMatchObject({
+        code: 'replay_in_progress',
+        message: expect.stringContaining('"shared"'),
+      })
+      await until(() => hook.ids().size === events.length, 30_000)
+      // Replayed once: each dead letter was sent through the route once.
+      expect(hook.received.flatMap((r) => r.ids)).toHaveLength(events.length)
+      // Done: the lock is free again, on either instance. (What it replays depends on how far
+      // ClickHouse has applied the first replay's deletes: a re-send, never a loss.)
+      const after = await post(other.url, '/v1/dead-letters/replay', { route: 'shared' })
+      expect(after.status).toBe(200)
     } finally {
       await hook.close()
     }

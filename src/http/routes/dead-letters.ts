@@ -1,5 +1,9 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
-import { RoutingStoppedError, UnknownRouteError } from '../../streams/routing/router.js'
+import {
+  ReplayInProgressError,
+  RoutingStoppedError,
+  UnknownRouteError,
+} from '../../streams/routing/router.js'
 import { ApiError } from '../errors.js'
 import type { HttpEnv } from '../http-env.js'
 import { readJsonBody } from '../json-body.js'
@@ -85,7 +89,8 @@ export const replayDeadLettersRoute = createRoute({
   summary: 'Send dead letters again',
   description:
     "Sends a route's dead letters (all, or those written since `since`) through the route again — batching, retries, breaker and all. " +
-    'Each is removed from dead letters once handed back to the route; one that fails again is written anew.',
+    'Each is removed from dead letters once handed back to the route; one that fails again is written anew. ' +
+    'One replay of a route runs at a time over all instances (a lock in Redis): another asked for meanwhile, on any instance, is answered `409 replay_in_progress`.',
   security: SECURITY,
   request: {
     body: {
@@ -108,6 +113,7 @@ export const replayDeadLettersRoute = createRoute({
       400: ['invalid_json', 'invalid_request'],
       401: ['unauthorized'],
       408: ['request_timeout'],
+      409: ['replay_in_progress'],
       503: ['overloaded', 'storage_unavailable'],
     }),
     404: jsonResponse(z.any(), 'No route of that name is configured', {
@@ -175,6 +181,8 @@ export function deadLetterRoutes(
       return c.json(await admin.replay(parsed.data.route, since?.data), 200)
     } catch (error) {
       if (error instanceof UnknownRouteError) throw new ApiError(404, 'not_found', error.message)
+      if (error instanceof ReplayInProgressError)
+        throw new ApiError(409, 'replay_in_progress', error.message)
       if (error instanceof RoutingStoppedError)
         throw new ApiError(
           503,
