@@ -54,8 +54,10 @@ export async function createClickHouseClient(
       log,
     })
   let chdb: typeof import('chdb/connection')
+  let engine: typeof import('chdb')
   try {
     chdb = await import('chdb/connection')
+    engine = await import('chdb')
   } catch (cause) {
     throw new Error(
       'embedded ClickHouse needs the optional package "chdb" (npm install chdb); or set CLICKHOUSE_URL to use a server',
@@ -63,13 +65,38 @@ export async function createClickHouseClient(
     )
   }
   await mkdir(target.dataDir, { recursive: true })
-  // chdb types its connection against @clickhouse/client-common, which @clickhouse/client 1.23 now
-  // bundles as its own copy: the same interface, two declarations, hence the cast.
-  const connection = chdb.createChdbConnection({
-    path: target.dataDir,
-  }) as unknown as ClickHouseClientConfigOptions['connection']
-  return createClient({ connection, log })
+  // The engine is configured by the first connection to the directory and shared by the later
+  // ones; the client's connection takes no engine arguments, so a session opens it with ours and
+  // hands over once the client's connection holds it.
+  const configuring = new engine.Session(target.dataDir, { connectionArgs: EMBEDDED_ENGINE_ARGS })
+  try {
+    // chdb types its connection against @clickhouse/client-common, which @clickhouse/client 1.23 now
+    // bundles as its own copy: the same interface, two declarations, hence the cast.
+    const connection = chdb.createChdbConnection({
+      path: target.dataDir,
+    }) as unknown as ClickHouseClientConfigOptions['connection']
+    return createClient({ connection, log })
+  } finally {
+    configuring.close()
+  }
 }
+
+/*
+ * Server settings of the embedded engine (issue 16). ClickHouse sizes its caches and its memory
+ * limit for a server that owns the machine: a 5 GiB mark cache, 5 GiB primary-index and
+ * index-mark caches, 100 MB of query-condition cache, and up to 90% of RAM for itself. Inside
+ * Sluice's process, storing one table for a gateway, they would grow with the data for as long as
+ * the process lives. Capped here, they hold what one data directory's reads need; an insert that
+ * meets the memory limit fails with code 241, which the sink retries (clickhouse-retry.ts).
+ */
+export const EMBEDDED_ENGINE_ARGS: readonly string[] = [
+  `--max_server_memory_usage=${1024 * 2 ** 20}`,
+  `--mark_cache_size=${64 * 2 ** 20}`,
+  `--primary_index_cache_size=${64 * 2 ** 20}`,
+  `--index_mark_cache_size=${16 * 2 ** 20}`,
+  `--query_condition_cache_size=${16 * 2 ** 20}`,
+  `--compiled_expression_cache_size=${16 * 2 ** 20}`,
+]
 
 export interface ClickHouseSinkOptions {
   /** the sink owns it from now on: `close()` closes it */

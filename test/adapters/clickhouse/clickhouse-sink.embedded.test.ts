@@ -60,6 +60,25 @@ describe('embedded ClickHouse (chDB) sink', () => {
   const lifetime = (...args: string[]) =>
     run(process.execPath, ['--import', 'tsx', child, ...args], { timeout: 60_000 })
 
+  it('runs the engine with its caches and its memory capped for a process it shares', async () => {
+    const client = await createClickHouseClient({ dataDir: await temporaryDirectory() })
+    try {
+      const [settings] = await (
+        await client.query({
+          query: `SELECT getServerSetting('max_server_memory_usage') AS memory,
+            getServerSetting('mark_cache_size') AS marks,
+            getServerSetting('primary_index_cache_size') AS primaryIndex`,
+          format: 'JSONEachRow',
+        })
+      ).json<{ memory: number | string; marks: number | string; primaryIndex: number | string }>()
+      expect(Number(settings!.memory)).toBe(1024 * 2 ** 20)
+      expect(Number(settings!.marks)).toBe(64 * 2 ** 20)
+      expect(Number(settings!.primaryIndex)).toBe(64 * 2 ** 20)
+    } finally {
+      await client.close()
+    }
+  })
+
   it('keeps its data across a process restart', { timeout: 120_000 }, async () => {
     const dataDir = await temporaryDirectory()
     const type = `restart.${randomUUID().slice(0, 8)}`
