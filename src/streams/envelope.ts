@@ -4,12 +4,15 @@ import type { ClaimReceipt, EventRow } from './ports.js'
 
 /** A valid event on its way to storage (a row as it will be written); it carries its own settle callback to the ack. */
 export interface Envelope extends EventRow {
+  /** the event's id (its dedupe key), read without building the event; absent: `event.id` */
+  readonly id?: string
   /** digest of the content the client sent (see normalize.ts) */
   readonly fingerprint: string
   settle(outcome: Outcome): void
   /**
-   * Storage has taken the event's row: whatever happens to the chain now, the event was stored, so
-   * a supervisor restart answers it `accepted`, never `failed` (which says nothing was stored).
+   * Storage has taken the event's row and its routes have it (commit.ts): whatever happens to the
+   * chain now, the event was stored, so a supervisor restart answers it `accepted`, never `failed`
+   * (which says nothing was stored).
    */
   committed?(): void
 }
@@ -20,8 +23,9 @@ export interface ClaimedBatch {
   readonly receipts: readonly ClaimReceipt[]
 }
 
-/** A batch storage has taken, its claims confirmed: on its way to the routes and then to the ack. */
+/** A batch storage has taken and its routes have, its claims confirmed: on its way to the ack. */
 export interface CommittedBatch {
   readonly envelopes: readonly Envelope[]
+  /** the envelopes' events: reading them builds them (see validate.ts), so only a reader that needs them does */
   readonly events: readonly AcceptedEvent[]
 }

@@ -1,7 +1,14 @@
 import { hash } from 'node:crypto'
 import { z } from 'zod'
 import { v7 as uuidv7 } from 'uuid'
-import { EventSchema, parseRfc3339, type AcceptedEvent, type Transport } from './event.js'
+import {
+  EventSchema,
+  eventWith,
+  parseRfc3339,
+  type AcceptedEvent,
+  type EventFields,
+  type Transport,
+} from './event.js'
 import {
   boundedIssues,
   boundedPath,
@@ -22,6 +29,21 @@ export type Normalized =
     }
   | { readonly ok: false; readonly errors: readonly Issue[] }
 
+/**
+ * A valid event in parts: its fields, and its properties both as sent (`properties`) and as
+ * canonical JSON (`propertiesText`), which is what storage keeps. The pipeline keeps only the text
+ * while the event waits for storage (see validate.ts).
+ */
+export type NormalizedParts =
+  | {
+      readonly ok: true
+      readonly fields: EventFields
+      readonly properties: Record<string, unknown> | undefined
+      readonly fingerprint: string
+      readonly propertiesText: string | undefined
+    }
+  | { readonly ok: false; readonly errors: readonly Issue[] }
+
 export interface NormalizeContext {
   readonly transport: Transport
   readonly receivedAt: number
@@ -35,6 +57,19 @@ const CompiledEventSchema = z.compile(EventSchema)
 
 /** Validates one raw event against API.md §1 and turns it into the event as it will be stored. */
 export function normalize(raw: unknown, context: NormalizeContext): Normalized {
+  const parts = normalizeParts(raw, context)
+  if (!parts.ok) return parts
+  return {
+    ok: true,
+    event:
+      parts.properties === undefined ? parts.fields : eventWith(parts.fields, parts.properties),
+    fingerprint: parts.fingerprint,
+    propertiesText: parts.propertiesText,
+  }
+}
+
+/** `normalize`, with the event's fields and properties apart. */
+export function normalizeParts(raw: unknown, context: NormalizeContext): NormalizedParts {
   // The schema transforms nothing, so a valid event is used as sent: no copy of it is made.
   const valid = z.validate(CompiledEventSchema, raw)
   const properties =
@@ -60,23 +95,23 @@ export function normalize(raw: unknown, context: NormalizeContext): Normalized {
         ? input.timestamp
         : parseRfc3339(input.timestamp)!
   // Built field by field rather than with conditional spreads: this runs once per event.
-  const event = {
+  const fields = {
     id: input.id ?? (context.newId ?? uuidv7)(),
     type: input.type,
     timestamp: sentTimestamp ?? context.receivedAt,
     receivedAt: context.receivedAt,
-  } as Mutable<AcceptedEvent>
+  } as Mutable<EventFields>
   // An empty string is no value: ClickHouse stores both as '', so a reader of storage could never
   // tell them apart, and the event as accepted is the event as stored (and as re-sent).
-  if (input.source) event.source = input.source
-  if (input.userId) event.userId = input.userId
-  if (input.sessionId) event.sessionId = input.sessionId
-  if (input.properties !== undefined) event.properties = input.properties
-  event.transport = context.transport
+  if (input.source) fields.source = input.source
+  if (input.userId) fields.userId = input.userId
+  if (input.sessionId) fields.sessionId = input.sessionId
+  fields.transport = context.transport
   return {
     ok: true,
-    event,
-    fingerprint: fingerprint(event, sentTimestamp, properties),
+    fields,
+    properties: input.properties,
+    fingerprint: digest(fields, input.properties, sentTimestamp, properties),
     propertiesText: properties?.text,
   }
 }
@@ -92,9 +127,23 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 export function fingerprint(
   event: AcceptedEvent,
   sentTimestamp: number | undefined,
-  canonical?: { readonly text: string; readonly textLeavingOut?: string },
+  canonical?: Canonical,
 ): string {
-  const sdk = event.properties === undefined ? undefined : sdkMessageOf(event.properties)
+  return digest(event, event.properties, sentTimestamp, canonical)
+}
+
+interface Canonical {
+  readonly text: string
+  readonly textLeavingOut?: string
+}
+
+function digest(
+  event: EventFields,
+  eventProperties: Record<string, unknown> | undefined,
+  sentTimestamp: number | undefined,
+  canonical?: Canonical,
+): string {
+  const sdk = eventProperties === undefined ? undefined : sdkMessageOf(eventProperties)
   const head = JSON.stringify([
     event.id,
     event.type,
@@ -105,9 +154,9 @@ export function fingerprint(
   ])
   const properties =
     sdk !== undefined
-      ? (canonical?.textLeavingOut ?? canonicalJson(withoutSendingTime(event.properties!, sdk)))
+      ? (canonical?.textLeavingOut ?? canonicalJson(withoutSendingTime(eventProperties!, sdk)))
       : (canonical?.text ??
-        (event.properties === undefined ? 'null' : canonicalJson(event.properties)))
+        (eventProperties === undefined ? 'null' : canonicalJson(eventProperties)))
   // The canonical JSON of the whole 7-element array, as earlier versions digested it.
   return hash('sha1', `${head.slice(0, -1)},${properties}]`, 'base64url')
 }

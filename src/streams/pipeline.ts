@@ -169,8 +169,9 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
   const accepted = new Subject<AcceptedEvent>()
   const done = new Promise<void>((resolve) =>
     committed$.subscribe({
-      next(events) {
-        for (const event of events) accepted.next(event)
+      next(batch) {
+        // The events are built only for someone listening (validate.ts keeps properties as text).
+        if (accepted.observed) for (const event of batch.events) accepted.next(event)
       },
       complete: resolve,
     }),

@@ -1,5 +1,5 @@
 import type { ObservableInput } from 'rxjs'
-import type { AcceptedEvent } from './event.js'
+import type { AcceptedEvent, EventFields } from './event.js'
 
 /**
  * The ports the pipeline depends on. Adapters implement them; the pipeline never sees a client
@@ -47,6 +47,12 @@ export interface EventRow {
   readonly event: AcceptedEvent
   /** the properties as validated, keys sorted: a sink may store it rather than serialize them again */
   readonly propertiesText?: string
+  /**
+   * The event's other fields, when the row has them apart from its properties. The pipeline's rows
+   * keep their properties as `propertiesText` only, and build `event` (parsing the text) when it is
+   * read: a sink that stores `propertiesText` reads these fields instead, and builds nothing.
+   */
+  readonly fields?: EventFields
 }
 
 export interface EventSink {

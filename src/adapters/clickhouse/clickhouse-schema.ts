@@ -169,37 +169,51 @@ export function tabSeparatedRows(rows: readonly EventRow[], dialect: Dialect): B
   const time = dialect === 'datetime64' ? clickHouseTimeWriter() : String
   const receiveTime = dialect === 'datetime64' ? clickHouseTimeWriter() : String
   const out = new RowWriter()
-  for (const { event, propertiesText } of rows) {
+  for (const row of rows) {
+    // The pipeline's rows have their fields apart and their properties as text: `event` is built
+    // only when read, so it is read only for a row that has neither.
+    const event = row.fields ?? row.event
+    const properties =
+      row.propertiesText ??
+      (row.fields === undefined && row.event.properties !== undefined
+        ? JSON.stringify(row.event.properties)
+        : undefined)
     // Absent optional fields are stored as '' (no Nullable: cheaper, and 18.16-friendly) ...
     out.row(
-      `${tsv(event.id)}\t${tsv(event.type)}\t${time(event.timestamp)}\t${receiveTime(event.receivedAt)}\t${event.source === undefined ? '' : tsv(event.source)}\t${event.userId === undefined ? '' : tsv(event.userId)}\t${event.sessionId === undefined ? '' : tsv(event.sessionId)}\t${event.properties === undefined ? '' : tsv(propertiesText ?? JSON.stringify(event.properties))}\t${event.transport}\n`,
+      `${tsv(event.id)}\t${tsv(event.type)}\t${time(event.timestamp)}\t${receiveTime(event.receivedAt)}\t${event.source === undefined ? '' : tsv(event.source)}\t${event.userId === undefined ? '' : tsv(event.userId)}\t${event.sessionId === undefined ? '' : tsv(event.sessionId)}\t${properties === undefined ? '' : jsonTsv(properties)}\t${event.transport}\n`,
     )
   }
   return out.done()
 }
 
-const CHUNK_BYTES = 1 << 20
+/** Rows a chunk takes at most, and the characters after which it is closed early (long rows). */
+const CHUNK_ROWS = 512
+const CHUNK_CHARS = 1 << 18
 
-/** Appends rows, as UTF-8, to 1 MiB buffers: a batch never becomes one large string. */
+/**
+ * Joins rows into chunks of a few hundred and encodes each chunk as UTF-8 in one call: a batch
+ * never becomes one large string, and the encoder is not called once a row (that native call per
+ * row cost more than the rows' text, about 0.2 µs each).
+ */
 class RowWriter {
   private readonly chunks: Buffer[] = []
-  private buffer = Buffer.allocUnsafe(CHUNK_BYTES)
-  private offset = 0
+  private text = ''
+  private rows = 0
 
   row(text: string): void {
-    // A UTF-16 unit takes at most 3 bytes.
-    const most = text.length * 3
-    if (this.offset + most > this.buffer.length) {
-      this.chunks.push(this.buffer.subarray(0, this.offset))
-      this.buffer = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, most))
-      this.offset = 0
-    }
-    this.offset += this.buffer.write(text, this.offset)
+    this.text += text
+    if (++this.rows === CHUNK_ROWS || this.text.length >= CHUNK_CHARS) this.flush()
   }
 
   done(): Buffer[] {
-    this.chunks.push(this.buffer.subarray(0, this.offset))
+    this.flush()
     return this.chunks
+  }
+
+  private flush(): void {
+    if (this.rows > 0) this.chunks.push(Buffer.from(this.text))
+    this.text = ''
+    this.rows = 0
   }
 }
 
@@ -211,6 +225,15 @@ const TSV_ESCAPES: Record<string, string> = {
   '\n': '\\n',
   '\r': '\\r',
   '\0': '\\0',
+}
+
+/**
+ * JSON text as a TabSeparated field. JSON writes every control character escaped (\t, \n, \u0000),
+ * so of the bytes TabSeparated escapes only the backslash can be in it: one search for it is
+ * cheaper than `tsv`'s pattern over the longest field of the row.
+ */
+function jsonTsv(json: string): string {
+  return json.includes('\\') ? json.replaceAll('\\', '\\\\') : json
 }
 
 /** A string as a TabSeparated field: the bytes that would end or confuse a field, escaped. */

@@ -29,7 +29,9 @@ export interface SubscriberFanout {
 /**
  * Live subscriptions (API.md §4): ONE subscription to the pipeline's accepted-events stream for the
  * whole gateway, fanned out to the connections whose patterns match. Only committed events are on
- * that stream, once each — never a rejected event, never a duplicate.
+ * that stream, once each — never a rejected event, never a duplicate. It is held only while some
+ * connection is subscribed: the pipeline builds an event object for that stream only when someone
+ * listens (validate.ts keeps the properties as text until then).
  *
  * The subscriptions are indexed by pattern (`createPatternIndex`), so an event costs a few lookups
  * plus the subscribers it goes to: thousands of subscribers that do not want it cost it nothing.
@@ -49,7 +51,7 @@ export function createSubscriberFanout(
   const total = createTotalBound(options.maxTotalBufferedBytes)
 
   function drop(subscriber: Subscriber, message: string): void {
-    index.delete(subscriber)
+    forget(subscriber)
     options.onDropped?.()
     subscriber.sendUnsolicited(message)
   }
@@ -75,21 +77,29 @@ export function createSubscriberFanout(
     }
   }
 
-  const subscription: Subscription = accepted$.subscribe({ next: deliver })
+  let subscription: Subscription | undefined
+  let closed = false
+  function forget(subscriber: Subscriber): void {
+    index.delete(subscriber)
+    if (index.size > 0) return
+    subscription?.unsubscribe()
+    subscription = undefined
+  }
 
   return {
     subscribe(subscriber, patterns) {
+      if (closed) return
       index.set(subscriber, patterns)
+      subscription ??= accepted$.subscribe({ next: deliver })
     },
-    unsubscribe(subscriber) {
-      index.delete(subscriber)
-    },
+    unsubscribe: forget,
     get size() {
       return index.size
     },
     close() {
-      subscription.unsubscribe()
-      for (const subscriber of [...index.keys()]) index.delete(subscriber)
+      closed = true
+      for (const subscriber of [...index.keys()]) forget(subscriber)
+      subscription?.unsubscribe()
     },
   }
 }

@@ -1,11 +1,10 @@
-import { map, type OperatorFunction } from 'rxjs'
+import { tap, type MonoTypeOperatorFunction } from 'rxjs'
 import type { CommittedBatch } from '../envelope.js'
-import type { AcceptedEvent } from '../event.js'
 import { ACCEPTED } from '../outcome.js'
 
 /**
  * The last stage: settles every event of a committed (and handed-off) batch `accepted`, which
- * answers its client, and emits the events: the accepted-events stream.
+ * answers its client, and passes the batch on: its `events` are the accepted-events stream.
  *
  * ```
  * source:      -a--b-|
@@ -13,14 +12,13 @@ import { ACCEPTED } from '../outcome.js'
  * ```
  *
  * @example
- * committed$.pipe(acknowledge()).subscribe((events) => console.log(events.length, 'accepted'))
+ * committed$.pipe(acknowledge()).subscribe((batch) => console.log(batch.envelopes.length, 'accepted'))
  */
-export function acknowledge(): OperatorFunction<CommittedBatch, readonly AcceptedEvent[]> {
+export function acknowledge(): MonoTypeOperatorFunction<CommittedBatch> {
   return (source) =>
     source.pipe(
-      map(({ envelopes, events }) => {
+      tap(({ envelopes }) => {
         for (const envelope of envelopes) envelope.settle(ACCEPTED)
-        return events
       }),
     )
 }

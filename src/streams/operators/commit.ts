@@ -16,7 +16,7 @@ import {
   type OperatorFunction,
   type SchedulerLike,
 } from 'rxjs'
-import type { ClaimedBatch, CommittedBatch } from '../envelope.js'
+import type { ClaimedBatch, CommittedBatch, Envelope } from '../envelope.js'
 import type { AcceptedEvent } from '../event.js'
 import { failed } from '../outcome.js'
 import type { ClaimReceipt, DedupeStore, EventSink } from '../ports.js'
@@ -99,7 +99,6 @@ export function commit(options: CommitOptions): OperatorFunction<ClaimedBatch, C
 
   function commitOne(batch: ClaimedBatch, holding: Set<ClaimedBatch>) {
     const { envelopes, receipts } = batch
-    const events = envelopes.map((envelope) => envelope.event)
     const started = scheduler.now()
     // The receipts are handed back here (confirm or release) and nowhere else.
     const done = (operation: 'confirm' | 'release') => (
@@ -108,18 +107,19 @@ export function commit(options: CommitOptions): OperatorFunction<ClaimedBatch, C
     )
     const committed = (durationMs: number) =>
       defer(() => {
-        telemetry.batchCommitted?.(events.length, durationMs, events)
+        telemetry.batchCommitted?.(envelopes.length, durationMs, envelopes.map(fieldsOf))
+        const committedBatch = new Committed(envelopes)
         // Confirm before the ack so that a client re-sending right after its ack is told `duplicate`.
         return concat(
-          handOff ? defer(() => handOff(events)).pipe(ignoreElements()) : EMPTY,
+          handOff ? defer(() => handOff(committedBatch.events)).pipe(ignoreElements()) : EMPTY,
           defer(() => {
             // Stored and durable for its routes: a supervisor restart from here on answers `accepted`.
             for (const envelope of envelopes) envelope.committed?.()
-            return concat(done('confirm'), of<CommittedBatch>({ envelopes, events }))
+            return concat(done('confirm'), of<CommittedBatch>(committedBatch))
           }),
         ).pipe(
           catchError((error: unknown) => {
-            telemetry.handOffFailed?.(events.length, error)
+            telemetry.handOffFailed?.(envelopes.length, error)
             return settleFailed(`routing unavailable: ${describe(error)}`)
           }),
         )
@@ -135,7 +135,7 @@ export function commit(options: CommitOptions): OperatorFunction<ClaimedBatch, C
       )
     const gaveUp = (error: unknown) =>
       defer(() => {
-        telemetry.batchFailed?.(events.length, error)
+        telemetry.batchFailed?.(envelopes.length, error)
         return settleFailed(`storage unavailable: ${describe(error)}`)
       })
     return defer(() => sink.write(envelopes)).pipe(
@@ -215,6 +215,22 @@ function takeWaiting(
 }
 
 const COMMITTED = 'committed' as const
+
+const fieldsOf = (envelope: Envelope) => envelope.fields ?? envelope.event
+
+/**
+ * A committed batch whose events are built when first read (a route's hand-off, the accepted-events
+ * stream), not for every batch: without routes or listeners nothing reads them (validate.ts).
+ */
+class Committed implements CommittedBatch {
+  private built: readonly AcceptedEvent[] | undefined
+
+  constructor(readonly envelopes: readonly Envelope[]) {}
+
+  get events(): readonly AcceptedEvent[] {
+    return (this.built ??= this.envelopes.map((envelope) => envelope.event))
+  }
+}
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message.split('\n')[0]!.slice(0, 200) : String(error)

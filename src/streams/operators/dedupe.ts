@@ -76,11 +76,12 @@ export function dedupe(options: DedupeOptions): OperatorFunction<Envelope[], Cla
       function track(batch: Envelope[]): Leader[] {
         const leaders: Leader[] = []
         for (const envelope of batch) {
-          const leader = onTheirWay.get(envelope.event.id)
+          const id = envelope.id ?? envelope.event.id
+          const leader = onTheirWay.get(id)
           if (leader) (leader.followers ??= []).push(envelope)
           else {
-            const tracked = new Leader(envelope, onTheirWay)
-            onTheirWay.set(envelope.event.id, tracked)
+            const tracked = new Leader(envelope, id, onTheirWay)
+            onTheirWay.set(id, tracked)
             leaders.push(tracked)
           }
         }
@@ -151,17 +152,19 @@ const OUTCOME_OF: Record<Exclude<ClaimStatus, 'new'>, Outcome> = {
 class Leader implements Envelope {
   /** later copies of the id; made only when one comes (most ids have none) */
   followers: Envelope[] | undefined
-  readonly id: string
 
   constructor(
     private readonly first: Envelope,
+    readonly id: string,
     private readonly onTheirWay: Map<string, Leader>,
-  ) {
-    this.id = first.event.id
-  }
+  ) {}
 
   get event() {
     return this.first.event
+  }
+
+  get fields() {
+    return this.first.fields
   }
 
   get fingerprint() {

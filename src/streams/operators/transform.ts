@@ -63,6 +63,7 @@ export function transform(options: TransformOptions): OperatorFunction<Envelope,
               }
               // No propertiesText: the transform may have changed the properties, so storage serializes them again.
               return {
+                id: envelope.id,
                 event: out[0]!,
                 fingerprint: envelope.fingerprint,
                 settle: (outcome) => envelope.settle(outcome),

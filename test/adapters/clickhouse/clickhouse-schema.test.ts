@@ -86,6 +86,17 @@ describe('ClickHouse schema helpers', () => {
     expect(lines[2999]).toBe(
       `e2999\tt\t1795687200123\t1795687201456\t\t\t\t{"text":"${'é😀'.repeat(100)}"}\trest`,
     )
+    // The pipeline's rows: fields apart, properties as text; their `event` is built only when read.
+    const pipelineRow = {
+      fields: { ...bare, userId: 'u\t' },
+      propertiesText: '{"a":"b\\\\c"}',
+      get event(): AcceptedEvent {
+        throw new Error('the sink read the event, not the fields')
+      },
+    }
+    expect(text(tabSeparatedRows([pipelineRow], 'epoch-ms'))).toBe(
+      'e2\tt\t1795687200123\t1795687201456\t\tu\\t\t\t{"a":"b\\\\\\\\c"}\trest\n',
+    )
     expect(tsv('plain')).toBe('plain')
     expect(tsv('\0\r')).toBe('\\0\\r')
   })

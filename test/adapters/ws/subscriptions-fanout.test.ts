@@ -53,6 +53,32 @@ const bytesOf = (e: AcceptedEvent) =>
 afterEach(() => vi.restoreAllMocks())
 
 describe('subscriber fan-out', () => {
+  it('listens to the accepted events only while some connection is subscribed', () => {
+    const accepted$ = new Subject<AcceptedEvent>()
+    const fanout = createSubscriberFanout(accepted$, {
+      maxBufferedBytes: 1 << 20,
+      maxTotalBufferedBytes: 1 << 30,
+    })
+    // Nobody listening: the pipeline builds no event objects for this stream (validate.ts).
+    expect(accepted$.observed).toBe(false)
+    const first = fakeSubscriber()
+    const second = fakeSubscriber()
+    fanout.subscribe(first, ['a'])
+    fanout.subscribe(second, ['*'])
+    expect(accepted$.observed).toBe(true)
+    fanout.unsubscribe(first)
+    accepted$.next(event('a'))
+    expect(accepted$.observed).toBe(true)
+    fanout.unsubscribe(second)
+    expect(accepted$.observed).toBe(false)
+    accepted$.next(event('a'))
+    fanout.subscribe(first, ['a'])
+    accepted$.next(event('a'))
+    expect([first.events(), second.events()]).toEqual([['a'], ['a']])
+    fanout.close()
+    expect(accepted$.observed).toBe(false)
+  })
+
   it('sends each event once to the subscribers whose patterns match it, and to no other', () => {
     const accepted$ = new Subject<AcceptedEvent>()
     const fanout = createSubscriberFanout(accepted$, {
