@@ -34,10 +34,47 @@ export function createConnectionActor(
 /*
  * Memory: a server holds up to MAX_WS_CONNECTIONS of these, mostly idle, so an idle one holds only
  * its fields. Methods live on the prototype; the mailbox and the publish queue come with the first
- * frame; the listeners are arrows assigned in the constructor, not class fields, because tsx
- * (esbuild keepNames) wraps a named function in __name(), which turns that function's properties
- * into a dictionary of about 256 bytes, per connection.
+ * frame. The listeners on the WebSocket are functions of this module, shared by every connection,
+ * that find their actor on the WebSocket (ACTOR): a closure per listener was six closures and
+ * their context per connection, ~430 bytes. The socket's 'drain' listener comes only once output
+ * backs up (listenForDrain).
  */
+const ACTOR = Symbol('sluice.wsActor')
+
+/** The WebSocket of an actor: ws calls its listeners with the WebSocket as `this`. */
+interface ActorSocket extends WebSocket {
+  [ACTOR]: SocketActor
+}
+
+const actorOf = (ws: WebSocket) => (ws as ActorSocket)[ACTOR]
+
+function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  actorOf(this).receive(data, isBinary)
+}
+
+function onHeard(this: WebSocket): void {
+  actorOf(this).heard()
+}
+
+// The close that follows is what matters; ws emits this after it has asked for the close.
+function onError(this: WebSocket, error: Error & { code?: string }): void {
+  if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') actorOf(this).frameTooLarge()
+}
+
+function onClose(this: WebSocket, code: number): void {
+  actorOf(this).closed(code)
+}
+
+/*
+ * ws closes a connection by itself when a frame is over maxPayload (1009), on a protocol error, and
+ * to answer the peer's close frame — at once, stranding the acks of frames still in flight. It does
+ * so through this method, so the actor takes those closes over: stop reading, settle and answer
+ * every frame already read, then close with the code ws chose (API.md §4: "first sends every ack").
+ */
+function closeThroughActor(this: WebSocket, code?: number, reason?: string | Buffer): void {
+  actorOf(this).closeRequested(code, reason)
+}
+
 class SocketActor implements ConnectionActor {
   // Read-only to the gateway, which sees the ConnectionActor interface.
   state: ConnectionState = 'open'
@@ -51,11 +88,8 @@ class SocketActor implements ConnectionActor {
   private mailbox: OutboundMailbox | undefined = undefined
   private queue: PublishQueue | undefined = undefined
   private corked = false
-  private readonly onMessage: (data: RawData, isBinary: boolean) => void
-  private readonly onHeard: () => void
-  private readonly onError: (error: Error & { code?: string }) => void
-  private readonly onDrain: () => void
-  private readonly onClose: (code: number) => void
+  /** set once output first backs up past sendHighWaterBytes: resumes reading when it drains */
+  private onDrain: (() => void) | undefined = undefined
 
   constructor(
     readonly id: string,
@@ -65,33 +99,13 @@ class SocketActor implements ConnectionActor {
     private readonly keyHolder: KeyHolder | undefined,
   ) {
     this.heardAt = host.now()
-    this.onMessage = (data, isBinary) => this.receive(data, isBinary)
-    this.onHeard = () => {
-      this.heardAt = this.host.now()
-    }
-    // The close that follows is what matters; ws emits this after it has asked for the close.
-    this.onError = (error) => {
-      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.host.telemetry.frameTooLarge?.()
-    }
-    this.onDrain = () => this.updateReading()
-    this.onClose = (code) => this.closed(code)
-    /*
-     * ws closes a connection by itself when a frame is over maxPayload (1009), on a protocol error, and
-     * to answer the peer's close frame — at once, stranding the acks of frames still in flight. It does
-     * so through this method, so the actor takes those closes over: stop reading, settle and answer
-     * every frame already read, then close with the code ws chose (API.md §4: "first sends every ack").
-     */
-    ws.close = (code?: number, reason?: string | Buffer) => {
-      if (this.state === 'open') this.closeAfterReplies(code, reason)
-      else if (this.state === 'closed' || this.closeSent) this.wsClose(code, reason)
-      // draining: it closes by itself once drained
-    }
-    ws.on('message', this.onMessage)
-      .on('ping', this.onHeard)
-      .on('pong', this.onHeard)
-      .on('error', this.onError)
-      .on('close', this.onClose)
-    socket.on('drain', this.onDrain)
+    ;(ws as ActorSocket)[ACTOR] = this
+    ws.close = closeThroughActor
+    ws.on('message', onMessage)
+      .on('ping', onHeard)
+      .on('pong', onHeard)
+      .on('error', onError)
+      .on('close', onClose)
     ws.send(welcome(id, host.options.maxFrameBytes, host.options.maxEventsPerFrame))
     this.updateReading()
   }
@@ -116,6 +130,21 @@ class SocketActor implements ConnectionActor {
     this.queue?.pump()
   }
 
+  heard(): void {
+    this.heardAt = this.host.now()
+  }
+
+  frameTooLarge(): void {
+    this.host.telemetry.frameTooLarge?.()
+  }
+
+  /** ws's close, as ws itself or a caller asks for it (closeThroughActor). */
+  closeRequested(code?: number, reason?: string | Buffer): void {
+    if (this.state === 'open') this.closeAfterReplies(code, reason)
+    else if (this.state === 'closed' || this.closeSent) this.wsClose(code, reason)
+    // draining: it closes by itself once drained
+  }
+
   updateReading(): void {
     if (this.state === 'closed' || this.closeSent) return
     const { host, ws } = this
@@ -128,7 +157,12 @@ class SocketActor implements ConnectionActor {
       this.inflightEvents >= cap ||
       this.pendingReplies >= cap ||
       host.pipeline.admission.paused
-    const stop = forIngest || ws.bufferedAmount > host.options.sendHighWaterBytes
+    const backedUp = ws.bufferedAmount > host.options.sendHighWaterBytes
+    // Only output that backs up needs the socket's 'drain' to resume reading at once; other pauses
+    // are lifted by the calls that end them (a settled frame, the pipeline's water marks), and the
+    // gateway's sweep checks every connection again each tick.
+    if (backedUp) this.listenForDrain()
+    const stop = forIngest || backedUp
     // A peer we do not read cannot be heard, so a pause of our own making does not count as its
     // silence. A peer that does not read what we send does not get that excuse: a dead host stops
     // taking bytes, so its output backs up, and it must still time out.
@@ -170,11 +204,17 @@ class SocketActor implements ConnectionActor {
     this.closeIfDrained()
   }
 
+  private listenForDrain(): void {
+    if (this.onDrain) return
+    this.onDrain = () => this.updateReading()
+    this.socket.on('drain', this.onDrain)
+  }
+
   private get pendingReplies(): number {
     return this.mailbox?.pending ?? 0
   }
 
-  private receive(data: RawData, isBinary: boolean): void {
+  receive(data: RawData, isBinary: boolean): void {
     this.heardAt = this.host.now()
     if (this.state === 'closed' || this.closeSent) return
     // Every frame counts, whatever it is and however wrong (API.md §4).
@@ -303,18 +343,18 @@ class SocketActor implements ConnectionActor {
     WebSocket.prototype.close.call(this.ws, code, reason)
   }
 
-  private closed(code: number): void {
+  closed(code: number): void {
     if (this.state === 'closed') return
     this.state = 'closed'
     this.queue?.close()
     this.mailbox?.clear()
     this.ws
-      .off('message', this.onMessage)
-      .off('ping', this.onHeard)
-      .off('pong', this.onHeard)
-      .off('error', this.onError)
-      .off('close', this.onClose)
-    this.socket.off('drain', this.onDrain)
+      .off('message', onMessage)
+      .off('ping', onHeard)
+      .off('pong', onHeard)
+      .off('error', onError)
+      .off('close', onClose)
+    if (this.onDrain) this.socket.off('drain', this.onDrain)
     this.host.closed(this, code)
   }
 }

@@ -137,6 +137,41 @@ describe('WebSocket backpressure', () => {
     await client.close()
   })
 
+  it('stops reading a peer that does not read its replies, and reads it again once they drain', async () => {
+    const { sink, count } = countingSink()
+    const { url, gateway } = await gatewayOver(pipelineOver(storage, sink), {
+      sendHighWaterBytes: 64 * 1024,
+    })
+    const client = await connect(url)
+    await client.next()
+    const type = `bp.out.${uniqueId().slice(2, 10)}`
+    const frame = (f: number) =>
+      client.send(Array.from({ length: 1000 }, (_, i) => ({ id: `${type}-${f}-${i}`, type })))
+    // The peer stops reading: its acks (about 40 KB a frame) fill the socket buffers, then back up in Sluice.
+    const peer = (client.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket
+    peer.pause()
+    let sent = 0
+    while (gateway.stats().pausedConnections === 0 && sent < 2000) {
+      frame(sent++)
+      await sleep(2)
+    }
+    expect(gateway.stats().pausedConnections).toBe(1)
+    // Sent while it is not read; once every frame read before has settled, only the socket's
+    // drain can get these read.
+    for (let more = 0; more < 5; more++) frame(sent++)
+    await until(() => gateway.stats().inflightEvents === 0)
+    await sleep(50)
+    expect(gateway.stats().pausedConnections).toBe(1)
+    peer.resume()
+    await client.receivedAtLeast(sent + 1, 30_000)
+    expect(client.received.slice(1).map((m) => [m.op, m.seq])).toEqual(
+      Array.from({ length: sent }, (_, f) => ['ack', f + 1]),
+    )
+    expect(count(type)).toBe(sent * 1000)
+    await until(() => gateway.stats().pausedConnections === 0)
+    await client.close()
+  })
+
   it('stops reading a peer whose replies wait behind a slow frame once they reach the cap, and answers them all in order', async () => {
     const slow = gate()
     gates.push(slow.open)
