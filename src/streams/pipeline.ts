@@ -85,6 +85,8 @@ export interface Pipeline {
   drain(): Promise<void>
 }
 
+const IGNORE = () => {}
+
 /** What a client is told for an event its chain died with: nothing says it was stored, so it is sent again. */
 const STRANDED = failed('internal error; send it again')
 
@@ -187,34 +189,58 @@ export function createPipeline(config: PipelineConfig, deps: PipelineDeps): Pipe
     // Each event is charged an equal share of its submission's bytes and gives it back when it settles.
     const share = retainedBytes(bytes, events.length)
     if (!open || !admission.tryAcquire(events.length, share * events.length)) return false
-    // An adapter that fails while answering (an ack it cannot write) fails that answer only: the
-    // exception must not reach the operator that settled the event, or the supervisor would restart
-    // the chain and strand every other client's events in flight.
-    const settled = (results: EventResult[]) => {
-      telemetry.submissionSettled?.(transport, countResults(results))
-      try {
-        onSettled(results)
-      } catch (error) {
-        telemetry.answerFailed?.(transport, error)
-      }
+    if (events.length === 0) {
+      answer(transport, [], onSettled)
+      return true
     }
     // The ingress Subject hands the submission to the chain running now, synchronously: it is that chain's.
-    const owner = inFlight
-    // A submission of no events settles inside its constructor, before it is assigned: nothing to forget then.
-    let submission: Submission | undefined = undefined
-    submission = new Submission(
-      events,
-      transport,
-      scheduler.now(),
-      (results) => {
-        if (submission !== undefined) owner.delete(submission)
-        settled(results)
-      },
-      () => admission.release(1, share),
-    )
-    if (submission.unsettled > 0) owner.add(submission)
+    const submission = new Offered(events, transport, scheduler.now(), onSettled, share, inFlight)
+    inFlight.add(submission)
     ingress.next(submission)
     return true
+  }
+
+  /**
+   * A submission as the pipeline takes it: what it owes when it settles is kept in fields, not in
+   * three closures per submission (with one event per frame, they were a good part of what a frame
+   * kept alive until its ack).
+   */
+  class Offered extends Submission {
+    constructor(
+      events: readonly unknown[],
+      transport: Transport,
+      receivedAt: number,
+      private readonly answerTo: (results: EventResult[]) => void,
+      private readonly share: number,
+      private readonly owner: Set<Submission>,
+    ) {
+      super(events, transport, receivedAt, IGNORE)
+    }
+
+    protected override eventSettled(): void {
+      admission.release(1, this.share)
+    }
+
+    protected override allSettled(results: EventResult[]): void {
+      this.owner.delete(this)
+      answer(this.transport, results, this.answerTo)
+    }
+  }
+
+  // An adapter that fails while answering (an ack it cannot write) fails that answer only: the
+  // exception must not reach the operator that settled the event, or the supervisor would restart
+  // the chain and strand every other client's events in flight.
+  function answer(
+    transport: Transport,
+    results: EventResult[],
+    onSettled: (results: EventResult[]) => void,
+  ): void {
+    telemetry.submissionSettled?.(transport, countResults(results))
+    try {
+      onSettled(results)
+    } catch (error) {
+      telemetry.answerFailed?.(transport, error)
+    }
   }
 
   return {

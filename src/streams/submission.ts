@@ -84,8 +84,18 @@ export class Submission {
     // A second settle of the same event would corrupt the count; it is a bug upstream, so ignore it loudly in tests.
     if (this.results[index] !== undefined) throw new Error(`event ${index} settled twice`)
     this.results[index] = toResult(index, id, outcome)
+    this.eventSettled()
+    if (--this.pending === 0) this.allSettled(this.results)
+  }
+
+  /** One event has its result (a subclass may take this instead of the constructor's callback). */
+  protected eventSettled(): void {
     this.onEventSettled()
-    if (--this.pending === 0) this.onSettled(this.results)
+  }
+
+  /** Every event has its result (a subclass may take this instead of the constructor's callback). */
+  protected allSettled(results: EventResult[]): void {
+    this.onSettled(results)
   }
 }
 
