@@ -19,11 +19,19 @@ export interface MemoryDedupeStoreOptions {
   readonly storedFingerprints?: (ids: readonly string[]) => Promise<ReadonlyMap<string, string>>
 }
 
-interface Entry {
-  /** undefined: re-learned from storage at start, content not read yet (see storedFingerprints) */
-  readonly fingerprint: string | undefined
-  readonly committed: boolean
+/** An id claimed and not yet confirmed or released. */
+interface Reservation {
+  readonly fingerprint: string
   readonly expiresAt: number
+}
+
+/** A committed id's fingerprint when it was re-learned from storage at start and its content not read yet. */
+const UNREAD = ''
+
+/** The expiry of the next `count` committed ids, in the order the store holds them. */
+interface Span {
+  readonly expiresAt: number
+  count: number
 }
 
 /** A claim batch's answer, with the very entries it reserved: release frees those and no later one. */
@@ -33,7 +41,7 @@ class MemoryReceipt implements ClaimReceipt {
 
   constructor(
     readonly statuses: ClaimStatus[],
-    readonly reserved: ReadonlyArray<readonly [string, Entry]>,
+    readonly reserved: ReadonlyArray<readonly [string, Reservation]>,
   ) {}
 }
 
@@ -77,31 +85,60 @@ function readWithin(
   )
 }
 
+/*
+ * Memory: the store holds up to DEDUPE_MAX_ENTRIES committed ids (1,000,000 by default), so a
+ * committed id is only its key and its fingerprint in one Map, no object of its own. Their expiry is
+ * kept per confirm, as spans over the Map's order: ids are added at its end and removed only at its
+ * front (expiry, eviction), so the first span always covers its first ids. An id committed again
+ * keeps its place and its first expiry. Reservations, few and short-lived, are objects in a Map
+ * of their own.
+ */
 export function createMemoryDedupeStore(options: MemoryDedupeStoreOptions): MemoryDedupeStore {
   const { ttlSeconds, reservationSeconds, maxEntries, now = Date.now, storedFingerprints } = options
-  // A Map iterates in insertion order, and every write re-inserts, so the first key is the oldest.
-  const entries = new Map<string, Entry>()
+  // Both Maps iterate in insertion order: the first key is the oldest.
+  const committed = new Map<string, string>()
+  const reserved = new Map<string, Reservation>()
+  let spans: Span[] = []
+  let firstSpan = 0
 
-  function put(id: string, entry: Entry): void {
-    entries.delete(id)
-    entries.set(id, entry)
-    while (entries.size > maxEntries) entries.delete(entries.keys().next().value!)
-  }
-
-  function live(id: string, at: number): Entry | undefined {
-    const entry = entries.get(id)
-    if (entry && entry.expiresAt <= at) {
-      entries.delete(id)
-      return undefined
+  function forgetOldestCommitted(): void {
+    committed.delete(committed.keys().next().value!)
+    const span = spans[firstSpan]!
+    if (--span.count === 0) firstSpan++
+    if (firstSpan > 1024 && firstSpan * 2 > spans.length) {
+      spans = spans.slice(firstSpan)
+      firstSpan = 0
     }
-    return entry
   }
 
-  /** Forgets expired entries at the old end, so that idle memory does not wait for eviction by count. */
+  function bound(): void {
+    while (committed.size + reserved.size > maxEntries) {
+      if (committed.size > 0) forgetOldestCommitted()
+      else reserved.delete(reserved.keys().next().value!)
+    }
+  }
+
+  function commit(id: string, fingerprint: string, expiresAt: number): void {
+    reserved.delete(id)
+    if (committed.has(id)) {
+      committed.set(id, fingerprint)
+      return
+    }
+    committed.set(id, fingerprint)
+    const last = spans.length > firstSpan ? spans[spans.length - 1]! : undefined
+    if (last?.expiresAt === expiresAt) last.count++
+    else spans.push({ expiresAt, count: 1 })
+    bound()
+  }
+
+  /** Forgets expired ids at the old ends, so that idle memory does not wait for eviction by count. */
   function sweep(at: number): void {
-    for (const [id, entry] of entries) {
-      if (entry.expiresAt > at) return
-      entries.delete(id)
+    while (firstSpan < spans.length && spans[firstSpan]!.expiresAt <= at) {
+      for (let n = spans[firstSpan]!.count; n > 0; n--) forgetOldestCommitted()
+    }
+    for (const [id, reservation] of reserved) {
+      if (reservation.expiresAt > at) break
+      reserved.delete(id)
     }
   }
 
@@ -110,26 +147,24 @@ export function createMemoryDedupeStore(options: MemoryDedupeStoreOptions): Memo
       const at = now()
       sweep(at)
       const unread: number[] = []
-      const reserved: Array<readonly [string, Entry]> = []
+      const taken: Array<readonly [string, Reservation]> = []
       const statuses = claims.map(({ id, fingerprint }, i): ClaimStatus => {
-        const entry = live(id, at)
-        if (!entry) {
-          const reservation = {
-            fingerprint,
-            committed: false,
-            expiresAt: at + reservationSeconds * 1000,
-          }
-          put(id, reservation)
-          reserved.push([id, reservation])
-          return 'new'
+        const stored = committed.get(id)
+        if (stored !== undefined) {
+          if (stored === UNREAD) unread.push(i)
+          return stored === UNREAD || stored === fingerprint ? 'duplicate' : 'conflict'
         }
-        if (!entry.committed) return 'pending'
-        if (entry.fingerprint === undefined) unread.push(i)
-        return entry.fingerprint === undefined || entry.fingerprint === fingerprint
-          ? 'duplicate'
-          : 'conflict'
+        const held = reserved.get(id)
+        if (held && held.expiresAt > at) return 'pending'
+        const reservation = { fingerprint, expiresAt: at + reservationSeconds * 1000 }
+        // An expired reservation gives way: the new one goes to the end, where it expires last.
+        if (held) reserved.delete(id)
+        reserved.set(id, reservation)
+        taken.push([id, reservation])
+        bound()
+        return 'new'
       })
-      const receipt = new MemoryReceipt(statuses, reserved)
+      const receipt = new MemoryReceipt(statuses, taken)
       if (unread.length === 0 || !storedFingerprints) return of<ClaimReceipt>(receipt)
       // Only re-sends of ids from before the start wait for this read: one query per batch.
       return defer(async (): Promise<ClaimReceipt> => {
@@ -140,10 +175,9 @@ export function createMemoryDedupeStore(options: MemoryDedupeStoreOptions): Memo
         for (const i of unread) {
           const { id, fingerprint } = claims[i]!
           const known = stored.get(id)
-          const entry = entries.get(id)
-          if (known === undefined || !entry?.committed || entry.fingerprint !== undefined) continue
-          // set() on a key it holds keeps the key's place: the eviction order does not change.
-          entries.set(id, { ...entry, fingerprint: known })
+          if (known === undefined || committed.get(id) !== UNREAD) continue
+          // set() on a key it holds keeps the key's place: the eviction order and the spans hold.
+          committed.set(id, known)
           if (known !== fingerprint) statuses[i] = 'conflict'
         }
         return receipt
@@ -152,8 +186,7 @@ export function createMemoryDedupeStore(options: MemoryDedupeStoreOptions): Memo
     confirm(receipts: readonly ClaimReceipt[]) {
       const expiresAt = now() + ttlSeconds * 1000
       for (const receipt of unspent(receipts)) {
-        for (const [id, { fingerprint }] of receipt.reserved)
-          put(id, { fingerprint, committed: true, expiresAt })
+        for (const [id, { fingerprint }] of receipt.reserved) commit(id, fingerprint, expiresAt)
       }
       return of(undefined)
     },
@@ -161,7 +194,7 @@ export function createMemoryDedupeStore(options: MemoryDedupeStoreOptions): Memo
       for (const receipt of unspent(receipts)) {
         // Only the very reservation this claim made: one that expired and was taken by a later claim is not ours.
         for (const [id, reservation] of receipt.reserved)
-          if (entries.get(id) === reservation) entries.delete(id)
+          if (reserved.get(id) === reservation) reserved.delete(id)
       }
       return of(undefined)
     },
@@ -169,11 +202,11 @@ export function createMemoryDedupeStore(options: MemoryDedupeStoreOptions): Memo
       const at = now()
       for (const { id, receivedAt } of committed) {
         const expiresAt = receivedAt + ttlSeconds * 1000
-        if (expiresAt > at) put(id, { fingerprint: undefined, committed: true, expiresAt })
+        if (expiresAt > at) commit(id, UNREAD, expiresAt)
       }
     },
     get size() {
-      return entries.size
+      return committed.size + reserved.size
     },
   }
 }

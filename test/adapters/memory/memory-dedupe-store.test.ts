@@ -1,6 +1,7 @@
 import { from, lastValueFrom } from 'rxjs'
 import { describe, expect, it, vi } from 'vitest'
 import { createMemoryDedupeStore } from '../../../src/adapters/memory/memory-dedupe-store.js'
+import type { ClaimReceipt } from '../../../src/streams/ports.js'
 import { dedupeStoreContract } from '../../contracts/dedupe-store.contract.js'
 
 // An injected clock: expiry is tested without waiting.
@@ -58,6 +59,51 @@ describe('memory dedupe store, beyond the contract', () => {
     expect(statuses(store, ['recent', 'old'])).toEqual(['duplicate', 'new'])
     now += 8_001
     expect(statuses(store, ['recent'])).toEqual(['new'])
+  })
+
+  describe('expiry of confirmed ids', () => {
+    let now = 1_000_000
+    const store = () =>
+      createMemoryDedupeStore({
+        ttlSeconds: 10,
+        reservationSeconds: 5,
+        maxEntries: 100,
+        now: () => now,
+      })
+    const claimed = (s: ReturnType<typeof store>, id: string) => {
+      let receipt!: ClaimReceipt
+      from(s.claim([{ id, fingerprint: `fp-${id}` }])).subscribe((r) => (receipt = r))
+      return receipt
+    }
+    const confirm = (s: ReturnType<typeof store>, receipt: ClaimReceipt) =>
+      from(s.confirm([receipt])).subscribe()
+
+    it('forgets each confirmed batch once its own TTL has passed, oldest first', () => {
+      now = 1_000_000
+      const s = store()
+      confirm(s, claimed(s, 'a'))
+      now += 3_000
+      confirm(s, claimed(s, 'b'))
+      now += 7_000 // 10 s after a
+      expect(statuses(s, ['a', 'b'])).toEqual(['new', 'duplicate'])
+      now += 3_000 // 10 s after b
+      expect(statuses(s, ['b'])).toEqual(['new'])
+    })
+
+    it('keeps the first expiry of an id confirmed twice (a reservation that outlived its window, taken again)', () => {
+      now = 1_000_000
+      const s = store()
+      const first = claimed(s, 'x')
+      now += 6_000 // past the reservation window: a second claim takes the id
+      const second = claimed(s, 'x')
+      expect(second.statuses).toEqual(['new'])
+      confirm(s, first)
+      now += 3_000
+      confirm(s, second)
+      expect(s.size).toBe(1)
+      now += 7_000 // 10 s after the first confirm
+      expect(statuses(s, ['x'])).toEqual(['new'])
+    })
   })
 
   describe('ids from before the start, sent again, when it can read their content back', () => {
