@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer'
 import { jsonErrorPosition } from './json-error-position.js'
+import { parseInPieces } from './json-pieces.js'
 
 /**
  * The deepest JSON a request or frame may hold; anything deeper is refused whole, before it is
@@ -9,6 +10,9 @@ import { jsonErrorPosition } from './json-error-position.js'
  * others in its batch.
  */
 export const MAX_JSON_DEPTH = 64
+
+/** Texts longer than this are parsed in pieces (json-pieces.ts): decoded whole, they would be strings V8 maps pages for. */
+const LARGE_TEXT_BYTES = 64 * 1024
 
 export type JsonText =
   { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly message: string }
@@ -32,6 +36,10 @@ export function parseJsonText(bytes: Buffer, options: JsonTextOptions = {}): Jso
   const tooDeep = depthExceededAt(bytes, maxDepth)
   if (tooDeep >= 0)
     return { ok: false, message: `JSON nested deeper than ${maxDepth} levels (at byte ${tooDeep})` }
+  if (bytes.length > LARGE_TEXT_BYTES) {
+    const pieces = parseInPieces(bytes)
+    if (pieces !== undefined) return { ok: true, value: pieces.value }
+  }
   const text = bytes.toString('utf8')
   try {
     return { ok: true, value: JSON.parse(text) }
