@@ -1,4 +1,5 @@
 import type { Lock, Locks } from '../../streams/routing/ports.js'
+import { waitForLock } from '../../streams/routing/wait-for-lock.js'
 
 /**
  * The locks of a process that is alone (no Redis: the in-process dedupe store and the journal
@@ -24,13 +25,6 @@ export function createMemoryLocks(): Locks {
     ttlMs: 0,
     take,
     holder: (name) => Promise.resolve(held.has(name) ? `this process (${process.pid})` : undefined),
-    async wait(name, waitMs, pollMs = 200) {
-      const deadline = Date.now() + waitMs
-      for (;;) {
-        const lock = await take(name)
-        if (lock || Date.now() >= deadline) return lock
-        await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs, deadline - Date.now())))
-      }
-    },
+    wait: (name, waitMs, pollMs) => waitForLock(take, name, waitMs, pollMs),
   }
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Cluster, Redis } from 'ioredis'
 import type { Lock, Locks } from '../../streams/routing/ports.js'
+import { waitForLock } from '../../streams/routing/wait-for-lock.js'
 
 export interface RedisLocksOptions {
   /** A connected client; the locks never create or close it. Every command touches one key: one Redis or a Cluster alike. */
@@ -90,13 +91,6 @@ export function createRedisLocks(options: RedisLocksOptions): Locks {
       const token = await redis.get(keyPrefix + name)
       return token === null ? undefined : token.slice(0, token.lastIndexOf(':'))
     },
-    async wait(name, waitMs, pollMs = 200) {
-      const deadline = Date.now() + waitMs
-      for (;;) {
-        const lock = await take(name)
-        if (lock || Date.now() >= deadline) return lock
-        await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs, deadline - Date.now())))
-      }
-    },
+    wait: (name, waitMs, pollMs) => waitForLock(take, name, waitMs, pollMs),
   }
 }
