@@ -31,8 +31,10 @@ export const PROCESS_BACKENDS: readonly ProcessBackend[] = [
       const sluice = await launch({ REDIS_URL, CLICKHOUSE_URL, CLICKHOUSE_DATABASE: database })
       return {
         sluice,
-        // raw rows, before any merge: a second insert of an id would show
-        copies: (types) => rawCopies(database, types),
+        // Rows as a reader sees them (FINAL). A kill -9 after an insert is committed and before its
+        // claims are confirmed leaves the re-sent ids free to be inserted again: a second raw row
+        // until a merge, which API.md §5 allows ("never two rows after a merge or under FINAL").
+        copies: (types) => storedCopies(database, types),
         dispose: () => dropDatabase(database),
       }
     },
@@ -69,12 +71,15 @@ function withRestart(running: RunningSluice, env: Record<string, string>): Clien
   })
 }
 
-async function rawCopies(database: string, types: readonly string[]): Promise<Map<string, number>> {
+async function storedCopies(
+  database: string,
+  types: readonly string[],
+): Promise<Map<string, number>> {
   const client = await createClickHouseClient({ url: CLICKHOUSE_URL })
   try {
     const table = `${quoteIdentifier(database)}.${quoteIdentifier('raw_events')}`
     const result = await client.query({
-      query: `SELECT id, count() AS n FROM ${table} WHERE type IN (${types.map(quoteString).join(', ')}) GROUP BY id`,
+      query: `SELECT id, count() AS n FROM ${table} FINAL WHERE type IN (${types.map(quoteString).join(', ')}) GROUP BY id`,
       format: 'JSONEachRow',
     })
     const rows = await result.json<{ id: string; n: string | number }>()
