@@ -367,19 +367,9 @@ describe('router with an outbox', () => {
   })
 
   it('rejects a hand-off whose outbox append fails, and says so: the pipeline fails those events rather than ack them from memory', async () => {
-    const outbox = memoryOutbox()
-    outbox.append = () =>
-      throwError(() => new Error('READONLY You can’t write against a read only replica.'))
-    const failures: string[] = []
-    const { deps: d, delivered } = deps(undefined, {
-      outbox,
-      telemetry: { outboxFailed: (operation) => failures.push(operation) },
-    })
-    const router = createRouter(
-      { routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })] },
-      d,
+    const { router, delivered, failures } = await routerWhoseAppendFails(
+      'READONLY You can’t write against a read only replica.',
     )
-    await router.start()
     await expect(router.enqueue([event('a')])).rejects.toThrow('READONLY')
     await router.drain()
     expect(delivered).toEqual([])
@@ -387,18 +377,7 @@ describe('router with an outbox', () => {
   })
 
   it('delivers from memory what it follows (already acked) when the outbox append fails', async () => {
-    const outbox = memoryOutbox()
-    outbox.append = () => throwError(() => new Error('outbox down'))
-    const failures: string[] = []
-    const { deps: d, delivered } = deps(undefined, {
-      outbox,
-      telemetry: { outboxFailed: (operation) => failures.push(operation) },
-    })
-    const router = createRouter(
-      { routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })] },
-      d,
-    )
-    await router.start()
+    const { router, delivered, failures } = await routerWhoseAppendFails('outbox down')
     router.follow(of(event('a')))
     await sleep(50)
     await router.drain()
@@ -606,3 +585,20 @@ describe("the pipeline's routing stage", () => {
     await router.drain()
   })
 })
+
+/** A started router of one route whose outbox refuses every append with `message`. */
+async function routerWhoseAppendFails(message: string) {
+  const outbox = memoryOutbox()
+  outbox.append = () => throwError(() => new Error(message))
+  const failures: string[] = []
+  const { deps: d, delivered } = deps(undefined, {
+    outbox,
+    telemetry: { outboxFailed: (operation) => failures.push(operation) },
+  })
+  const router = createRouter(
+    { routes: [route({ name: 'r', match: ['*'], url: 'http://a/', ...fast })] },
+    d,
+  )
+  await router.start()
+  return { router, delivered, failures }
+}
