@@ -1,0 +1,142 @@
+/**
+ * `npm run bench:pipeline`: Sluice's CPU per event in one process, without sockets, for A/B of a
+ * change to the chain. It does what a server does between a frame's bytes and its insert body:
+ * parses WebSocket frames (parseClientFrame), offers them to the real pipeline with the real Redis
+ * dedupe store (REDIS_URL, default 127.0.0.1:6379) and the server's telemetry, and a sink that
+ * encodes every batch as the TabSeparated body the ClickHouse sink sends, then waits a simulated
+ * insert (INSERT_MS, default 30) instead of sending it. Clients keep WINDOW frames each in flight,
+ * as the bench's WebSocket clients do. Redis's own CPU is not counted; the process's is, GC included.
+ *
+ *   npm run bench:pipeline -- <events per frame> <events> [rounds]
+ *
+ * Prints user+system CPU µs per event for each round, and the median and minimum of all but the first. PROFILE=<file> writes a
+ * CPU profile (.cpuprofile) of the measured part of the last round only: not of building the frames;
+ * HEAP_PROFILE=<file> a sampling heap profile (.heapprofile) of what that part allocates. Far steadier than the
+ * server bench (no other process shares the measurement), but it leaves out ws framing, acks'
+ * socket writes and HTTP: `npm run bench -- --quick` is the end-to-end check.
+ */
+import { randomUUID } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
+import { Redis } from 'ioredis'
+import { timer } from 'rxjs'
+import { parseClientFrame } from '../src/adapters/ws/client-frame.js'
+import { tabSeparatedRows } from '../src/adapters/clickhouse/clickhouse-schema.js'
+import { createRedisDedupeStore } from '../src/adapters/redis/redis-dedupe-store.js'
+import { createPipeline } from '../src/streams/pipeline.js'
+import type { EventRow, EventSink } from '../src/streams/ports.js'
+import { combineTelemetry, createMetrics } from '../src/telemetry/metrics.js'
+import { createStatusTracker } from '../src/telemetry/status.js'
+import { eventSource } from './events.js'
+
+const perFrame = Number(process.argv[2] ?? 100)
+const total = Number(process.argv[3] ?? 300_000)
+const rounds = Number(process.argv[4] ?? 3)
+const CLIENTS = 16
+const WINDOW = Math.max(1, Math.ceil(2000 / perFrame))
+const INSERT_MS = Number(process.env.INSERT_MS ?? 30)
+
+const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379')
+let encodedBytes = 0
+const sink: EventSink = {
+  write(rows: readonly EventRow[]) {
+    for (const chunk of tabSeparatedRows(rows, 'datetime64')) encodedBytes += chunk.length
+    return timer(INSERT_MS)
+  },
+  isRetriable: () => true,
+}
+
+async function round(n: number): Promise<number> {
+  const metrics = createMetrics()
+  const pipeline = createPipeline(
+    {
+      insertBatchMaxRows: 10_000,
+      insertBatchMaxWaitMs: 50,
+      insertConcurrency: 4,
+      maxInflightEvents: 100_000,
+      retry: { initialMs: 100, maxMs: 2000, budgetMs: 30_000 },
+    },
+    {
+      sink,
+      store: createRedisDedupeStore({ redis, ttlSeconds: 600, reservationSeconds: 30 }),
+      telemetry: combineTelemetry(metrics.pipeline, createStatusTracker().pipeline),
+    },
+  )
+  const runId = randomUUID().slice(0, 8)
+  const framesPerClient = Math.ceil(total / perFrame / CLIENTS)
+  // Frames are built before the clock starts: the clients' JSON.stringify is not Sluice's work.
+  const frames = Array.from({ length: CLIENTS }, (_, client) => {
+    const source = eventSource(`${runId}-${n}`, client)
+    return Array.from({ length: framesPerClient }, (_, f) =>
+      Buffer.from(
+        JSON.stringify({
+          op: 'publish',
+          ref: `r${f}`,
+          events: Array.from({ length: perFrame }, (_, i) => source.event(f * perFrame + i)),
+        }),
+      ),
+    )
+  })
+  const limits = { maxEventsPerFrame: 1000, maxSubscriptionTypes: 100 }
+  // As the server does, nothing keeps a frame's parsed events once the pipeline has them.
+  const offerFrame = (data: Buffer) => {
+    const frame = parseClientFrame(data, false, limits)
+    if (frame.kind !== 'publish') throw new Error(`unexpected frame: ${frame.kind}`)
+    const settled = pipeline.submit(frame.events, 'ws', data.length)
+    if (settled === undefined) throw new Error('admission refused a frame')
+    return settled
+  }
+  let accepted = 0
+  const profiling = process.env.PROFILE !== undefined && n === rounds - 1
+  if (profiling) await profiler.post('Profiler.start')
+  const sampling = process.env.HEAP_PROFILE !== undefined && n === rounds - 1
+  // Objects collected before the profile is taken are kept in it: what was allocated, not what lived.
+  if (sampling)
+    await profiler.post('HeapProfiler.startSampling', {
+      samplingInterval: 4096,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    })
+  const started = process.cpuUsage()
+  await Promise.all(
+    frames.map(async (clientFrames) => {
+      let next = 0
+      const send = async (): Promise<void> => {
+        while (next < clientFrames.length) {
+          const results = await offerFrame(clientFrames[next++]!)
+          for (const result of results) if (result.status === 'accepted') accepted++
+        }
+      }
+      await Promise.all(Array.from({ length: WINDOW }, send))
+    }),
+  )
+  const used = process.cpuUsage(started)
+  if (sampling) {
+    const { profile } = await profiler.post('HeapProfiler.stopSampling')
+    writeFileSync(process.env.HEAP_PROFILE!, JSON.stringify(profile))
+  }
+  if (profiling) {
+    const { profile } = await profiler.post('Profiler.stop')
+    writeFileSync(process.env.PROFILE!, JSON.stringify(profile))
+  }
+  await pipeline.drain()
+  const events = framesPerClient * CLIENTS * perFrame
+  if (accepted !== events) throw new Error(`${accepted} of ${events} accepted`)
+  return (used.user + used.system) / events
+}
+
+const profiler = new Session()
+profiler.connect()
+await profiler.post('Profiler.enable')
+const results: number[] = []
+for (let n = 0; n < rounds; n++) {
+  const us = await round(n)
+  results.push(us)
+  console.log(`round ${n + 1}: ${us.toFixed(2)} µs CPU per event`)
+}
+// The first round warms the JIT up: the others are the measurement.
+const sorted = (rounds > 1 ? results.slice(1) : results).sort((a, b) => a - b)
+console.log(
+  `${perFrame}/frame, ${total} events × ${rounds}: median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)}, min ${sorted[0]!.toFixed(2)} µs CPU per event (${(encodedBytes / 1e6).toFixed(0)} MB encoded)`,
+)
+redis.disconnect()
