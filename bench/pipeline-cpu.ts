@@ -19,7 +19,7 @@ import { randomUUID } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
 import { Redis } from 'ioredis'
-import { timer } from 'rxjs'
+import { map, timer } from 'rxjs'
 import { parseClientFrame } from '../src/adapters/ws/client-frame.js'
 import { tabSeparatedRows } from '../src/adapters/clickhouse/clickhouse-schema.js'
 import { createRedisDedupeStore } from '../src/adapters/redis/redis-dedupe-store.js'
@@ -41,7 +41,7 @@ let encodedBytes = 0
 const sink: EventSink = {
   write(rows: readonly EventRow[]) {
     for (const chunk of tabSeparatedRows(rows, 'datetime64')) encodedBytes += chunk.length
-    return timer(INSERT_MS)
+    return timer(INSERT_MS).pipe(map(() => undefined))
   },
   isRetriable: () => true,
 }

@@ -17,6 +17,7 @@ import {
   MAX_ISSUES,
   type LeftOut,
 } from './properties.js'
+import { certainlyValidEvent } from './event-fast-path.js'
 import { quote } from './quote.js'
 import type { Issue } from './outcome.js'
 
@@ -71,7 +72,7 @@ export function normalize(raw: unknown, context: NormalizeContext): Normalized {
 /** `normalize`, with the event's fields and properties apart. */
 export function normalizeParts(raw: unknown, context: NormalizeContext): NormalizedParts {
   // The schema transforms nothing, so a valid event is used as sent: no copy of it is made.
-  const valid = z.validate(CompiledEventSchema, raw)
+  const valid = certainlyValidEvent(raw) || z.validate(CompiledEventSchema, raw)
   const properties =
     isObject(raw) && isObject(raw.properties)
       ? checkProperties(raw.properties, 'properties', sdkMessageOf(raw.properties))
