@@ -1,6 +1,9 @@
 import type { AcceptedEvent, Transport } from '../../streams/event.js'
 import type { EventRow } from '../../streams/ports.js'
-import { clickHouseTimeWriter, toClickHouseTime } from './clickhouse-time.js'
+import { toClickHouseTime } from './clickhouse-time.js'
+import { NEWLINE, TsvWriter } from './tsv-writer.js'
+
+export { tsv } from './tsv-writer.js'
 
 /*
  * The two SQL dialects Sluice speaks (API.md §5): the ClickHouse that Debian packages (18.16) has no
@@ -161,14 +164,12 @@ function fromClickHouseTime(value: number | string): number {
 
 /**
  * The rows of a batch as TabSeparated bytes, in the column order of `rawEventsDdl`. Hot path (once
- * per stored event): ClickHouse parses TabSeparated with less CPU than JSONEachRow, and each row
- * goes straight into a buffer, with no row object per event and no batch-sized string.
+ * per stored event): ClickHouse parses TabSeparated with less CPU than JSONEachRow, and each field
+ * is written straight into a buffer (tsv-writer.ts), with no row object and no string per event.
  */
 export function tabSeparatedRows(rows: readonly EventRow[], dialect: Dialect): Buffer[] {
-  // Neighbouring events mostly share a receive time (a request's or frame's): each column keeps its last.
-  const time = dialect === 'datetime64' ? clickHouseTimeWriter() : String
-  const receiveTime = dialect === 'datetime64' ? clickHouseTimeWriter() : String
-  const out = new RowWriter()
+  const out = new TsvWriter()
+  const datetime = dialect === 'datetime64'
   for (const row of rows) {
     // The pipeline's rows have their fields apart and their properties as text: `event` is built
     // only when read, so it is read only for a row that has neither.
@@ -178,69 +179,29 @@ export function tabSeparatedRows(rows: readonly EventRow[], dialect: Dialect): B
       (row.fields === undefined && row.event.properties !== undefined
         ? JSON.stringify(row.event.properties)
         : undefined)
-    // Absent optional fields are stored as '' (no Nullable: cheaper, and 18.16-friendly) ...
-    out.row(
-      `${tsv(event.id)}\t${tsv(event.type)}\t${time(event.timestamp)}\t${receiveTime(event.receivedAt)}\t${event.source === undefined ? '' : tsv(event.source)}\t${event.userId === undefined ? '' : tsv(event.userId)}\t${event.sessionId === undefined ? '' : tsv(event.sessionId)}\t${properties === undefined ? '' : jsonTsv(properties)}\t${event.transport}\n`,
-    )
+    out.field(event.id)
+    out.field(event.type)
+    if (datetime) {
+      out.time(event.timestamp)
+      out.time(event.receivedAt)
+    } else {
+      out.field(String(event.timestamp))
+      out.field(String(event.receivedAt))
+    }
+    // Absent optional fields are stored as '' (no Nullable: cheaper, and 18.16-friendly).
+    optional(out, event.source)
+    optional(out, event.userId)
+    optional(out, event.sessionId)
+    if (properties === undefined) out.empty()
+    else out.json(properties)
+    out.field(event.transport, NEWLINE)
   }
   return out.done()
 }
 
-/**
- * The characters a chunk's text holds at most (a longer row makes a chunk of its own). V8 keeps a
- * string past 128 KiB in pages mapped for it alone, and their page faults cost ten times the rows'
- * encoding (measured: 150 ns a row in 64 KiB chunks, 1,440 in 1 MiB ones); a two-byte string takes
- * two bytes a character.
- */
-const CHUNK_CHARS = 48 * 1024
-
-/**
- * Joins rows into chunks and encodes each chunk as UTF-8 in one call: a batch never becomes one
- * large string, and the encoder is not called once a row (that native call per row cost more than
- * the rows' text, about 0.2 µs each).
- */
-class RowWriter {
-  private readonly chunks: Buffer[] = []
-  private text = ''
-
-  row(text: string): void {
-    if (this.text.length + text.length > CHUNK_CHARS) this.flush()
-    this.text += text
-  }
-
-  done(): Buffer[] {
-    this.flush()
-    return this.chunks
-  }
-
-  private flush(): void {
-    if (this.text.length > 0) this.chunks.push(Buffer.from(this.text))
-    this.text = ''
-  }
-}
-
-const TSV_SPECIAL = /[\\\t\n\r\0]/
-const TSV_SPECIAL_ALL = new RegExp(TSV_SPECIAL.source, 'g')
-const TSV_ESCAPES: Record<string, string> = {
-  '\\': '\\\\',
-  '\t': '\\t',
-  '\n': '\\n',
-  '\r': '\\r',
-  '\0': '\\0',
-}
-
-/**
- * JSON text as a TabSeparated field. JSON writes every control character escaped (\t, \n, \u0000),
- * so of the bytes TabSeparated escapes only the backslash can be in it: one search for it is
- * cheaper than `tsv`'s pattern over the longest field of the row.
- */
-function jsonTsv(json: string): string {
-  return json.includes('\\') ? json.replaceAll('\\', '\\\\') : json
-}
-
-/** A string as a TabSeparated field: the bytes that would end or confuse a field, escaped. */
-export function tsv(value: string): string {
-  return TSV_SPECIAL.test(value) ? value.replace(TSV_SPECIAL_ALL, (c) => TSV_ESCAPES[c]!) : value
+function optional(out: TsvWriter, value: string | undefined): void {
+  if (value === undefined) out.empty()
+  else out.field(value)
 }
 
 /** A row as read back; an absent optional field was stored as '' and reads back as absent. */
