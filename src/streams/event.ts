@@ -102,10 +102,15 @@ export interface AcceptedEvent {
 export type EventFields = Omit<AcceptedEvent, 'properties'>
 
 /**
- * The event of these fields with these properties, its keys in the order an accepted event has
- * them everywhere (properties before transport), built field by field: this runs once per event.
+ * The event of these fields with these properties (none: without the key), its keys in the order
+ * an accepted event has them everywhere (properties before transport), and no key for an absent
+ * field (the pipeline's fields hold every key, absent ones undefined: see normalize.ts). Built
+ * field by field: this runs once per event.
  */
-export function eventWith(fields: EventFields, properties: Record<string, unknown>): AcceptedEvent {
+export function eventWith(
+  fields: EventFields,
+  properties: Record<string, unknown> | undefined,
+): AcceptedEvent {
   const event = {
     id: fields.id,
     type: fields.type,
@@ -115,7 +120,7 @@ export function eventWith(fields: EventFields, properties: Record<string, unknow
   if (fields.source !== undefined) event.source = fields.source
   if (fields.userId !== undefined) event.userId = fields.userId
   if (fields.sessionId !== undefined) event.sessionId = fields.sessionId
-  event.properties = properties
+  if (properties !== undefined) event.properties = properties
   event.transport = fields.transport
   return event
 }

@@ -62,8 +62,7 @@ export function normalize(raw: unknown, context: NormalizeContext): Normalized {
   if (!parts.ok) return parts
   return {
     ok: true,
-    event:
-      parts.properties === undefined ? parts.fields : eventWith(parts.fields, parts.properties),
+    event: eventWith(parts.fields, parts.properties),
     fingerprint: parts.fingerprint,
     propertiesText: parts.propertiesText,
   }
@@ -95,19 +94,22 @@ export function normalizeParts(raw: unknown, context: NormalizeContext): Normali
       : typeof input.timestamp === 'number'
         ? input.timestamp
         : parseRfc3339(input.timestamp)!
-  // Built field by field rather than with conditional spreads: this runs once per event.
-  const fields = {
+  // Every key in one literal, absent ones undefined: one object with its fields inside it. Keys
+  // added one by one made V8 give every event's fields a second object (a property array), and
+  // these fields wait for storage with up to MAX_INFLIGHT_EVENTS others. Readers get events from
+  // eventWith, which leaves absent keys out.
+  const fields: EventFields = {
     id: input.id ?? (context.newId ?? uuidv7)(),
     type: input.type,
     timestamp: sentTimestamp ?? context.receivedAt,
     receivedAt: context.receivedAt,
-  } as Mutable<EventFields>
-  // An empty string is no value: ClickHouse stores both as '', so a reader of storage could never
-  // tell them apart, and the event as accepted is the event as stored (and as re-sent).
-  if (input.source) fields.source = input.source
-  if (input.userId) fields.userId = input.userId
-  if (input.sessionId) fields.sessionId = input.sessionId
-  fields.transport = context.transport
+    // An empty string is no value: ClickHouse stores both as '', so a reader of storage could never
+    // tell them apart, and the event as accepted is the event as stored (and as re-sent).
+    source: input.source || undefined,
+    userId: input.userId || undefined,
+    sessionId: input.sessionId || undefined,
+    transport: context.transport,
+  }
   return {
     ok: true,
     fields,
@@ -116,8 +118,6 @@ export function normalizeParts(raw: unknown, context: NormalizeContext): Normali
     propertiesText: properties?.text,
   }
 }
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
 /**
  * A digest of what the client said about the event: a re-send of the same event has the same one

@@ -76,10 +76,12 @@ class ValidEnvelope implements Envelope {
   }
 
   get event(): AcceptedEvent {
-    return (this.built ??=
+    return (this.built ??= eventWith(
+      this.fields,
       this.propertiesText === undefined
-        ? this.fields
-        : eventWith(this.fields, JSON.parse(this.propertiesText) as Record<string, unknown>))
+        ? undefined
+        : (JSON.parse(this.propertiesText) as Record<string, unknown>),
+    ))
   }
 
   settle(outcome: Outcome): void {
