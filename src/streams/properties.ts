@@ -208,8 +208,8 @@ function visit(value: object, depth: number, walk: Walk, maxDepth = PROPERTIES_M
   }
   let previous: string | undefined
   let sorted = true
-  // the children whose forms are copies, found only when there are any
-  let forms: Map<string, object> | undefined
+  // the children whose forms are copies, as key, form, key, form…: made only when there are any
+  let forms: Array<string | object> | undefined
   for (const key in value) {
     if (FORBIDDEN_KEYS.has(key)) walk.forbidden = true
     if (previous !== undefined && previous > key) sorted = false
@@ -219,15 +219,16 @@ function visit(value: object, depth: number, walk: Walk, maxDepth = PROPERTIES_M
       if (child - child !== 0) walk.nonFinite = true
     } else if (child !== null && typeof child === 'object') {
       const form = visit(child, depth + 1, walk, maxDepth)
-      if (form !== child) (forms ??= new Map()).set(key, form)
+      if (form !== child) (forms ??= []).push(key, form)
     }
     if (walk.depth > maxDepth) return value
   }
   if (sorted && forms === undefined) return value
+  const copied = forms === undefined ? undefined : new CopiedChildren(forms)
   const copy: Record<string, unknown> = {}
   const keys = Object.keys(value)
   for (const key of sorted ? keys : sortInPlace(keys)) {
-    const child = forms?.get(key) ?? (value as Record<string, unknown>)[key]
+    const child = copied?.get(key) ?? (value as Record<string, unknown>)[key]
     // A plain assignment to __proto__ would set the prototype instead of a key.
     if (key === '__proto__')
       Object.defineProperty(copy, key, {
@@ -239,6 +240,29 @@ function visit(value: object, depth: number, walk: Walk, maxDepth = PROPERTIES_M
     else copy[key] = child
   }
   return copy
+}
+
+/**
+ * The copied children of one object, by key. Most objects have one or two, found by a scan of the
+ * pairs; a Map (about 200 bytes for even one entry, once per event's properties) only past a few,
+ * so that an object of thousands of copied children is not scanned once per key.
+ */
+class CopiedChildren {
+  private readonly map: Map<string, object> | undefined
+
+  constructor(private readonly pairs: Array<string | object>) {
+    if (pairs.length <= 16) return
+    this.map = new Map()
+    for (let i = 0; i < pairs.length; i += 2)
+      this.map.set(pairs[i] as string, pairs[i + 1] as object)
+  }
+
+  get(key: string): object | undefined {
+    if (this.map !== undefined) return this.map.get(key)
+    const { pairs } = this
+    for (let i = 0; i < pairs.length; i += 2) if (pairs[i] === key) return pairs[i + 1] as object
+    return undefined
+  }
 }
 
 /**
