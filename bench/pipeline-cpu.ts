@@ -4,16 +4,18 @@
  * parses WebSocket frames (parseClientFrame), offers them to the real pipeline with the real Redis
  * dedupe store (REDIS_URL, default 127.0.0.1:6379) and the server's telemetry, and a sink that
  * encodes every batch as the TabSeparated body the ClickHouse sink sends, then waits a simulated
- * insert (INSERT_MS, default 30) instead of sending it. Clients keep WINDOW frames each in flight,
- * as the bench's WebSocket clients do. Redis's own CPU is not counted; the process's is, GC included.
+ * insert (INSERT_MS, default 30) instead of sending it. Clients keep about 2,000 events each in
+ * flight, as the bench's WebSocket clients do. Redis's CPU is not counted; the process's is, GC
+ * included. It leaves out ws framing, the acks' socket writes and HTTP: `npm run bench -- --quick`
+ * is the end-to-end check.
  *
  *   npm run bench:pipeline -- <events per frame> <events> [rounds]
  *
- * Prints user+system CPU µs per event for each round, and the median and minimum of all but the first. PROFILE=<file> writes a
- * CPU profile (.cpuprofile) of the measured part of the last round only: not of building the frames;
- * HEAP_PROFILE=<file> a sampling heap profile (.heapprofile) of what that part allocates. Far steadier than the
- * server bench (no other process shares the measurement), but it leaves out ws framing, acks'
- * socket writes and HTTP: `npm run bench -- --quick` is the end-to-end check.
+ * Prints user+system CPU µs per event for each round, and the median and minimum of all rounds but
+ * the first (the JIT's warm-up). On shared machines one run still moves by ±15% from the next:
+ * compare two trees in interleaved runs, several of each. PROFILE=<file> writes a CPU profile
+ * (.cpuprofile) of the measured part of the last round, not of building its frames; HEAP_PROFILE=
+ * <file> a sampling heap profile (.heapprofile) of what that part allocates.
  */
 import { randomUUID } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
