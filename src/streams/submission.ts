@@ -18,8 +18,6 @@ export class Submission {
   private abandoned = false
   /** the id of each event that passed validation: what `abandon` answers with */
   private ids: Array<string | undefined> | undefined
-  /** the events storage has taken: `abandon` answers them `accepted` */
-  private stored: Set<number> | undefined
 
   constructor(
     events: readonly unknown[],
@@ -50,9 +48,12 @@ export class Submission {
     this.ids[index] = id
   }
 
-  /** Notes that storage has taken an event's row (see `abandon`). */
+  /**
+   * Notes that storage has taken an event's row (see `abandon`). Kept in the event's result slot,
+   * which stays empty until it settles, rather than in a Set made for every frame.
+   */
   committed(index: number): void {
-    ;(this.stored ??= new Set()).add(index)
+    if (this.results[index] === undefined) this.results[index] = STORED
   }
 
   /** events not settled yet */
@@ -72,17 +73,20 @@ export class Submission {
     this.events = undefined
     let settled = 0
     for (let i = 0; i < this.results.length && this.pending > 0; i++) {
-      if (this.results[i] !== undefined) continue
-      this.settle(i, this.ids?.[i], this.stored?.has(i) ? ACCEPTED : outcome)
+      const result = this.results[i]
+      if (result !== undefined && result !== STORED) continue
+      this.settle(i, this.ids?.[i], result === STORED ? ACCEPTED : outcome)
       settled++
     }
     return settled
   }
 
   settle(index: number, id: string | undefined, outcome: Outcome): void {
-    if (this.abandoned && this.results[index] !== undefined) return
+    const result = this.results[index]
+    const settled = result !== undefined && result !== STORED
+    if (this.abandoned && settled) return
     // A second settle of the same event would corrupt the count; it is a bug upstream, so ignore it loudly in tests.
-    if (this.results[index] !== undefined) throw new Error(`event ${index} settled twice`)
+    if (settled) throw new Error(`event ${index} settled twice`)
     this.results[index] = toResult(index, id, outcome)
     this.eventSettled()
     if (--this.pending === 0) this.allSettled(this.results)
@@ -98,6 +102,9 @@ export class Submission {
     this.onSettled(results)
   }
 }
+
+/** The mark of an event storage has taken and that has no result yet: never seen outside (see `committed`). */
+const STORED: EventResult = Object.freeze({ index: -1, status: 'accepted' })
 
 /** One raw event on its way through validation; it carries its own settle callback. */
 export class RawEnvelope {
