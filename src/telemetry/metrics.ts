@@ -52,6 +52,7 @@ export function createMetrics(registry = new Registry()): Metrics {
   const registers = [registry]
   // Added up per submission in plain numbers and handed to the counter when it is read: a labelled
   // inc hashes its labels on every call, once per frame (with one event a frame, once per event).
+  // The counter is reached only through the registry, which calls its `collect` when read.
   const answered: Record<Transport, Record<EventStatus, number>> = {
     ws: { accepted: 0, duplicate: 0, rejected: 0, failed: 0 },
     rest: { accepted: 0, duplicate: 0, rejected: 0, failed: 0 },
