@@ -1,4 +1,5 @@
 import type { Issue } from './outcome.js'
+import { setOwnKey } from './own-key.js'
 
 export const PROPERTIES_MAX_BYTES = 32 * 1024
 export const PROPERTIES_MAX_DEPTH = 32
@@ -229,15 +230,7 @@ function visit(value: object, depth: number, walk: Walk, maxDepth = PROPERTIES_M
   const keys = Object.keys(value)
   for (const key of sorted ? keys : sortInPlace(keys)) {
     const child = copied?.get(key) ?? (value as Record<string, unknown>)[key]
-    // A plain assignment to __proto__ would set the prototype instead of a key.
-    if (key === '__proto__')
-      Object.defineProperty(copy, key, {
-        value: child,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      })
-    else copy[key] = child
+    setOwnKey(copy, key, child)
   }
   return copy
 }

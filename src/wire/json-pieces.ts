@@ -1,3 +1,5 @@
+import { setOwnKey } from '../streams/own-key.js'
+
 /**
  * JSON.parse of a large text in pieces, with JSON.parse's result.
  *
@@ -94,14 +96,7 @@ function parseObject(
     const key = JSON.parse(bytes.toString('utf8', keyStart, keyEnd)) as string
     const value = parseRange(bytes, colon + 1, to, pieceBytes)
     // As JSON.parse does: `__proto__` is an own key, never the prototype; a repeated key's last value wins.
-    if (key === '__proto__')
-      Object.defineProperty(out, key, {
-        value,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      })
-    else out[key] = value
+    setOwnKey(out, key, value)
     from = to + 1
   }
   return out

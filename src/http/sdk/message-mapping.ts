@@ -1,5 +1,6 @@
 import { parseRfc3339 } from '../../streams/event.js'
 import type { Issue } from '../../streams/outcome.js'
+import { setOwnKey } from '../../streams/own-key.js'
 
 /**
  * One SDK message mapped onto an event of API.md §1, or why it cannot be: a message that cannot be
@@ -123,7 +124,7 @@ export function withSdkPart(
 /** `base` with `over`'s keys set on top, in a new object built key by key (see withSdkPart). */
 export function merged(base: Record<string, unknown>, over: unknown): Record<string, unknown> {
   const result = without(base, NOTHING)
-  if (isObject(over)) for (const key of Object.keys(over)) assign(result, key, over[key])
+  if (isObject(over)) for (const key of Object.keys(over)) setOwnKey(result, key, over[key])
   return result
 }
 
@@ -135,18 +136,6 @@ export function without(
   omit: ReadonlySet<string>,
 ): Record<string, unknown> {
   const kept: Record<string, unknown> = {}
-  for (const key of Object.keys(message)) if (!omit.has(key)) assign(kept, key, message[key])
+  for (const key of Object.keys(message)) if (!omit.has(key)) setOwnKey(kept, key, message[key])
   return kept
-}
-
-/** Defined, not assigned, for `__proto__`: a key sent as data stays a key (validation then refuses it). */
-function assign(target: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__')
-    Object.defineProperty(target, key, {
-      value,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    })
-  else target[key] = value
 }
