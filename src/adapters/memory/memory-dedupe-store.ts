@@ -120,11 +120,10 @@ export function createMemoryDedupeStore(options: MemoryDedupeStoreOptions): Memo
 
   function commit(id: string, fingerprint: string, expiresAt: number): void {
     reserved.delete(id)
-    if (committed.has(id)) {
-      committed.set(id, fingerprint)
-      return
-    }
+    const again = committed.has(id)
+    // set() on a key it holds keeps the key's place, and so its span.
     committed.set(id, fingerprint)
+    if (again) return
     const last = spans.length > firstSpan ? spans[spans.length - 1]! : undefined
     if (last?.expiresAt === expiresAt) last.count++
     else spans.push({ expiresAt, count: 1 })
