@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { CountedHistogram } from './counted-histogram.js'
 import type { WsTelemetry } from '../adapters/ws/index.js'
 import type { HttpTelemetry } from '../http/ports.js'
 import type { Admission } from '../streams/admission.js'
@@ -120,12 +121,12 @@ export function createMetrics(registry = new Registry()): Metrics {
     labelNames: ['transport'] as const,
     registers,
   })
-  const lag = new Histogram({
-    name: 'sluice_ingest_lag_seconds',
-    help: 'Time from receiving an event to committing it',
-    buckets: LATENCY_BUCKETS,
+  const lag = new CountedHistogram(
+    'sluice_ingest_lag_seconds',
+    'Time from receiving an event to committing it',
+    LATENCY_BUCKETS,
     registers,
-  })
+  )
   const pauses = new Counter({
     name: 'sluice_admission_pauses_total',
     help: 'Times admission crossed the high-water mark and told readers to pause',
@@ -187,7 +188,15 @@ export function createMetrics(registry = new Registry()): Metrics {
       rows.inc(count)
       insertDuration.observe(durationMs / 1000)
       const now = Date.now()
-      for (const event of committed) lag.observe((now - event.receivedAt) / 1000)
+      // The events of one frame or request share their receive time and sit together in a batch:
+      // one observation per run of them.
+      for (let i = 0; i < committed.length;) {
+        const receivedAt = committed[i]!.receivedAt
+        let end = i + 1
+        while (end < committed.length && committed[end]!.receivedAt === receivedAt) end++
+        lag.observe((now - receivedAt) / 1000, end - i)
+        i = end
+      }
     },
     insertRetried: () => retries.inc(),
     batchFailed: () => failedBatches.inc(),

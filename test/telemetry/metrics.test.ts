@@ -37,3 +37,20 @@ describe('metrics: events answered', () => {
     ).toBe(6)
   })
 })
+
+describe('metrics: ingest lag', () => {
+  it('observes every committed event, one observation per run of equal receive times', async () => {
+    const { registry, pipeline } = createMetrics()
+    const now = Date.now()
+    // Three frames: 3 events 20 ms old, 2 events 400 ms old, then 1 more 20 ms old (a run of its own).
+    const events = [20, 20, 20, 400, 400, 20].map((age) => ({ receivedAt: now - age }))
+    pipeline.batchCommitted!(events.length, 5, events)
+    const text = await registry.metrics()
+    expect(series(text, 'sluice_ingest_lag_seconds_count')).toBe(6)
+    // Allow for the milliseconds between `now` here and the clock read inside.
+    expect(series(text, 'sluice_ingest_lag_seconds_bucket{le="0.025"}')).toBe(4)
+    expect(series(text, 'sluice_ingest_lag_seconds_bucket{le="0.25"}')).toBe(4)
+    expect(series(text, 'sluice_ingest_lag_seconds_bucket{le="0.5"}')).toBe(6)
+    expect(series(text, 'sluice_ingest_lag_seconds_sum')).toBeGreaterThanOrEqual(0.88)
+  })
+})
