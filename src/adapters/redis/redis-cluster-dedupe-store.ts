@@ -4,6 +4,7 @@ import type { Cluster } from 'ioredis'
 import type { Claim, ClaimReceipt, ClaimStatus, DedupeStore } from '../../streams/ports.js'
 import { primaryOf, primaryTags, slotMapKnown, slotOf } from './cluster-slots.js'
 import { LEASE_KEY_PREFIX, type InstanceLease } from './instance-lease.js'
+import { packClaims } from './packed-claims.js'
 import { CONFIRM, RELEASE, STATUS, claimScript } from './redis-dedupe-store.js'
 
 export interface RedisClusterDedupeStoreOptions {
@@ -53,7 +54,7 @@ class ClusterReceipt implements ClaimReceipt {
 }
 
 interface ClusterCommands {
-  sluiceClusterClaim(numKeys: number, ...args: Array<string | number>): Promise<string>
+  sluiceClusterClaim(numKeys: number, ...args: Array<string | number | Buffer>): Promise<string>
   sluiceClusterConfirm(numKeys: number, ...args: Array<string | number>): Promise<number>
   sluiceClusterRelease(numKeys: number, ...args: Array<string | number>): Promise<number>
 }
@@ -133,19 +134,18 @@ export function createRedisClusterDedupeStore(
     const batch = partName()
     const batchPrefix = `${batchKeyPrefix}{${tag}}`
     const stateKey = batchPrefix + batch
-    const args = new Array<string | number>(5 + indices.length * 2)
-    args[0] = batch
-    args[1] = ttl
-    args[2] = reservationMs
-    args[3] = batchPrefix
-    args[4] = `${leaseKeyPrefix}{${tag}}`
-    for (let j = 0; j < indices.length; j++) {
-      const claim = claims[indices[j]!]!
-      args[5 + j] = keyPrefix + claim.id
-      args[5 + indices.length + j] = claim.fingerprint
-    }
     try {
-      const answer = await commands.sluiceClusterClaim(1, stateKey, ...args)
+      const answer = await commands.sluiceClusterClaim(
+        1,
+        stateKey,
+        batch,
+        ttl,
+        reservationMs,
+        batchPrefix,
+        `${leaseKeyPrefix}{${tag}}`,
+        keyPrefix,
+        packClaims(claims, indices),
+      )
       if (answer.includes('n')) stateKeys.push(stateKey)
       return answer
     } catch (error) {

@@ -3,6 +3,7 @@ import { defer, of } from 'rxjs'
 import type { Redis } from 'ioredis'
 import type { Claim, ClaimReceipt, ClaimStatus, DedupeStore } from '../../streams/ports.js'
 import { LEASE_KEY_PREFIX, type InstanceLease } from './instance-lease.js'
+import { packClaims } from './packed-claims.js'
 
 export interface RedisDedupeStoreOptions {
   /** a connected ioredis client; the store never creates or closes it */
@@ -48,27 +49,19 @@ export interface RedisDedupeStoreOptions {
  */
 
 /*
- * The claim script in two layouts of its arguments.
- * 'keys' (one Redis): KEYS are the ids' keys, then this batch's state key; ARGV the batch, ttl,
- *   reservation in ms, the batch key prefix, the lease key prefix, then the fingerprints.
- * 'cluster' (redis-cluster-dedupe-store.ts): KEYS is the batch's state key alone; ARGV the same five,
- *   then the ids' keys, then the fingerprints. The ids' keys are in many slots of the one node the
- *   script runs on, which only a script flagged allow-cross-slot-keys may touch (Redis 7), and only
- *   when not declared as KEYS (the node refuses declared keys of several slots with CROSSSLOT).
+ * The claim script. KEYS: this batch's state key. ARGV: the batch, ttl, reservation in ms, the
+ * batch key prefix, the lease key prefix, the ids' key prefix, then the claims packed into one
+ * argument (packed-claims.ts: each id, then its fingerprint, as a 2-byte length and its bytes).
+ * The ids' keys are made in the script, not declared as KEYS: on a Redis Cluster they are in many
+ * slots of the one node the script runs on, which only a script flagged allow-cross-slot-keys may
+ * touch (Redis 7), and only undeclared (the node refuses declared keys of several slots with
+ * CROSSSLOT). On one Redis the script goes without the flag, which Redis before 7 cannot read.
  */
-export function claimScript(layout: 'keys' | 'cluster'): string {
-  const head =
-    layout === 'keys'
-      ? `
-local n = #KEYS - 1
-local ids, keyAt, fpAt = KEYS, 0, 5
-local batchKey = KEYS[#KEYS]`
-      : `#!lua flags=allow-cross-slot-keys
-local n = (#ARGV - 5) / 2
-local ids, keyAt, fpAt = ARGV, 5, 5 + n
-local batchKey = KEYS[1]`
-  return `${head}
+export function claimScript(layout: 'standalone' | 'cluster'): string {
+  const head = layout === 'cluster' ? '#!lua flags=allow-cross-slot-keys\n' : ''
+  return `${head}local batchKey = KEYS[1]
 local batch, ttl, batchPrefix, leasePrefix = ARGV[1], ARGV[2], ARGV[4], ARGV[5]
+local keyPrefix, packed = ARGV[6], ARGV[7]
 local me = string.match(batch, '^([^.]+)%.')
 -- Reserved first, so that a second copy of an id in this very batch reads as pending.
 redis.call('SET', batchKey, 'p', 'PX', ARGV[3])
@@ -88,9 +81,19 @@ local function stateOf(held)
   states[held] = state
   return state
 end
-local out, taken = {}, 0
-for i = 1, n do
-  local key, fp = ids[i + keyAt], ARGV[i + fpAt]
+local at = 1
+local function nextString()
+  local high, low = string.byte(packed, at, at + 1)
+  local length = high * 256 + low
+  local value = string.sub(packed, at + 2, at + 1 + length)
+  at = at + 2 + length
+  return value
+end
+local out, taken, i = {}, 0, 0
+while at <= #packed do
+  i = i + 1
+  local key = keyPrefix .. nextString()
+  local fp = nextString()
   local mine = batch .. ':' .. fp
   if redis.call('SET', key, mine, 'NX', 'EX', ttl) then
     out[i] = 'n'
@@ -144,7 +147,7 @@ export const STATUS: Record<string, ClaimStatus> = {
 
 /** What `defineCommand` adds to the client. Without numberOfKeys, the key count is the first argument. */
 interface DedupeCommands {
-  sluiceDedupeClaimBatch(numKeys: number, ...args: Array<string | number>): Promise<string>
+  sluiceDedupeClaimBatch(numKeys: number, ...args: Array<string | number | Buffer>): Promise<string>
   sluiceDedupeConfirmBatch(numKeys: number, ...args: Array<string | number>): Promise<number>
   sluiceDedupeReleaseBatch(numKeys: number, ...args: Array<string | number>): Promise<number>
 }
@@ -190,7 +193,7 @@ export function createRedisDedupeStore(options: RedisDedupeStoreOptions): Dedupe
     batchKeyPrefix = 'sluice:dedupe-batch:',
   } = options
   // Defining again on the same client (a second store) just replaces the same script.
-  redis.defineCommand('sluiceDedupeClaimBatch', { lua: claimScript('keys') })
+  redis.defineCommand('sluiceDedupeClaimBatch', { lua: claimScript('standalone') })
   redis.defineCommand('sluiceDedupeConfirmBatch', { lua: CONFIRM })
   redis.defineCommand('sluiceDedupeReleaseBatch', { lua: RELEASE })
   const commands = redis as unknown as DedupeCommands
@@ -204,24 +207,18 @@ export function createRedisDedupeStore(options: RedisDedupeStoreOptions): Dedupe
       if (claims.length === 0) return of<ClaimReceipt>(new RedisReceipt([], '', 0))
       return defer(async (): Promise<ClaimReceipt> => {
         const batch = batchName()
-        const keys = new Array<string>(claims.length + 1)
-        const fingerprints = new Array<string>(claims.length)
-        for (let i = 0; i < claims.length; i++) {
-          keys[i] = keyPrefix + claims[i]!.id
-          fingerprints[i] = claims[i]!.fingerprint
-        }
-        keys[claims.length] = batchKeyPrefix + batch
         let answer: string
         try {
           answer = await commands.sluiceDedupeClaimBatch(
-            keys.length,
-            ...keys,
+            1,
+            batchKeyPrefix + batch,
             batch,
             ttl,
             reservationMs,
             batchKeyPrefix,
             leaseKeyPrefix,
-            ...fingerprints,
+            keyPrefix,
+            packClaims(claims),
           )
         } catch (error) {
           // A claim ioredis gave up on (commandTimeout, or queued while disconnected) is not taken

@@ -112,6 +112,34 @@ describe('redis dedupe store', () => {
     }
   })
 
+  it('keeps every id under its own UTF-8 key, whatever its characters and length (ids packed into one argument)', async () => {
+    const store = storeOn(redis, { reservationSeconds: 5 })
+    const run = randomUUID()
+    // ASCII, Latin-1, three-byte and astral characters, separators Lua patterns treat specially,
+    // and an id of 128 three-byte units (384 bytes), the longest API.md §1 lets through.
+    const ids = [
+      `${run}-a`,
+      `${run}-é`,
+      `${run}-日本`,
+      `${run}-😀`,
+      `${run}-:%.\0\n`,
+      `日`.repeat(92) + run,
+    ]
+    const claims = ids.map((id, i) => ({ id, fingerprint: `fp-${i}-ü` }))
+    const first = await value(store.claim(claims))
+    expect(first.statuses).toEqual(ids.map(() => 'new'))
+    for (const [i, id] of ids.entries())
+      expect((await redis.get(prefix + id))?.split(':').slice(1).join(':')).toBe(`fp-${i}-ü`)
+    await done(store.confirm([first]))
+    // The same ids again: the same fingerprints are duplicates, another is a conflict.
+    const again = claims.map((claim, i) =>
+      i % 2 === 0 ? claim : { ...claim, fingerprint: 'other' },
+    )
+    expect((await value(store.claim(again))).statuses).toEqual(
+      ids.map((_, i) => (i % 2 === 0 ? 'duplicate' : 'conflict')),
+    )
+  })
+
   it('keeps each id for the full TTL, and its claim batch reserved for reservationSeconds, then committed for the TTL', async () => {
     const store = storeOn(redis, { ttlSeconds: 3600, reservationSeconds: 30 })
     const one = claim()
