@@ -185,8 +185,8 @@ export function tabSeparatedRows(rows: readonly EventRow[], dialect: Dialect): B
       out.time(event.timestamp)
       out.time(event.receivedAt)
     } else {
-      out.field(String(event.timestamp))
-      out.field(String(event.receivedAt))
+      out.integer(event.timestamp)
+      out.integer(event.receivedAt)
     }
     // Absent optional fields are stored as '' (no Nullable: cheaper, and 18.16-friendly).
     optional(out, event.source)

@@ -97,6 +97,28 @@ export class TsvWriter {
     this.at = at
   }
 
+  /**
+   * A non-negative integer in decimal (epoch milliseconds, for a server without DateTime64):
+   * digits written in place, not a string made by String() and copied. Anything else (negative,
+   * fractional, past 2^53) is written from String().
+   */
+  integer(value: number, end: number = TAB): void {
+    if (!Number.isSafeInteger(value) || value < 0) return this.encoded(String(value), end)
+    let digits = 1
+    for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++
+    this.room(digits + 1)
+    const { chunk } = this
+    let at = this.at + digits
+    chunk[at] = end
+    this.at = at + 1
+    let rest = value
+    do {
+      const next = Math.floor(rest / 10)
+      chunk[--at] = ZERO + (rest - next * 10)
+      rest = next
+    } while (rest > 0)
+  }
+
   /** Every byte written, in chunks of at most CHUNK_BYTES (but for a longer field's own). */
   done(): Buffer[] {
     if (this.at > 0) this.chunks.push(this.chunk.subarray(0, this.at))

@@ -24,6 +24,23 @@ describe('TsvWriter', () => {
     )
   })
 
+  it('writes every integer as String does, and anything else through String', () => {
+    const value = fc.oneof(
+      fc.integer({ min: 0, max: 4_102_444_800_000 }),
+      fc.constantFrom(0, 9, 10, 99, 100, Number.MAX_SAFE_INTEGER, 2 ** 53, -1, -0, 0.5, 1e21),
+      fc.maxSafeNat(),
+      fc.double({ noNaN: true }),
+    )
+    fc.assert(
+      fc.property(fc.array(value, { maxLength: 50 }), (values) => {
+        const out = new TsvWriter()
+        for (const v of values) out.integer(v, NEWLINE)
+        expect(text(out.done())).toBe(values.map((v) => `${String(v)}\n`).join(''))
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
   it('keeps the slow path for times Date writes with a six-digit year', () => {
     const out = new TsvWriter()
     out.time(253_402_300_800_000)
