@@ -1,4 +1,5 @@
 import type { Issue } from './outcome.js'
+import { flatten } from './flat-string.js'
 import { setOwnKey } from './own-key.js'
 
 export const PROPERTIES_MAX_BYTES = 32 * 1024
@@ -55,6 +56,8 @@ export function checkProperties(
       issues: [{ path, message: `must be at most ${PROPERTIES_MAX_BYTES} bytes serialized` }],
     }
   }
+  // The text waits for storage with the event (validate.ts): kept flat (flat-string.ts).
+  flatten(text)
   return textLeavingOut === undefined ? { ok: true, text } : { ok: true, text, textLeavingOut }
 }
 
