@@ -15,6 +15,17 @@ export interface Envelope extends EventRow {
    * (which says nothing was stored).
    */
   committed?(): void
+  /**
+   * Optional: after this envelope settles, tells `watcher` once, with its outcome. dedupe tracks an
+   * envelope that offers this as it is; one that does not, it wraps in an envelope of its own (a
+   * second object for every event in flight).
+   */
+  watch?(watcher: SettleWatcher): void
+}
+
+/** Told once that an envelope it watches has settled, and how (see `Envelope.watch`). */
+export interface SettleWatcher {
+  settled(envelope: Envelope, outcome: Outcome): void
 }
 
 /** A batch dedupe let through, with the receipts of the claims that reserved its ids (none when the store was unreachable and dedupe failed open). */

@@ -5,13 +5,25 @@ import type { Envelope } from '../../src/streams/envelope.js'
 import { dedupe } from '../../src/streams/operators/dedupe.js'
 import { ACCEPTED, failed } from '../../src/streams/outcome.js'
 import type { Claim, ClaimReceipt, DedupeStore } from '../../src/streams/ports.js'
-import { claimNow, confirmNow, envelopes, ids, testScheduler } from './helpers.js'
+import {
+  claimNow,
+  confirmNow,
+  envelopes as plainEnvelopes,
+  ids,
+  testScheduler,
+  watchableEnvelopes,
+} from './helpers.js'
 
 function memoryStore(now: () => number, reservationSeconds = 60) {
   return createMemoryDedupeStore({ ttlSeconds: 3600, reservationSeconds, maxEntries: 1000, now })
 }
 
-describe('dedupe', () => {
+// Every case twice: envelopes dedupe wraps to hear when they settle, and envelopes it watches as
+// they are (the pipeline's own: validate.ts).
+describe.each([
+  ['envelopes it wraps', plainEnvelopes],
+  ['envelopes it watches', watchableEnvelopes],
+])('dedupe, %s', (_kind, envelopes) => {
   it('lets the first copy of an id in a batch through and settles the later copies from its outcome', () => {
     const scheduler = testScheduler()
     scheduler.run(({ hot, expectObservable, flush }) => {
@@ -226,3 +238,22 @@ function claimNowReceipt(store: DedupeStore, claims: readonly Claim[]): ClaimRec
   from(store.claim(claims)).subscribe((r) => (receipt = r))
   return receipt
 }
+
+describe('dedupe and the envelopes it passes on', () => {
+  it('passes an envelope that can be watched on as it is, and wraps one that cannot', () => {
+    const scheduler = testScheduler()
+    scheduler.run(({ hot, flush }) => {
+      const watchable = watchableEnvelopes(() => scheduler.now()).make('a')
+      const plain = plainEnvelopes(() => scheduler.now()).make('b')
+      let passed: readonly Envelope[] = []
+      hot('-x-|', { x: [watchable, plain] })
+        .pipe(dedupe({ store: memoryStore(() => scheduler.now()), concurrency: 1 }))
+        .subscribe((batch) => (passed = batch.envelopes))
+      flush()
+      expect(passed).toHaveLength(2)
+      expect(passed[0]).toBe(watchable)
+      expect(passed[1]).not.toBe(plain)
+      expect(passed[1]!.event.id).toBe('b')
+    })
+  })
+})

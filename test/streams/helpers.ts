@@ -1,7 +1,7 @@
 import { from, Observable } from 'rxjs'
 import { TestScheduler } from 'rxjs/testing'
 import { expect } from 'vitest'
-import type { Envelope } from '../../src/streams/envelope.js'
+import type { Envelope, SettleWatcher } from '../../src/streams/envelope.js'
 import type { AcceptedEvent, Transport } from '../../src/streams/event.js'
 import type { Pipeline } from '../../src/streams/pipeline.js'
 import type { Claim, ClaimStatus, DedupeStore } from '../../src/streams/ports.js'
@@ -30,6 +30,32 @@ export function envelopes(now: () => number) {
       })
     },
   })
+  return { make, settled }
+}
+
+/**
+ * The same, as envelopes that can be watched (`Envelope.watch`), as the pipeline's own are: each
+ * has its id, and tells its watcher once it has recorded how it settled.
+ */
+export function watchableEnvelopes(now: () => number) {
+  const { make: plain, settled } = envelopes(now)
+  const make = (id: string, fingerprint = `fp-${id}`): Envelope => {
+    const envelope = plain(id, fingerprint)
+    let watcher: SettleWatcher | undefined
+    const watchable: Envelope = {
+      id,
+      event: envelope.event,
+      fingerprint,
+      settle(outcome: Outcome) {
+        envelope.settle(outcome)
+        const told = watcher
+        watcher = undefined
+        told?.settled(watchable, outcome)
+      },
+      watch: (w) => void (watcher = w),
+    }
+    return watchable
+  }
   return { make, settled }
 }
 

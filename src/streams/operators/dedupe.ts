@@ -13,7 +13,7 @@ import {
   type Observable,
   type OperatorFunction,
 } from 'rxjs'
-import type { ClaimedBatch, Envelope } from '../envelope.js'
+import type { ClaimedBatch, Envelope, SettleWatcher } from '../envelope.js'
 import { CONFLICT, DUPLICATE, failed, followerOutcome, type Outcome } from '../outcome.js'
 import type { Claim, ClaimReceipt, ClaimStatus, DedupeStore } from '../ports.js'
 import type { PipelineTelemetry } from '../telemetry.js'
@@ -71,18 +71,39 @@ export function dedupe(options: DedupeOptions): OperatorFunction<Envelope[], Cla
 
   return (source) =>
     defer(() => {
-      const onTheirWay = new Map<string, Leader>()
+      // The ids on their way, and the later copies that follow the first (only ids that have any).
+      const onTheirWay = new Set<string>()
+      const followers = new Map<string, Envelope[]>()
+      // One for every first copy: an envelope that can be watched costs no object of its own here.
+      const watcher: SettleWatcher = {
+        settled(first, outcome) {
+          const id = idOf(first)
+          onTheirWay.delete(id)
+          const waiting = followers.get(id)
+          if (waiting === undefined) return
+          followers.delete(id)
+          for (const follower of waiting)
+            follower.settle(followerOutcome(outcome, follower.fingerprint === first.fingerprint))
+        },
+      }
 
       function track(batch: Envelope[]): Leader[] {
         const leaders: Leader[] = []
         for (const envelope of batch) {
-          const id = envelope.id ?? envelope.event.id
-          const leader = onTheirWay.get(id)
-          if (leader) (leader.followers ??= []).push(envelope)
+          const id = idOf(envelope)
+          if (onTheirWay.has(id)) {
+            const waiting = followers.get(id)
+            if (waiting === undefined) followers.set(id, [envelope])
+            else waiting.push(envelope)
+            continue
+          }
+          onTheirWay.add(id)
+          // The store reads a claim's id and fingerprint: an envelope without its own id is wrapped too.
+          if (envelope.watch === undefined || envelope.id === undefined)
+            leaders.push(new Watched(envelope, id, watcher))
           else {
-            const tracked = new Leader(envelope, id, onTheirWay)
-            onTheirWay.set(id, tracked)
-            leaders.push(tracked)
+            envelope.watch(watcher)
+            leaders.push(envelope as Leader)
           }
         }
         return leaders
@@ -93,7 +114,7 @@ export function dedupe(options: DedupeOptions): OperatorFunction<Envelope[], Cla
         filter((leaders) => leaders.length > 0),
         mergeMap(
           (leaders) =>
-            // A leader is its own claim (its id and fingerprint): no second object per event.
+            // An envelope is its own claim (its id and fingerprint): no second object per event.
             claimOnce(leaders).pipe(
               map((receipt) => claimed(leaders, receipt)),
               catchError((error: unknown) => {
@@ -148,15 +169,17 @@ const OUTCOME_OF: Record<Exclude<ClaimStatus, 'new'>, Outcome> = {
   pending: failed('this id is being committed by another request; send it again later'),
 }
 
-/** The first copy of an id on its way: when it settles, its followers settle from its outcome. */
-class Leader implements Envelope {
-  /** later copies of the id; made only when one comes (most ids have none) */
-  followers: Envelope[] | undefined
+const idOf = (envelope: Envelope): string => envelope.id ?? envelope.event.id
 
+/** The first copy of an id on its way, as claimed: its own id and fingerprint. */
+type Leader = Envelope & Claim
+
+/** An envelope that cannot be watched (see `Envelope.watch`), wrapped so that it can. */
+class Watched implements Leader {
   constructor(
     private readonly first: Envelope,
     readonly id: string,
-    private readonly onTheirWay: Map<string, Leader>,
+    private readonly watcher: SettleWatcher,
   ) {}
 
   get event() {
@@ -180,10 +203,7 @@ class Leader implements Envelope {
   }
 
   settle(outcome: Outcome): void {
-    this.onTheirWay.delete(this.id)
     this.first.settle(outcome)
-    if (this.followers)
-      for (const follower of this.followers)
-        follower.settle(followerOutcome(outcome, follower.fingerprint === this.first.fingerprint))
+    this.watcher.settled(this.first, outcome)
   }
 }

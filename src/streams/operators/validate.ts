@@ -1,5 +1,5 @@
 import { filter, map, type OperatorFunction } from 'rxjs'
-import type { Envelope } from '../envelope.js'
+import type { Envelope, SettleWatcher } from '../envelope.js'
 import { eventWith, type AcceptedEvent, type EventFields } from '../event.js'
 import { normalizeParts } from '../normalize.js'
 import { rejected, type Outcome } from '../outcome.js'
@@ -60,6 +60,7 @@ export function validate(options: ValidateOptions = {}): OperatorFunction<RawEnv
  */
 class ValidEnvelope implements Envelope {
   private built: AcceptedEvent | undefined
+  private watcher: SettleWatcher | undefined = undefined
 
   constructor(
     readonly fields: EventFields,
@@ -86,6 +87,14 @@ class ValidEnvelope implements Envelope {
 
   settle(outcome: Outcome): void {
     this.submission.settle(this.index, this.fields.id, outcome)
+    const { watcher } = this
+    if (watcher === undefined) return
+    this.watcher = undefined
+    watcher.settled(this, outcome)
+  }
+
+  watch(watcher: SettleWatcher): void {
+    this.watcher = watcher
   }
 
   committed(): void {
