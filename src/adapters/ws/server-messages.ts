@@ -25,10 +25,26 @@ export function welcome(
   return serialize({ op: 'welcome', connectionId, maxFrameBytes, maxEventsPerFrame })
 }
 
+/**
+ * The same text as `serialize` gives the ack, written out: an ack goes out for every publish frame,
+ * and JSON.stringify of its object and its results cost about twice as much (with one event per
+ * frame, ~0.6 µs of the frame's CPU). A result of another shape than {index, id, status} (a
+ * conflict, errors, no id) is left to JSON.stringify.
+ */
 export function ack(seq: number, ref: string | undefined, results: readonly EventResult[]): string {
-  return serialize(
-    ref === undefined ? { op: 'ack', seq, results } : { op: 'ack', seq, ref, results },
-  )
+  let text =
+    ref === undefined
+      ? `{"op":"ack","seq":${seq},"results":[`
+      : `{"op":"ack","seq":${seq},"ref":${JSON.stringify(ref)},"results":[`
+  for (let i = 0; i < results.length; i++) {
+    const result = results[i]!
+    if (i > 0) text += ','
+    text +=
+      result.id !== undefined && result.conflict === undefined && result.errors === undefined
+        ? `{"index":${result.index},"id":${JSON.stringify(result.id)},"status":"${result.status}"}`
+        : JSON.stringify(result)
+  }
+  return `${text}]}`
 }
 
 export function errorReply(seq: number, code: WsErrorCode, message: string): string {
