@@ -11,26 +11,25 @@
  * is the end-to-end check.
  *
  *   npm run bench:pipeline -- <events per frame> <events> [rounds]
+ *   AGAINST=<dir> npm run bench:pipeline -- <events per frame> <events> [pairs]
  *
  * Prints user+system CPU µs per event for each round, and the median and minimum of all rounds but
- * the first (the JIT's warm-up). On shared machines one run still moves by ±15% from the next:
- * compare two trees in interleaved runs, several of each. PROFILE=<file> writes a CPU profile
+ * the first (the JIT's warm-up). On shared machines one run moves by ±15% from the next, so to
+ * compare two trees run them in ONE process: AGAINST=<dir> loads a second tree (a worktree of
+ * another commit, with node_modules) beside this one, warms both up, then runs them in turns,
+ * swapping which goes first in each pair, and prints each tree's median and the median of the
+ * pairs' ratios (this tree against AGAINST's), with how many pairs this tree was the lower in.
+ * An A/A run (one commit in two worktrees, 8 pairs) read +2.3%, lower in 4. PROFILE=<file> writes a CPU profile
  * (.cpuprofile) of the measured part of the last round, not of building its frames; HEAP_PROFILE=
  * <file> a sampling heap profile (.heapprofile) of what that part allocates.
  */
 import { randomUUID } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
+import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { map, timer } from 'rxjs'
-import { parseClientFrame } from '../src/adapters/ws/client-frame.js'
-import { tabSeparatedRows } from '../src/adapters/clickhouse/clickhouse-schema.js'
-import { createRedisDedupeStore } from '../src/adapters/redis/redis-dedupe-store.js'
-import { createPipeline } from '../src/streams/pipeline.js'
 import type { EventRow, EventSink } from '../src/streams/ports.js'
-import { combineTelemetry, createMetrics } from '../src/telemetry/metrics.js'
-import { createStatusTracker } from '../src/telemetry/status.js'
-import { eventSource } from './events.js'
 
 const perFrame = Number(process.argv[2] ?? 100)
 const total = Number(process.argv[3] ?? 300_000)
@@ -41,19 +40,45 @@ const INSERT_MS = Number(process.env.INSERT_MS ?? 30)
 // The bench's ClickHouse server is Debian's 18.16: times as epoch milliseconds. chDB: datetime64.
 const DIALECT = process.env.DIALECT === 'datetime64' ? 'datetime64' : 'epoch-ms'
 
+/** The modules a round uses, from one tree: this one, or AGAINST's. */
+async function load(root: string) {
+  const from = (path: string) => import(new URL(path, `file://${root}/`).href)
+  return {
+    root,
+    frame: (await from(
+      'src/adapters/ws/client-frame.ts',
+    )) as typeof import('../src/adapters/ws/client-frame.js'),
+    schema: (await from(
+      'src/adapters/clickhouse/clickhouse-schema.ts',
+    )) as typeof import('../src/adapters/clickhouse/clickhouse-schema.js'),
+    store: (await from(
+      'src/adapters/redis/redis-dedupe-store.ts',
+    )) as typeof import('../src/adapters/redis/redis-dedupe-store.js'),
+    pipeline: (await from(
+      'src/streams/pipeline.ts',
+    )) as typeof import('../src/streams/pipeline.js'),
+    metrics: (await from(
+      'src/telemetry/metrics.ts',
+    )) as typeof import('../src/telemetry/metrics.js'),
+    status: (await from('src/telemetry/status.ts')) as typeof import('../src/telemetry/status.js'),
+    events: (await from('bench/events.ts')) as typeof import('./events.js'),
+  }
+}
+type Tree = Awaited<ReturnType<typeof load>>
+
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379')
 let encodedBytes = 0
-const sink: EventSink = {
-  write(rows: readonly EventRow[]) {
-    for (const chunk of tabSeparatedRows(rows, DIALECT)) encodedBytes += chunk.length
-    return timer(INSERT_MS).pipe(map(() => undefined))
-  },
-  isRetriable: () => true,
-}
 
-async function round(n: number): Promise<number> {
-  const metrics = createMetrics()
-  const pipeline = createPipeline(
+async function round(tree: Tree, n: number, profile: boolean): Promise<number> {
+  const sink: EventSink = {
+    write(rows: readonly EventRow[]) {
+      for (const chunk of tree.schema.tabSeparatedRows(rows, DIALECT)) encodedBytes += chunk.length
+      return timer(INSERT_MS).pipe(map(() => undefined))
+    },
+    isRetriable: () => true,
+  }
+  const metrics = tree.metrics.createMetrics()
+  const pipeline = tree.pipeline.createPipeline(
     {
       insertBatchMaxRows: 10_000,
       insertBatchMaxWaitMs: 50,
@@ -63,15 +88,18 @@ async function round(n: number): Promise<number> {
     },
     {
       sink,
-      store: createRedisDedupeStore({ redis, ttlSeconds: 600, reservationSeconds: 30 }),
-      telemetry: combineTelemetry(metrics.pipeline, createStatusTracker().pipeline),
+      store: tree.store.createRedisDedupeStore({ redis, ttlSeconds: 600, reservationSeconds: 30 }),
+      telemetry: tree.metrics.combineTelemetry(
+        metrics.pipeline,
+        tree.status.createStatusTracker().pipeline,
+      ),
     },
   )
   const runId = randomUUID().slice(0, 8)
   const framesPerClient = Math.ceil(total / perFrame / CLIENTS)
   // Frames are built before the clock starts: the clients' JSON.stringify is not Sluice's work.
   const frames = Array.from({ length: CLIENTS }, (_, client) => {
-    const source = eventSource(`${runId}-${n}`, client)
+    const source = tree.events.eventSource(`${runId}-${n}`, client)
     return Array.from({ length: framesPerClient }, (_, f) =>
       Buffer.from(
         JSON.stringify({
@@ -85,16 +113,16 @@ async function round(n: number): Promise<number> {
   const limits = { maxEventsPerFrame: 1000, maxSubscriptionTypes: 100 }
   // As the server does, nothing keeps a frame's parsed events once the pipeline has them.
   const offerFrame = (data: Buffer) => {
-    const frame = parseClientFrame(data, false, limits)
+    const frame = tree.frame.parseClientFrame(data, false, limits)
     if (frame.kind !== 'publish') throw new Error(`unexpected frame: ${frame.kind}`)
     const settled = pipeline.submit(frame.events, 'ws', data.length)
     if (settled === undefined) throw new Error('admission refused a frame')
     return settled
   }
   let accepted = 0
-  const profiling = process.env.PROFILE !== undefined && n === rounds - 1
+  const profiling = profile && process.env.PROFILE !== undefined
   if (profiling) await profiler.post('Profiler.start')
-  const sampling = process.env.HEAP_PROFILE !== undefined && n === rounds - 1
+  const sampling = profile && process.env.HEAP_PROFILE !== undefined
   // Objects collected before the profile is taken are kept in it: what was allocated, not what lived.
   if (sampling)
     await profiler.post('HeapProfiler.startSampling', {
@@ -130,18 +158,44 @@ async function round(n: number): Promise<number> {
   return (used.user + used.system) / events
 }
 
+const median = (values: readonly number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+
 const profiler = new Session()
 profiler.connect()
 await profiler.post('Profiler.enable')
-const results: number[] = []
-for (let n = 0; n < rounds; n++) {
-  const us = await round(n)
-  results.push(us)
-  console.log(`round ${n + 1}: ${us.toFixed(2)} µs CPU per event`)
+const here = await load(fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, ''))
+if (process.env.AGAINST === undefined) {
+  const results: number[] = []
+  for (let n = 0; n < rounds; n++) {
+    const us = await round(here, n, n === rounds - 1)
+    results.push(us)
+    console.log(`round ${n + 1}: ${us.toFixed(2)} µs CPU per event`)
+  }
+  // The first round warms the JIT up: the others are the measurement.
+  const measured = rounds > 1 ? results.slice(1) : results
+  console.log(
+    `${perFrame}/frame, ${total} events × ${rounds}: median ${median(measured).toFixed(2)}, min ${Math.min(...measured).toFixed(2)} µs CPU per event (${(encodedBytes / 1e6).toFixed(0)} MB encoded)`,
+  )
+} else {
+  const there = await load(process.env.AGAINST.replace(/\/$/, ''))
+  await round(there, -1, false)
+  await round(here, -2, false)
+  const ours: number[] = []
+  const theirs: number[] = []
+  for (let pair = 0; pair < rounds; pair++) {
+    const order = pair % 2 === 0 ? [here, there] : [there, here]
+    for (const tree of order)
+      (tree === here ? ours : theirs).push(
+        await round(tree, pair * 2 + (tree === here ? 0 : 1), false),
+      )
+    console.log(
+      `pair ${pair + 1}: this tree ${ours.at(-1)!.toFixed(2)}, AGAINST ${theirs.at(-1)!.toFixed(2)} µs CPU per event`,
+    )
+  }
+  const ratios = ours.map((us, i) => us / theirs[i]!)
+  console.log(
+    `${perFrame}/frame, ${total} events, ${rounds} pairs: this tree median ${median(ours).toFixed(2)}, AGAINST (${there.root}) median ${median(theirs).toFixed(2)} µs CPU per event; paired ratio median ${((median(ratios) - 1) * 100).toFixed(1)}%, this tree lower in ${ratios.filter((r) => r < 1).length} of ${rounds}`,
+  )
 }
-// The first round warms the JIT up: the others are the measurement.
-const sorted = (rounds > 1 ? results.slice(1) : results).sort((a, b) => a - b)
-console.log(
-  `${perFrame}/frame, ${total} events × ${rounds}: median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)}, min ${sorted[0]!.toFixed(2)} µs CPU per event (${(encodedBytes / 1e6).toFixed(0)} MB encoded)`,
-)
 redis.disconnect()
