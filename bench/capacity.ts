@@ -9,7 +9,7 @@
  */
 
 export interface Inputs {
-  /** Sluice CPU µs per event, WebSocket 100–1,000 per frame or REST 1,000 per batch (BENCHMARKS.md, quiet run: 19.0–23.0) */
+  /** Sluice CPU µs per event, WebSocket 100–1,000 per frame or REST 1,000 per batch (BENCHMARKS.md, 2026-12-02 morning run at the default scale: 13.4–14.1; 19.0–23.0 before that day's changes) */
   readonly sluiceUs: number
   /** Redis CPU µs per event for claim + confirm on a primary with a replica, ids claimed in large groups (docs/scaling.md: 7.1–8.7 on the cluster; 4.9–5.6 on one Redis without a replica) */
   readonly redisUs: number
@@ -51,7 +51,7 @@ export interface Inputs {
 }
 
 export const MEASURED: Inputs = {
-  sluiceUs: 21,
+  sluiceUs: 14,
   redisUs: 8,
   redisCallUs: 120,
   redisBytesPerKey: 152,
