@@ -3,7 +3,7 @@ import type { Claim } from '../../streams/ports.js'
 /**
  * A batch's claims as ONE argument of the claim script: for each claim, its id then its
  * fingerprint, each as a 2-byte big-endian length and that many bytes of UTF-8. The script reads
- * them back with string.byte and string.sub (claimScript's UNPACK).
+ * them back with string.byte and string.sub (claimScript's nextString).
  *
  * Two arguments per event (the id's key, the fingerprint) had ioredis spread, copy, flatten,
  * measure and concatenate some twenty thousand strings per batch into one command text: about a
