@@ -307,9 +307,10 @@ describe(
         ['page', 'user-42', 'web'],
       ])
       expect(JSON.stringify(events)).not.toContain(keys.batched)
-      expect(requests.filter((request) => request.startsWith(`POST ${origin}/v1/b`))).toEqual([
-        `POST ${origin}/v1/b`,
-      ])
+      // The batch was stored, but Chromium's report of its request may still be on its way here.
+      const batches = () => requests.filter((request) => request.startsWith(`POST ${origin}/v1/b`))
+      await until(() => batches().length > 0, UI_TIMEOUT_MS, "Chromium's report of the batch", 50)
+      expect(batches()).toEqual([`POST ${origin}/v1/b`])
       expect(await page.evaluate('window.shop.deliveryErrors')).toEqual([])
       await page.close()
     })
