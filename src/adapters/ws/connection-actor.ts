@@ -6,6 +6,7 @@ import { createOutboundMailbox, type OutboundMailbox } from './outbound-mailbox.
 import { createPublishQueue, type PublishQueue } from './publish-queue.js'
 import { ack, errorReply, pong, subscribed, unsubscribed, welcome } from './server-messages.js'
 import type { ConnectionActor, ConnectionHost, ConnectionState } from './connection.js'
+import type { BudgetedConnection } from './turn-budget.js'
 
 export type { ConnectionActor, ConnectionHost, ConnectionState } from './connection.js'
 
@@ -75,11 +76,25 @@ function closeThroughActor(this: WebSocket, code?: number, reason?: string | Buf
   actorOf(this).closeRequested(code, reason)
 }
 
-class SocketActor implements ConnectionActor {
+/**
+ * What one reply costs while it waits to be written, beyond its bytes: the socket's queue entry and
+ * the buffers of the frame. A peer that sends pings and reads nothing had 17 MB of 24-byte pongs
+ * waiting before their bytes reached sendHighWaterBytes (1 MiB): counted this way, ~1 MB.
+ */
+const REPLY_OVERHEAD_BYTES = 512
+
+class SocketActor implements ConnectionActor, BudgetedConnection {
   // Read-only to the gateway, which sees the ConnectionActor interface.
   state: ConnectionState = 'open'
   readingPaused = false
   drainingSince: number | undefined = undefined
+  budgetTurn = -1
+  framesThisTurn = 0
+  /** frames read past the turn's budget, as data, isBinary, data, isBinary…: handled in later turns */
+  private held: Array<RawData | boolean> | undefined = undefined
+  private heldHead = 0
+  /** replies given to the socket since its queue was last seen empty */
+  private unflushedReplies = 0
   private frames = 0
   private pausedForIngest = false
   private heardAt: number
@@ -153,11 +168,15 @@ class SocketActor implements ConnectionActor {
     // behind a slow commit is not read past `cap` waiting replies, so the mailbox stays bounded too.
     const forIngest =
       this.state === 'draining' ||
+      this.held !== undefined ||
       this.heldFrames > 0 ||
       this.inflightEvents >= cap ||
       this.pendingReplies >= cap ||
       host.pipeline.admission.paused
-    const backedUp = ws.bufferedAmount > host.options.sendHighWaterBytes
+    const buffered = ws.bufferedAmount
+    if (buffered === 0) this.unflushedReplies = 0
+    const backedUp =
+      buffered + this.unflushedReplies * REPLY_OVERHEAD_BYTES > host.options.sendHighWaterBytes
     // Only output that backs up needs the socket's 'drain' to resume reading at once; other pauses
     // are lifted by the calls that end them (a settled frame, the pipeline's water marks), and the
     // gateway's sweep checks every connection again each tick.
@@ -184,6 +203,7 @@ class SocketActor implements ConnectionActor {
   sendUnsolicited(text: string): void {
     if (this.ws.readyState !== WebSocket.OPEN) return
     this.ws.send(text)
+    this.unflushedReplies++
     this.updateReading()
   }
 
@@ -217,6 +237,30 @@ class SocketActor implements ConnectionActor {
   receive(data: RawData, isBinary: boolean): void {
     this.heardAt = this.host.now()
     if (this.state === 'closed' || this.closeSent) return
+    const budget = this.host.turnBudget
+    if (this.held === undefined && budget.mayHandle(this)) return this.handleNow(data, isBinary)
+    // Past this turn's budget, and behind every frame held before it.
+    ;(this.held ??= []).push(data, isBinary)
+    budget.later(this)
+    this.updateReading()
+  }
+
+  handleHeld(): boolean {
+    const { held } = this
+    if (held === undefined) return false
+    const data = held[this.heldHead] as RawData
+    const isBinary = held[this.heldHead + 1] as boolean
+    this.heldHead += 2
+    if (this.heldHead === held.length) {
+      this.held = undefined
+      this.heldHead = 0
+    }
+    if (this.state !== 'closed' && !this.closeSent) this.handleNow(data, isBinary)
+    return this.held !== undefined
+  }
+
+  private handleNow(data: RawData, isBinary: boolean): void {
+    const started = performance.now()
     // Every frame counts, whatever it is and however wrong (API.md §4).
     const seq = ++this.frames
     const reply = (this.mailbox ??= this.openMailbox()).reserve()
@@ -237,6 +281,7 @@ class SocketActor implements ConnectionActor {
     }
     this.updateReading()
     this.closeIfDrained()
+    this.host.turnBudget.spent(this, performance.now() - started)
   }
 
   private handle(
@@ -276,7 +321,11 @@ class SocketActor implements ConnectionActor {
   private openMailbox(): OutboundMailbox {
     const { ws, socket } = this
     return createOutboundMailbox(
-      (text) => ws.readyState === WebSocket.OPEN && ws.send(text),
+      (text) => {
+        if (ws.readyState !== WebSocket.OPEN) return
+        ws.send(text)
+        this.unflushedReplies++
+      },
       // One write for every reply that is ready in this turn of the event loop, not one per reply:
       // a committed batch settles the frames of many connections at once, and with one event per
       // frame that is a write (a system call) per event otherwise.
@@ -322,6 +371,7 @@ class SocketActor implements ConnectionActor {
     if (
       this.state !== 'draining' ||
       this.closeSent ||
+      this.held !== undefined ||
       this.heldFrames > 0 ||
       this.inflightEvents > 0 ||
       this.pendingReplies > 0
@@ -346,6 +396,8 @@ class SocketActor implements ConnectionActor {
   closed(code: number): void {
     if (this.state === 'closed') return
     this.state = 'closed'
+    this.held = undefined
+    this.host.turnBudget.forget(this)
     this.queue?.close()
     this.mailbox?.clear()
     this.ws

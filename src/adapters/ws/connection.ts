@@ -1,5 +1,6 @@
 import type { Pipeline } from '../../streams/pipeline.js'
 import type { TypeMatcher } from '../../streams/type-patterns.js'
+import type { TurnBudget } from './turn-budget.js'
 import type { ResolvedWsOptions } from './ws-options.js'
 import type { WsTelemetry } from './ws-telemetry.js'
 
@@ -11,6 +12,8 @@ export interface ConnectionHost {
   readonly options: ResolvedWsOptions
   readonly pipeline: Pipeline
   readonly telemetry: WsTelemetry
+  /** frame handling per turn of the event loop, shared by every connection (turn-budget.ts) */
+  readonly turnBudget: TurnBudget
   now(): number
   /** events of one of its frames settled: room came free in the pipeline */
   eventsSettled(): void

@@ -16,6 +16,7 @@ import {
 } from './connection-actor.js'
 import { createConnectionSweep } from './connection-sweep.js'
 import { createSubscriberFanout, type SubscriberFanout } from './subscriber-fanout.js'
+import { createTurnBudget } from './turn-budget.js'
 import { createOriginCheck } from './origin-check.js'
 import { refuseUpgrade, requestIdOf, upgradeKey } from './upgrade-refusal.js'
 import { PER_MESSAGE_DEFLATE, resolveWsOptions, type WsGatewayOptions } from './ws-options.js'
@@ -124,6 +125,7 @@ export function createWsGateway(options: WsGatewayOptions, deps: WsGatewayDeps):
     options: resolved,
     pipeline,
     telemetry,
+    turnBudget: createTurnBudget(),
     now,
     eventsSettled: () => waiting.roomMayHaveCome(),
     waitForAdmission: (connection) => waiting.add(connection),

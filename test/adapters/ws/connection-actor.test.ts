@@ -8,6 +8,7 @@ import {
   type ConnectionActor,
   type ConnectionHost,
 } from '../../../src/adapters/ws/connection-actor.js'
+import { createTurnBudget } from '../../../src/adapters/ws/turn-budget.js'
 import { resolveWsOptions } from '../../../src/adapters/ws/ws-options.js'
 import type { Pipeline } from '../../../src/streams/pipeline.js'
 import { uniqueId } from '../../support/services.js'
@@ -71,6 +72,7 @@ function recordingHost() {
     options: resolveWsOptions({}),
     pipeline,
     telemetry: {},
+    turnBudget: createTurnBudget(),
     now: Date.now,
     eventsSettled: () => calls.settled++,
     waitForAdmission: () => {},
@@ -106,6 +108,37 @@ describe('connection actor', () => {
     expect(calls.faults.map((error) => (error as Error).message)).toEqual([
       'a bug reached by this frame',
     ])
+  })
+
+  it('handles a flood of frames over many turns, in order, while not reading: timers still run between them', async () => {
+    const earlier = accepted.length
+    const client = await connect(url)
+    await until(() => accepted.length === earlier + 1)
+    const { ws, socket } = accepted[earlier]!
+    const { host } = recordingHost()
+    const budget = { turnMs: 1000, framesPerConnection: 50 }
+    const actor = createConnectionActor('c-flood', ws, socket, {
+      ...host,
+      turnBudget: createTurnBudget(performance.now.bind(performance), budget),
+    })
+    expect(await client.next()).toMatchObject({ op: 'welcome' })
+    // One write of 2,000 pings: ws hands them all over in the turn that reads them.
+    const frames = Array.from({ length: 2000 }, () => '{"op":"ping"}')
+    const tcp = (client.ws as unknown as { _socket: Duplex })._socket
+    tcp.cork()
+    for (const frame of frames) client.ws.send(frame)
+    tcp.uncork()
+    let ticks = 0
+    const ticker = setInterval(() => ticks++, 0)
+    await until(() => actor.readingPaused)
+    const seqs: number[] = []
+    for (let i = 0; i < 2000; i++) seqs.push(((await client.next()) as { seq: number }).seq)
+    clearInterval(ticker)
+    expect(seqs).toEqual(Array.from({ length: 2000 }, (_, i) => i + 1))
+    // 2,000 frames at 50 a turn: at least 40 turns, and the timer ran in many of them
+    expect(ticks).toBeGreaterThan(10)
+    await until(() => !actor.readingPaused)
+    client.ws.close()
   })
 
   it('releases everything it held when its peer vanishes with a frame in flight: listeners, held frames, replies', async () => {
