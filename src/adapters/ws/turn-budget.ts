@@ -35,7 +35,6 @@ export const TURN_BUDGET_MS = 20
 export const FRAMES_PER_CONNECTION = 256
 
 export function createTurnBudget(
-  now: () => number = performance.now.bind(performance),
   limits: { turnMs: number; framesPerConnection: number } = {
     turnMs: TURN_BUDGET_MS,
     framesPerConnection: FRAMES_PER_CONNECTION,

@@ -23,7 +23,7 @@ let budget: ReturnType<typeof createTurnBudget>
 describe('turn budget', () => {
   it('lets a connection handle its frames now until its share of the turn is spent', () => {
     const clock = { now: 0 }
-    budget = createTurnBudget(() => clock.now, { turnMs: 100, framesPerConnection: 3 })
+    budget = createTurnBudget({ turnMs: 100, framesPerConnection: 3 })
     const a = holding('a', 0, clock, 1, [])
     const b = holding('b', 0, clock, 1, [])
     for (let i = 0; i < 3; i++) {
@@ -36,7 +36,7 @@ describe('turn budget', () => {
 
   it('stops every connection once the turn has spent its milliseconds, and starts again next turn', async () => {
     const clock = { now: 0 }
-    budget = createTurnBudget(() => clock.now, { turnMs: 10, framesPerConnection: 100 })
+    budget = createTurnBudget({ turnMs: 10, framesPerConnection: 100 })
     const a = holding('a', 0, clock, 1, [])
     const b = holding('b', 0, clock, 1, [])
     budget.spent(a, 12)
@@ -50,7 +50,7 @@ describe('turn budget', () => {
   it('hands held frames out one connection at a time, over as many turns as the budget needs', async () => {
     const clock = { now: 0 }
     const log: string[] = []
-    budget = createTurnBudget(() => clock.now, { turnMs: 4, framesPerConnection: 100 })
+    budget = createTurnBudget({ turnMs: 4, framesPerConnection: 100 })
     const a = holding('a', 5, clock, 1, log)
     const b = holding('b', 2, clock, 1, log)
     budget.later(a)
@@ -66,7 +66,7 @@ describe('turn budget', () => {
   it('hands nothing to a connection it forgot', async () => {
     const clock = { now: 0 }
     const log: string[] = []
-    budget = createTurnBudget(() => clock.now, { turnMs: 4, framesPerConnection: 100 })
+    budget = createTurnBudget({ turnMs: 4, framesPerConnection: 100 })
     const a = holding('a', 5, clock, 1, log)
     budget.later(a)
     budget.forget(a)
