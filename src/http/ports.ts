@@ -6,6 +6,11 @@ export interface EventReader {
     readonly type?: string
     readonly sinceMs?: number
     readonly limit: number
+    /**
+     * At most this many bytes of properties (as stored, canonical JSON) in all: fewer than `limit`
+     * events when they are large, but always the newest one that matches.
+     */
+    readonly maxPropertiesBytes?: number
   }): Promise<AcceptedEvent[]>
 }
 

@@ -59,9 +59,9 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
     isRetriable: () => true,
     start: () => Promise.resolve({ version: 'memory' }),
     ping: () => Promise.resolve(!down()),
-    async recent({ type, sinceMs, limit }) {
+    async recent({ type, sinceMs, limit, maxPropertiesBytes = Infinity }) {
       await reachable()
-      return merged()
+      const newest = merged()
         .filter(
           (e) =>
             (type === undefined || e.type === type) &&
@@ -69,6 +69,13 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
         )
         .sort(newestFirst)
         .slice(0, limit)
+      let bytes = 0
+      const fit = newest.findIndex(
+        (e, i) =>
+          (bytes += e.properties === undefined ? 0 : JSON.stringify(e.properties).length) >
+            maxPropertiesBytes && i > 0,
+      )
+      return fit < 0 ? newest : newest.slice(0, fit)
     },
     async byIds(ids) {
       await reachable()

@@ -10,6 +10,7 @@ export interface StoredEventSink extends EventSink {
     readonly type?: string
     readonly sinceMs?: number
     readonly limit: number
+    readonly maxPropertiesBytes?: number
   }): Promise<AcceptedEvent[]>
   count(query?: {
     readonly ids?: readonly string[]
@@ -229,6 +230,25 @@ export function eventSinkContract(name: string, setup: () => Promise<EventSinkHa
         a.id,
       ])
       expect((await harness.sink.recent({ type, limit: 2 })).map((e) => e.id)).toEqual([c.id, b.id])
+    })
+
+    it('answers recent() with the newest events whose properties fit maxPropertiesBytes, and always the newest', async () => {
+      const type = uniqueType('sized')
+      // properties of 1,000 bytes each as stored: {"p":"x…"} is 8 bytes around the string
+      const sized = (ms: string) =>
+        event({ type, receivedAt: at(ms), properties: { p: 'x'.repeat(992) } })
+      const [a, b, c] = [
+        sized('2026-11-26T10:00:00.001Z'),
+        sized('2026-11-26T10:00:00.002Z'),
+        sized('2026-11-26T10:00:00.003Z'),
+      ]
+      await write(harness.sink, [a, b, c])
+      const ids = async (maxPropertiesBytes: number) =>
+        (await harness.sink.recent({ type, limit: 10, maxPropertiesBytes })).map((e) => e.id)
+      expect(await ids(3000)).toEqual([c.id, b.id, a.id])
+      expect(await ids(2999)).toEqual([c.id, b.id])
+      expect(await ids(1000)).toEqual([c.id])
+      expect(await ids(1)).toEqual([c.id])
     })
 
     it(

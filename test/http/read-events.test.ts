@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { READS_AT_ONCE, READS_WAITING } from '../../src/http/routes/read-events.js'
+import { createMemoryStorage } from '../../src/testing/memory-storage.js'
 import { fakeSluice, uniqueId } from '../support/services.js'
 
 let sluice: Awaited<ReturnType<typeof fakeSluice>>
@@ -118,5 +120,40 @@ describe('GET /v1/events', () => {
     expect(status).toBe(400)
     expect(body.error!.code).toBe('invalid_query')
     expect((await read(`type=${type}`)).body.events).toHaveLength(3)
+  })
+
+  it('reads two at a time, lets 32 more wait their turn, and answers 503 overloaded past that', async () => {
+    const storage = createMemoryStorage()
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    let running = 0
+    let most = 0
+    const sink: typeof storage = {
+      ...storage,
+      async recent(query) {
+        most = Math.max(most, ++running)
+        await held
+        running--
+        return storage.recent(query)
+      },
+    }
+    const gated = await fakeSluice({}, undefined, { sink })
+    try {
+      const reads = Array.from({ length: READS_AT_ONCE + READS_WAITING }, () =>
+        Promise.resolve(gated.app.request('/v1/events')),
+      )
+      const refused = await gated.app.request('/v1/events')
+      expect(refused.status).toBe(503)
+      expect(refused.headers.get('retry-after')).toBe('1')
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('overloaded')
+      release()
+      expect((await Promise.all(reads)).map((response) => response.status)).toEqual(
+        reads.map(() => 200),
+      )
+      expect(most).toBe(READS_AT_ONCE)
+      expect((await gated.app.request('/v1/events')).status).toBe(200)
+    } finally {
+      await gated.dispose()
+    }
   })
 })

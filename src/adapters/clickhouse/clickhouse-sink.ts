@@ -200,17 +200,26 @@ export function createClickHouseSink(options: ClickHouseSinkOptions): ClickHouse
       }
     },
 
-    async recent({ type, sinceMs, limit }) {
+    async recent({ type, sinceMs, limit, maxPropertiesBytes }) {
       const inUse = await dialectOf()
       const where = [
         ...(type === undefined ? [] : [`type = ${quoteString(type)}`]),
         ...(sinceMs === undefined ? [] : [`received_at >= ${sqlTime(sinceMs, inUse)}`]),
       ]
       // FINAL: a replayed id that has not been merged yet is still read once.
-      const query = `SELECT ${COLUMNS} FROM ${qualified} FINAL
+      const select = (columns: string, count: number) => `SELECT ${columns} FROM ${qualified} FINAL
 ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-ORDER BY received_at DESC, timestamp DESC, id DESC LIMIT ${sqlInteger(Math.max(0, limit))}`
-      return (await rows<RawEventRow>(query)).map(fromRow)
+ORDER BY received_at DESC, timestamp DESC, id DESC LIMIT ${sqlInteger(Math.max(0, count))}`
+      // Large events are counted first, by their sizes alone: a thousand of 32 KiB each would be
+      // 32 MB to parse, map and serialize again on the event loop, for one answer.
+      const count =
+        maxPropertiesBytes === undefined
+          ? limit
+          : fitting(
+              await rows<{ n: number | string }>(select('length(properties) AS n', limit)),
+              maxPropertiesBytes,
+            )
+      return count === 0 ? [] : (await rows<RawEventRow>(select(COLUMNS, count))).map(fromRow)
     },
 
     async byIds(ids) {
@@ -255,4 +264,14 @@ ORDER BY received_at DESC LIMIT ${sqlInteger(Math.max(0, limit))}`
       return client.close()
     },
   }
+}
+
+/** How many of the newest rows fit in `maxBytes` of properties (at least one, if there is one). */
+function fitting(sizes: ReadonlyArray<{ n: number | string }>, maxBytes: number): number {
+  let bytes = 0
+  for (let i = 0; i < sizes.length; i++) {
+    bytes += Number(sizes[i]!.n)
+    if (bytes > maxBytes && i > 0) return i
+  }
+  return sizes.length
 }

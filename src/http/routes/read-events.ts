@@ -58,7 +58,9 @@ export const readEventsRoute = createRoute({
   summary: 'Read back stored events',
   description:
     'The newest stored events first (by receive time), each as accepted plus `receivedAt`, with timestamps as RFC 3339 with milliseconds. ' +
-    'Reads what is committed in ClickHouse (embedded or server), each id once.',
+    'Reads what is committed in ClickHouse (embedded or server), each id once. ' +
+    'One answer holds at most 4 MiB of properties: fewer than `limit` events when they are large (the newest always). ' +
+    'Two reads run at once and 32 more wait their turn; past that, `503 overloaded` with `Retry-After`.',
   security: SECURITY,
   request: { query: ReadQuerySchema },
   responses: {
@@ -70,20 +72,37 @@ export const readEventsRoute = createRoute({
     ...errorResponses({
       400: ['invalid_query'],
       401: ['unauthorized'],
-      503: ['storage_unavailable'],
+      503: ['overloaded', 'storage_unavailable'],
     }),
   },
 })
 
+/**
+ * One answer's properties, in all: events are parsed, mapped and serialized again on the event loop,
+ * and a thousand of 32 KiB each (32 MB) held it for seconds; ten such reads at once, past the
+ * watchdog. Past this many bytes an answer has fewer than `limit` events (the newest always).
+ */
+export const READ_MAX_PROPERTIES_BYTES = 4 * 1024 * 1024
+/** Reads at once; more wait, up to READS_WAITING, and past that are answered `503 overloaded`. */
+export const READS_AT_ONCE = 2
+export const READS_WAITING = 32
+
 export function readEventsRoutes(app: OpenAPIHono<HttpEnv>, reader: EventReader): void {
+  const gate = createGate(READS_AT_ONCE, READS_WAITING)
   app.openapi(readEventsRoute, async function readEvents(c) {
     const { type, since: sinceMs, limit } = c.req.valid('query')
+    if (!gate.enter())
+      throw new ApiError(503, 'overloaded', 'too many reads at once; retry shortly', {
+        retryAfterSeconds: 1,
+      })
     let events
     try {
+      await gate.turn()
       events = await reader.recent({
         ...(type !== undefined && { type }),
         ...(sinceMs !== undefined && { sinceMs }),
         limit,
+        maxPropertiesBytes: READ_MAX_PROPERTIES_BYTES,
       })
     } catch (cause) {
       throw new ApiError(
@@ -92,7 +111,37 @@ export function readEventsRoutes(app: OpenAPIHono<HttpEnv>, reader: EventReader)
         'storage cannot be read now; try again later',
         { retryAfterSeconds: 5, cause },
       )
+    } finally {
+      gate.leave()
     }
     return c.json({ events: events.map(toWire) as z.infer<typeof StoredEventSchema>[] }, 200)
   })
+}
+
+/** At most `atOnce` callers between turn() and leave(); `waiting` more may wait in enter() order. */
+function createGate(atOnce: number, waiting: number) {
+  let running = 0
+  let entered = 0
+  const queue: Array<() => void> = []
+  return {
+    /** False when the gate is full: running and waiting. */
+    enter(): boolean {
+      if (entered >= atOnce + waiting) return false
+      entered++
+      return true
+    },
+    turn(): Promise<void> {
+      if (running < atOnce) {
+        running++
+        return Promise.resolve()
+      }
+      return new Promise<void>((resolve) => queue.push(resolve))
+    },
+    leave(): void {
+      entered--
+      const next = queue.shift()
+      if (next) next()
+      else running--
+    },
+  }
 }
