@@ -342,3 +342,18 @@ export function boundedIssues(issues: readonly Issue[], omitted = 0): readonly I
   kept.push({ path: '', message: `and ${issues.length - kept.length + omitted} more issues` })
   return kept
 }
+
+/**
+ * The first issue and how many more there were (`issues` as boundedIssues left them): what a
+ * rejected event is answered with once its request or frame has answered ISSUE_CHARS_PER_SUBMISSION
+ * of issues (submission.ts).
+ */
+export function firstIssueOnly(issues: readonly Issue[]): readonly Issue[] {
+  if (issues.length <= 1) return issues
+  const last = issues[issues.length - 1]!
+  const counted = last.path === '' ? MORE_ISSUES.exec(last.message) : null
+  const more = counted ? issues.length - 2 + Number(counted[1]) : issues.length - 1
+  return [issues[0]!, { path: '', message: `and ${more} more issues` }]
+}
+
+const MORE_ISSUES = /^and (\d+) more issues$/

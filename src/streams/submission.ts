@@ -1,5 +1,13 @@
 import type { Transport } from './event.js'
-import { ACCEPTED, toResult, type EventResult, type Outcome } from './outcome.js'
+import { ACCEPTED, toResult, type EventResult, type Issue, type Outcome } from './outcome.js'
+import { firstIssueOnly } from './properties.js'
+
+/**
+ * The issue text (paths and messages) one request or frame is answered with in full. A frame of a
+ * thousand events, each with 20 issues of 256-character paths, was answered with 6.3 MB for 0.7 MB
+ * sent; past this, each rejected event lists its first issue and how many more it had.
+ */
+export const ISSUE_CHARS_PER_SUBMISSION = 64 * 1024
 
 /**
  * One request or frame: its raw events, and the results as they settle. It calls `onSettled`
@@ -18,6 +26,8 @@ export class Submission {
   private abandoned = false
   /** the id of each event that passed validation: what `abandon` answers with */
   private ids: Array<string | undefined> | undefined
+  /** what is left of ISSUE_CHARS_PER_SUBMISSION */
+  private issueRoom = ISSUE_CHARS_PER_SUBMISSION
 
   constructor(
     events: readonly unknown[],
@@ -40,6 +50,18 @@ export class Submission {
     const out = new Array<RawEnvelope>(events.length)
     for (let i = 0; i < out.length; i++) out[i] = new RawEnvelope(this, i, events[i])
     return out
+  }
+
+  /** The issues a rejected event of this submission is answered with: see ISSUE_CHARS_PER_SUBMISSION. */
+  issuesToAnswer(issues: readonly Issue[]): readonly Issue[] {
+    let chars = 0
+    for (const issue of issues) chars += issue.path.length + issue.message.length
+    if (chars <= this.issueRoom) {
+      this.issueRoom -= chars
+      return issues
+    }
+    this.issueRoom = 0
+    return firstIssueOnly(issues)
   }
 
   /** Notes the id an event was validated with, so that even an abandoned event is answered with its id. */

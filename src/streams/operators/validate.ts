@@ -40,7 +40,7 @@ export function validate(options: ValidateOptions = {}): OperatorFunction<RawEnv
             submission,
             raw.index,
           )
-        raw.settle(rejected(result.errors), sentId(raw.raw))
+        raw.settle(rejected(submission.issuesToAnswer(result.errors)), sentId(raw.raw))
         return undefined
       }),
       filter((envelope): envelope is Envelope => envelope !== undefined),
