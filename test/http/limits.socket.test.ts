@@ -54,7 +54,53 @@ function flood(
   })
 }
 
+/**
+ * Sends a head with a 4 GB Content-Length, then body bytes as fast as the server takes them, for up
+ * to `ms`: resolves with what the server answered and how many bytes it took before it cut the
+ * connection (or `ms` ran out).
+ */
+function keepSending(ms: number): Promise<{ answer: string; sent: number; cut: boolean }> {
+  return new Promise((resolve) => {
+    // Half-open: it keeps sending after the server's FIN, as a client that does not read would.
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true })
+    const chunk = Buffer.alloc(64 * 1024, 0x20)
+    let sent = 0
+    let answer = ''
+    let done = false
+    const finish = (cut: boolean) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      socket.destroy()
+      resolve({ answer, sent, cut })
+    }
+    const timer = setTimeout(() => finish(false), ms)
+    socket.on('data', (data: Buffer) => (answer += data.toString('latin1')))
+    socket.on('error', () => finish(true))
+    socket.on('close', () => finish(true))
+    socket.write(
+      'POST /v1/events/batch HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 4000000000\r\n\r\n',
+    )
+    const pump = () => {
+      while (!done) {
+        sent += chunk.length
+        if (!socket.write(chunk)) return void socket.once('drain', pump)
+      }
+    }
+    pump()
+  })
+}
+
 describe('body limits on a real socket', () => {
+  it('after a 413 answered before the body, reads at most about LINGER_MAX_BYTES more before cutting the connection', async () => {
+    const result = await keepSending(3000)
+    expect(result.answer).toMatch(/^HTTP\/1\.1 413 /)
+    expect(result.cut).toBe(true)
+    // Past the socket buffers (a few MiB on loopback), only what one check interval lets through:
+    // before, the server read for the whole second (596 MiB in this test, over a GB from another process).
+    expect(result.sent).toBeLessThan(64 * MiB)
+  })
+
   it('refuses a 100 MiB body with 413 from its Content-Length, before reading it', async () => {
     const before = process.memoryUsage().rss
     const result = await flood(100 * MiB, { 'content-length': String(100 * MiB) })
