@@ -285,6 +285,7 @@ export async function createSluice(config: Config, deps: SluiceDeps = {}): Promi
     {
       batchMaxEvents: config.BATCH_MAX_EVENTS,
       maxBodyBytes: config.MAX_BODY_BYTES,
+      maxBodyBytesInFlight: config.MAX_INFLIGHT_BYTES,
       apiKeys: config.API_KEYS,
       corsOrigins: config.CORS_ORIGINS,
       metricsRequireKey: config.METRICS_REQUIRE_KEY,

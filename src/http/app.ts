@@ -14,6 +14,7 @@ import type {
   ReadinessCheck,
 } from './ports.js'
 import { requestId } from './request-id.js'
+import { createBodyBudget } from './body-budget.js'
 import { closeAfterUnreadBody } from './unread-body.js'
 import { consoleRoutes } from './console/index.js'
 import { quote } from '../streams/quote.js'
@@ -30,6 +31,8 @@ import { exceptSdkPaths, SDK_METHODS, sdkRoutes } from './sdk/index.js'
 export interface HttpAppOptions {
   readonly batchMaxEvents: number
   readonly maxBodyBytes: number
+  /** MAX_INFLIGHT_BYTES: bytes of request bodies being read at once, in all (default: 64 × maxBodyBytes) */
+  readonly maxBodyBytesInFlight?: number
   readonly storageRetryAfterSeconds?: number
   readonly apiKeys?: readonly string[]
   /** `['*']` for any origin */
@@ -92,6 +95,11 @@ export function createHttpApp(options: HttpAppOptions, deps: HttpAppDeps): OpenA
 
   app.use(closeAfterUnreadBody())
   app.use(requestId())
+  const bodyBudget = createBodyBudget(options.maxBodyBytesInFlight ?? 64 * options.maxBodyBytes)
+  app.use(async function bodies(c, next) {
+    c.set('bodyBudget', bodyBudget)
+    await next()
+  })
   app.use(async function requestLog(c, next) {
     const started = performance.now()
     await next()

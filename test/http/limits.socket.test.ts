@@ -1,8 +1,9 @@
 import { request } from 'node:http'
-import { connect } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fakeSluice } from '../support/services.js'
+import { until } from '../support/wait.js'
 
 // Over a real socket: the limits are about what the server reads, which app.request cannot show.
 let sluice: Awaited<ReturnType<typeof fakeSluice>>
@@ -190,4 +191,69 @@ describe('body limits on a real socket', () => {
     })
     expect(reply).toMatch(/^HTTP\/1\.1 200 OK/)
   })
+
+  it('answers 503 overloaded to a body that would take the bodies being read past MAX_INFLIGHT_BYTES, and reads again once they are gone', async () => {
+    const small = await fakeSluice({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      MAX_BODY_BYTES: String(MiB),
+      MAX_INFLIGHT_BYTES: String(3 * MiB),
+    })
+    const { port: smallPort } = await small.listen()
+    const head = `POST /v1/events/batch HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: ${MiB}\r\n\r\n`
+    // Three bodies of 1 MiB, each held one byte short of its end: the budget is full.
+    const held = await Promise.all(
+      Array.from(
+        { length: 3 },
+        () =>
+          new Promise<Socket>((resolve) => {
+            const socket = connect(smallPort, '127.0.0.1', () => {
+              socket.write(head)
+              socket.write(Buffer.alloc(MiB - 1, 0x20), () => resolve(socket))
+            })
+            socket.on('error', () => {})
+          }),
+      ),
+    )
+    try {
+      await until(async () => (await post(smallPort)).status === 503)
+      const refused = await post(smallPort)
+      expect(refused.status).toBe(503)
+      expect(refused.retryAfter).toBe('1')
+      expect(JSON.parse(refused.body).error.code).toBe('overloaded')
+    } finally {
+      for (const socket of held) socket.destroy()
+    }
+    await until(async () => (await post(smallPort)).status === 200)
+    await small.dispose()
+  })
 })
+
+/** A small batch over a real socket (a body of 200 KiB of spaces around it, so that it takes budget). */
+function post(to: number): Promise<{ status: number; body: string; retryAfter?: string }> {
+  return new Promise((resolve, reject) => {
+    const body = `${' '.repeat(200 * 1024)}{"events":[{"type":"budget.probe"}]}`
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: to,
+        method: 'POST',
+        path: '/v1/events/batch',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        let text = ''
+        res.on('data', (d: Buffer) => (text += d.toString()))
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode!,
+            body: text,
+            retryAfter: res.headers['retry-after'],
+          }),
+        )
+      },
+    )
+    req.on('error', reject)
+    req.end(body)
+  })
+}
