@@ -97,4 +97,24 @@ describe('parseJsonText of a large batch', () => {
       message: `malformed JSON at position ${position}`,
     })
   })
+
+  it('cuts only a batch envelope and its array: deeper containers, and arrays of over 16,384 members, are parsed whole', () => {
+    // Nested 40 deep, each level large: cutting every level scanned the text once a level.
+    let deep: unknown = Array.from({ length: 3000 }, (_, i) => ({ n: i, s: 'x'.repeat(20) }))
+    for (let i = 0; i < 40; i++) deep = i % 2 ? { k: deep } : [deep, 1]
+    const deepText = Buffer.from(JSON.stringify(deep))
+    const scanned: number[] = []
+    const counting = new Proxy(deepText, {
+      get(target, key) {
+        if (typeof key === 'string' && /^\d+$/.test(key)) scanned.push(Number(key))
+        const value = Reflect.get(target, key) as unknown
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+    expect(parseInPieces(counting, 4096)).toEqual({ value: deep })
+    // each byte read by at most the two levels cut (and the space trims around them)
+    expect(scanned.length).toBeLessThan(3 * deepText.length)
+    const flat = Buffer.from(JSON.stringify(Array.from({ length: 20_000 }, () => 1)))
+    expect(parseInPieces(flat, 4096)).toBeUndefined()
+  })
 })
