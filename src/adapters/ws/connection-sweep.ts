@@ -2,9 +2,17 @@
 export interface SweptConnection {
   readonly lastHeardAt: number
   readonly drainingSince: number | undefined
+  /** bytes of the data message it is receiving (its frames' declared lengths so far); 0 between messages */
+  readonly incompleteMessageBytes: number
+  /** messages received so far: a change means the one in progress ended */
+  readonly messagesReceived: number
+  /** where the sweep keeps when the message in progress was first seen, and its count then */
+  incompleteSince: number | undefined
+  incompleteAtMessage: number
   ping(): void
   terminate(): void
   updateReading(): void
+  closeAfterReplies(code?: number, reason?: string): void
 }
 
 export interface ConnectionSweepOptions {
@@ -13,8 +21,17 @@ export interface ConnectionSweepOptions {
   /** a connection still draining after this long is terminated */
   readonly closeTimeoutMs: number
   readonly now: () => number
+  /** HTTP_REQUEST_TIMEOUT_MS: a message must arrive whole within it, as a request must (else 1008) */
+  readonly messageTimeoutMs: number
+  /**
+   * MAX_INFLIGHT_BYTES: the incomplete messages of all connections, in all; past it the connections
+   * with the largest are closed (1013, try again later) until they are under it
+   */
+  readonly maxIncompleteBytes: number
   readonly onPeerTimedOut?: () => void
   readonly onCloseTimedOut?: () => void
+  readonly onMessageTimedOut?: () => void
+  readonly onIncompleteOverBudget?: () => void
 }
 
 export interface ConnectionSweep {
@@ -43,12 +60,13 @@ export function createConnectionSweep(
   connections: () => Iterable<SweptConnection>,
   options: ConnectionSweepOptions,
 ): ConnectionSweep {
-  const { pingIntervalMs, closeTimeoutMs, now } = options
+  const { pingIntervalMs, closeTimeoutMs, messageTimeoutMs, maxIncompleteBytes, now } = options
   const tickMs = Math.max(1, Math.min(Math.floor(pingIntervalMs / 4), 1000))
   let timer: NodeJS.Timeout | undefined
   let lastPingRound = 0
 
   function tick(): void {
+    let incomplete = 0
     const at = now()
     const pingRound = at - lastPingRound >= pingIntervalMs
     if (pingRound) lastPingRound = at
@@ -62,11 +80,54 @@ export function createConnectionSweep(
       } else if (at - connection.lastHeardAt >= 2 * pingIntervalMs) {
         options.onPeerTimedOut?.()
         connection.terminate()
+      } else if (messageTooSlow(connection, at)) {
+        options.onMessageTimedOut?.()
+        connection.closeAfterReplies(1008, 'a message must arrive whole within the request timeout')
       } else {
         if (pingRound) connection.ping()
         // A safety net for resuming: the events that normally resume reading (drain, a water mark) are edge-triggered.
         connection.updateReading()
+        // A connection closing is on its way out with what it holds: only the others can be shed.
+        if (connection.drainingSince === undefined) incomplete += connection.incompleteMessageBytes
       }
+    }
+    if (incomplete > maxIncompleteBytes) closeLargestIncomplete(incomplete)
+  }
+
+  /**
+   * Whether the message `connection` is receiving has been on its way for messageTimeoutMs: a
+   * peer that sends a message's first megabyte and never the rest, while it answers every ping,
+   * held that megabyte for as long as it liked.
+   */
+  function messageTooSlow(connection: SweptConnection, at: number): boolean {
+    if (connection.incompleteMessageBytes === 0) {
+      connection.incompleteSince = undefined
+      return false
+    }
+    if (
+      connection.incompleteSince === undefined ||
+      connection.incompleteAtMessage !== connection.messagesReceived
+    ) {
+      connection.incompleteSince = at
+      connection.incompleteAtMessage = connection.messagesReceived
+      return false
+    }
+    return at - connection.incompleteSince >= messageTimeoutMs
+  }
+
+  /** Closes the connections with the largest incomplete messages until the rest fit the budget. */
+  function closeLargestIncomplete(total: number): void {
+    const largest = [...connections()]
+      .filter((connection) => connection.drainingSince === undefined)
+      .sort((a, b) => b.incompleteMessageBytes - a.incompleteMessageBytes)
+    for (const connection of largest) {
+      if (total <= maxIncompleteBytes || connection.incompleteMessageBytes === 0) break
+      total -= connection.incompleteMessageBytes
+      options.onIncompleteOverBudget?.()
+      connection.closeAfterReplies(
+        1013,
+        'too many incomplete messages on the server; try again later',
+      )
     }
   }
 

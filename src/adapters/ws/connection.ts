@@ -33,6 +33,12 @@ export interface ConnectionActor {
   readonly lastHeardAt: number
   /** when it started draining, if it has */
   readonly drainingSince: number | undefined
+  /** bytes of the data message it is receiving (its frames' declared lengths so far); 0 between messages */
+  readonly incompleteMessageBytes: number
+  readonly messagesReceived: number
+  /** kept by the sweep (connection-sweep.ts) */
+  incompleteSince: number | undefined
+  incompleteAtMessage: number
   readonly inflightEvents: number
   /** publish frames read but not yet taken by the pipeline */
   readonly heldFrames: number

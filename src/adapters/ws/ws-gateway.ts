@@ -108,6 +108,8 @@ export function createWsGateway(options: WsGatewayOptions, deps: WsGatewayDeps):
   const sweep = createConnectionSweep(() => connections.values(), {
     pingIntervalMs: resolved.pingIntervalMs,
     closeTimeoutMs: resolved.closeTimeoutMs,
+    messageTimeoutMs: resolved.requestTimeoutMs,
+    maxIncompleteBytes: pipeline.admission.maxInflightBytes,
     now,
     onPeerTimedOut: telemetry.peerTimedOut?.bind(telemetry),
     onCloseTimedOut: telemetry.closeTimedOut?.bind(telemetry),

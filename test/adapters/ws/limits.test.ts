@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { WsTelemetry } from '../../../src/adapters/ws/index.js'
 import type { AcceptedEvent } from '../../../src/streams/event.js'
@@ -187,6 +188,51 @@ describe('WebSocket limits (API.md §4)', () => {
     expect(answering.ws.readyState).toBe(answering.ws.OPEN)
     expect(ws.stats().connections).toBe(1)
     await answering.close()
+  })
+
+  it('closes with 1008 a connection whose message has not arrived whole within the request timeout, though it answers pings', async () => {
+    const { url } = await gateway({
+      pingIntervalMs: 200,
+      headersTimeoutMs: 500,
+      requestTimeoutMs: 600,
+    })
+    const slow = await connect(url)
+    const steady = await connect(url)
+    const since = Date.now()
+    // The first fragment of a message whose last never comes; ws answers the server's pings.
+    slow.ws.send(`[{"type":"a","properties":{"p":"${'x'.repeat(50_000)}`, { fin: false })
+    const ticker = setInterval(() => steady.send({ op: 'ping' }), 100)
+    const { code } = await slow.closed
+    clearInterval(ticker)
+    expect(code).toBe(1008)
+    expect(Date.now() - since).toBeGreaterThanOrEqual(550)
+    // a connection sending whole messages all along is kept
+    expect(steady.ws.readyState).toBe(steady.ws.OPEN)
+    await steady.close()
+  })
+
+  it('closes the connections with the largest incomplete messages once all of them pass MAX_INFLIGHT_BYTES (1013), and only as many as it takes', async () => {
+    const small = pipelineOver(storage, storage.sink, { maxInflightBytes: 300_000 })
+    const running = await startGateway(small, { pingIntervalMs: 200, closeTimeoutMs: 3000 })
+    try {
+      const clients = await Promise.all([1, 2, 3].map(() => connect(running.url)))
+      // The largest does not read: its close stays unanswered, and it stays closing, for a while.
+      const largest = (clients[1]!.ws as unknown as { _socket: Duplex })._socket
+      largest.pause()
+      // 100 KB, 150 KB and 60 KB first fragments: 310 KB in all, the 150 KB one goes
+      const sizes = [100_000, 150_000, 60_000]
+      clients.forEach((client, i) => client.ws.send(`[${' '.repeat(sizes[i]!)}`, { fin: false }))
+      // a dozen sweeps later the other two are still open: the one closing no longer counts
+      await sleep(600)
+      expect(clients[0]!.ws.readyState).toBe(clients[0]!.ws.OPEN)
+      expect(clients[2]!.ws.readyState).toBe(clients[2]!.ws.OPEN)
+      largest.resume()
+      expect([1013, 1006]).toContain((await clients[1]!.closed).code)
+      for (const client of [clients[0]!, clients[2]!]) client.ws.terminate()
+    } finally {
+      await running.gateway.close()
+      await small.drain()
+    }
   })
 
   it('negotiates per-message deflate only when configured', async () => {
