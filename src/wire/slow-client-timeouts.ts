@@ -47,11 +47,16 @@ export const REQUEST_TIMEOUT_MESSAGE =
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/
 
-/** Node's own answers to the other client errors, which a `clientError` listener takes over. */
-const NODE_ANSWERS: Record<string, number> = {
-  HPE_HEADER_OVERFLOW: 431,
-  HPE_CHUNK_EXTENSIONS_OVERFLOW: 413,
+/**
+ * Node's other client errors, answered in the error shape (API.md §3) rather than Node's bare status
+ * line: a head over 16 KiB, a malformed head (a bad header, Content-Length with Transfer-Encoding,
+ * an unknown method), chunk extensions over Node's bound.
+ */
+const CLIENT_ERRORS: Record<string, readonly [number, string, string]> = {
+  HPE_HEADER_OVERFLOW: [400, 'invalid_request', 'the request head is over 16 KiB'],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'payload_too_large', 'the chunk extensions are too large'],
 }
+const MALFORMED = [400, 'invalid_request', 'the request is not well-formed HTTP/1.1'] as const
 
 type ClientSocket = Duplex & {
   readonly _httpMessage?: (ServerResponse & { readonly _headerSent?: boolean }) | null
@@ -69,28 +74,30 @@ export function answerClientErrors(server: Server): void {
       const response = socket._httpMessage
       // Only between answers: a response already under way cannot be followed by another.
       if (socket.writable && !(response?._headerSent ?? false)) {
+        const sent = response?.req.headers['x-request-id']
         if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT')
-          socket.write(requestTimeoutAnswer(response?.req.headers['x-request-id']))
-        else socket.write(`HTTP/1.1 ${bareStatus(error.code)}\r\nConnection: close\r\n\r\n`)
+          socket.write(errorAnswer(408, 'request_timeout', REQUEST_TIMEOUT_MESSAGE, sent))
+        else
+          socket.write(
+            errorAnswer(...((error.code && CLIENT_ERRORS[error.code]) || MALFORMED), sent),
+          )
       }
       socket.destroy(error)
     },
   )
 }
 
-function bareStatus(code: string | undefined): string {
-  const status = (code !== undefined && NODE_ANSWERS[code]) || 400
-  return `${status} ${STATUS_CODES[status]}`
-}
-
-/** The head of a request whose body timed out was read: its X-Request-Id is echoed, as on every answer. */
-function requestTimeoutAnswer(sent: string | string[] | undefined): string {
+/** A whole answer in the error shape; a request id the client sent with its head is echoed, as on every answer. */
+function errorAnswer(
+  status: number,
+  code: string,
+  message: string,
+  sent: string | string[] | undefined,
+): string {
   const requestId = typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID()
-  const body = JSON.stringify({
-    error: { code: 'request_timeout', message: REQUEST_TIMEOUT_MESSAGE, requestId },
-  })
+  const body = JSON.stringify({ error: { code, message, requestId } })
   const head = [
-    'HTTP/1.1 408 Request Timeout',
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
     'Connection: close',
     'Content-Type: application/json',
     `Content-Length: ${Buffer.byteLength(body)}`,

@@ -83,9 +83,28 @@ describe('slow clients', () => {
     expect((answer.body as { error: { code: string } }).error.code).toBe('request_timeout')
   })
 
-  it('still answers a malformed request head as Node does: 400 and close', async () => {
-    expect(await stall(port, 'NOT HTTP AT ALL\r\n\r\n')).toBe(
-      'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n',
+  it('answers a malformed request head 400 invalid_request in the error shape, and closes', async () => {
+    const answer = parse(await stall(port, 'NOT HTTP AT ALL\r\n\r\n'))
+    expect(answer.status).toBe('HTTP/1.1 400 Bad Request')
+    expect(answer.headers.connection).toBe('close')
+    expect(answer.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
+    expect(answer.body).toEqual({
+      error: {
+        code: 'invalid_request',
+        message: 'the request is not well-formed HTTP/1.1',
+        requestId: answer.headers['x-request-id'],
+      },
+    })
+  })
+
+  it('answers a request head over 16 KiB 400 invalid_request, echoing its request id', async () => {
+    const answer = parse(
+      await stall(
+        port,
+        `GET /health HTTP/1.1\r\nHost: x\r\nX-Request-Id: big-head\r\nX-Pad: ${'p'.repeat(20_000)}\r\n\r\n`,
+      ),
     )
+    expect(answer.status).toBe('HTTP/1.1 400 Bad Request')
+    expect((answer.body as { error: { code: string } }).error.code).toBe('invalid_request')
   })
 })
