@@ -11,6 +11,12 @@ export const MAX_TIMESTAMP_MS = 4_102_444_800_000
  * timestamp or two per message (API.md §9), and this ran at several microseconds each.
  */
 export function parseRfc3339(text: string): number | undefined {
+  const epoch = rfc3339Epoch(text)
+  return epoch !== undefined && epoch >= 0 && epoch < MAX_TIMESTAMP_MS ? epoch : undefined
+}
+
+/** The instant an RFC 3339 date-time names, in epoch milliseconds, before 1970 and past 2100 too. */
+export function rfc3339Epoch(text: string): number | undefined {
   const length = text.length
   if (length < 20) return undefined
   const year = digits(text, 0, 4)
@@ -62,11 +68,11 @@ export function parseRfc3339(text: string): number | undefined {
     if (hours < 0 || hours > 23 || minutes < 0 || minutes > 59) return undefined
     offsetMinutes = (zone === PLUS ? 1 : -1) * (hours * 60 + minutes)
   } else return undefined
-  const epoch =
+  return (
     ((daysFromCivil(year, month, day) * 24 + hour) * 60 + minute - offsetMinutes) * 60_000 +
     second * 1000 +
     ms
-  return epoch >= 0 && epoch < MAX_TIMESTAMP_MS ? epoch : undefined
+  )
 }
 
 const ZERO = 48

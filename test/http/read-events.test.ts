@@ -72,6 +72,10 @@ describe('GET /v1/events', () => {
       `${type}-3`,
       `${type}-1`,
     ])
+    // an instant before 1970 is a valid lower bound: everything is after it
+    expect(
+      (await read(`type=${type}&since=1969-12-31T23:59:59Z`)).body.events!.map((e) => e.id),
+    ).toEqual([`${type}-3`, `${type}-1`, `${type}-0`])
   })
 
   it('reads back a type with a leading $ by its exact name, escaped or not', async () => {

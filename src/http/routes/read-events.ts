@@ -1,5 +1,6 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi'
-import { parseRfc3339, toWire, TYPE_PATTERN, TYPE_PATTERN_MESSAGE } from '../../streams/event.js'
+import { toWire, TYPE_PATTERN, TYPE_PATTERN_MESSAGE } from '../../streams/event.js'
+import { rfc3339Epoch } from '../../streams/rfc3339.js'
 import { ApiError } from '../errors.js'
 import { storedEvents } from '../examples.js'
 import type { HttpEnv } from '../http-env.js'
@@ -24,7 +25,9 @@ export const limitParameter = (description: string) =>
 export const sinceParameter = z
   .string()
   .transform((value, ctx) => {
-    const ms = /^\d{1,15}$/.test(value) ? Number(value) : parseRfc3339(value)
+    // Before 1970 is a valid instant to read from: every event is after it.
+    const read = /^\d{1,15}$/.test(value) ? Number(value) : rfc3339Epoch(value)
+    const ms = read === undefined ? undefined : Math.max(0, read)
     if (ms === undefined || ms >= Date.UTC(2100, 0, 1)) {
       ctx.addIssue({
         code: 'custom',
