@@ -29,7 +29,7 @@ export function requestIdOf(request: IncomingMessage): string {
 export function refuseUpgrade(
   request: IncomingMessage,
   socket: Duplex,
-  status: 401 | 403 | 426 | 503,
+  status: 400 | 401 | 403 | 405 | 426 | 503,
   code: string,
   message: string,
   headers: Record<string, string> = {},

@@ -92,6 +92,20 @@ export function createWsGateway(options: WsGatewayOptions, deps: WsGatewayDeps):
     maxPayload: resolved.maxFrameBytes,
     perMessageDeflate: resolved.perMessageDeflate && PER_MESSAGE_DEFLATE,
   })
+  // A handshake ws cannot take (no or a bad Sec-WebSocket-Key, another version, not GET): ws would
+  // answer it in HTML; it is answered in the error shape instead, as every refusal here is.
+  wss.on('wsClientError', (error: Error, socket: Duplex, request: IncomingMessage) => {
+    const status = request.method === 'GET' ? 400 : 405
+    telemetry.upgradeRefused?.(status, 'invalid_handshake')
+    refuseUpgrade(
+      request,
+      socket,
+      status,
+      status === 400 ? 'invalid_request' : 'method_not_allowed',
+      `not a WebSocket handshake Sluice can take (RFC 6455): ${error.message}`,
+      status === 400 ? { 'Sec-WebSocket-Version': '13' } : { Allow: 'GET' },
+    )
+  })
   const server = createServer(
     slowClientServerOptions({
       headersTimeout: resolved.headersTimeoutMs,

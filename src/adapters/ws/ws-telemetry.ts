@@ -9,8 +9,13 @@ export interface WsTelemetry {
   connectionClosed?(code: number): void
   /** an upgrade answered with an HTTP status instead of a connection */
   upgradeRefused?(
-    status: 401 | 403 | 503,
-    reason: 'unauthorized' | 'origin_not_allowed' | 'too_many_connections' | 'shutting_down',
+    status: 400 | 401 | 403 | 405 | 503,
+    reason:
+      | 'unauthorized'
+      | 'origin_not_allowed'
+      | 'too_many_connections'
+      | 'shutting_down'
+      | 'invalid_handshake',
   ): void
   /** a client frame answered with an error frame instead of an ack */
   frameRefused?(code: WsErrorCode): void

@@ -1,3 +1,4 @@
+import { createConnection } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { WsTelemetry } from '../../../src/adapters/ws/index.js'
@@ -233,6 +234,33 @@ describe('WebSocket limits (API.md §4)', () => {
       await running.gateway.close()
       await small.drain()
     }
+  })
+
+  it('answers a handshake it cannot take (a bad Sec-WebSocket-Key, not GET) in the error shape', async () => {
+    const { port } = await gateway()
+    const answer = (request: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = createConnection(port, '127.0.0.1', () => socket.write(request))
+        let text = ''
+        socket.on('data', (data: Buffer) => (text += data.toString()))
+        socket.on('close', () => resolve(text))
+        socket.on('error', reject)
+      })
+    const upgrade = (method: string, key: string) =>
+      `${method} / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\nX-Request-Id: bad-key\r\n\r\n`
+    const badKey = await answer(upgrade('GET', 'not-a-key'))
+    expect(badKey).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/)
+    expect(badKey).toMatch(/\r\nContent-Type: application\/json\r\n/)
+    expect(JSON.parse(badKey.slice(badKey.indexOf('\r\n\r\n') + 4))).toEqual({
+      error: {
+        code: 'invalid_request',
+        message: expect.stringContaining('Sec-WebSocket-Key'),
+        requestId: 'bad-key',
+      },
+    })
+    const post = await answer(upgrade('POST', 'dGhlIHNhbXBsZSBub25jZQ=='))
+    expect(post).toMatch(/^HTTP\/1\.1 405 Method Not Allowed\r\n/)
+    expect(post).toMatch(/"code":"method_not_allowed"/)
   })
 
   it('negotiates per-message deflate only when configured', async () => {
