@@ -2,8 +2,13 @@ import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import type { MiddlewareHandler } from 'hono'
 
-/** What a lingering close reads at most before it resets the connection. */
-export const LINGER_MAX_BYTES = 256 * 1024
+/**
+ * What a lingering close reads at most before it resets the connection. Enough for a client that
+ * writes its whole body before it reads (fetch does) to finish a body a few times MAX_BODY_BYTES and
+ * read its 413: cut at 256 KiB, fetch of a 6 MiB body failed with EPIPE instead. A client still
+ * sending after this gets a reset: before the count was kept, one was read at over 1 GB a second.
+ */
+export const LINGER_MAX_BYTES = 16 * 1024 * 1024
 export const LINGER_MAX_MS = 1000
 /** How often a lingering read's bytes are counted: at 1 GB/s, ~5 MB between two counts. */
 const LINGER_CHECK_MS = 5
