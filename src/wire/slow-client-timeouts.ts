@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto'
-import { STATUS_CODES, type Server, type ServerOptions, type ServerResponse } from 'node:http'
+import type { Server, ServerOptions, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
+import { rawErrorAnswer, requestIdFrom } from './raw-error-answer.js'
 
 /**
  * Timeouts of the HTTP servers (REST on PORT, and the upgrade requests on WS_PORT) against slow
@@ -45,14 +45,12 @@ export function slowClientServerOptions(
 export const REQUEST_TIMEOUT_MESSAGE =
   'the request did not arrive in time (HTTP_HEADERS_TIMEOUT_MS for its head, HTTP_REQUEST_TIMEOUT_MS for all of it)'
 
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/
-
 /**
  * Node's other client errors, answered in the error shape (API.md §3) rather than Node's bare status
  * line: a head over 16 KiB, a malformed head (a bad header, Content-Length with Transfer-Encoding,
  * an unknown method), chunk extensions over Node's bound.
  */
-const CLIENT_ERRORS: Record<string, readonly [number, string, string]> = {
+const CLIENT_ERRORS: Record<string, readonly [400 | 413, string, string]> = {
   HPE_HEADER_OVERFLOW: [400, 'invalid_request', 'the request head is over 16 KiB'],
   HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'payload_too_large', 'the chunk extensions are too large'],
 }
@@ -63,9 +61,9 @@ type ClientSocket = Duplex & {
 }
 
 /**
- * Answers a timed-out request `408 request_timeout` in the error shape instead of Node's bare 408,
- * and every other client error (a malformed request head, a reset) as Node itself would: a listener
- * for `clientError` replaces Node's handling of all of them.
+ * Answers the requests Node cannot hand to the app — one that timed out (`408 request_timeout`), a
+ * malformed or oversized head (`400 invalid_request`) — in the error shape, instead of Node's bare
+ * status lines: a listener for `clientError` replaces Node's handling of all of them.
  */
 export function answerClientErrors(server: Server): void {
   server.on(
@@ -74,34 +72,15 @@ export function answerClientErrors(server: Server): void {
       const response = socket._httpMessage
       // Only between answers: a response already under way cannot be followed by another.
       if (socket.writable && !(response?._headerSent ?? false)) {
-        const sent = response?.req.headers['x-request-id']
-        if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT')
-          socket.write(errorAnswer(408, 'request_timeout', REQUEST_TIMEOUT_MESSAGE, sent))
-        else
-          socket.write(
-            errorAnswer(...((error.code && CLIENT_ERRORS[error.code]) || MALFORMED), sent),
-          )
+        const [status, code, message] =
+          error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? ([408, 'request_timeout', REQUEST_TIMEOUT_MESSAGE] as const)
+            : (error.code && CLIENT_ERRORS[error.code]) || MALFORMED
+        // The head of a request whose body timed out was read: its X-Request-Id is echoed.
+        const requestId = requestIdFrom(response?.req.headers['x-request-id'])
+        socket.write(rawErrorAnswer(status, code, message, requestId))
       }
       socket.destroy(error)
     },
   )
-}
-
-/** A whole answer in the error shape; a request id the client sent with its head is echoed, as on every answer. */
-function errorAnswer(
-  status: number,
-  code: string,
-  message: string,
-  sent: string | string[] | undefined,
-): string {
-  const requestId = typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomUUID()
-  const body = JSON.stringify({ error: { code, message, requestId } })
-  const head = [
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
-    'Connection: close',
-    'Content-Type: application/json',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    `X-Request-Id: ${requestId}`,
-  ]
-  return `${head.join('\r\n')}\r\n\r\n${body}`
 }

@@ -1,9 +1,7 @@
-import { randomUUID } from 'node:crypto'
-import { STATUS_CODES, type IncomingMessage } from 'node:http'
+import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { presentedKey } from '../../wire/api-keys.js'
-
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/
+import { rawErrorAnswer, requestIdFrom } from '../../wire/raw-error-answer.js'
 
 /**
  * The API key an upgrade presents: `Authorization: Bearer <key>` or `X-API-Key: <key>` like REST,
@@ -16,16 +14,15 @@ export function upgradeKey(request: IncomingMessage): string | undefined {
   return query === undefined ? undefined : (new URLSearchParams(query).get('api_key') ?? undefined)
 }
 
+/** The request's own X-Request-Id when it is one (API.md §3), else a new UUID. */
+export function requestIdOf(request: IncomingMessage): string {
+  return requestIdFrom(request.headers['x-request-id'])
+}
+
 /**
  * Answers an upgrade with an HTTP error instead of a connection, in the error shape of the REST
  * surface (API.md §3), and ends the socket once the answer is written.
  */
-/** The request's own X-Request-Id when it is one (API.md §3), else a new UUID. */
-export function requestIdOf(request: IncomingMessage): string {
-  const sent = single(request.headers['x-request-id'])
-  return sent !== undefined && REQUEST_ID.test(sent) ? sent : randomUUID()
-}
-
 export function refuseUpgrade(
   request: IncomingMessage,
   socket: Duplex,
@@ -34,20 +31,10 @@ export function refuseUpgrade(
   message: string,
   headers: Record<string, string> = {},
 ): void {
-  const requestId = requestIdOf(request)
-  const body = JSON.stringify({ error: { code, message, requestId } })
-  const head = [
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
-    'Connection: close',
-    'Content-Type: application/json',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    `X-Request-Id: ${requestId}`,
-    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
-  ]
   // A peer that resets while we answer must not crash the process: there is nobody left to tell.
   socket.on('error', () => socket.destroy())
   socket.once('finish', () => socket.destroy())
-  socket.end(`${head.join('\r\n')}\r\n\r\n${body}`)
+  socket.end(rawErrorAnswer(status, code, message, requestIdOf(request), headers))
 }
 
 function single(value: string | string[] | undefined): string | undefined {
