@@ -94,8 +94,6 @@ class SocketActor implements ConnectionActor, BudgetedConnection {
   drainingSince: number | undefined = undefined
   budgetTurn = -1
   framesThisTurn = 0
-  incompleteSince: number | undefined = undefined
-  incompleteAtMessage = 0
   messagesReceived = 0
   /** frames read past the turn's budget, as data, isBinary, data, isBinary…: handled in later turns */
   private held: Array<RawData | boolean> | undefined = undefined

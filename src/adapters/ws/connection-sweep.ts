@@ -6,9 +6,6 @@ export interface SweptConnection {
   readonly incompleteMessageBytes: number
   /** messages received so far: a change means the one in progress ended */
   readonly messagesReceived: number
-  /** where the sweep keeps when the message in progress was first seen, and its count then */
-  incompleteSince: number | undefined
-  incompleteAtMessage: number
   ping(): void
   terminate(): void
   updateReading(): void
@@ -30,8 +27,6 @@ export interface ConnectionSweepOptions {
   readonly maxIncompleteBytes: number
   readonly onPeerTimedOut?: () => void
   readonly onCloseTimedOut?: () => void
-  readonly onMessageTimedOut?: () => void
-  readonly onIncompleteOverBudget?: () => void
 }
 
 export interface ConnectionSweep {
@@ -64,9 +59,11 @@ export function createConnectionSweep(
   const tickMs = Math.max(1, Math.min(Math.floor(pingIntervalMs / 4), 1000))
   let timer: NodeJS.Timeout | undefined
   let lastPingRound = 0
+  /** for each connection receiving a message: when the sweep first saw it, and its count then */
+  const incomplete = new WeakMap<SweptConnection, { since: number; atMessage: number }>()
 
   function tick(): void {
-    let incomplete = 0
+    let incompleteBytes = 0
     const at = now()
     const pingRound = at - lastPingRound >= pingIntervalMs
     if (pingRound) lastPingRound = at
@@ -81,17 +78,17 @@ export function createConnectionSweep(
         options.onPeerTimedOut?.()
         connection.terminate()
       } else if (messageTooSlow(connection, at)) {
-        options.onMessageTimedOut?.()
         connection.closeAfterReplies(1008, 'a message must arrive whole within the request timeout')
       } else {
         if (pingRound) connection.ping()
         // A safety net for resuming: the events that normally resume reading (drain, a water mark) are edge-triggered.
         connection.updateReading()
         // A connection closing is on its way out with what it holds: only the others can be shed.
-        if (connection.drainingSince === undefined) incomplete += connection.incompleteMessageBytes
+        if (connection.drainingSince === undefined)
+          incompleteBytes += connection.incompleteMessageBytes
       }
     }
-    if (incomplete > maxIncompleteBytes) closeLargestIncomplete(incomplete)
+    if (incompleteBytes > maxIncompleteBytes) closeLargestIncomplete(incompleteBytes)
   }
 
   /**
@@ -101,18 +98,15 @@ export function createConnectionSweep(
    */
   function messageTooSlow(connection: SweptConnection, at: number): boolean {
     if (connection.incompleteMessageBytes === 0) {
-      connection.incompleteSince = undefined
+      incomplete.delete(connection)
       return false
     }
-    if (
-      connection.incompleteSince === undefined ||
-      connection.incompleteAtMessage !== connection.messagesReceived
-    ) {
-      connection.incompleteSince = at
-      connection.incompleteAtMessage = connection.messagesReceived
+    const seen = incomplete.get(connection)
+    if (seen === undefined || seen.atMessage !== connection.messagesReceived) {
+      incomplete.set(connection, { since: at, atMessage: connection.messagesReceived })
       return false
     }
-    return at - connection.incompleteSince >= messageTimeoutMs
+    return at - seen.since >= messageTimeoutMs
   }
 
   /** Closes the connections with the largest incomplete messages until the rest fit the budget. */
@@ -123,7 +117,6 @@ export function createConnectionSweep(
     for (const connection of largest) {
       if (total <= maxIncompleteBytes || connection.incompleteMessageBytes === 0) break
       total -= connection.incompleteMessageBytes
-      options.onIncompleteOverBudget?.()
       connection.closeAfterReplies(
         1013,
         'too many incomplete messages on the server; try again later',

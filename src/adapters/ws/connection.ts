@@ -35,10 +35,8 @@ export interface ConnectionActor {
   readonly drainingSince: number | undefined
   /** bytes of the data message it is receiving (its frames' declared lengths so far); 0 between messages */
   readonly incompleteMessageBytes: number
+  /** messages received so far */
   readonly messagesReceived: number
-  /** kept by the sweep (connection-sweep.ts) */
-  incompleteSince: number | undefined
-  incompleteAtMessage: number
   readonly inflightEvents: number
   /** publish frames read but not yet taken by the pipeline */
   readonly heldFrames: number
