@@ -8,7 +8,6 @@ export interface BodyBudget {
   /** Takes `bytes` of the budget; false, taking nothing, when they do not fit. */
   take(bytes: number): boolean
   give(bytes: number): void
-  readonly used: number
 }
 
 export function createBodyBudget(maxBytes: number): BodyBudget {
@@ -21,9 +20,6 @@ export function createBodyBudget(maxBytes: number): BodyBudget {
     },
     give(bytes) {
       used -= bytes
-    },
-    get used() {
-      return used
     },
   }
 }

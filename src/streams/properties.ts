@@ -339,7 +339,7 @@ export function boundedPath(path: string): string {
 export function boundedIssues(issues: readonly Issue[], omitted = 0): readonly Issue[] {
   if (issues.length <= MAX_ISSUES && omitted === 0) return issues
   const kept = issues.slice(0, MAX_ISSUES - 1)
-  kept.push({ path: '', message: `and ${issues.length - kept.length + omitted} more issues` })
+  kept.push(moreIssues(issues.length - kept.length + omitted))
   return kept
 }
 
@@ -353,7 +353,9 @@ export function firstIssueOnly(issues: readonly Issue[]): readonly Issue[] {
   const last = issues[issues.length - 1]!
   const counted = last.path === '' ? MORE_ISSUES.exec(last.message) : null
   const more = counted ? issues.length - 2 + Number(counted[1]) : issues.length - 1
-  return [issues[0]!, { path: '', message: `and ${more} more issues` }]
+  return [issues[0]!, moreIssues(more)]
 }
 
+/** The last issue of a list cut short, and how firstIssueOnly reads its count back. */
+const moreIssues = (count: number): Issue => ({ path: '', message: `and ${count} more issues` })
 const MORE_ISSUES = /^and (\d+) more issues$/

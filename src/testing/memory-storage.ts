@@ -69,13 +69,14 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): MemoryS
         )
         .sort(newestFirst)
         .slice(0, limit)
+      // As the ClickHouse sink does: the newest whose properties fit, and always the newest one.
       let bytes = 0
-      const fit = newest.findIndex(
-        (e, i) =>
-          (bytes += e.properties === undefined ? 0 : JSON.stringify(e.properties).length) >
-            maxPropertiesBytes && i > 0,
-      )
-      return fit < 0 ? newest : newest.slice(0, fit)
+      for (let i = 0; i < newest.length; i++) {
+        const event = newest[i]!
+        bytes += event.properties === undefined ? 0 : JSON.stringify(event.properties).length
+        if (bytes > maxPropertiesBytes && i > 0) return newest.slice(0, i)
+      }
+      return newest
     },
     async byIds(ids) {
       await reachable()
